@@ -1,0 +1,45 @@
+"""Shared fixtures: where the MNIST files are, and whether their absence is a failure."""
+import os
+import pathlib
+
+import numpy as np
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _data_required():
+    return os.environ.get("FASTNN_REQUIRE_DATA", "") not in ("", "0") or os.environ.get("CI") == "true"
+
+
+@pytest.fixture(scope="session")
+def mnist_dir():
+    """Folder holding the four MNIST IDX files, from $FASTNN_DATA.
+
+    Skips when absent on a developer machine; fails in CI (``CI=true``) or with
+    ``FASTNN_REQUIRE_DATA=1``, because a missing data set must not pass silently there.
+    """
+    folder = os.environ.get("FASTNN_DATA")
+    if folder:
+        folder = pathlib.Path(folder)
+        if not folder.is_absolute():
+            folder = (REPO / folder).resolve() if (REPO / folder).exists() else folder.resolve()
+    if not folder or not (folder / "train-images-idx3-ubyte.gz").exists() and not (folder / "train-images-idx3-ubyte").exists():
+        msg = f"MNIST not found (FASTNN_DATA={os.environ.get('FASTNN_DATA')!r}); set FASTNN_DATA=../shared/mnist"
+        if _data_required():
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def mnist(mnist_dir):
+    """``(X_train, y_train), (X_test, y_test)`` as float32 in [0, 1] and int64, loaded once."""
+    from fastnn.datasets import load_mnist
+
+    return load_mnist(mnist_dir)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
