@@ -1,0 +1,175 @@
+"""Learning-rate schedules: functions of a step count ``t`` that return a learning rate.
+
+A schedule is any callable ``f(t) -> lr``. The ones built here accept an ``int`` (giving a
+``float``) or a NumPy integer array of t's (giving a float64 array of the same shape), so
+the learning rates of a whole epoch come from one vectorised call (:func:`lr_values`).
+
+A schedule is unit-free: ``t`` is whatever its caller counts. The optimizers of
+:mod:`fastnn.optim` pass the number of updates done so far (0 for the first update);
+a trainer may pass the epoch index instead.
+
+======================================  ==========================================
+``constant(lr)``                        ``lr``
+``inverse_time(lr0, k)``                ``lr0 / (1 + k t)``
+``step(lr0, drop, every)``              ``lr0 * drop ** floor(t / every)``
+``exponential(lr0, gamma)``             ``lr0 * gamma ** t``
+``cosine(lr0, total, lr_min=0.0)``      ``lr_min + (lr0 - lr_min) (1 + cos(pi min(t, total) / total)) / 2``
+======================================  ==========================================
+"""
+import math
+import numbers
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+__all__ = ["Schedule", "constant", "inverse_time", "step", "exponential", "cosine",
+           "as_schedule", "lr_values", "SCHEDULES"]
+
+
+class Schedule(NamedTuple):
+    """A named schedule: ``name`` and ``params`` rebuild it (``SCHEDULES[name](**params)``)."""
+
+    name: str
+    params: dict
+    fn: Callable
+
+    def __call__(self, t):
+        return self.fn(t)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"{self.name}({args})"
+
+
+def _steps(t):
+    """``t`` as an integer array of non-negative step counts (0-d for a scalar)."""
+    arr = np.asarray(t)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"a schedule takes an integer step count or an integer array, got dtype {arr.dtype}")
+    if arr.size and arr.min() < 0:
+        raise ValueError(f"step counts must be >= 0, got {int(arr.min())}")
+    return arr
+
+
+def _out(values):
+    """A Python float for a scalar step, the float64 array otherwise."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(values) if values.ndim == 0 else values
+
+
+def _real(name, x, *, low, low_open=True, high=None):
+    """``x`` as a finite float above ``low`` (or equal when not ``low_open``) and <= ``high``."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {x!r}")
+    x = float(x)
+    too_low = x <= low if low_open else x < low
+    too_high = high is not None and x > high
+    if not math.isfinite(x) or too_low or too_high:
+        bounds = ["finite", f"{'>' if low_open else '>='} {low:g}"] + ([f"<= {high:g}"] if high is not None else [])
+        raise ValueError(f"{name} must be {' and '.join(bounds)}, got {x!r}")
+    return x
+
+
+def _count(name, x):
+    """``x`` as a positive int, or a clear error."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Integral) or x < 1:
+        raise ValueError(f"{name} must be a positive integer, got {x!r}")
+    return int(x)
+
+
+def constant(lr):
+    """The same learning rate at every step: ``lr``."""
+    lr = _real("lr", lr, low=0.0)
+    return Schedule("constant", {"lr": lr}, lambda t: _out(np.full(_steps(t).shape, lr)))
+
+
+def inverse_time(lr0, k):
+    """Inverse-time decay: ``lr0 / (1 + k t)``, with ``k >= 0``."""
+    lr0 = _real("lr0", lr0, low=0.0)
+    k = _real("k", k, low=0.0, low_open=False)
+    return Schedule("inverse_time", {"lr0": lr0, "k": k}, lambda t: _out(lr0 / (1.0 + k * _steps(t))))
+
+
+def step(lr0, drop, every):
+    """Step decay: ``lr0 * drop ** floor(t / every)``, with ``0 < drop <= 1`` and ``every >= 1``."""
+    lr0 = _real("lr0", lr0, low=0.0)
+    drop = _real("drop", drop, low=0.0, high=1.0)
+    every = _count("every", every)
+    return Schedule("step", {"lr0": lr0, "drop": drop, "every": every},
+                    lambda t: _out(lr0 * drop ** (_steps(t) // every)))
+
+
+def exponential(lr0, gamma):
+    """Exponential decay: ``lr0 * gamma ** t``, with ``0 < gamma <= 1``."""
+    lr0 = _real("lr0", lr0, low=0.0)
+    gamma = _real("gamma", gamma, low=0.0, high=1.0)
+    return Schedule("exponential", {"lr0": lr0, "gamma": gamma},
+                    lambda t: _out(lr0 * gamma ** _steps(t).astype(np.float64)))
+
+
+def cosine(lr0, total, lr_min=0.0):
+    """Half-cosine decay from ``lr0`` at ``t = 0`` to ``lr_min`` at ``t = total``, then ``lr_min``.
+
+    ``lr_min + (lr0 - lr_min) * (1 + cos(pi * min(t, total) / total)) / 2``. With the
+    default ``lr_min = 0`` the rate is 0 from ``t = total`` on, which :func:`lr_values`
+    rejects: make ``total`` the number of steps you run, or give ``lr_min > 0``.
+    """
+    lr0 = _real("lr0", lr0, low=0.0)
+    total = _count("total", total)
+    lr_min = _real("lr_min", lr_min, low=0.0, low_open=False, high=lr0)
+
+    def lr_at(t):
+        frac = np.minimum(_steps(t), total) / total
+        return _out(lr_min + (lr0 - lr_min) * 0.5 * (1.0 + np.cos(np.pi * frac)))
+
+    return Schedule("cosine", {"lr0": lr0, "total": total, "lr_min": lr_min}, lr_at)
+
+
+SCHEDULES = {"constant": constant, "inverse_time": inverse_time, "step": step,
+             "exponential": exponential, "cosine": cosine}
+
+
+def as_schedule(x):
+    """A schedule from ``x``: a number becomes ``constant(x)``; a callable ``f(t)`` is kept as is."""
+    if callable(x):
+        return x
+    if isinstance(x, numbers.Real) and not isinstance(x, bool):
+        return constant(x)
+    raise TypeError(f"lr must be a positive number or a schedule (a callable of the step count), got {x!r}")
+
+
+def lr_values(schedule, ts):
+    """Learning rates of ``schedule`` (a schedule or a number) at the integer step counts ``ts``.
+
+    The schedule is called once on the whole array; a callable that only takes scalars
+    (it raises ``TypeError``/``ValueError`` or returns the wrong shape) is called once per
+    step instead.
+
+    Parameters
+    ----------
+    schedule : callable or float
+    ts : int or array of int, all >= 0
+
+    Returns
+    -------
+    ndarray of float64, shaped like ``ts``
+
+    Raises
+    ------
+    ValueError
+        If a learning rate is not finite and > 0; the message names the first such step.
+    """
+    schedule = as_schedule(schedule)
+    ts = _steps(ts)
+    try:
+        values = np.asarray(schedule(ts), dtype=np.float64)
+    except (TypeError, ValueError):
+        values = None
+    if values is None or values.shape != ts.shape:
+        values = np.array([schedule(int(t)) for t in ts.flat], dtype=np.float64).reshape(ts.shape)
+    bad = ~(np.isfinite(values) & (values > 0))
+    if bad.any():
+        i = np.flatnonzero(bad)[0]
+        raise ValueError(f"learning-rate schedule {schedule!r} gave lr={float(values.flat[i])!r} at step "
+                         f"t={int(ts.flat[i])}; a learning rate must be finite and > 0")
+    return values
