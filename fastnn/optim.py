@@ -1,0 +1,259 @@
+"""Optimizers as pairs of pure functions, ``init(params) -> state`` and
+``update(params, grads, state) -> (params, state)``.
+
+``params`` and ``grads`` are dicts of floating-point NumPy arrays with the same keys,
+shapes and dtypes. Nothing passed in is modified: ``update`` returns new dicts of new arrays.
+
+State
+-----
+A flat dict of NumPy arrays, so it can be saved beside the params in one ``.npz``:
+
+- ``"step"``: 0-d int64 array, the number of updates done so far (0 after ``init``);
+- ``"<slot>/<key>"``: one array per param, same shape and dtype, zeros after ``init``.
+
+==============  ===================  ====================================================
+optimizer       slots                update number ``t`` (``t = state["step"]``, from 0)
+==============  ===================  ====================================================
+``sgd``         (none)               ``p -= lr_t * g``
+``momentum``    ``velocity``         ``v = beta * v + g;  p -= lr_t * v``
+``nesterov``    ``velocity``         ``v = beta * v + g;  p -= lr_t * (g + beta * v)``
+``adam``        ``m``, ``v``         ``m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g**2;``
+                                     ``p -= lr_t * m_hat / (sqrt(v_hat) + eps)`` with
+                                     ``m_hat = m / (1 - b1**(t+1))``, ``v_hat = v / (1 - b2**(t+1))``
+``rmsprop``     ``sq_avg``           ``s = decay * s + (1-decay) * g**2;  p -= lr_t * g / (sqrt(s) + eps)``
+``adagrad``     ``sq_sum``           ``s = s + g**2;  p -= lr_t * g / (sqrt(s) + eps)``
+==============  ===================  ====================================================
+
+``lr_t = lr(t)`` when ``lr`` is a schedule (see :mod:`fastnn.schedules`), else ``lr``.
+
+Momentum is PyTorch's form (``torch.optim.SGD``, ``dampening=0``): the velocity sums raw
+gradients and the current ``lr_t`` scales all of it. The classical form
+``u = beta * u - lr_t * g; p += u`` gives the same steps for a constant lr (``u = -lr * v``)
+but not under a schedule: there each past gradient keeps the lr it was taken with.
+Nesterov is PyTorch's ``nesterov=True`` (Sutskever et al. rewritten to look ahead with
+the new velocity). Adam, RMSprop and Adagrad add ``eps`` outside the square root, as
+PyTorch does; RMSprop and Adagrad start their accumulators at 0 and have no bias correction.
+
+L2 regularisation / weight decay is not an optimizer's business: add it to the gradients.
+"""
+import inspect
+import math
+import numbers
+from collections.abc import Mapping
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from .schedules import as_schedule, lr_values
+
+__all__ = ["Optimizer", "sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad",
+           "OPTIMIZERS", "get_optimizer"]
+
+
+class Optimizer(NamedTuple):
+    """An optimizer: ``init(params) -> state``, ``update(params, grads, state) -> (params, state)``.
+
+    ``name`` is its key in :data:`OPTIMIZERS`; ``hyperparams`` holds its float constants
+    other than the learning rate (e.g. ``{"beta": 0.9}``); ``lr`` is the learning rate as a
+    schedule, a callable of the step count (a constant rate is ``schedules.constant``).
+    ``OPTIMIZERS[name](lr=lr, **hyperparams)`` builds the same optimizer again.
+    """
+
+    init: Callable
+    update: Callable
+    name: str
+    hyperparams: dict
+    lr: Callable
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in {"lr": self.lr, **self.hyperparams}.items())
+        return f"{self.name}({args})"
+
+
+def _check_float(name, x, *, decay):
+    """``x`` as a float: in [0, 1) when ``decay``, else finite and > 0."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {x!r}")
+    x = float(x)
+    if decay and not 0.0 <= x < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {x!r}")
+    if not decay and not (math.isfinite(x) and x > 0.0):
+        raise ValueError(f"{name} must be finite and > 0, got {x!r}")
+    return x
+
+
+def _check_arrays(arrays, what):
+    if not isinstance(arrays, Mapping):
+        raise TypeError(f"{what} must be a dict of NumPy arrays, got {type(arrays).__name__}")
+    for key, a in arrays.items():
+        if not isinstance(a, np.ndarray) or a.dtype.kind != "f":
+            got = a.dtype if isinstance(a, np.ndarray) else type(a).__name__
+            raise TypeError(f"{what}[{key!r}] must be a floating-point NumPy array, got {got}")
+
+
+def _check_update_inputs(params, grads, state, slots):
+    """Validate ``update``'s arguments; return the step count ``state["step"]`` as an int."""
+    _check_arrays(params, "params")
+    _check_arrays(grads, "grads")
+    if grads.keys() != params.keys():
+        raise ValueError(f"grads must have the keys of params: missing {sorted(params.keys() - grads.keys())}, "
+                         f"unexpected {sorted(grads.keys() - params.keys())}")
+    if not isinstance(state, Mapping):
+        raise TypeError(f"state must be the dict made by init(params), got {type(state).__name__}")
+    expected = {"step"} | {f"{slot}/{key}" for slot in slots for key in params}
+    if state.keys() != expected:
+        raise ValueError(f"state does not fit this optimizer and params: missing {sorted(expected - state.keys())}, "
+                         f"unexpected {sorted(state.keys() - expected)}; make it with this optimizer's init(params)")
+    for key, p in params.items():
+        named = [(f"grads[{key!r}]", grads[key])] + [(f"state[{slot + '/' + key!r}]", state[f"{slot}/{key}"])
+                                                      for slot in slots]
+        for what, a in named:
+            if not isinstance(a, np.ndarray) or a.shape != p.shape or a.dtype != p.dtype:
+                got = (a.shape, a.dtype) if isinstance(a, np.ndarray) else type(a).__name__
+                raise ValueError(f"{what} must be an array of shape {p.shape} and dtype {p.dtype} "
+                                 f"like params[{key!r}], got {got}")
+    step = np.asarray(state["step"])
+    if step.ndim != 0 or step.dtype.kind not in "iu" or step < 0:
+        raise ValueError(f"state['step'] must be a 0-d integer array >= 0, got {state['step']!r}")
+    return int(step)
+
+
+def _optimizer(name, lr, hyperparams, slots, rule):
+    """Build an Optimizer from a per-array ``rule(p, g, slot_arrays, lr_t, t) -> (p, slot_arrays)``."""
+    schedule = as_schedule(lr)  # checks lr: a number > 0 or a callable
+
+    def init(params):
+        _check_arrays(params, "params")
+        state = {"step": np.array(0, dtype=np.int64)}
+        for slot in slots:
+            for key, p in params.items():
+                state[f"{slot}/{key}"] = np.zeros_like(p)
+        return state
+
+    def update(params, grads, state):
+        t = _check_update_inputs(params, grads, state, slots)
+        # A Python float keeps float32 arithmetic in float32 (NumPy 2 promotion rules).
+        lr_t = float(lr_values(schedule, np.asarray(t)))
+        new_params, new_state = {}, {"step": np.array(t + 1, dtype=np.int64)}
+        for key, p in params.items():
+            new_params[key], new_slots = rule(p, grads[key], [state[f"{s}/{key}"] for s in slots], lr_t, t)
+            for slot, a in zip(slots, new_slots):
+                new_state[f"{slot}/{key}"] = a
+        return new_params, new_state
+
+    init.__doc__ = f"Initial {name} state for ``params``: step 0, zero slots {list(slots)}."
+    update.__doc__ = f"One {name} step: new ``(params, state)``; the inputs are not modified."
+    return Optimizer(init, update, name, hyperparams, schedule)
+
+
+def sgd(lr=0.01):
+    """Plain gradient descent: ``p -= lr_t * g``. ``lr`` is a float > 0 or a schedule."""
+    def rule(p, g, slots, lr_t, t):
+        return p - lr_t * g, []
+
+    return _optimizer("sgd", lr, {}, (), rule)
+
+
+def momentum(lr=0.01, beta=0.9):
+    """Heavy-ball momentum, PyTorch form: ``v = beta * v + g; p -= lr_t * v``."""
+    beta = _check_float("beta", beta, decay=True)
+
+    def rule(p, g, slots, lr_t, t):
+        v = beta * slots[0] + g
+        return p - lr_t * v, [v]
+
+    return _optimizer("momentum", lr, {"beta": beta}, ("velocity",), rule)
+
+
+def nesterov(lr=0.01, beta=0.9):
+    """Nesterov momentum, PyTorch form: ``v = beta * v + g; p -= lr_t * (g + beta * v)``."""
+    beta = _check_float("beta", beta, decay=True)
+
+    def rule(p, g, slots, lr_t, t):
+        v = beta * slots[0] + g
+        return p - lr_t * (g + beta * v), [v]
+
+    return _optimizer("nesterov", lr, {"beta": beta}, ("velocity",), rule)
+
+
+def adam(lr=0.001, b1=0.9, b2=0.999, eps=1e-8):
+    """Adam (Kingma & Ba) with bias correction; ``eps`` is added to ``sqrt(v_hat)``.
+
+    ``m = b1 m + (1-b1) g; v = b2 v + (1-b2) g**2;
+    p -= lr_t * (m / (1 - b1**(t+1))) / (sqrt(v / (1 - b2**(t+1))) + eps)``.
+    """
+    b1 = _check_float("b1", b1, decay=True)
+    b2 = _check_float("b2", b2, decay=True)
+    eps = _check_float("eps", eps, decay=False)
+
+    def rule(p, g, slots, lr_t, t):
+        m = b1 * slots[0] + (1 - b1) * g
+        v = b2 * slots[1] + (1 - b2) * (g * g)
+        m_hat = m / (1 - b1 ** (t + 1))
+        v_hat = v / (1 - b2 ** (t + 1))
+        return p - lr_t * m_hat / (np.sqrt(v_hat) + eps), [m, v]
+
+    return _optimizer("adam", lr, {"b1": b1, "b2": b2, "eps": eps}, ("m", "v"), rule)
+
+
+def rmsprop(lr=0.001, decay=0.9, eps=1e-8):
+    """RMSprop: ``s = decay * s + (1-decay) * g**2; p -= lr_t * g / (sqrt(s) + eps)``, ``s`` from 0."""
+    decay = _check_float("decay", decay, decay=True)
+    eps = _check_float("eps", eps, decay=False)
+
+    def rule(p, g, slots, lr_t, t):
+        s = decay * slots[0] + (1 - decay) * (g * g)
+        return p - lr_t * g / (np.sqrt(s) + eps), [s]
+
+    return _optimizer("rmsprop", lr, {"decay": decay, "eps": eps}, ("sq_avg",), rule)
+
+
+def adagrad(lr=0.01, eps=1e-10):
+    """Adagrad: ``s = s + g**2; p -= lr_t * g / (sqrt(s) + eps)``, ``s`` from 0."""
+    eps = _check_float("eps", eps, decay=False)
+
+    def rule(p, g, slots, lr_t, t):
+        s = slots[0] + g * g
+        return p - lr_t * g / (np.sqrt(s) + eps), [s]
+
+    return _optimizer("adagrad", lr, {"eps": eps}, ("sq_sum",), rule)
+
+
+OPTIMIZERS = {"sgd": sgd, "momentum": momentum, "nesterov": nesterov,
+              "adam": adam, "rmsprop": rmsprop, "adagrad": adagrad}
+
+
+def get_optimizer(spec, **overrides):
+    """An Optimizer from a name, a name with keyword overrides, or an Optimizer.
+
+    Parameters
+    ----------
+    spec : str, (str, dict) or Optimizer
+        ``"adam"``, ``("adam", {"lr": 1e-3})``, or an Optimizer (returned unchanged).
+    **overrides
+        Keyword arguments for the factory, e.g. ``get_optimizer("momentum", lr=0.1, beta=0.5)``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name (the message lists the valid ones).
+    TypeError
+        For a keyword the optimizer does not take, or a spec of another type.
+    """
+    if isinstance(spec, Optimizer):
+        if overrides:
+            raise TypeError("keyword overrides need an optimizer name, not an Optimizer; "
+                            f"use get_optimizer({spec.name!r}, ...)")
+        return spec
+    if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[1], Mapping):
+        spec, overrides = spec[0], {**spec[1], **overrides}
+    if not isinstance(spec, str):
+        raise TypeError(f"optimizer must be a name, (name, kwargs) or an Optimizer, got {spec!r}")
+    if spec not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {spec!r}; valid names: {', '.join(sorted(OPTIMIZERS))}")
+    factory = OPTIMIZERS[spec]
+    accepted = list(inspect.signature(factory).parameters)
+    unknown = sorted(set(overrides) - set(accepted))
+    if unknown:
+        raise TypeError(f"{spec} takes no argument(s) {unknown}; it takes {accepted}")
+    return factory(**overrides)
