@@ -1,2 +1,24 @@
-"""fastnn: fast, functional neural networks on the CPU."""
+"""fastnn: fast, functional neural networks on the CPU.
+
+Parameters are a plain dict of NumPy arrays (``W1, b1, ..., WL, bL``); every step is
+a function. The per-sample training loop is compiled with Numba.
+"""
 from ._version import __version__
+from .initializers import init_params
+from .io import load, save
+from .metrics import accuracy, confusion_matrix
+from .network import backward, forward, predict, predict_proba, update
+
+__all__ = [
+    "__version__",
+    "init_params",
+    "forward",
+    "backward",
+    "update",
+    "predict_proba",
+    "predict",
+    "accuracy",
+    "confusion_matrix",
+    "save",
+    "load",
+]

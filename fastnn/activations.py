@@ -1,0 +1,77 @@
+"""Activation functions and their derivatives, as name -> function registries.
+
+Derivatives are written in terms of the activation's *output* ``a`` (as in
+scikit-learn's ``neural_network._base``), so the forward pass only has to keep
+its outputs for the backward pass.
+"""
+import numpy as np
+
+from .kernels import elementwise as _k
+
+
+def relu(z):
+    """Rectified linear unit, ``max(z, 0)`` (compiled kernel)."""
+    z = np.ascontiguousarray(z)
+    out = np.empty_like(z)
+    _k.relu(z.ravel(), out.ravel())
+    return out
+
+
+def relu_numpy(z):
+    """NumPy twin of :func:`relu`."""
+    return np.maximum(z, 0)
+
+
+def sigmoid(z):
+    """Logistic function ``1 / (1 + exp(-z))``, free of overflow for any finite ``z``.
+
+    ``exp`` is only ever taken of ``-|z|``, so inputs of +-1e4 give exactly 1 and 0
+    without a warning.
+    """
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e)).astype(np.result_type(z, np.float32), copy=False)
+
+
+def tanh(z):
+    """Hyperbolic tangent."""
+    return np.tanh(z)
+
+
+def identity(z):
+    """The identity (a linear layer)."""
+    return z
+
+
+def softmax(z):
+    """Row-wise softmax, shifted by the row maximum so that ``exp`` never overflows."""
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+ACTIVATIONS = {"relu": relu, "sigmoid": sigmoid, "tanh": tanh, "identity": identity, "softmax": softmax}
+"""Every activation by name. Hidden layers take relu, sigmoid, tanh or identity."""
+
+HIDDEN = ("relu", "sigmoid", "tanh", "identity")
+OUTPUTS = ("softmax", "sigmoid", "tanh", "identity")
+
+
+def relu_derivative(a, delta):
+    """``delta * relu'(z)`` given the ReLU output ``a`` (compiled kernel)."""
+    delta = np.ascontiguousarray(delta)
+    out = np.empty_like(delta)
+    _k.relu_mask_grad(delta.ravel(), np.ascontiguousarray(a).ravel(), out.ravel())
+    return out
+
+
+def relu_derivative_numpy(a, delta):
+    """NumPy twin of :func:`relu_derivative`."""
+    return delta * (a > 0)
+
+
+DERIVATIVES = {
+    "relu": relu_derivative,
+    "sigmoid": lambda a, delta: delta * a * (1 - a),
+    "tanh": lambda a, delta: delta * (1 - a * a),
+    "identity": lambda a, delta: delta,
+}
+"""``DERIVATIVES[name](a, delta)`` is ``delta * f'(z)`` written through the output ``a = f(z)``."""

@@ -1,0 +1,56 @@
+"""Create the params dict of a multilayer perceptron."""
+import numpy as np
+
+from .validation import check_choice, check_dtype, check_layer_sizes
+
+
+def _he(rng, fan_in, fan_out):
+    return rng.normal(0.0, np.sqrt(2.0 / fan_in), (fan_in, fan_out))
+
+
+def _xavier(rng, fan_in, fan_out):
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, (fan_in, fan_out))
+
+
+def _normal(rng, fan_in, fan_out):
+    return rng.normal(0.0, 0.01, (fan_in, fan_out))
+
+
+def _uniform(rng, fan_in, fan_out):
+    return rng.uniform(-0.5, 0.5, (fan_in, fan_out))
+
+
+INITIALIZERS = {"he": _he, "xavier": _xavier, "normal": _normal, "uniform": _uniform}
+"""Weight initialisers by name; each maps ``(rng, fan_in, fan_out)`` to a float64 matrix."""
+
+
+def init_params(layer_sizes, *, init="he", seed=None, dtype="float32"):
+    """Random weights and zero biases for a dense network.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        Input width, hidden widths, output width, e.g. ``[784, 128, 64, 10]``.
+    init : {'he', 'xavier', 'normal', 'uniform'}
+        ``he``: normal with std ``sqrt(2 / fan_in)`` (for ReLU). ``xavier``: Glorot
+        *uniform*, ``U(-a, a)`` with ``a = sqrt(6 / (fan_in + fan_out))`` (for tanh and
+        sigmoid). ``normal``: std 0.01. ``uniform``: ``U(-0.5, 0.5)``.
+    seed : int or None
+        Seed of the ``numpy.random.Generator``; the same seed gives identical arrays.
+    dtype : {'float32', 'float64'}
+
+    Returns
+    -------
+    dict
+        ``{"W1": (n0, n1), "b1": (n1,), ..., "WL": ..., "bL": ...}``.
+    """
+    sizes = check_layer_sizes(layer_sizes)
+    fill = INITIALIZERS[check_choice(init, tuple(INITIALIZERS), "init")]
+    dt = check_dtype(dtype)
+    rng = np.random.default_rng(seed)
+    params = {}
+    for l, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), 1):
+        params[f"W{l}"] = fill(rng, fan_in, fan_out).astype(dt)
+        params[f"b{l}"] = np.zeros(fan_out, dtype=dt)
+    return params

@@ -1,0 +1,108 @@
+"""Save and load a model: one ``.npz`` file of arrays plus a JSON metadata record."""
+import json
+import os
+import zipfile
+import zlib
+
+import numpy as np
+
+from ._atomic import atomic_path
+from ._version import __version__
+from .validation import check_params, layer_sizes_of
+
+META_KEY = "__fastnn_meta__"
+STATE_PREFIX = "state:"
+
+
+def save(path, params, *, state=None, **meta):
+    """Write ``params`` (and optionally an optimizer ``state``) with metadata to one ``.npz``.
+
+    The file is written beside ``path`` under a temporary name and renamed into place
+    only when complete, so an existing file is never left half-written.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    params : dict
+    state : dict of arrays, optional
+        Optimizer state to keep with the model (see :mod:`fastnn.optim`).
+    **meta
+        JSON-serialisable values, e.g. ``activation='relu'``, ``history=history``.
+        ``layer_sizes``, ``dtype`` and ``fastnn_version`` are filled in.
+
+    Returns
+    -------
+    str
+        The path written.
+    """
+    layers = check_params(params)
+    record = {"activation": "relu", "output": "softmax", "loss": "cross_entropy"}
+    record.update(meta)
+    record.update(layer_sizes=list(layer_sizes_of(layers)), dtype=layers[0][0].dtype.name, fastnn_version=__version__)
+    try:
+        blob = json.dumps(record, allow_nan=False, default=_jsonable)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"metadata must be JSON-serialisable (numbers, strings, lists, dicts): {e}") from None
+    arrays = dict(params)
+    for k, v in (state or {}).items():
+        arrays[STATE_PREFIX + k] = np.asarray(v)
+    arrays[META_KEY] = np.frombuffer(blob.encode(), dtype=np.uint8)
+    path = os.fspath(path)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+    return path
+
+
+def _jsonable(x):
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    raise TypeError(f"{type(x).__name__} is not JSON-serialisable")
+
+
+def load(path, *, with_state=False):
+    """Read a model written by :func:`save`.
+
+    Returns
+    -------
+    params : dict
+    meta : dict
+        The metadata record (``layer_sizes``, ``activation``, ``output``, ``loss``, ...).
+    state : dict
+        Only with ``with_state=True``: the optimizer state saved beside the params.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a fastnn model, is truncated or corrupted, or its arrays do
+        not form a valid network.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no model file at {path!r}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, NotImplementedError) as e:
+        raise ValueError(f"{path!r} is not a readable fastnn model (.npz): {type(e).__name__}: {e}") from None
+    if META_KEY not in arrays:
+        raise ValueError(f"{path!r} has no fastnn metadata; was it written by fastnn.save?")
+    try:
+        meta = json.loads(arrays.pop(META_KEY).tobytes().decode())
+        if not isinstance(meta, dict):
+            raise ValueError("metadata is not a JSON object")
+    except (UnicodeDecodeError, ValueError) as e:
+        raise ValueError(f"{path!r} has corrupted metadata: {e}") from None
+    state = {k[len(STATE_PREFIX) :]: arrays.pop(k) for k in list(arrays) if k.startswith(STATE_PREFIX)}
+    try:
+        layers = check_params(arrays)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{path!r} does not hold a valid network: {e}") from None
+    if meta.get("layer_sizes") is not None and list(layer_sizes_of(layers)) != list(meta["layer_sizes"]):
+        raise ValueError(
+            f"{path!r} is inconsistent: metadata says layer_sizes={meta['layer_sizes']}, "
+            f"arrays give {list(layer_sizes_of(layers))}"
+        )
+    return (arrays, meta, state) if with_state else (arrays, meta)

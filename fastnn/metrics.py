@@ -1,0 +1,26 @@
+"""Classification metrics."""
+import numpy as np
+
+from .network import predict
+from .validation import check_labels
+
+
+def accuracy(params, X, y, *, activation="relu", output="softmax"):
+    """Fraction of rows of ``X`` whose predicted class equals the label in ``y``."""
+    y = check_labels(y)
+    if len(y) != len(X):
+        raise ValueError(f"y has {len(y)} labels but X has {len(X)} rows; they must match")
+    return float(np.mean(predict(params, X, activation=activation, output=output) == y))
+
+
+def confusion_matrix(y_true, y_pred, n_classes=None):
+    """Counts ``C[i, j]`` of samples of true class ``i`` predicted as ``j`` (int64).
+
+    ``n_classes`` defaults to ``max(y_true, y_pred) + 1``.
+    """
+    y_true = check_labels(y_true, n_classes, "y_true")
+    y_pred = check_labels(y_pred, n_classes, "y_pred")
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"y_true has {len(y_true)} labels, y_pred has {len(y_pred)}; they must match")
+    k = n_classes if n_classes is not None else int(max(y_true.max(), y_pred.max())) + 1
+    return np.bincount(y_true * k + y_pred, minlength=k * k).reshape(k, k).astype(np.int64)

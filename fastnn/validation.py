@@ -1,0 +1,219 @@
+"""The one place where fastnn checks what callers hand it.
+
+Every public function validates through these helpers before doing any work, so
+errors read the same everywhere and say what was wrong and how to fix it. None of
+them modifies its input; arrays are copied only when a copy is needed (another
+dtype, or not C-contiguous).
+"""
+import numbers
+import re
+
+import numpy as np
+
+FLOAT_DTYPES = ("float32", "float64")
+
+
+def check_choice(value, choices, what):
+    """Return ``value`` if it is one of ``choices``, else raise a ValueError listing them."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"unknown {what} {value!r}; valid choices are: {', '.join(map(repr, choices))}")
+    return value
+
+
+def check_dtype(dtype):
+    """Return a NumPy float dtype for ``dtype`` ('float32' or 'float64')."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.name not in FLOAT_DTYPES:
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    return dt
+
+
+def check_positive_int(value, what, minimum=1):
+    """Return ``value`` as int if it is an integer >= ``minimum``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{what} must be an integer, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{what} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_positive_float(value, what, allow_zero=False):
+    """Return ``value`` as float if it is a finite number > 0 (or >= 0)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{what} must be a number, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{what} must be a finite number {bound}, got {value}")
+    return value
+
+
+def check_layer_sizes(layer_sizes):
+    """Return ``layer_sizes`` as a tuple of ints (input width, hidden widths..., outputs)."""
+    try:
+        sizes = list(layer_sizes)
+    except TypeError:
+        raise TypeError(f"layer_sizes must be a sequence of ints such as [784, 128, 10], got {layer_sizes!r}") from None
+    if len(sizes) < 2:
+        raise ValueError(
+            f"layer_sizes needs at least two entries (inputs and outputs), got {sizes}; e.g. [784, 10] or [784, 128, 10]"
+        )
+    for s in sizes:
+        if isinstance(s, (bool, np.bool_)) or not isinstance(s, numbers.Integral):
+            raise TypeError(f"layer_sizes must hold integers, got {s!r} in {sizes}")
+        if s <= 0:
+            raise ValueError(f"layer sizes must be positive, got {s} in {sizes}")
+    return tuple(int(s) for s in sizes)
+
+
+_KEY = re.compile(r"^([Wb])([1-9][0-9]*)$")
+
+
+def check_params(params):
+    """Check a params dict and return its ``[(W1, b1), ..., (WL, bL)]`` in layer order.
+
+    Keys must be exactly W1..WL and b1..bL, with ``Wl`` of shape (fan_in, fan_out),
+    ``bl`` of shape (fan_out,), consecutive layers chained, one float dtype, all finite.
+    """
+    if not isinstance(params, dict):
+        raise TypeError(f"params must be a dict of arrays such as init_params() returns, got {type(params).__name__}")
+    layers = {}
+    for key in params:
+        m = _KEY.match(key) if isinstance(key, str) else None
+        if not m:
+            raise ValueError(f"params has an unexpected key {key!r}; expected only W1..WL and b1..bL")
+        layers.setdefault(int(m.group(2)), {})[m.group(1)] = params[key]
+    n = len(layers)
+    if n == 0:
+        raise ValueError("params is empty; create it with fastnn.init_params(layer_sizes)")
+    for l in range(1, n + 1):
+        for kind in "Wb":
+            if kind not in layers.get(l, {}):
+                raise ValueError(f"params is missing {kind}{l}; a network of {n} layers needs W1..W{n} and b1..b{n}")
+    out = []
+    dtype = None
+    for l in range(1, n + 1):
+        W, b = layers[l]["W"], layers[l]["b"]
+        for name, arr, ndim in ((f"W{l}", W, 2), (f"b{l}", b, 1)):
+            if not isinstance(arr, np.ndarray):
+                raise TypeError(f"params[{name!r}] must be a NumPy array, got {type(arr).__name__}")
+            if arr.ndim != ndim:
+                raise ValueError(f"params[{name!r}] must be {ndim}-D, got shape {arr.shape}")
+            if arr.dtype.name not in FLOAT_DTYPES:
+                raise TypeError(f"params[{name!r}] must be float32 or float64, got {arr.dtype}")
+            if dtype is None:
+                dtype = arr.dtype
+            elif arr.dtype != dtype:
+                raise TypeError(f"params mixes dtypes ({dtype} and {arr.dtype} in {name}); convert all to one")
+            if arr.size == 0:
+                raise ValueError(f"params[{name!r}] is empty (shape {arr.shape})")
+        if b.shape[0] != W.shape[1]:
+            raise ValueError(f"params['b{l}'] has shape {b.shape} but W{l} has {W.shape[1]} columns; they must match")
+        if l > 1 and W.shape[0] != out[-1][0].shape[1]:
+            raise ValueError(
+                f"params['W{l}'] has shape {W.shape} but W{l - 1} has shape {out[-1][0].shape}; "
+                f"W{l} needs {out[-1][0].shape[1]} rows"
+            )
+        out.append((W, b))
+    for l, (W, b) in enumerate(out, 1):
+        if not (np.isfinite(W).all() and np.isfinite(b).all()):
+            raise ValueError(f"params W{l}/b{l} hold NaN or infinite values; the network has diverged or is corrupt")
+    return out
+
+
+def layer_sizes_of(layers):
+    """The layer sizes of a checked ``[(W, b), ...]`` list."""
+    return (layers[0][0].shape[0],) + tuple(W.shape[1] for W, _ in layers)
+
+
+def check_inputs(X, n_features, dtype, name="X"):
+    """Return ``X`` as a C-contiguous 2-D array of ``dtype`` with ``n_features`` columns.
+
+    Integer images are refused with a hint to scale them; NaN and infinities are refused.
+    A 1-D array of ``n_features`` values is not guessed at: pass ``X[None, :]`` for one row.
+    """
+    if not isinstance(X, np.ndarray):
+        if isinstance(X, (list, tuple)):
+            X = np.asarray(X)
+        else:
+            raise TypeError(f"{name} must be a NumPy array, got {type(X).__name__}")
+    if X.ndim != 2:
+        hint = f"; for one sample use {name}[None, :]" if X.ndim == 1 else "; flatten images with X.reshape(len(X), -1)"
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {X.shape}{hint}")
+    if X.shape[1] != n_features:
+        raise ValueError(
+            f"{name} has shape {X.shape} but the network's W1 has {n_features} rows; "
+            f"{name} needs {n_features} columns"
+        )
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} is empty (shape {X.shape}); pass at least one sample")
+    if X.dtype.kind in "iub":
+        raise TypeError(
+            f"{name} has integer dtype {X.dtype}; scale images to floats first, "
+            f"for example {name}.astype(np.float32) / 255"
+        )
+    if X.dtype.kind != "f":
+        raise TypeError(f"{name} must hold floats, got dtype {X.dtype}")
+    X = np.ascontiguousarray(X, dtype=dtype)
+    if not np.isfinite(X).all():
+        bad = int(np.flatnonzero(~np.isfinite(X).all(axis=1))[0])
+        raise ValueError(f"{name} holds NaN or infinite values (first in row {bad}); clean or impute them first")
+    return X
+
+
+def check_targets(y, n_samples, n_classes, dtype, name="y"):
+    """Return targets as an (n_samples, n_classes) float array of ``dtype``.
+
+    ``y`` is either integer class labels in ``[0, n_classes)`` (turned into one-hot rows)
+    or a 2-D float array of targets of shape (n_samples, n_classes).
+    """
+    if not isinstance(y, np.ndarray):
+        if isinstance(y, (list, tuple)):
+            y = np.asarray(y)
+        else:
+            raise TypeError(f"{name} must be a NumPy array, got {type(y).__name__}")
+    if len(y) != n_samples:
+        raise ValueError(f"{name} has {len(y)} entries but X has {n_samples} rows; they must match")
+    if y.ndim == 1:
+        return one_hot(check_labels(y, n_classes, name), n_classes, dtype)
+    if y.ndim != 2:
+        raise ValueError(f"{name} must be 1-D labels or 2-D (n_samples, n_classes) targets, got shape {y.shape}")
+    if y.shape[1] != n_classes:
+        raise ValueError(f"{name} has shape {y.shape} but the network has {n_classes} outputs; they must match")
+    if y.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must be numeric, got dtype {y.dtype}")
+    T = np.ascontiguousarray(y, dtype=dtype)
+    if not np.isfinite(T).all():
+        raise ValueError(f"{name} holds NaN or infinite values")
+    return T
+
+
+def check_labels(y, n_classes=None, name="y"):
+    """Return integer labels as an int64 array, checked against ``[0, n_classes)``."""
+    if not isinstance(y, np.ndarray):
+        y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of integer labels, got shape {y.shape}")
+    if y.size == 0:
+        raise ValueError(f"{name} is empty; pass at least one label")
+    if y.dtype.kind == "f":
+        if not np.isfinite(y).all() or not np.array_equal(y, np.round(y)):
+            raise TypeError(f"{name} must hold integer class labels, got non-integer floats ({y.dtype})")
+    elif y.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer class labels, got dtype {y.dtype}")
+    y = y.astype(np.int64, copy=False)
+    lo, hi = int(y.min()), int(y.max())
+    if lo < 0 or (n_classes is not None and hi >= n_classes):
+        bound = f"[0, {n_classes})" if n_classes is not None else ">= 0"
+        raise ValueError(f"{name} holds labels from {lo} to {hi}, outside {bound}")
+    return y
+
+
+def one_hot(labels, n_classes, dtype="float32"):
+    """One-hot rows (n, n_classes) for integer ``labels``."""
+    T = np.zeros((len(labels), n_classes), dtype=dtype)
+    T[np.arange(len(labels)), labels] = 1
+    return T
