@@ -1,0 +1,366 @@
+"""``train``: per-sample SGD in one compiled call per chunk, or mini-/full-batch descent.
+
+The caller's params are copied once into a private flat buffer; the compiled kernel
+(``fastnn.kernels.sgd``) updates that buffer in place. Nothing the caller passed is
+ever modified.
+"""
+import math
+import time
+
+import numpy as np
+
+from .activations import HIDDEN, OUTPUTS
+from .kernels import sgd as _k
+from .losses import LOSS_FUNCTIONS, LOSSES, check_pairing
+from .network import _forward_layers, _gradients, predict_proba
+from .validation import (
+    check_choice,
+    check_inputs,
+    check_params,
+    check_positive_float,
+    check_positive_int,
+    check_targets,
+    layer_sizes_of,
+)
+
+HIDDEN_CODES = {"relu": _k.RELU, "sigmoid": _k.SIGMOID, "tanh": _k.TANH, "identity": _k.IDENTITY}
+OUTPUT_CODES = {"softmax": _k.SOFTMAX, "sigmoid": _k.SIGMOID, "tanh": _k.TANH, "identity": _k.IDENTITY}
+LOSS_CODES = {"cross_entropy": _k.CROSS_ENTROPY, "mse": _k.MSE}
+
+CHUNK = 4096
+"""Samples per compiled call: small enough for a responsive Ctrl-C and progress bar,
+large enough that the call overhead stays below 0.1% of the work."""
+
+
+class DivergenceError(FloatingPointError):
+    """Training produced a non-finite loss or weights.
+
+    ``params`` holds the last good params (those at the start of the failing epoch),
+    ``history`` the completed epochs, ``epoch`` the failing epoch (0-based).
+    """
+
+    def __init__(self, message, params, history, epoch):
+        super().__init__(message)
+        self.params, self.history, self.epoch = params, history, epoch
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`train`: ``params`` and ``history`` of the last completed epoch."""
+
+    def __init__(self, params, history):
+        super().__init__("training interrupted")
+        self.params, self.history = params, history
+
+
+# -- packing the params dict into the kernel's flat buffer -------------------------------
+
+
+def pack(layers):
+    """Flat copy of ``[(W1, b1), ...]`` with the layer ``sizes`` and the ``offsets`` of each array."""
+    sizes = np.array(layer_sizes_of(layers), dtype=np.int64)
+    offsets = np.zeros(2 * len(layers), dtype=np.int64)
+    pos = 0
+    for l, (W, b) in enumerate(layers):
+        offsets[2 * l], offsets[2 * l + 1] = pos, pos + W.size
+        pos += W.size + b.size
+    theta = np.empty(pos, dtype=layers[0][0].dtype)
+    for l, (W, b) in enumerate(layers):
+        theta[offsets[2 * l] : offsets[2 * l] + W.size] = W.ravel()
+        theta[offsets[2 * l + 1] : offsets[2 * l + 1] + b.size] = b
+    return theta, sizes, offsets
+
+
+def unpack(theta, sizes, offsets):
+    """The params dict of a flat buffer made by :func:`pack` (fresh copies)."""
+    params = {}
+    for l, (W, b) in enumerate(unpack_views(theta, sizes, offsets), 1):
+        params[f"W{l}"], params[f"b{l}"] = W.copy(), b.copy()
+    return params
+
+
+# -- dropout masks, shared by the kernel and its NumPy twin -----------------------------
+
+_M64 = (1 << 64) - 1
+
+
+def dropout_multipliers(seed, step, layer, width, keep):
+    """Inverted-dropout multipliers (0 or 1/keep) of one hidden layer at one step.
+
+    The NumPy twin of ``kernels.sgd.keep_unit``: the same SplitMix64 hash, so the
+    kernel and the pure functions drop exactly the same units.
+    """
+    if keep >= 1.0:
+        return np.ones(width)
+    base = ((seed * 0x9E3779B97F4A7C15) & _M64) ^ ((step * 0xBF58476D1CE4E5B9) & _M64)
+    with np.errstate(over="ignore"):
+        x = np.uint64(base) ^ ((np.arange(width, dtype=np.uint64) + np.uint64(layer * 1000003)) * np.uint64(0x94D049BB133111EB))
+        x ^= x >> np.uint64(30)
+        x *= np.uint64(0xBF58476D1CE4E5B9)
+        x ^= x >> np.uint64(27)
+        x *= np.uint64(0x94D049BB133111EB)
+        x ^= x >> np.uint64(31)
+    u = (x >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+    return np.where(u < keep, 1.0 / keep, 0.0)
+
+
+# -- the NumPy twin of the fused kernel ----------------------------------------------------
+
+
+def sgd_epoch_numpy(params, X, T, order, lrs, *, activation="relu", output="softmax", loss="cross_entropy",
+                    l2=0.0, keep=None, seed=0, step0=0):
+    """Per-sample SGD composed from the pure functions, one sample at a time.
+
+    The readable reference for ``kernels.sgd.sgd_epoch``: for each sample, the forward
+    pass, the gradients of :func:`fastnn.backward` (with the same dropout masks), and
+    ``W <- (1 - lr*l2) W - lr*g``. Returns new params; ``params`` is not modified.
+    """
+    layers = [(W.copy(), b.copy()) for W, b in check_params(params)]
+    L = len(layers)
+    keep = np.ones(L) if keep is None else keep
+    for s, i in enumerate(order):
+        masks = None
+        if np.any(keep[: L - 1] < 1):
+            masks = [dropout_multipliers(seed, step0 + s, l, layers[l][0].shape[1], keep[l]).astype(X.dtype)
+                     for l in range(L - 1)]
+        x = X[i : i + 1]
+        acts = _forward_layers(layers, x, activation, output, masks)
+        grads = _gradients(layers, acts, T[i : i + 1], activation, output, loss, masks)
+        lr = float(lrs[s])
+        layers = [((1 - lr * l2) * W - lr * grads[f"W{l}"], b - lr * grads[f"b{l}"])
+                  for l, (W, b) in enumerate(layers, 1)]
+    return {k: v for l, (W, b) in enumerate(layers, 1) for k, v in ((f"W{l}", W), (f"b{l}", b))}
+
+
+# -- train -----------------------------------------------------------------------------------
+
+
+def _check_dropout(dropout, n_hidden):
+    """Keep probabilities per layer (length n_hidden + 1; the output layer always keeps)."""
+    rates = np.broadcast_to(np.asarray(dropout, dtype=np.float64), (n_hidden,)) if n_hidden else np.zeros(0)
+    if np.ndim(dropout) > 0 and np.size(dropout) != n_hidden:
+        raise ValueError(f"dropout has {np.size(dropout)} rates but the network has {n_hidden} hidden layers")
+    if not np.all((rates >= 0) & (rates < 1)):
+        raise ValueError(f"dropout rates must lie in [0, 1), got {dropout}")
+    return np.concatenate([1.0 - rates, [1.0]])
+
+
+def _lr_at(lr, epoch):
+    value = lr(epoch) if callable(lr) else lr
+    value = float(value)
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"the learning rate for epoch {epoch} is {value}; it must be a finite number > 0")
+    return value
+
+
+def _check_data(X, y, n_features, n_outputs, dtype, name=""):
+    X = check_inputs(X, n_features, dtype, name=f"X{name}")
+    T = check_targets(y, len(X), n_outputs, dtype, name=f"y{name}")
+    return X, T
+
+
+def _evaluate(params, X, T, activation, output, loss):
+    out = predict_proba(params, X, activation=activation, output=output)
+    acc = float(np.mean(np.argmax(out, axis=1) == np.argmax(T, axis=1)))
+    return LOSS_FUNCTIONS[loss](out, T), acc
+
+
+def train(params, X, y, *, epochs=1, lr=0.01, batch_size=1, shuffle=True, seed=None,
+          activation="relu", output="softmax", loss="cross_entropy", validation_data=None,
+          l2=0.0, dropout=0.0, verbose=False, callback=None, progress=None):
+    """Train a network by gradient descent and return new params with a history.
+
+    Parameters
+    ----------
+    params : dict
+        Initial params (from :func:`fastnn.init_params`); never modified.
+    X : ndarray (n_samples, n_features)
+        Float inputs; scale images to [0, 1] first (``X.astype(np.float32) / 255``).
+    y : ndarray
+        Integer labels (n_samples,) or targets (n_samples, n_outputs).
+    epochs : int
+    lr : float or callable
+        Learning rate, or a function ``lr(epoch)`` of the 0-based epoch.
+    batch_size : int or None
+        1: online SGD, one compiled call runs the whole epoch sample by sample (the
+        fast path). k > 1: mini-batches of k rows. None: full-batch gradient descent.
+    shuffle : bool
+        Visit the samples in a fresh random order every epoch.
+    seed : int or None
+        Seeds the order and the dropout masks; the same seed gives bit-identical params.
+    activation, output, loss : str
+        Hidden activation, output activation and loss (see :func:`fastnn.forward`).
+    validation_data : (X_val, y_val), optional
+        Evaluated after every epoch.
+    l2 : float
+        Weight decay: every step does ``W <- (1 - lr*l2) W - lr*grad`` (biases are not
+        decayed). In the per-sample path it costs no pass over the weights.
+    dropout : float or sequence of float
+        Inverted-dropout rate of each hidden layer's units during training.
+    verbose : bool
+        Print one line per epoch.
+    callback : callable, optional
+        ``callback(epoch, params, history)`` after every epoch; returning ``False`` stops.
+    progress : callable, optional
+        ``progress(done, total)`` during each epoch, every few thousand samples.
+
+    Returns
+    -------
+    params : dict
+        The trained params (new arrays).
+    history : dict of lists
+        Per epoch: ``epoch``, ``lr``, ``loss`` and ``accuracy`` (the running mean over the
+        epoch's samples, evaluated before each update), ``val_loss`` and
+        ``val_accuracy`` (when ``validation_data`` is given), ``seconds``.
+
+    Raises
+    ------
+    DivergenceError
+        (a ``FloatingPointError``) when the loss or the weights become non-finite; it
+        carries the last good params.
+    TrainingInterrupted
+        (a ``KeyboardInterrupt``) on Ctrl-C; it carries the last completed epoch's params.
+    """
+    check_choice(activation, HIDDEN, "activation")
+    check_choice(output, OUTPUTS, "output")
+    check_choice(loss, LOSSES, "loss")
+    check_pairing(output, loss)
+    layers = check_params(params)
+    dtype = layers[0][0].dtype
+    n_features, n_outputs = layers[0][0].shape[0], layers[-1][0].shape[1]
+    X, T = _check_data(X, y, n_features, n_outputs, dtype)
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise TypeError("validation_data must be a pair (X_val, y_val)")
+        Xv, Tv = _check_data(*validation_data, n_features, n_outputs, dtype, name="_val")
+    epochs = check_positive_int(epochs, "epochs")
+    if batch_size is not None:
+        batch_size = check_positive_int(batch_size, "batch_size")
+    if not callable(lr):
+        check_positive_float(lr, "lr")
+    l2 = check_positive_float(l2, "l2", allow_zero=True)
+    keep = _check_dropout(dropout, len(layers) - 1)
+    for name, f in (("callback", callback), ("progress", progress)):
+        if f is not None and not callable(f):
+            raise TypeError(f"{name} must be callable, got {type(f).__name__}")
+
+    n = len(X)
+    rng = np.random.default_rng(seed)
+    drop_seed = int(rng.integers(2**63))
+    theta, sizes, offsets = pack(layers)
+    codes = (HIDDEN_CODES[activation], OUTPUT_CODES[output], LOSS_CODES[loss])
+    history = {"epoch": [], "lr": [], "loss": [], "accuracy": [], "seconds": []}
+    if validation_data is not None:
+        history.update(val_loss=[], val_accuracy=[])
+    good = theta.copy()
+    step = 0
+    try:
+        for epoch in range(epochs):
+            lr_e = _lr_at(lr, epoch)
+            order = rng.permutation(n) if shuffle else np.arange(n)
+            start = time.perf_counter()
+            if batch_size == 1:
+                loss_sum, correct, done = _online_epoch(theta, sizes, offsets, X, T, order, lr_e, codes, l2, keep,
+                                                        drop_seed, step, progress)
+            else:
+                loss_sum, correct, done = _batch_epoch(theta, sizes, offsets, X, T, order, lr_e, batch_size,
+                                                       activation, output, loss, l2, keep, rng, progress)
+            seconds = time.perf_counter() - start
+            step += n
+            if done < n or not np.isfinite(theta).all():
+                raise DivergenceError(
+                    f"training diverged in epoch {epoch + 1} with lr={lr_e:g}: the "
+                    f"{'loss' if done < n else 'weights'} became non-finite"
+                    f"{f' after {done} of {n} samples' if done < n else ''}; try a smaller learning rate "
+                    f"(e.g. lr={lr_e / 10:g}). The last good params are in the exception's .params",
+                    unpack(good, sizes, offsets), history, epoch)
+            good[:] = theta
+            history["epoch"].append(epoch + 1)
+            history["lr"].append(lr_e)
+            history["loss"].append(loss_sum / n)
+            history["accuracy"].append(correct / n)
+            history["seconds"].append(seconds)
+            current = None
+            if validation_data is not None:
+                current = unpack(theta, sizes, offsets)
+                vl, va = _evaluate(current, Xv, Tv, activation, output, loss)
+                history["val_loss"].append(vl)
+                history["val_accuracy"].append(va)
+            if verbose:
+                print(_epoch_line(history), flush=True)
+            if callback is not None:
+                current = current if current is not None else unpack(theta, sizes, offsets)
+                if callback(epoch, current, history) is False:
+                    break
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(unpack(good, sizes, offsets), history) from None
+    return unpack(theta, sizes, offsets), history
+
+
+def _epoch_line(history):
+    parts = [f"epoch {history['epoch'][-1]}", f"loss {history['loss'][-1]:.4f}", f"acc {history['accuracy'][-1]:.4f}"]
+    if "val_loss" in history:
+        parts += [f"val_loss {history['val_loss'][-1]:.4f}", f"val_acc {history['val_accuracy'][-1]:.4f}"]
+    parts.append(f"{history['seconds'][-1]:.2f}s")
+    return "  ".join(parts)
+
+
+def _online_epoch(theta, sizes, offsets, X, T, order, lr, codes, l2, keep, drop_seed, step0, progress):
+    n = len(order)
+    lrs = np.full(n, lr, dtype=theta.dtype)
+    stats = np.zeros(3)
+    loss_sum = correct = done = 0.0
+    for start in range(0, n, CHUNK):
+        part = order[start : start + CHUNK]
+        _k.sgd_epoch(theta, sizes, offsets, X, T, part, lrs[start : start + CHUNK], *codes, l2, keep,
+                     drop_seed, step0 + start, stats)
+        loss_sum += stats[0]
+        correct += stats[1]
+        done += stats[2]
+        if stats[2] < len(part):
+            break
+        if progress is not None:
+            progress(start + len(part), n)
+    return loss_sum, correct, int(done)
+
+
+def _batch_epoch(theta, sizes, offsets, X, T, order, lr, batch_size, activation, output, loss, l2, keep, rng,
+                 progress):
+    """Mini-batch (or full-batch) gradient descent: BLAS products, kernels for the element-wise work."""
+    n = len(order)
+    bs = n if batch_size is None else min(batch_size, n)
+    views = unpack_views(theta, sizes, offsets)
+    L = len(views)
+    dropping = bool(np.any(keep[: L - 1] < 1))
+    loss_sum = correct = 0.0
+    for start in range(0, n, bs):
+        idx = order[start : start + bs] if bs < n else order
+        Xb, Tb = X[idx], T[idx]
+        masks = None
+        if dropping:
+            masks = [((rng.random((len(idx), W.shape[1])) < keep[l]) / keep[l]).astype(theta.dtype)
+                     for l, (W, _) in enumerate(views[:-1])]
+        acts = _forward_layers(views, Xb, activation, output, masks)
+        batch_loss = LOSS_FUNCTIONS[loss](acts[-1], Tb)
+        if not np.isfinite(batch_loss):
+            return loss_sum, correct, start
+        loss_sum += batch_loss * len(idx)
+        correct += np.sum(np.argmax(acts[-1], axis=1) == np.argmax(Tb, axis=1))
+        grads = _gradients(views, acts, Tb, activation, output, loss, masks)
+        for l, (W, b) in enumerate(views, 1):
+            if l2 > 0:
+                W *= 1 - lr * l2
+            W -= lr * grads[f"W{l}"]
+            b -= lr * grads[f"b{l}"]
+        if progress is not None:
+            progress(start + len(idx), n)
+    return loss_sum, correct, n
+
+
+def unpack_views(theta, sizes, offsets):
+    """``[(W1, b1), ...]`` as views into ``theta`` (writing to them writes ``theta``)."""
+    out = []
+    for l in range(len(sizes) - 1):
+        n_in, n_out = int(sizes[l]), int(sizes[l + 1])
+        w, b = int(offsets[2 * l]), int(offsets[2 * l + 1])
+        out.append((theta[w : w + n_in * n_out].reshape(n_in, n_out), theta[b : b + n_out]))
+    return out

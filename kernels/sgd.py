@@ -1,0 +1,253 @@
+"""The fused per-sample SGD epoch: forward, output gradient, backward and update in one loop.
+
+The network's parameters live in one flat buffer ``theta`` (layer by layer: ``W1`` row
+by row, then ``b1``, ``W2``, ``b2``, ...), described by ``sizes`` (the layer widths)
+and ``offsets`` (where each ``W`` and ``b`` starts). The kernel updates ``theta`` in
+place and allocates nothing per sample.
+
+Where the speed comes from: a row of ``W`` belongs to one input of its layer. A zero
+input (about 81% of MNIST pixels) or an inactive ReLU unit contributes nothing to the
+forward sum and receives no gradient, so its row is skipped in the forward pass and in
+the backward pass, which is fused with the update: each active row is read once to
+backpropagate the error and written once to update it.
+"""
+import numpy as np
+from numba import njit
+
+RELU, SIGMOID, TANH, IDENTITY, SOFTMAX = 0, 1, 2, 3, 4
+CROSS_ENTROPY, MSE = 0, 1
+# Dense update rules; plain SGD keeps the sparse speed, the others touch every weight.
+SGD, MOMENTUM, NESTEROV, ADAM, RMSPROP, ADAGRAD = 0, 1, 2, 3, 4, 5
+
+_FAST = {"nsz", "arcp", "contract", "reassoc"}  # no 'nnan'/'ninf': divergence must stay visible
+
+
+@njit(cache=True, inline="always")
+def _activate(z, code):
+    if code == RELU:
+        return z if z > 0 else 0.0
+    if code == SIGMOID:
+        if z >= 0:
+            return 1.0 / (1.0 + np.exp(-z))
+        e = np.exp(z)
+        return e / (1.0 + e)
+    if code == TANH:
+        return np.tanh(z)
+    return z
+
+
+@njit(cache=True, inline="always")
+def _derivative(h, code):
+    """f'(z) written through the output h = f(z)."""
+    if code == RELU:
+        return 1.0 if h > 0 else 0.0
+    if code == SIGMOID:
+        return h * (1.0 - h)
+    if code == TANH:
+        return 1.0 - h * h
+    return 1.0
+
+
+@njit(cache=True, inline="always")
+def keep_unit(seed, step, layer, unit, keep):
+    """Deterministic dropout draw: True if ``unit`` of ``layer`` is kept at ``step``.
+
+    A SplitMix64 hash of (seed, step, layer, unit), so no generator state is shared
+    and the NumPy twin reproduces the masks exactly.
+    """
+    x = np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
+    x ^= np.uint64(step) * np.uint64(0xBF58476D1CE4E5B9)
+    x ^= np.uint64(layer * 1000003 + unit) * np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return (x >> np.uint64(11)) * (1.0 / 9007199254740992.0) < keep
+
+
+@njit(cache=True, fastmath=_FAST)
+def sgd_epoch(theta, sizes, offsets, X, T, order, lrs, hidden, output, loss, l2, keep, seed, step0, stats):
+    """Run per-sample SGD over ``X[order]``, updating ``theta`` in place.
+
+    Parameters
+    ----------
+    theta : 1-D float array, the packed parameters (updated in place).
+    sizes : int64 (L+1,), layer widths. offsets : int64 (2L,), start of W1, b1, W2, b2, ...
+    X : (n, sizes[0]) inputs. T : (n, sizes[L]) targets (one-hot rows for classification).
+    order : int64, the sample indices in visiting order. lrs : float64 (len(order),), the
+    learning rate of every step, in theta's dtype.
+    hidden, output, loss : activation and loss codes (module constants).
+    l2 : weight decay; each step does ``W <- (1 - lr*l2) W - lr g`` (biases are not decayed).
+        Kept lazily as one scale factor per layer, so decay costs no pass over the weights.
+    keep : float64 (L,), keep probability of each hidden layer's units (inverted dropout;
+        1 disables it). seed, step0 : dropout draws are keyed on (seed, step0 + step).
+    stats : float64 (3,), receives [sum of per-sample losses, correct predictions,
+        steps done]. The loss is evaluated before each sample's update.
+
+    Stops early, leaving ``stats[2]`` below ``len(order)``, at the first non-finite loss.
+    """
+    L = sizes.size - 1
+    width = 0
+    for l in range(L + 1):
+        width = max(width, sizes[l])
+    dt = theta.dtype
+    h = np.zeros((L + 1, width), dt)  # layer outputs f(z) (row 0: the input)
+    m = np.ones((L + 1, width), dt)  # dropout multipliers (0 or 1/keep)
+    delta = np.zeros((L + 1, width), dt)  # dL/dz per layer
+    active = np.zeros((L + 1, width), np.int64)  # indices of non-zero inputs of each layer
+    n_active = np.zeros(L + 1, np.int64)
+    scale = np.ones(L, dt)  # lazy L2: W_l = scale[l] * stored W_l
+    use_dropout = False
+    for l in range(L):
+        if keep[l] < 1.0:
+            use_dropout = True
+    loss_sum = 0.0
+    correct = 0
+    done = 0
+    n_out = sizes[L]
+    for s in range(order.size):
+        i = order[s]
+        lr = lrs[s]
+        x = X[i]
+        # input layer: the non-zero pixels
+        c = 0
+        for j in range(sizes[0]):
+            if x[j] != 0:
+                h[0, j] = x[j]
+                active[0, c] = j
+                c += 1
+        n_active[0] = c
+        # forward
+        for l in range(L):
+            n_in = sizes[l]
+            nz = sizes[l + 1]
+            W = theta[offsets[2 * l] : offsets[2 * l] + n_in * nz].reshape((n_in, nz))
+            b = theta[offsets[2 * l + 1] : offsets[2 * l + 1] + nz]
+            z = delta[l + 1]  # scratch for the pre-activation, overwritten by backward later
+            for k in range(nz):
+                z[k] = 0.0
+            hl = h[l]
+            ml = m[l]
+            for a in range(n_active[l]):
+                j = active[l, a]
+                v = hl[j] * ml[j]
+                w = W[j]
+                for k in range(nz):
+                    z[k] += v * w[k]
+            sc = scale[l]
+            if l < L - 1:
+                c = 0
+                for k in range(nz):
+                    hk = _activate(sc * z[k] + b[k], hidden)
+                    h[l + 1, k] = hk
+                    if use_dropout:
+                        if keep[l] < 1.0 and not keep_unit(seed, step0 + s, l, k, keep[l]):
+                            m[l + 1, k] = 0.0
+                        else:
+                            m[l + 1, k] = 1.0 / keep[l]
+                    if m[l + 1, k] != 0 and (hk != 0 or hidden != RELU):
+                        active[l + 1, c] = k
+                        c += 1
+                n_active[l + 1] = c
+            else:
+                for k in range(nz):
+                    z[k] = sc * z[k] + b[k]
+        # output layer, loss and its delta
+        z = delta[L]
+        t = T[i]
+        best = 0
+        for k in range(n_out):
+            if z[k] > z[best]:
+                best = k
+        if loss == CROSS_ENTROPY:  # softmax output; loss from the logits, no log(0)
+            total = 0.0
+            for k in range(n_out):
+                e = np.exp(z[k] - z[best])
+                h[L, k] = e
+                total += e
+            sample_loss = np.log(total) + z[best]
+            for k in range(n_out):
+                h[L, k] /= total
+                sample_loss -= t[k] * z[k]
+            for k in range(n_out):
+                delta[L, k] = h[L, k] - t[k]
+        else:
+            if output == SOFTMAX:
+                total = 0.0
+                for k in range(n_out):
+                    e = np.exp(z[k] - z[best])
+                    h[L, k] = e
+                    total += e
+                for k in range(n_out):
+                    h[L, k] /= total
+            else:
+                for k in range(n_out):
+                    h[L, k] = _activate(z[k], output)
+            sample_loss = 0.0
+            for k in range(n_out):
+                d = h[L, k] - t[k]
+                sample_loss += d * d
+            sample_loss /= n_out
+            if output == SOFTMAX:
+                dot = 0.0
+                for k in range(n_out):
+                    dot += (h[L, k] - t[k]) * h[L, k]
+                for k in range(n_out):
+                    delta[L, k] = 2.0 / n_out * h[L, k] * (h[L, k] - t[k] - dot)
+            else:
+                for k in range(n_out):
+                    delta[L, k] = 2.0 / n_out * (h[L, k] - t[k]) * _derivative(h[L, k], output)
+        if not np.isfinite(sample_loss):
+            break
+        loss_sum += sample_loss
+        tbest = 0
+        for k in range(n_out):
+            if t[k] > t[tbest]:
+                tbest = k
+        if best == tbest:
+            correct += 1
+        # backward fused with the update, last layer first
+        for l in range(L - 1, -1, -1):
+            n_in = sizes[l]
+            nz = sizes[l + 1]
+            W = theta[offsets[2 * l] : offsets[2 * l] + n_in * nz].reshape((n_in, nz))
+            b = theta[offsets[2 * l + 1] : offsets[2 * l + 1] + nz]
+            d_out = delta[l + 1]
+            # Scalars stay in theta's dtype (scale and lrs share it): a float64 factor
+            # would turn the float32 row updates below into conversions.
+            back = scale[l]  # stored W times back = this layer's weights before this step
+            if l2 > 0.0:
+                scale[l] = back * (1.0 - lr * l2)
+                if scale[l] < 1e-4:  # fold the scale into the stored weights before it underflows
+                    W *= scale[l]
+                    back = back / scale[l]
+                    scale[l] = 1.0
+            sc = scale[l]
+            step = lr / sc
+            for k in range(nz):
+                b[k] -= lr * d_out[k]
+            d_in = delta[l]
+            if l > 0:
+                for j in range(n_in):
+                    d_in[j] = 0.0
+            hl = h[l]
+            ml = m[l]
+            for a in range(n_active[l]):
+                j = active[l, a]
+                w = W[j]
+                if l > 0:
+                    g = w[0] - w[0]  # a zero of theta's dtype
+                    for k in range(nz):
+                        g += w[k] * d_out[k]
+                    d_in[j] = back * g * _derivative(hl[j], hidden) * ml[j]
+                u = step * hl[j] * ml[j]
+                for k in range(nz):
+                    w[k] -= u * d_out[k]
+        done += 1
+    for l in range(L):  # leave theta holding the true weights
+        if scale[l] != 1.0:
+            theta[offsets[2 * l] : offsets[2 * l] + sizes[l] * sizes[l + 1]] *= scale[l]
+    stats[0] = loss_sum
+    stats[1] = correct
+    stats[2] = done
