@@ -27,6 +27,10 @@ HIDDEN_CODES = {"relu": _k.RELU, "sigmoid": _k.SIGMOID, "tanh": _k.TANH, "identi
 OUTPUT_CODES = {"softmax": _k.SOFTMAX, "sigmoid": _k.SIGMOID, "tanh": _k.TANH, "identity": _k.IDENTITY}
 LOSS_CODES = {"cross_entropy": _k.CROSS_ENTROPY, "mse": _k.MSE}
 
+DIVERGENCE_FACTOR = 100.0
+"""Training is declared diverged when the mean loss over a chunk of samples exceeds this
+many times the loss of the initial params (or is not finite)."""
+
 CHUNK = 4096
 """Samples per compiled call: small enough for a responsive Ctrl-C and progress bar,
 large enough that the call overhead stays below 0.1% of the work."""
@@ -136,11 +140,17 @@ def sgd_epoch_numpy(params, X, T, order, lrs, *, activation="relu", output="soft
 
 def _check_dropout(dropout, n_hidden):
     """Keep probabilities per layer (length n_hidden + 1; the output layer always keeps)."""
-    rates = np.broadcast_to(np.asarray(dropout, dtype=np.float64), (n_hidden,)) if n_hidden else np.zeros(0)
-    if np.ndim(dropout) > 0 and np.size(dropout) != n_hidden:
-        raise ValueError(f"dropout has {np.size(dropout)} rates but the network has {n_hidden} hidden layers")
-    if not np.all((rates >= 0) & (rates < 1)):
+    try:
+        given = np.asarray(dropout, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"dropout must be a number or a sequence of numbers, got {dropout!r}") from None
+    if given.ndim > 1 or not np.all((given >= 0) & (given < 1)):
         raise ValueError(f"dropout rates must lie in [0, 1), got {dropout}")
+    if given.ndim == 1 and given.size != n_hidden:
+        raise ValueError(f"dropout has {given.size} rates but the network has {n_hidden} hidden layers")
+    if n_hidden == 0 and np.any(given > 0):
+        raise ValueError("dropout applies to hidden layers, and this network has none")
+    rates = np.broadcast_to(given, (n_hidden,))
     return np.concatenate([1.0 - rates, [1.0]])
 
 
@@ -215,8 +225,9 @@ def train(params, X, y, *, epochs=1, lr=0.01, batch_size=1, shuffle=True, seed=N
     Raises
     ------
     DivergenceError
-        (a ``FloatingPointError``) when the loss or the weights become non-finite; it
-        carries the last good params.
+        (a ``FloatingPointError``) when the loss or the weights become non-finite, or
+        the loss over a chunk of samples exceeds ``DIVERGENCE_FACTOR`` (100) times the
+        initial loss; it carries the last good params (those of the last completed epoch).
     TrainingInterrupted
         (a ``KeyboardInterrupt``) on Ctrl-C; it carries the last completed epoch's params.
     """
@@ -253,31 +264,33 @@ def train(params, X, y, *, epochs=1, lr=0.01, batch_size=1, shuffle=True, seed=N
         history.update(val_loss=[], val_accuracy=[])
     good = theta.copy()
     step = 0
+    initial_loss, _ = _evaluate(params, X[:1024], T[:1024], activation, output, loss)
+    limit = DIVERGENCE_FACTOR * max(initial_loss, 1e-3)
     try:
         for epoch in range(epochs):
             lr_e = _lr_at(lr, epoch)
             order = rng.permutation(n) if shuffle else np.arange(n)
             start = time.perf_counter()
             if batch_size == 1:
-                loss_sum, correct, done = _online_epoch(theta, sizes, offsets, X, T, order, lr_e, codes, l2, keep,
-                                                        drop_seed, step, progress)
+                loss_sum, correct, done, diverged = _online_epoch(theta, sizes, offsets, X, T, order, lr_e, codes, l2, keep,
+                                                        drop_seed, step, limit, progress)
             else:
-                loss_sum, correct, done = _batch_epoch(theta, sizes, offsets, X, T, order, lr_e, batch_size,
-                                                       activation, output, loss, l2, keep, rng, progress)
+                loss_sum, correct, done, diverged = _batch_epoch(theta, sizes, offsets, X, T, order, lr_e, batch_size,
+                                                       activation, output, loss, l2, keep, rng, limit, progress)
             seconds = time.perf_counter() - start
             step += n
-            if done < n or not np.isfinite(theta).all():
+            if diverged or not np.isfinite(theta).all():
+                what = (f"the loss became non-finite or exceeded {DIVERGENCE_FACTOR:g}x its initial value "
+                        f"({initial_loss:.3g}) by sample {done} of {n}" if diverged else "the weights became non-finite")
                 raise DivergenceError(
-                    f"training diverged in epoch {epoch + 1} with lr={lr_e:g}: the "
-                    f"{'loss' if done < n else 'weights'} became non-finite"
-                    f"{f' after {done} of {n} samples' if done < n else ''}; try a smaller learning rate "
+                    f"training diverged in epoch {epoch + 1} with lr={lr_e:g}: {what}; try a smaller learning rate "
                     f"(e.g. lr={lr_e / 10:g}). The last good params are in the exception's .params",
                     unpack(good, sizes, offsets), history, epoch)
             good[:] = theta
             history["epoch"].append(epoch + 1)
             history["lr"].append(lr_e)
-            history["loss"].append(loss_sum / n)
-            history["accuracy"].append(correct / n)
+            history["loss"].append(float(loss_sum / n))
+            history["accuracy"].append(float(correct / n))
             history["seconds"].append(seconds)
             current = None
             if validation_data is not None:
@@ -304,7 +317,7 @@ def _epoch_line(history):
     return "  ".join(parts)
 
 
-def _online_epoch(theta, sizes, offsets, X, T, order, lr, codes, l2, keep, drop_seed, step0, progress):
+def _online_epoch(theta, sizes, offsets, X, T, order, lr, codes, l2, keep, drop_seed, step0, limit, progress):
     n = len(order)
     lrs = np.full(n, lr, dtype=theta.dtype)
     stats = np.zeros(3)
@@ -313,17 +326,17 @@ def _online_epoch(theta, sizes, offsets, X, T, order, lr, codes, l2, keep, drop_
         part = order[start : start + CHUNK]
         _k.sgd_epoch(theta, sizes, offsets, X, T, part, lrs[start : start + CHUNK], *codes, l2, keep,
                      drop_seed, step0 + start, stats)
+        if stats[2] < len(part) or not stats[0] <= limit * len(part):
+            return loss_sum, correct, int(done + stats[2]), True
         loss_sum += stats[0]
         correct += stats[1]
         done += stats[2]
-        if stats[2] < len(part):
-            break
         if progress is not None:
             progress(start + len(part), n)
-    return loss_sum, correct, int(done)
+    return loss_sum, correct, int(done), False
 
 
-def _batch_epoch(theta, sizes, offsets, X, T, order, lr, batch_size, activation, output, loss, l2, keep, rng,
+def _batch_epoch(theta, sizes, offsets, X, T, order, lr, batch_size, activation, output, loss, l2, keep, rng, limit,
                  progress):
     """Mini-batch (or full-batch) gradient descent: BLAS products, kernels for the element-wise work."""
     n = len(order)
@@ -341,8 +354,8 @@ def _batch_epoch(theta, sizes, offsets, X, T, order, lr, batch_size, activation,
                      for l, (W, _) in enumerate(views[:-1])]
         acts = _forward_layers(views, Xb, activation, output, masks)
         batch_loss = LOSS_FUNCTIONS[loss](acts[-1], Tb)
-        if not np.isfinite(batch_loss):
-            return loss_sum, correct, start
+        if not batch_loss <= limit:  # also catches NaN
+            return loss_sum, correct, start, True
         loss_sum += batch_loss * len(idx)
         correct += np.sum(np.argmax(acts[-1], axis=1) == np.argmax(Tb, axis=1))
         grads = _gradients(views, acts, Tb, activation, output, loss, masks)
@@ -353,7 +366,7 @@ def _batch_epoch(theta, sizes, offsets, X, T, order, lr, batch_size, activation,
             b -= lr * grads[f"b{l}"]
         if progress is not None:
             progress(start + len(idx), n)
-    return loss_sum, correct, n
+    return loss_sum, correct, n, False
 
 
 def unpack_views(theta, sizes, offsets):

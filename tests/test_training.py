@@ -1,0 +1,267 @@
+"""train() and the fused per-sample kernel, held to the composed pure functions."""
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn.kernels import sgd as k
+from fastnn.network import _forward_layers, _gradients
+from fastnn.training import (
+    HIDDEN_CODES,
+    LOSS_CODES,
+    OUTPUT_CODES,
+    DivergenceError,
+    dropout_multipliers,
+    pack,
+    sgd_epoch_numpy,
+    train,
+    unpack,
+)
+from fastnn.validation import check_params, one_hot
+
+WIRINGS = [("softmax", "cross_entropy"), ("tanh", "mse"), ("identity", "mse")]
+
+
+def _problem(n=500, n_in=12, n_out=4, seed=0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, n_in))
+    X[X < 0.6] = 0  # sparse, like MNIST
+    y = rng.integers(0, n_out, n)
+    return X.astype(dtype), y
+
+
+def _run_kernel(params, X, T, order, lrs, activation, output, loss, l2=0.0, keep=None, seed=0):
+    theta, sizes, offsets = pack(check_params(params))
+    keep = np.ones(len(sizes) - 1) if keep is None else keep
+    stats = np.zeros(3)
+    k.sgd_epoch(theta, sizes, offsets, X, T, order, lrs.astype(theta.dtype), HIDDEN_CODES[activation],
+                OUTPUT_CODES[output], LOSS_CODES[loss], l2, keep, seed, 0, stats)
+    return unpack(theta, sizes, offsets), stats
+
+
+def _assert_params_close(got, want, rtol=1e-9, atol=1e-12):
+    assert got.keys() == want.keys()
+    for key in want:
+        np.testing.assert_allclose(got[key], want[key], rtol=rtol, atol=atol, err_msg=key)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 4])
+@pytest.mark.parametrize("output,loss", WIRINGS)
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
+def test_kernel_equals_composed_pure_functions(activation, output, loss, depth):
+    X, y = _problem()
+    sizes = [12] + [9, 7, 6][: depth - 1] + [4]
+    params = fastnn.init_params(sizes, init="xavier", seed=1, dtype="float64")
+    T = one_hot(y, 4, "float64")
+    order = np.random.default_rng(2).permutation(len(X))
+    lrs = np.full(len(X), 0.05)
+    got, stats = _run_kernel(params, X, T, order, lrs, activation, output, loss)
+    # the twin, written out: forward -> backward -> update one sample at a time
+    want = params
+    for i in order:
+        out, cache = fastnn.forward(want, X[i : i + 1], activation=activation, output=output)
+        grads = fastnn.backward(want, cache, y[i : i + 1], activation=activation, loss=loss)
+        want = fastnn.update(want, grads, 0.05)
+    _assert_params_close(got, want)
+    assert stats[2] == len(X)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+@pytest.mark.parametrize("l2,keep", [(1e-2, 1.0), (0.0, 0.7), (1e-3, 0.8)])
+def test_kernel_with_l2_and_dropout_equals_twin(activation, l2, keep):
+    X, y = _problem()
+    params = fastnn.init_params([12, 9, 7, 4], init="xavier", seed=1, dtype="float64")
+    T = one_hot(y, 4, "float64")
+    order = np.random.default_rng(3).permutation(len(X))
+    lrs = np.linspace(0.05, 0.01, len(X))  # a per-step schedule
+    keeps = np.array([keep, keep, 1.0])
+    got, _ = _run_kernel(params, X, T, order, lrs, activation, "softmax", "cross_entropy", l2, keeps, seed=7)
+    want = sgd_epoch_numpy(params, X, T, order, lrs, activation=activation, l2=l2, keep=keeps, seed=7)
+    _assert_params_close(got, want)
+
+
+def test_lazy_l2_scale_is_folded_before_it_underflows():
+    # lr * l2 = 0.05 per step shrinks the scale below 1e-4 after ~180 steps
+    X, y = _problem(n=400)
+    params = fastnn.init_params([12, 8, 4], seed=1, dtype="float64")
+    T = one_hot(y, 4, "float64")
+    order = np.arange(400)
+    lrs = np.full(400, 0.1)
+    got, _ = _run_kernel(params, X, T, order, lrs, "relu", "softmax", "cross_entropy", l2=0.5)
+    want = sgd_epoch_numpy(params, X, T, order, lrs, l2=0.5)
+    _assert_params_close(got, want, rtol=1e-8)
+
+
+def test_dropout_masks_match_kernel_draws_and_rate():
+    m = dropout_multipliers(seed=11, step=5, layer=0, width=20000, keep=0.75)
+    assert set(np.unique(m)) == {0.0, 1 / 0.75}
+    assert abs(np.mean(m > 0) - 0.75) < 0.01
+    assert abs(m.mean() - 1.0) < 0.015  # inverted dropout keeps the expected activation
+    kernel = np.array([k.keep_unit(11, 5, 0, u, 0.75) for u in range(200)])
+    np.testing.assert_array_equal(kernel, m[:200] > 0)
+    assert not np.array_equal(m, dropout_multipliers(seed=11, step=6, layer=0, width=20000, keep=0.75))
+
+
+@pytest.mark.parametrize("batch_size", [7, 64, None])
+def test_batch_path_equals_composed_pure_functions(batch_size):
+    X, y = _problem(n=200)
+    params = fastnn.init_params([12, 9, 4], seed=4, dtype="float64")
+    got, _ = train(params, X, y, epochs=2, lr=0.1, batch_size=batch_size, shuffle=False)
+    want = params
+    bs = batch_size or len(X)
+    for _ in range(2):
+        for start in range(0, len(X), bs):
+            out, cache = fastnn.forward(want, X[start : start + bs])
+            want = fastnn.update(want, fastnn.backward(want, cache, y[start : start + bs]), 0.1)
+    _assert_params_close(got, want)
+
+
+def test_train_matches_kernel_twin_with_shuffle_and_schedule():
+    X, y = _problem(n=300)
+    params = fastnn.init_params([12, 9, 4], seed=4, dtype="float64")
+    got, history = train(params, X, y, epochs=2, lr=lambda e: 0.05 / (1 + e), seed=9)
+    rng = np.random.default_rng(9)
+    rng.integers(2**63)  # train draws the dropout seed first
+    want = params
+    T = one_hot(y, 4, "float64")
+    for epoch in range(2):
+        order = rng.permutation(len(X))
+        want = sgd_epoch_numpy(want, X, T, order, np.full(len(X), 0.05 / (1 + epoch)))
+    _assert_params_close(got, want)
+    assert history["lr"] == [0.05, 0.025]
+
+
+def test_same_seed_gives_bit_identical_params():
+    X, y = _problem(n=300, dtype=np.float32)
+    params = fastnn.init_params([12, 9, 4], seed=0)
+    a, ha = train(params, X, y, epochs=2, seed=5, dropout=0.2)
+    b, hb = train(params, X, y, epochs=2, seed=5, dropout=0.2)
+    c, _ = train(params, X, y, epochs=2, seed=6, dropout=0.2)
+    for key in a:
+        assert a[key].tobytes() == b[key].tobytes()
+        assert a[key].dtype == np.float32
+    assert ha["loss"] == hb["loss"]
+    assert any(not np.array_equal(a[key], c[key]) for key in a)
+
+
+@pytest.mark.parametrize("batch_size", [1, 16])
+def test_train_is_pure(batch_size):
+    X, y = _problem(n=100, dtype=np.float32)
+    params = fastnn.init_params([12, 9, 4], seed=0)
+    before = {key: v.copy() for key, v in params.items()}
+    X0, y0 = X.copy(), y.copy()
+    new, _ = train(params, X, y, epochs=1, batch_size=batch_size, seed=0)
+    for key in params:
+        np.testing.assert_array_equal(params[key], before[key])
+        assert not np.shares_memory(new[key], params[key])
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(y, y0)
+
+
+def test_history_contents_and_validation():
+    X, y = _problem(n=200, dtype=np.float32)
+    params = fastnn.init_params([12, 9, 4], seed=0)
+    new, h = train(params, X, y, epochs=3, seed=0, validation_data=(X[:50], y[:50]))
+    assert h["epoch"] == [1, 2, 3]
+    assert set(h) == {"epoch", "lr", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"}
+    assert all(len(v) == 3 for v in h.values())
+    assert all(s > 0 for s in h["seconds"])
+    assert all(0 <= a <= 1 for a in h["accuracy"] + h["val_accuracy"])
+    # the last validation figures are those of the returned params
+    assert h["val_accuracy"][-1] == fastnn.accuracy(new, X[:50], y[:50])
+
+
+def test_callback_can_stop_training():
+    X, y = _problem(n=100, dtype=np.float32)
+    seen = []
+
+    def stop_after_two(epoch, params, history):
+        seen.append((epoch, len(history["loss"]), sorted(params)))
+        return epoch < 1
+
+    _, h = train(fastnn.init_params([12, 4], seed=0), X, y, epochs=10, callback=stop_after_two)
+    assert len(h["loss"]) == 2
+    assert seen == [(0, 1, ["W1", "b1"]), (1, 2, ["W1", "b1"])]
+
+
+def test_progress_reports_every_chunk(monkeypatch):
+    monkeypatch.setattr("fastnn.training.CHUNK", 64)
+    X, y = _problem(n=200, dtype=np.float32)
+    calls = []
+    train(fastnn.init_params([12, 4], seed=0), X, y, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(64, 200), (128, 200), (192, 200), (200, 200)]
+
+
+def test_divergence_raises_with_last_good_params():
+    X, y = _problem(n=300, dtype=np.float32)
+    params = fastnn.init_params([12, 16, 4], seed=0)
+    before = {key: v.copy() for key, v in params.items()}
+    with pytest.raises(FloatingPointError, match=r"epoch 1 with lr=1000.*smaller learning rate") as info:
+        train(params, X, y, lr=1e3, seed=0)
+    assert isinstance(info.value, DivergenceError)
+    for key in params:
+        np.testing.assert_array_equal(params[key], before[key])
+        np.testing.assert_array_equal(info.value.params[key], before[key])  # good = start of epoch 1
+
+
+def test_integer_images_get_a_scaling_hint():
+    X = np.zeros((10, 12), dtype=np.uint8)
+    with pytest.raises(TypeError, match=r"astype\(np.float32\) / 255"):
+        train(fastnn.init_params([12, 4]), X, np.zeros(10, dtype=int))
+
+
+@pytest.mark.parametrize(
+    "kwargs,error,match",
+    [
+        ({"epochs": 0}, ValueError, "epochs must be >= 1"),
+        ({"batch_size": 0}, ValueError, "batch_size must be >= 1"),
+        ({"lr": -1.0}, ValueError, "lr must be a finite number > 0"),
+        ({"lr": lambda e: float("nan")}, ValueError, "learning rate for epoch 0"),
+        ({"dropout": 1.0}, ValueError, r"dropout rates must lie in \[0, 1\)"),
+        ({"l2": -0.1}, ValueError, "l2 must be a finite number >= 0"),
+        ({"activation": "gelu"}, ValueError, "valid choices are: 'relu', 'sigmoid', 'tanh'"),
+        ({"output": "tanh"}, ValueError, "cross_entropy' needs output='softmax'"),
+        ({"validation_data": ([1],)}, TypeError, "pair"),
+        ({"callback": 3}, TypeError, "callback must be callable"),
+    ],
+)
+def test_bad_arguments_are_refused_before_any_work(kwargs, error, match):
+    X, y = _problem(n=20, dtype=np.float32)
+    with pytest.raises(error, match=match):
+        train(fastnn.init_params([12, 4]), X, y, **kwargs)
+
+
+def test_mismatched_lengths_and_labels_out_of_range():
+    X, y = _problem(n=20, dtype=np.float32)
+    params = fastnn.init_params([12, 4])
+    with pytest.raises(ValueError, match="y has 19 entries but X has 20 rows"):
+        train(params, X, y[:19])
+    with pytest.raises(ValueError, match=r"outside \[0, 4\)"):
+        train(params, X, y + 4)
+    with pytest.raises(ValueError, match="X_val has shape"):
+        train(params, X, y, validation_data=(X[:, :5], y))
+
+
+@pytest.mark.mnist
+def test_mnist_per_sample_sgd_reaches_98_percent(mnist):
+    (X, y), (Xt, yt) = mnist
+    params = fastnn.init_params([784, 256, 128, 10], seed=0)
+    trained, history = train(params, X, y, epochs=5, lr=lambda e: 0.02 / (1 + e), seed=0)
+    acc = fastnn.accuracy(trained, Xt, yt)
+    assert acc >= 0.98, f"test accuracy {acc:.4f}"
+    assert history["loss"] == sorted(history["loss"], reverse=True)
+
+
+@pytest.mark.mnist
+def test_mnist_full_batch_loss_falls_every_iteration(mnist):
+    (X, y), _ = mnist
+    params = fastnn.init_params([784, 128, 10], seed=0)
+    losses = []
+
+    def record(epoch, p, h):
+        out = fastnn.predict_proba(p, X[:10000])
+        losses.append(fastnn.losses.cross_entropy(out, one_hot(y[:10000], 10)))
+
+    _, h = train(params, X[:10000], y[:10000], epochs=50, lr=0.1, batch_size=None, callback=record)
+    assert len(losses) == 50
+    assert all(b < a for a, b in zip(losses, losses[1:])), losses
+    assert losses[-1] < 0.5 * h["loss"][0]
