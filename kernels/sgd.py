@@ -111,12 +111,14 @@ def sgd_epoch(theta, sizes, offsets, X, T, order, lrs, hidden, output, loss, l2,
         lr = lrs[s]
         x = X[i]
         # input layer: the non-zero pixels
+        # branch-free compaction: a mispredicted branch per pixel would cost more than the work
         c = 0
+        h0 = h[0]
+        act0 = active[0]
         for j in range(sizes[0]):
-            if x[j] != 0:
-                h[0, j] = x[j]
-                active[0, c] = j
-                c += 1
+            h0[j] = x[j]
+            act0[c] = j
+            c += x[j] != 0
         n_active[0] = c
         # forward
         for l in range(L):
@@ -129,12 +131,23 @@ def sgd_epoch(theta, sizes, offsets, X, T, order, lrs, hidden, output, loss, l2,
                 z[k] = 0.0
             hl = h[l]
             ml = m[l]
-            for a in range(n_active[l]):
-                j = active[l, a]
+            al = active[l]
+            na = n_active[l]
+            a = 0
+            while a + 4 <= na:  # four rows per pass over z: a quarter of z's loads and stores
+                j0, j1, j2, j3 = al[a], al[a + 1], al[a + 2], al[a + 3]
+                v0, v1, v2, v3 = hl[j0] * ml[j0], hl[j1] * ml[j1], hl[j2] * ml[j2], hl[j3] * ml[j3]
+                w0, w1, w2, w3 = W[j0], W[j1], W[j2], W[j3]
+                for k in range(nz):
+                    z[k] += v0 * w0[k] + v1 * w1[k] + v2 * w2[k] + v3 * w3[k]
+                a += 4
+            while a < na:
+                j = al[a]
                 v = hl[j] * ml[j]
                 w = W[j]
                 for k in range(nz):
                     z[k] += v * w[k]
+                a += 1
             sc = scale[l]
             if l < L - 1:
                 c = 0
