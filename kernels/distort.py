@@ -116,24 +116,20 @@ def smooth_rows(src, gauss, rows, cols, dst):
 def elastic_fields(key, image, gauss, h, w, raw, tmp, out):
     """Smoothed elastic fields of one image, before scaling by alpha.
 
-    ``raw``, ``tmp`` and ``out`` are scratch of length 2*h*w. On return ``out`` is (w, 2h):
-    ``out[c, r]`` is the x displacement and ``out[c, h + r]`` the y displacement at pixel (r, c).
-    The Gaussian runs first along y, then along x.
+    ``raw``, ``tmp`` and ``out`` are scratch of length 2*h*w. On return ``out`` is (2, w, h),
+    transposed: ``out[0, c, r]`` is the x and ``out[1, c, r]`` the y displacement at pixel (r, c).
+    The Gaussian runs first along y, then along x (after a transpose, so that both passes run
+    over whole contiguous rows).
     """
     hw = h * w
-    w2 = 2 * w
-    h2 = 2 * h
-    # raw as (h, 2w): row r holds the x field's row r, then the y field's row r
-    for r in range(h):
-        fill_uniform(key, image, FIELD_OFFSET + r * w, raw[r * w2:r * w2 + w])
-        fill_uniform(key, image, FIELD_OFFSET + hw + r * w, raw[r * w2 + w:(r + 1) * w2])
-    smooth_rows(raw, gauss, h, w2, tmp)
-    # transpose to (w, 2h) so that the x pass runs along rows too
-    for r in range(h):
-        for c in range(w):
-            raw[c * h2 + r] = tmp[r * w2 + c]
-            raw[c * h2 + h + r] = tmp[r * w2 + w + c]
-    smooth_rows(raw, gauss, w, h2, out)
+    fill_uniform(key, image, FIELD_OFFSET, raw)  # (2, h, w): the x field, then the y field
+    for f in range(2):
+        lo = f * hw
+        smooth_rows(raw[lo:lo + hw], gauss, h, w, tmp[lo:lo + hw])
+        for r in range(h):
+            for c in range(w):
+                raw[lo + c * h + r] = tmp[lo + r * w + c]
+        smooth_rows(raw[lo:lo + hw], gauss, w, h, out[lo:lo + hw])
 
 
 @njit(cache=True, nogil=True)
@@ -143,7 +139,7 @@ def distort_images(X, params, key, alpha, gauss, h, w, out):
     times ``alpha``. Scratch buffers are allocated once per call.
     """
     n = X.shape[0]
-    h2 = 2 * h
+    hw = h * w
     wp = w + 2
     elastic = alpha != 0.0
     raw = np.zeros(2 * h * w, dtype=X.dtype)
@@ -196,8 +192,8 @@ def distort_images(X, params, key, alpha, gauss, h, w, out):
 
         for r in range(h):
             for c in range(w):
-                qx = (c - cx) - tx + alpha * field[c * h2 + r]
-                qy = (r - cy) - ty + alpha * field[c * h2 + h + r]
+                qx = (c - cx) - tx + alpha * field[c * h + r]
+                qy = (r - cy) - ty + alpha * field[hw + c * h + r]
                 x = i00 * qx + i01 * qy + cx
                 y = i10 * qx + i11 * qy + cy
                 v = 0.0
