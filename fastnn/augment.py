@@ -8,6 +8,15 @@ prepare the next epoch in a background thread::
     dist = Distortion()
     X_epoch = dist.apply(X_train, seed=(run_seed, epoch))
 
+    # or, overlapped with training, into two buffers that are reused epoch after epoch
+    bufs = [np.empty_like(X_train), np.empty_like(X_train)]
+    pending = pool.submit(dist.apply, X_train, (run_seed, 0), out=bufs[0])
+    for epoch in range(epochs):
+        X_epoch = pending.result()
+        if epoch + 1 < epochs:
+            pending = pool.submit(dist.apply, X_train, (run_seed, epoch + 1), out=bufs[(epoch + 1) % 2])
+        ...  # train one epoch on X_epoch
+
 ``affine`` and ``elastic`` apply one explicit transformation or one random elastic field;
 ``distort`` is the general form and ``distort_numpy`` its pure-NumPy twin (same arguments,
 same numbers). The conventions (centre, directions, random streams) are described in
@@ -30,16 +39,14 @@ PARAM_COLUMNS = ("rotation", "scale_x", "scale_y", "shear", "translate_x", "tran
 # checking what callers pass
 
 
-def _number(value, what, *, low=0.0, high=np.inf, low_open=False, high_open=False):
+def _number(value, what, *, high=np.inf, high_open=False):
+    """``value`` as a float in [0, high] (or [0, high)), else a clear error."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{what} must be a number, got {value!r} ({type(value).__name__})")
     value = float(value)
-    ok = np.isfinite(value) and (value > low if low_open else value >= low)
-    ok = ok and (value < high if high_open else value <= high)
-    if not ok:
-        lo = f"{'>' if low_open else '>='} {low:g}"
+    if not (np.isfinite(value) and value >= 0 and (value < high if high_open else value <= high)):
         hi = "" if high == np.inf else f" and {'<' if high_open else '<='} {high:g}"
-        raise ValueError(f"{what} must be a finite number {lo}{hi}, got {value}")
+        raise ValueError(f"{what} must be a finite number >= 0{hi}, got {value}")
     return value
 
 
@@ -398,8 +405,10 @@ class Distortion:
 
     def draw(self, n, seed):
         """The (n, 6) affine parameters (see :func:`distort`) that ``apply`` uses for this seed."""
-        if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral) or n < 0:
-            raise TypeError(f"n must be a non-negative int, got {n!r}")
+        if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral):
+            raise TypeError(f"n must be an int, got {n!r}")
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
         return self._draw(int(n), seed_key(seed))
 
     def _draw(self, n, key):

@@ -510,6 +510,8 @@ def test_bad_params_and_out_are_refused(rng):
         Distortion().apply(X, 0, out=X)
     with pytest.raises(TypeError, match="out"):
         Distortion().apply(X, 0, out=[0.0])
+    with pytest.raises(ValueError, match="n must be"):
+        Distortion().draw(-1, 0)
 
 
 def test_background_thread_prepares_the_next_epoch(rng):
