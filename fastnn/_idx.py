@@ -1,0 +1,163 @@
+"""Read IDX files (the MNIST format), gzip-compressed or not, with strict checks.
+
+An IDX file is a 4-byte magic number ``00 00 TT NN`` (TT the element type, NN the number of
+dimensions), NN big-endian uint32 dimensions, then the elements in C order, big-endian.
+Every check here raises ``ValueError`` naming the file: a short, long or garbled file never
+turns into a short array.
+"""
+import gzip
+import math
+import os
+import struct
+import zlib
+
+import numpy as np
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+#: IDX element type code -> NumPy dtype (big-endian, as stored).
+IDX_TYPES = {
+    0x08: np.dtype("u1"),
+    0x09: np.dtype("i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+# deflate cannot expand data by more than about 1032:1; a trailer claiming more is corrupt
+_MAX_DEFLATE_RATIO = 1100
+
+
+def read_idx(path, *, shape=None, dtype=None):
+    """Read one IDX file, ``.gz`` or uncompressed, into a NumPy array.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file. It is treated as gzip when it starts with the gzip magic bytes,
+        whatever its name.
+    shape : tuple of (int or None), optional
+        Expected dimensions; ``None`` matches any size in that position.
+    dtype : numpy dtype-like, optional
+        Expected element type (for example ``np.uint8``).
+
+    Returns
+    -------
+    numpy.ndarray
+        The elements, in native byte order. For ``uint8`` data read from ``.gz`` the array is a
+        read-only view on the decompressed bytes (no copy); for uncompressed files it is read
+        straight into a writeable array.
+
+    Raises
+    ------
+    ValueError
+        When the magic number, the element type, the dimensions or the file length do not
+        match, or the gzip stream is damaged. The message names the file.
+    """
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        head = f.read(2)
+        f.seek(0)
+        if head == GZIP_MAGIC:
+            return parse_idx(gunzip(f.read(), path), path, shape=shape, dtype=dtype)
+        return _read_uncompressed(f, path, shape=shape, dtype=dtype)
+
+
+def gunzip(raw, name):
+    """Decompress a whole gzip file held in ``raw`` (bytes) into one bytes object.
+
+    The fast path sizes zlib's output buffer from the gzip trailer, so the data is written
+    once and never joined or copied. If the output length disagrees with the trailer (trailing
+    bytes, several gzip members, a damaged trailer) the slow path of :func:`gzip.decompress`
+    decides, and anything it rejects becomes a ``ValueError`` naming ``name``.
+    """
+    raw = memoryview(raw).cast("B")
+    if len(raw) < 18 or bytes(raw[:2]) != GZIP_MAGIC:
+        raise ValueError(f"{name}: not a gzip file (too short or wrong magic bytes)")
+    trailer_size = struct.unpack("<I", bytes(raw[-4:]))[0]
+    bufsize = max(1, min(trailer_size, _MAX_DEFLATE_RATIO * len(raw)))
+    try:
+        data = zlib.decompress(raw, 31, bufsize)
+    except zlib.error as exc:
+        raise ValueError(f"{name}: damaged gzip stream ({exc})") from None
+    if len(data) % 2**32 == trailer_size:
+        return data
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ValueError(
+            f"{name}: gzip stream does not end where the file ends "
+            f"(trailing bytes or a damaged trailer: {exc})"
+        ) from None
+
+
+def parse_header(buf, name):
+    """Return ``(dtype, dims, header_size)`` from the start of an IDX file's bytes."""
+    if len(buf) < 4:
+        raise ValueError(f"{name}: {len(buf)} bytes is too short for an IDX header")
+    zero, type_code, ndim = struct.unpack(">HBB", bytes(buf[:4]))
+    if zero != 0 or type_code not in IDX_TYPES:
+        raise ValueError(
+            f"{name}: not an IDX file (magic number 0x{bytes(buf[:4]).hex()}; expected "
+            "0x0000TTNN with TT one of 08 09 0b 0c 0d 0e)"
+        )
+    if ndim == 0:
+        raise ValueError(f"{name}: IDX header declares zero dimensions")
+    header_size = 4 + 4 * ndim
+    if len(buf) < header_size:
+        raise ValueError(f"{name}: file ends inside the IDX header ({len(buf)} of {header_size} bytes)")
+    dims = struct.unpack(f">{ndim}I", bytes(buf[4:header_size]))
+    return IDX_TYPES[type_code], dims, header_size
+
+
+def parse_idx(buf, name, *, shape=None, dtype=None):
+    """Turn the bytes of a whole (decompressed) IDX file into an array without copying uint8 data."""
+    idx_dtype, dims, header_size = parse_header(buf, name)
+    _check_expected(idx_dtype, dims, name, shape, dtype)
+    expected = math.prod(dims) * idx_dtype.itemsize
+    _check_length(len(buf) - header_size, expected, name)
+    arr = np.frombuffer(buf, dtype=idx_dtype, offset=header_size).reshape(dims)
+    return _native(arr)
+
+
+def _read_uncompressed(f, name, *, shape, dtype):
+    head = f.read(4)
+    if len(head) == 4:
+        head += f.read(4 * head[3])
+    idx_dtype, dims, header_size = parse_header(head, name)
+    _check_expected(idx_dtype, dims, name, shape, dtype)
+    expected = math.prod(dims) * idx_dtype.itemsize
+    _check_length(os.fstat(f.fileno()).st_size - header_size, expected, name)
+    arr = np.empty(dims, dtype=idx_dtype)
+    got = f.readinto(memoryview(arr).cast("B")) if expected else 0
+    if got != expected or f.read(1):  # the file changed under us
+        raise ValueError(f"{name}: file length changed while reading")
+    return _native(arr)
+
+
+def _check_expected(idx_dtype, dims, name, shape, dtype):
+    if dtype is not None and idx_dtype.newbyteorder("=") != np.dtype(dtype).newbyteorder("="):
+        raise ValueError(f"{name}: IDX elements are {idx_dtype.name}, expected {np.dtype(dtype).name}")
+    if shape is not None:
+        fits = len(shape) == len(dims) and all(s is None or s == d for s, d in zip(shape, dims))
+        if not fits:
+            want = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
+            raise ValueError(f"{name}: IDX dimensions are {tuple(dims)}, expected {want}")
+
+
+def _check_length(have, expected, name):
+    if have < expected:
+        raise ValueError(
+            f"{name}: truncated: the header announces {expected} bytes of data, the file holds {have}"
+        )
+    if have > expected:
+        raise ValueError(
+            f"{name}: {have - expected} extra bytes after the {expected} bytes of data the header announces"
+        )
+
+
+def _native(arr):
+    if arr.dtype.byteorder == ">":
+        return arr.astype(arr.dtype.newbyteorder("="))
+    return arr
