@@ -146,7 +146,7 @@ def predict_proba(params, X, *, activation="relu", output="softmax"):
         return _forward_layers(layers, X, activation, output)[-1]
     out = np.empty((len(X), layers[-1][0].shape[1]), dtype=dtype)
     for start in range(0, len(X), PREDICT_CHUNK):
-        chunk = check_inputs(X[start : start + PREDICT_CHUNK], n_features, dtype)
+        chunk = check_inputs(X[start : start + PREDICT_CHUNK], n_features, dtype, first_row=start)
         out[start : start + len(chunk)] = _forward_layers(layers, chunk, activation, output)[-1]
     return out
 

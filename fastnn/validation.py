@@ -129,11 +129,13 @@ def layer_sizes_of(layers):
     return (layers[0][0].shape[0],) + tuple(W.shape[1] for W, _ in layers)
 
 
-def check_inputs(X, n_features, dtype, name="X"):
+def check_inputs(X, n_features, dtype, name="X", first_row=0):
     """Return ``X`` as a C-contiguous 2-D array of ``dtype`` with ``n_features`` columns.
 
     Integer images are refused with a hint to scale them; NaN and infinities are refused.
     A 1-D array of ``n_features`` values is not guessed at: pass ``X[None, :]`` for one row.
+    ``first_row`` is the index of ``X``'s first row in the caller's array (for a chunk of it),
+    so that messages give the caller's row numbers.
     """
     if not isinstance(X, np.ndarray):
         if isinstance(X, (list, tuple)):
@@ -160,7 +162,9 @@ def check_inputs(X, n_features, dtype, name="X"):
     X = np.ascontiguousarray(X, dtype=dtype)
     if not np.isfinite(X).all():
         bad = int(np.flatnonzero(~np.isfinite(X).all(axis=1))[0])
-        raise ValueError(f"{name} holds NaN or infinite values (first in row {bad}); clean or impute them first")
+        raise ValueError(
+            f"{name} holds NaN or infinite values (first in row {first_row + bad}); clean or impute them first"
+        )
     return X
 
 
