@@ -60,7 +60,7 @@ def forward(params, X, *, activation="relu", output="softmax"):
     check_choice(activation, HIDDEN, "activation")
     check_choice(output, OUTPUTS, "output")
     layers = check_params(params)
-    X = check_inputs(X, layers[0][0].shape[0], layers[0][0].dtype)
+    X = check_inputs(X, layers[0][0].shape[0], layers[0][0].dtype, w1_shape=layers[0][0].shape)
     acts = _forward_layers(layers, X, activation, output)
     return acts[-1], Cache(tuple(acts), activation, output)
 
@@ -141,8 +141,8 @@ def predict_proba(params, X, *, activation="relu", output="softmax"):
     check_choice(output, OUTPUTS, "output")
     layers = check_params(params)
     n_features, dtype = layers[0][0].shape[0], layers[0][0].dtype
-    if not isinstance(X, np.ndarray) or X.ndim != 2 or len(X) <= PREDICT_CHUNK:
-        X = check_inputs(X, n_features, dtype)
+    if not isinstance(X, np.ndarray) or X.ndim != 2 or len(X) <= PREDICT_CHUNK or X.shape[1] != n_features:
+        X = check_inputs(X, n_features, dtype, w1_shape=layers[0][0].shape)
         return _forward_layers(layers, X, activation, output)[-1]
     out = np.empty((len(X), layers[-1][0].shape[1]), dtype=dtype)
     for start in range(0, len(X), PREDICT_CHUNK):

@@ -129,13 +129,14 @@ def layer_sizes_of(layers):
     return (layers[0][0].shape[0],) + tuple(W.shape[1] for W, _ in layers)
 
 
-def check_inputs(X, n_features, dtype, name="X", first_row=0):
+def check_inputs(X, n_features, dtype, name="X", first_row=0, w1_shape=None):
     """Return ``X`` as a C-contiguous 2-D array of ``dtype`` with ``n_features`` columns.
 
     Integer images are refused with a hint to scale them; NaN and infinities are refused.
     A 1-D array of ``n_features`` values is not guessed at: pass ``X[None, :]`` for one row.
     ``first_row`` is the index of ``X``'s first row in the caller's array (for a chunk of it),
-    so that messages give the caller's row numbers.
+    so that messages give the caller's row numbers. ``w1_shape``, when given, is named in
+    the message about a wrong number of columns.
     """
     if not isinstance(X, np.ndarray):
         if isinstance(X, (list, tuple)):
@@ -146,8 +147,9 @@ def check_inputs(X, n_features, dtype, name="X", first_row=0):
         hint = f"; for one sample use {name}[None, :]" if X.ndim == 1 else "; flatten images with X.reshape(len(X), -1)"
         raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {X.shape}{hint}")
     if X.shape[1] != n_features:
+        w1 = f"has shape {tuple(w1_shape)}" if w1_shape is not None else f"has {n_features} rows"
         raise ValueError(
-            f"{name} has shape {X.shape} but the network's W1 has {n_features} rows; "
+            f"{name} has shape {X.shape} but the network's W1 {w1}; "
             f"{name} needs {n_features} columns"
         )
     if X.shape[0] == 0:
