@@ -2,7 +2,7 @@
 import numpy as np
 
 from .network import predict
-from .validation import check_labels
+from .validation import check_labels, check_positive_int
 
 
 def accuracy(params, X, y, *, activation="relu", output="softmax"):
@@ -18,6 +18,8 @@ def confusion_matrix(y_true, y_pred, n_classes=None):
 
     ``n_classes`` defaults to ``max(y_true, y_pred) + 1``.
     """
+    if n_classes is not None:
+        n_classes = check_positive_int(n_classes, "n_classes")
     y_true = check_labels(y_true, n_classes, "y_true")
     y_pred = check_labels(y_pred, n_classes, "y_pred")
     if len(y_true) != len(y_pred):
