@@ -2,12 +2,15 @@
 import numpy as np
 
 from .network import predict
-from .validation import check_labels, check_positive_int
+from .validation import check_labels, check_params, check_positive_int
 
 
 def accuracy(params, X, y, *, activation="relu", output="softmax"):
-    """Fraction of rows of ``X`` whose predicted class equals the label in ``y``."""
-    y = check_labels(y)
+    """Fraction of rows of ``X`` whose predicted class equals the label in ``y``.
+
+    Labels must lie in ``[0, n_outputs)``: a label the network cannot predict is refused.
+    """
+    y = check_labels(y, check_params(params)[-1][0].shape[1])
     if len(y) != len(X):
         raise ValueError(f"y has {len(y)} labels but X has {len(X)} rows; they must match")
     return float(np.mean(predict(params, X, activation=activation, output=output) == y))
