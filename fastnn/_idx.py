@@ -5,7 +5,6 @@ dimensions), NN big-endian uint32 dimensions, then the elements in C order, big-
 Every check here raises ``ValueError`` naming the file: a short, long or garbled file never
 turns into a short array.
 """
-import gzip
 import math
 import os
 import struct
@@ -69,8 +68,9 @@ def gunzip(raw, name):
 
     The fast path sizes zlib's output buffer from the gzip trailer, so the data is written
     once and never joined or copied. If the output length disagrees with the trailer (trailing
-    bytes, several gzip members, a damaged trailer) the slow path of :func:`gzip.decompress`
-    decides, and anything it rejects becomes a ``ValueError`` naming ``name``.
+    bytes, several gzip members, a damaged trailer) a member-by-member slow path decides. Bytes
+    after the last member (even gzip's tolerated zero padding) are an error: a ``ValueError``
+    naming ``name``, like every other damage.
     """
     raw = memoryview(raw).cast("B")
     if len(raw) < 18 or bytes(raw[:2]) != GZIP_MAGIC:
@@ -83,13 +83,28 @@ def gunzip(raw, name):
         raise ValueError(f"{name}: damaged gzip stream ({exc})") from None
     if len(data) % 2**32 == trailer_size:
         return data
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise ValueError(
-            f"{name}: gzip stream does not end where the file ends "
-            f"(trailing bytes or a damaged trailer: {exc})"
-        ) from None
+    return _gunzip_members(raw, name)
+
+
+def _gunzip_members(raw, name):
+    """Slow path: decompress member by member; reject anything after the last member."""
+    members = []
+    rest = raw
+    while True:
+        d = zlib.decompressobj(31)
+        try:
+            members.append(d.decompress(rest))
+        except zlib.error as exc:
+            raise ValueError(f"{name}: damaged gzip stream ({exc})") from None
+        if not d.eof:
+            raise ValueError(f"{name}: damaged gzip stream (it ends early)")
+        rest = d.unused_data
+        if not rest:
+            return b"".join(members)
+        if rest[:2] != GZIP_MAGIC:
+            raise ValueError(
+                f"{name}: gzip stream does not end where the file ends ({len(rest)} trailing bytes)"
+            )
 
 
 def parse_header(buf, name):

@@ -365,12 +365,21 @@ def download(name="mnist", folder=None, *, mirrors=None, timeout=None, progress=
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     if not mirrors:
         raise DownloadError(f"no mirrors configured for {TITLES[name]} (fastnn.datasets.MIRRORS[{name!r}] is empty)")
+    created = [p for p in (folder, *folder.parents) if not p.exists()]
     folder.mkdir(parents=True, exist_ok=True)
-    for stem in STEMS:
-        target = folder / (stem + ".gz")
-        if target.is_file() and _known_as(target) == (name, stem):
-            continue
-        _download_one(name, stem, target, mirrors, timeout, progress)
+    try:
+        for stem in STEMS:
+            target = folder / (stem + ".gz")
+            if target.is_file() and _known_as(target) == (name, stem):
+                continue
+            _download_one(name, stem, target, mirrors, timeout, progress)
+    except BaseException:
+        for p in created:  # leave no empty folders behind either
+            try:
+                p.rmdir()
+            except OSError:
+                break
+        raise
     return folder
 
 
@@ -592,10 +601,10 @@ def _check_flag(label, value):
 
 def _check_float_dtype(dtype):
     try:
-        resolved = np.dtype(dtype)
+        resolved = None if dtype is None else np.dtype(dtype)  # np.dtype(None) would be float64
     except TypeError:
         resolved = None
-    if resolved not in (np.dtype(np.float32), np.dtype(np.float64)):
+    if resolved is None or resolved.type not in (np.float32, np.float64):
         raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
     return resolved
 
