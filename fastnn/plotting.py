@@ -1,0 +1,188 @@
+"""PNG figures of a trained model: learning curves, confusion matrix, misclassified digits.
+
+Uses matplotlib (the ``cli`` extra) through its object-oriented API with the Agg
+renderer: no pyplot, no window, no global state, so it works on servers and in threads.
+Each function writes one PNG of a fixed size in pixels (``FIGSIZES[name]`` inches times
+``dpi``) and returns its path. Files are written under a temporary name and renamed, so
+an existing file is never left half-written.
+"""
+import math
+import os
+
+import numpy as np
+
+from ._atomic import atomic_path
+
+DPI = 100
+"""Default resolution: the PNGs are ``FIGSIZES[...]`` inches times this many pixels."""
+
+FIGSIZES = {
+    "learning_curves": (9.0, 3.6),  # 900 x 360 pixels at 100 dpi
+    "confusion_matrix": (6.4, 5.6),  # 640 x 560
+    "misclassified": (8.0, 8.8),  # 800 x 880
+}
+"""Figure sizes in inches, ``(width, height)``."""
+
+__all__ = ["DPI", "FIGSIZES", "plot_learning_curves", "plot_confusion_matrix", "plot_misclassified"]
+
+
+def _figure(name, dpi):
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError("plotting needs matplotlib: pip install 'fastnn-numba[cli]' (or pip install matplotlib)") from None
+    if isinstance(dpi, bool) or not isinstance(dpi, (int, float)) or not 10 <= dpi <= 1000:
+        raise ValueError(f"dpi must be a number between 10 and 1000, got {dpi!r}")
+    return Figure(figsize=FIGSIZES[name], dpi=dpi, layout="constrained")
+
+
+def _save(fig, path):
+    path = os.fspath(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=fig.dpi)
+    return path
+
+
+def plot_learning_curves(history, path, *, title=None, dpi=DPI):
+    """Loss and accuracy per epoch, train beside test, as a PNG.
+
+    Parameters
+    ----------
+    history : dict of lists
+        As returned by :func:`fastnn.training.train`: ``epoch``, ``loss``, ``accuracy``, and
+        optionally ``val_loss``, ``val_accuracy`` (drawn as "test").
+    path : str or os.PathLike
+    title : str, optional
+    dpi : float
+
+    Returns
+    -------
+    str
+        The path written (``FIGSIZES['learning_curves']`` inches x ``dpi``: 900 x 360 px at 100 dpi).
+    """
+    for key in ("epoch", "loss", "accuracy"):
+        if key not in history:
+            raise ValueError(f"history has no {key!r}; pass the history returned by fastnn.training.train")
+    epochs = list(history["epoch"])
+    if not epochs:
+        raise ValueError("history is empty: no completed epoch to plot")
+    fig = _figure("learning_curves", dpi)
+    loss_ax, acc_ax = fig.subplots(1, 2)
+    for ax, key, label in ((loss_ax, "loss", "loss"), (acc_ax, "accuracy", "accuracy (%)")):
+        scale = 100.0 if key == "accuracy" else 1.0
+        ax.plot(epochs, np.asarray(history[key]) * scale, "o-", label="train (mean over the epoch)")
+        if "val_" + key in history and len(history["val_" + key]) == len(epochs):
+            ax.plot(epochs, np.asarray(history["val_" + key]) * scale, "s-", label="test (after the epoch)")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.set_xticks(epochs if len(epochs) <= 12 else epochs[:: math.ceil(len(epochs) / 12)])
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize="small")
+    loss_ax.set_title("loss")
+    acc_ax.set_title("accuracy")
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_confusion_matrix(cm, path, *, labels=None, title=None, dpi=DPI):
+    """A confusion matrix as an annotated heatmap PNG.
+
+    Colours follow the counts on a power scale (gamma 0.3), so the few errors off the
+    diagonal stay visible beside the thousands of correct predictions on it.
+
+    Parameters
+    ----------
+    cm : ndarray (k, k)
+        Counts, ``cm[i, j]`` = samples of true class ``i`` predicted as ``j``.
+    path : str or os.PathLike
+    labels : sequence of str, optional
+        Class names (default ``0..k-1``).
+
+    Returns
+    -------
+    str
+        The path written (640 x 560 px at 100 dpi).
+    """
+    cm = np.asarray(cm)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] < 1 or cm.dtype.kind not in "iu":
+        raise ValueError(f"cm must be a square matrix of integer counts, got shape {cm.shape}, dtype {cm.dtype}")
+    k = cm.shape[0]
+    labels = [str(i) for i in range(k)] if labels is None else [str(s) for s in labels]
+    if len(labels) != k:
+        raise ValueError(f"{len(labels)} labels for a {k} x {k} matrix")
+    from matplotlib.colors import PowerNorm
+
+    fig = _figure("confusion_matrix", dpi)
+    ax = fig.subplots()
+    image = ax.imshow(cm, cmap="Blues", norm=PowerNorm(gamma=0.3, vmin=0, vmax=max(int(cm.max()), 1)))
+    fig.colorbar(image, ax=ax, label="count")
+    threshold = 0.5 * max(int(cm.max()), 1) ** 0.3
+    size = "small" if k <= 12 else "xx-small"
+    for i in range(k):
+        for j in range(k):
+            if cm[i, j]:
+                dark = cm[i, j] ** 0.3 > threshold
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=size, color="white" if dark else "black")
+    ax.set_xticks(range(k), labels, rotation=45 if max(map(len, labels)) > 2 else 0, ha="right" if max(map(len, labels)) > 2 else "center")
+    ax.set_yticks(range(k), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title or f"confusion matrix ({int(np.trace(cm))} of {int(cm.sum())} correct)")
+    return _save(fig, path)
+
+
+def plot_misclassified(images, y_true, y_pred, path, *, labels=None, max_images=36, ncols=6, title=None, dpi=DPI):
+    """A grid of the first misclassified images, each titled "true → predicted", as a PNG.
+
+    Parameters
+    ----------
+    images : ndarray (n, 784) or (n, 28, 28)
+        Light ink on dark, in [0, 1] (as MNIST); drawn dark on light.
+    y_true, y_pred : ndarray (n,)
+        Integer labels.
+    path : str or os.PathLike
+    labels : sequence of str, optional
+        Class names for the titles (default: the class numbers).
+    max_images : int
+        At most this many are drawn (the first ones in the order given).
+    ncols : int
+        Images per row.
+
+    Returns
+    -------
+    str
+        The path written (800 x 880 px at 100 dpi).
+    """
+    images = np.asarray(images)
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if images.ndim == 2:
+        side = math.isqrt(images.shape[1])
+        if side * side != images.shape[1]:
+            raise ValueError(f"rows of {images.shape[1]} pixels are not square images")
+        images = images.reshape(len(images), side, side)
+    if images.ndim != 3 or not (len(images) == len(y_true) == len(y_pred)):
+        raise ValueError(f"need images (n, h, w) or (n, h*w) and n labels each; got {images.shape}, "
+                         f"{y_true.shape}, {y_pred.shape}")
+    for name, value in (("max_images", max_images), ("ncols", ncols)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    wrong = np.flatnonzero(y_true != y_pred)
+    shown = wrong[:max_images]
+    name = (lambda c: str(labels[c])) if labels is not None else str
+
+    fig = _figure("misclassified", dpi)
+    heading = title or f"misclassified: {len(wrong)} of {len(y_true)} (first {len(shown)}), true → predicted"
+    fig.suptitle(heading)
+    if len(shown) == 0:
+        fig.text(0.5, 0.5, "no misclassified images", ha="center", va="center", fontsize="large")
+        return _save(fig, path)
+    rows = math.ceil(len(shown) / ncols)
+    axes = np.atleast_1d(fig.subplots(rows, ncols, squeeze=False)).ravel()
+    for ax in axes:
+        ax.set_axis_off()
+    fontsize = "medium" if labels is None else "x-small"
+    for ax, i in zip(axes, shown):
+        ax.imshow(images[i], cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
+        ax.set_title(f"{name(int(y_true[i]))} → {name(int(y_pred[i]))}", fontsize=fontsize)
+    return _save(fig, path)
