@@ -83,9 +83,14 @@ def load(path, *, with_state=False):
     if not os.path.exists(path):
         raise FileNotFoundError(f"no model file at {path!r}")
     try:
-        with np.load(path, allow_pickle=False) as z:
+        z = np.load(path, allow_pickle=False)
+        if not isinstance(z, np.lib.npyio.NpzFile):  # a lone .npy array
+            raise ValueError(f"it holds a single {type(z).__name__}, not an archive of arrays")
+        with z:
             arrays = {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, NotImplementedError) as e:
+    # RuntimeError: zipfile's "encrypted, password required" for a flipped flag bit
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, NotImplementedError,
+            RuntimeError) as e:
         raise ValueError(f"{path!r} is not a readable fastnn model (.npz): {type(e).__name__}: {e}") from None
     if META_KEY not in arrays:
         raise ValueError(f"{path!r} has no fastnn metadata; was it written by fastnn.save?")
