@@ -13,6 +13,8 @@ from .activations import HIDDEN, OUTPUTS
 from .kernels import sgd as _k
 from .losses import LOSS_FUNCTIONS, LOSSES, check_pairing
 from .network import _forward_layers, _gradients, predict_proba
+from .optim import OPTIMIZERS, Optimizer, get_optimizer
+from .schedules import lr_values
 from .validation import (
     check_choice,
     check_inputs,
@@ -111,13 +113,18 @@ def dropout_multipliers(seed, step, layer, width, keep):
 
 
 def sgd_epoch_numpy(params, X, T, order, lrs, *, activation="relu", output="softmax", loss="cross_entropy",
-                    l2=0.0, keep=None, seed=0, step0=0):
+                    l2=0.0, keep=None, seed=0, step0=0, rule="sgd", hyper=None):
     """Per-sample SGD composed from the pure functions, one sample at a time.
 
     The readable reference for ``kernels.sgd.sgd_epoch``: for each sample, the forward
     pass, the gradients of :func:`fastnn.backward` (with the same dropout masks), and
-    ``W <- (1 - lr*l2) W - lr*g``. Returns new params; ``params`` is not modified.
+    ``W <- (1 - lr*l2) W - lr*g``; or, for another ``rule`` (``'momentum'``, ``'adam'``,
+    ...), the gradients plus ``l2 * W`` handed to that optimizer of :mod:`fastnn.optim`
+    from a fresh state. Returns new params; ``params`` is not modified.
     """
+    if rule != "sgd":
+        return _optimizer_epoch_numpy(params, X, T, order, lrs, activation, output, loss, l2, keep, seed, step0,
+                                      rule, hyper or {})
     layers = [(W.copy(), b.copy()) for W, b in check_params(params)]
     L = len(layers)
     keep = np.ones(L) if keep is None else keep
@@ -133,6 +140,27 @@ def sgd_epoch_numpy(params, X, T, order, lrs, *, activation="relu", output="soft
         layers = [((1 - lr * l2) * W - lr * grads[f"W{l}"], b - lr * grads[f"b{l}"])
                   for l, (W, b) in enumerate(layers, 1)]
     return {k: v for l, (W, b) in enumerate(layers, 1) for k, v in ((f"W{l}", W), (f"b{l}", b))}
+
+
+def _optimizer_epoch_numpy(params, X, T, order, lrs, activation, output, loss, l2, keep, seed, step0, rule, hyper):
+    layers = check_params(params)
+    L = len(layers)
+    keep = np.ones(L) if keep is None else keep
+    opt = OPTIMIZERS[rule](lr=lambda t: float(lrs[t]), **hyper)
+    params, state = dict(params), opt.init(params)
+    state["step"] = np.array(0)
+    for s, i in enumerate(order):
+        masks = None
+        if np.any(keep[: L - 1] < 1):
+            masks = [dropout_multipliers(seed, step0 + s, l, layers[l][0].shape[1], keep[l]).astype(X.dtype)
+                     for l in range(L - 1)]
+        acts = _forward_layers(layers, X[i : i + 1], activation, output, masks)
+        grads = _gradients(layers, acts, T[i : i + 1], activation, output, loss, masks)
+        for l, (W, _) in enumerate(layers, 1):
+            grads[f"W{l}"] = grads[f"W{l}"] + l2 * W
+        params, state = opt.update(params, grads, state)
+        layers = check_params(params)
+    return params
 
 
 # -- train -----------------------------------------------------------------------------------
@@ -154,12 +182,40 @@ def _check_dropout(dropout, n_hidden):
     return np.concatenate([1.0 - rates, [1.0]])
 
 
-def _lr_at(lr, epoch):
-    value = lr(epoch) if callable(lr) else lr
-    value = float(value)
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"the learning rate for epoch {epoch} is {value}; it must be a finite number > 0")
-    return value
+RULE_CODES = {"sgd": _k.SGD, "momentum": _k.MOMENTUM, "nesterov": _k.NESTEROV, "adam": _k.ADAM,
+              "rmsprop": _k.RMSPROP, "adagrad": _k.ADAGRAD}
+_HYPER_ORDER = {"sgd": (), "momentum": ("beta",), "nesterov": ("beta",), "adam": ("b1", "b2", "eps"),
+                "rmsprop": ("decay", "eps"), "adagrad": ("eps",)}
+
+
+def _make_optimizer(optimizer, lr, schedule_unit, steps_per_epoch):
+    """The optimizer with its learning rate as a function of the update count."""
+    if isinstance(optimizer, Optimizer):
+        if lr is not None:
+            raise ValueError("give the learning rate either to the Optimizer or as lr=, not both")
+        return optimizer
+    opt = get_optimizer(optimizer)
+    if lr is None:
+        return opt
+    if callable(lr):
+        if schedule_unit == "epoch":
+            by_step = lambda t: lr(np.asarray(t) // steps_per_epoch)  # noqa: E731
+        else:
+            by_step = lr
+    else:
+        check_positive_float(lr, "lr")
+        by_step = lr
+    return OPTIMIZERS[opt.name](lr=by_step, **opt.hyperparams)
+
+
+def _epoch_lrs(opt, lr, schedule_unit, epoch, step, n_steps):
+    """Learning rate of every update of one epoch (checked finite and > 0)."""
+    if callable(lr) and schedule_unit == "epoch":  # one call, not one per sample
+        value = float(lr(epoch))
+        if not np.isfinite(value) or value <= 0:
+            raise ValueError(f"the learning rate for epoch {epoch} is {value}; it must be a finite number > 0")
+        return np.full(n_steps, value)
+    return np.asarray(lr_values(opt.lr, np.arange(step, step + n_steps)), dtype=np.float64)
 
 
 def _check_data(X, y, n_features, n_outputs, dtype, name=""):
@@ -174,8 +230,9 @@ def _evaluate(params, X, T, activation, output, loss):
     return LOSS_FUNCTIONS[loss](out, T), acc
 
 
-def train(params, X, y, *, epochs=1, lr=0.01, batch_size=1, shuffle=True, seed=None,
-          activation="relu", output="softmax", loss="cross_entropy", validation_data=None,
+def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shuffle=True, seed=None,
+          activation="relu", output="softmax", loss="cross_entropy", schedule_unit="epoch",
+          validation_data=None, validation_fraction=None, early_stopping=False, patience=5, min_delta=0.0,
           l2=0.0, dropout=0.0, verbose=False, callback=None, progress=None):
     """Train a network by gradient descent and return new params with a history.
 
@@ -188,22 +245,40 @@ def train(params, X, y, *, epochs=1, lr=0.01, batch_size=1, shuffle=True, seed=N
     y : ndarray
         Integer labels (n_samples,) or targets (n_samples, n_outputs).
     epochs : int
-    lr : float or callable
-        Learning rate, or a function ``lr(epoch)`` of the 0-based epoch.
+    lr : float, callable or None
+        Learning rate, or a function of the 0-based epoch (``schedule_unit='epoch'``) or
+        of the 0-based update count (``'step'``), e.g. a :mod:`fastnn.schedules` schedule.
+        None: the optimizer's default (0.01 for sgd, 0.001 for adam).
+    optimizer : str, (str, dict) or fastnn.optim.Optimizer
+        ``'sgd'`` (default), ``'momentum'``, ``'nesterov'``, ``'adam'``, ``'rmsprop'``,
+        ``'adagrad'``, optionally with hyperparameters, e.g. ``('adam', {'b1': 0.8})``. An
+        Optimizer object brings its own learning rate (then leave ``lr`` as None). Only
+        plain SGD keeps the per-sample path's sparse speed: the others update every weight
+        at every step (see the README's benchmark for the cost).
     batch_size : int or None
-        1: online SGD, one compiled call runs the whole epoch sample by sample (the
-        fast path). k > 1: mini-batches of k rows. None: full-batch gradient descent.
+        1: online SGD, one compiled call runs the epoch sample by sample (the fast path).
+        k > 1: mini-batches of k rows. None: full-batch gradient descent.
     shuffle : bool
         Visit the samples in a fresh random order every epoch.
     seed : int or None
-        Seeds the order and the dropout masks; the same seed gives bit-identical params.
+        Seeds the order, the validation split and the dropout masks; the same seed gives
+        bit-identical params.
     activation, output, loss : str
         Hidden activation, output activation and loss (see :func:`fastnn.forward`).
+    schedule_unit : {'epoch', 'step'}
+        What a callable ``lr`` counts.
     validation_data : (X_val, y_val), optional
         Evaluated after every epoch.
+    validation_fraction : float, optional
+        Hold out this fraction of ``X`` (a seeded random split) as validation data.
+        Defaults to 0.1 when ``early_stopping`` is on and no ``validation_data`` is given.
+    early_stopping : bool
+        Stop when the validation loss has not improved by more than ``min_delta`` for
+        ``patience`` epochs, and return the params of the best epoch.
     l2 : float
         Weight decay: every step does ``W <- (1 - lr*l2) W - lr*grad`` (biases are not
-        decayed). In the per-sample path it costs no pass over the weights.
+        decayed). With plain SGD it costs no pass over the weights; with other optimizers
+        ``l2 * W`` is added to the gradient.
     dropout : float or sequence of float
         Inverted-dropout rate of each hidden layer's units during training.
     verbose : bool
@@ -216,11 +291,12 @@ def train(params, X, y, *, epochs=1, lr=0.01, batch_size=1, shuffle=True, seed=N
     Returns
     -------
     params : dict
-        The trained params (new arrays).
-    history : dict of lists
-        Per epoch: ``epoch``, ``lr``, ``loss`` and ``accuracy`` (the running mean over the
-        epoch's samples, evaluated before each update), ``val_loss`` and
-        ``val_accuracy`` (when ``validation_data`` is given), ``seconds``.
+        The trained params (new arrays); with early stopping, the best epoch's.
+    history : dict
+        Lists with one entry per epoch: ``epoch``, ``lr`` (the first step's), ``loss`` and
+        ``accuracy`` (running means over the epoch's samples, each taken before that
+        sample's update), ``val_loss`` and ``val_accuracy`` (when validating), ``seconds``;
+        with early stopping also ``best_epoch`` (1-based).
 
     Raises
     ------
@@ -234,51 +310,77 @@ def train(params, X, y, *, epochs=1, lr=0.01, batch_size=1, shuffle=True, seed=N
     check_choice(activation, HIDDEN, "activation")
     check_choice(output, OUTPUTS, "output")
     check_choice(loss, LOSSES, "loss")
+    check_choice(schedule_unit, ("epoch", "step"), "schedule_unit")
     check_pairing(output, loss)
     layers = check_params(params)
     dtype = layers[0][0].dtype
     n_features, n_outputs = layers[0][0].shape[0], layers[-1][0].shape[1]
     X, T = _check_data(X, y, n_features, n_outputs, dtype)
-    if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise TypeError("validation_data must be a pair (X_val, y_val)")
-        Xv, Tv = _check_data(*validation_data, n_features, n_outputs, dtype, name="_val")
     epochs = check_positive_int(epochs, "epochs")
     if batch_size is not None:
         batch_size = check_positive_int(batch_size, "batch_size")
-    if not callable(lr):
+    if lr is not None and not callable(lr):
         check_positive_float(lr, "lr")
     l2 = check_positive_float(l2, "l2", allow_zero=True)
     keep = _check_dropout(dropout, len(layers) - 1)
+    patience = check_positive_int(patience, "patience")
+    min_delta = check_positive_float(min_delta, "min_delta", allow_zero=True)
     for name, f in (("callback", callback), ("progress", progress)):
         if f is not None and not callable(f):
             raise TypeError(f"{name} must be callable, got {type(f).__name__}")
-
-    n = len(X)
     rng = np.random.default_rng(seed)
     drop_seed = int(rng.integers(2**63))
+    Xv = Tv = None
+    if validation_data is not None:
+        if validation_fraction is not None:
+            raise ValueError("give validation_data or validation_fraction, not both")
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise TypeError("validation_data must be a pair (X_val, y_val)")
+        Xv, Tv = _check_data(*validation_data, n_features, n_outputs, dtype, name="_val")
+    elif validation_fraction is not None or early_stopping:
+        fraction = 0.1 if validation_fraction is None else validation_fraction
+        if not isinstance(fraction, float) or not 0 < fraction < 1:
+            raise ValueError(f"validation_fraction must be a float in (0, 1), got {fraction!r}")
+        n_val = int(round(fraction * len(X)))
+        if n_val < 1 or n_val >= len(X):
+            raise ValueError(f"validation_fraction={fraction} leaves {n_val} of {len(X)} samples for validation")
+        split = rng.permutation(len(X))
+        Xv, Tv = X[split[:n_val]], T[split[:n_val]]
+        X, T = X[split[n_val:]], T[split[n_val:]]
+    n = len(X)
+    bs = 1 if batch_size == 1 else (n if batch_size is None else min(batch_size, n))
+    steps_per_epoch = -(-n // bs)
+    opt = _make_optimizer(optimizer, lr, schedule_unit, steps_per_epoch)
+    _epoch_lrs(opt, lr, schedule_unit, 0, 0, 1)  # refuse a bad rate before any work
+
     theta, sizes, offsets = pack(layers)
     codes = (HIDDEN_CODES[activation], OUTPUT_CODES[output], LOSS_CODES[loss])
+    rule = (RULE_CODES[opt.name], _hyper_array(opt))
+    slots = np.zeros((2, theta.size if opt.name != "sgd" else 1), dtype=dtype)
     history = {"epoch": [], "lr": [], "loss": [], "accuracy": [], "seconds": []}
-    if validation_data is not None:
+    if Xv is not None:
         history.update(val_loss=[], val_accuracy=[])
     good = theta.copy()
+    best = None  # (val_loss, epoch, theta) of the best epoch when early stopping
     step = 0
     initial_loss, _ = _evaluate(params, X[:1024], T[:1024], activation, output, loss)
     limit = DIVERGENCE_FACTOR * max(initial_loss, 1e-3)
     try:
         for epoch in range(epochs):
-            lr_e = _lr_at(lr, epoch)
+            lrs = _epoch_lrs(opt, lr, schedule_unit, epoch, step, n if bs == 1 else steps_per_epoch)
+            lr_e = float(lrs[0])
+            lrs = lrs.astype(dtype)
             order = rng.permutation(n) if shuffle else np.arange(n)
             start = time.perf_counter()
-            if batch_size == 1:
-                loss_sum, correct, done, diverged = _online_epoch(theta, sizes, offsets, X, T, order, lr_e, codes, l2, keep,
-                                                        drop_seed, step, limit, progress)
+            if bs == 1:
+                loss_sum, correct, done, diverged = _online_epoch(theta, sizes, offsets, X, T, order, lrs, codes, l2,
+                                                                  keep, drop_seed, step, rule, slots, limit, progress)
             else:
-                loss_sum, correct, done, diverged = _batch_epoch(theta, sizes, offsets, X, T, order, lr_e, batch_size,
-                                                       activation, output, loss, l2, keep, rng, limit, progress)
+                loss_sum, correct, done, diverged = _batch_epoch(theta, sizes, offsets, X, T, order, bs, opt, slots,
+                                                                 step, activation, output, loss, l2, keep, rng,
+                                                                 limit, progress)
             seconds = time.perf_counter() - start
-            step += n
+            step += n if bs == 1 else steps_per_epoch
             if diverged or not np.isfinite(theta).all():
                 what = (f"the loss became non-finite or exceeded {DIVERGENCE_FACTOR:g}x its initial value "
                         f"({initial_loss:.3g}) by sample {done} of {n}" if diverged else "the weights became non-finite")
@@ -292,20 +394,27 @@ def train(params, X, y, *, epochs=1, lr=0.01, batch_size=1, shuffle=True, seed=N
             history["loss"].append(float(loss_sum / n))
             history["accuracy"].append(float(correct / n))
             history["seconds"].append(seconds)
-            current = None
-            if validation_data is not None:
-                current = unpack(theta, sizes, offsets)
+            current = unpack(theta, sizes, offsets) if Xv is not None or callback is not None else None
+            stop = False
+            if Xv is not None:
                 vl, va = _evaluate(current, Xv, Tv, activation, output, loss)
                 history["val_loss"].append(vl)
                 history["val_accuracy"].append(va)
+                if early_stopping:
+                    if best is None or vl < best[0] - min_delta:
+                        best = (vl, epoch, theta.copy())
+                    history["best_epoch"] = best[1] + 1
+                    stop = epoch - best[1] >= patience
             if verbose:
                 print(_epoch_line(history), flush=True)
-            if callback is not None:
-                current = current if current is not None else unpack(theta, sizes, offsets)
-                if callback(epoch, current, history) is False:
-                    break
+            if callback is not None and callback(epoch, current, history) is False:
+                break
+            if stop:
+                break
     except KeyboardInterrupt:
         raise TrainingInterrupted(unpack(good, sizes, offsets), history) from None
+    if best is not None:
+        theta = best[2]
     return unpack(theta, sizes, offsets), history
 
 
@@ -317,15 +426,15 @@ def _epoch_line(history):
     return "  ".join(parts)
 
 
-def _online_epoch(theta, sizes, offsets, X, T, order, lr, codes, l2, keep, drop_seed, step0, limit, progress):
+def _online_epoch(theta, sizes, offsets, X, T, order, lrs, codes, l2, keep, drop_seed, step0, rule, slots, limit,
+                  progress):
     n = len(order)
-    lrs = np.full(n, lr, dtype=theta.dtype)
     stats = np.zeros(3)
     loss_sum = correct = done = 0.0
     for start in range(0, n, CHUNK):
         part = order[start : start + CHUNK]
         _k.sgd_epoch(theta, sizes, offsets, X, T, part, lrs[start : start + CHUNK], *codes, l2, keep,
-                     drop_seed, step0 + start, stats)
+                     drop_seed, step0 + start, rule[0], rule[1], slots, stats)
         if stats[2] < len(part) or not stats[0] <= limit * len(part):
             return loss_sum, correct, int(done + stats[2]), True
         loss_sum += stats[0]
@@ -336,16 +445,22 @@ def _online_epoch(theta, sizes, offsets, X, T, order, lr, codes, l2, keep, drop_
     return loss_sum, correct, int(done), False
 
 
-def _batch_epoch(theta, sizes, offsets, X, T, order, lr, batch_size, activation, output, loss, l2, keep, rng, limit,
-                 progress):
-    """Mini-batch (or full-batch) gradient descent: BLAS products, kernels for the element-wise work."""
+def _batch_epoch(theta, sizes, offsets, X, T, order, bs, opt, slots, step0, activation, output, loss, l2, keep, rng,
+                 limit, progress):
+    """Mini-batch (or full-batch) descent: BLAS products for the batch, kernels for the rest.
+
+    The gradients are gathered into one flat buffer laid out like ``theta``, so one
+    compiled call applies the optimizer's rule to every parameter in place.
+    """
     n = len(order)
-    bs = n if batch_size is None else min(batch_size, n)
     views = unpack_views(theta, sizes, offsets)
+    grad = np.empty_like(theta)
+    grad_views = unpack_views(grad, sizes, offsets)
     L = len(views)
     dropping = bool(np.any(keep[: L - 1] < 1))
+    rule, hyper = RULE_CODES[opt.name], _hyper_array(opt)
     loss_sum = correct = 0.0
-    for start in range(0, n, bs):
+    for step, start in enumerate(range(0, n, bs), step0):
         idx = order[start : start + bs] if bs < n else order
         Xb, Tb = X[idx], T[idx]
         masks = None
@@ -359,14 +474,19 @@ def _batch_epoch(theta, sizes, offsets, X, T, order, lr, batch_size, activation,
         loss_sum += batch_loss * len(idx)
         correct += np.sum(np.argmax(acts[-1], axis=1) == np.argmax(Tb, axis=1))
         grads = _gradients(views, acts, Tb, activation, output, loss, masks)
-        for l, (W, b) in enumerate(views, 1):
+        for l, ((W, _), (gW, gb)) in enumerate(zip(views, grad_views), 1):
+            np.copyto(gW, grads[f"W{l}"])
+            np.copyto(gb, grads[f"b{l}"])
             if l2 > 0:
-                W *= 1 - lr * l2
-            W -= lr * grads[f"W{l}"]
-            b -= lr * grads[f"b{l}"]
+                gW += l2 * W
+        _k.optimizer_step(theta, grad, slots, float(opt.lr(step)), rule, hyper, step)
         if progress is not None:
             progress(start + len(idx), n)
     return loss_sum, correct, n, False
+
+
+def _hyper_array(opt):
+    return np.array([opt.hyperparams[k] for k in _HYPER_ORDER[opt.name]] + [0.0] * 4)[:4]
 
 
 def unpack_views(theta, sizes, offsets):

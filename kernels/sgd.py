@@ -67,7 +67,92 @@ def keep_unit(seed, step, layer, unit, keep):
 
 
 @njit(cache=True, fastmath=_FAST)
-def sgd_epoch(theta, sizes, offsets, X, T, order, lrs, hidden, output, loss, l2, keep, seed, step0, stats):
+def _dense_backward_update(theta, sizes, offsets, h, m, delta, active, n_active, hidden, lr, l2, rule, hyper, slots, t):
+    """Backward pass and a dense optimizer step (every weight) for one sample.
+
+    ``delta[L]`` holds the output delta on entry. ``t`` is the 0-based update count
+    (Adam's bias correction uses ``t + 1``).
+    """
+    L = sizes.size - 1
+    for l in range(L - 1, -1, -1):
+        n_in = sizes[l]
+        nz = sizes[l + 1]
+        wo = offsets[2 * l]
+        bo = offsets[2 * l + 1]
+        W = theta[wo : wo + n_in * nz].reshape((n_in, nz))
+        S0 = slots[0, wo : wo + n_in * nz].reshape((n_in, nz))
+        S1 = slots[1, wo : wo + n_in * nz].reshape((n_in, nz))
+        d_out = delta[l + 1]
+        if l > 0:  # backpropagate through the weights before they change
+            d_in = delta[l]
+            for j in range(n_in):
+                d_in[j] = 0.0
+            for a in range(n_active[l]):
+                j = active[l, a]
+                w = W[j]
+                g = w[0] - w[0]
+                for k in range(nz):
+                    g += w[k] * d_out[k]
+                d_in[j] = g * _derivative(h[l, j], hidden) * m[l, j]
+        for j in range(n_in):
+            _rule_step(W[j], S0[j], S1[j], h[l, j] * m[l, j], d_out, l2, lr, rule, hyper, t)
+        _rule_step(theta[bo : bo + nz], slots[0, bo : bo + nz], slots[1, bo : bo + nz], 1.0, d_out, 0.0, lr, rule,
+                   hyper, t)
+
+
+@njit(cache=True, fastmath=_FAST, inline="always")
+def _rule_step(p, s0, s1, a, d, l2, lr, rule, hyper, t):
+    """One optimizer step on a row ``p`` whose gradient is ``a * d + l2 * p``."""
+    n = p.size
+    if rule == SGD:
+        for k in range(n):
+            p[k] -= lr * (a * d[k] + l2 * p[k])
+    elif rule == MOMENTUM or rule == NESTEROV:
+        beta = hyper[0]
+        for k in range(n):
+            g = a * d[k] + l2 * p[k]
+            v = beta * s0[k] + g
+            s0[k] = v
+            p[k] -= lr * (g + beta * v) if rule == NESTEROV else lr * v
+    elif rule == ADAM:
+        b1, b2, eps = hyper[0], hyper[1], hyper[2]
+        c1 = 1.0 / (1.0 - b1 ** (t + 1))
+        c2 = 1.0 / (1.0 - b2 ** (t + 1))
+        for k in range(n):
+            g = a * d[k] + l2 * p[k]
+            mk = b1 * s0[k] + (1.0 - b1) * g
+            vk = b2 * s1[k] + (1.0 - b2) * g * g
+            s0[k] = mk
+            s1[k] = vk
+            p[k] -= lr * (mk * c1) / (np.sqrt(vk * c2) + eps)
+    elif rule == RMSPROP:
+        rho, eps = hyper[0], hyper[1]
+        for k in range(n):
+            g = a * d[k] + l2 * p[k]
+            sk = rho * s0[k] + (1.0 - rho) * g * g
+            s0[k] = sk
+            p[k] -= lr * g / (np.sqrt(sk) + eps)
+    else:  # ADAGRAD
+        eps = hyper[0]
+        for k in range(n):
+            g = a * d[k] + l2 * p[k]
+            sk = s0[k] + g * g
+            s0[k] = sk
+            p[k] -= lr * g / (np.sqrt(sk) + eps)
+
+
+@njit(cache=True, fastmath=_FAST)
+def optimizer_step(theta, grad, slots, lr, rule, hyper, t):
+    """One optimizer step on the flat ``theta`` with the flat gradient ``grad`` (in place).
+
+    ``slots`` as for :func:`sgd_epoch`; ``t`` is the 0-based update count.
+    """
+    _rule_step(theta, slots[0], slots[1], 1.0, grad, 0.0, lr, rule, hyper, t)
+
+
+@njit(cache=True, fastmath=_FAST)
+def sgd_epoch(theta, sizes, offsets, X, T, order, lrs, hidden, output, loss, l2, keep, seed, step0, rule, hyper, slots,
+              stats):
     """Run per-sample SGD over ``X[order]``, updating ``theta`` in place.
 
     Parameters
@@ -82,6 +167,12 @@ def sgd_epoch(theta, sizes, offsets, X, T, order, lrs, hidden, output, loss, l2,
         Kept lazily as one scale factor per layer, so decay costs no pass over the weights.
     keep : float64 (L,), keep probability of each hidden layer's units (inverted dropout;
         1 disables it). seed, step0 : dropout draws are keyed on (seed, step0 + step).
+    rule : update rule code (SGD, MOMENTUM, ...). hyper : float64 (4,), its constants:
+        momentum/nesterov (beta, -, -, -), adam (b1, b2, eps, -), rmsprop (decay, eps, -, -),
+        adagrad (eps, -, -, -). slots : (2, theta.size) optimizer state in theta's layout
+        (velocity; m and v; the square average or sum), updated in place. Every rule but
+        SGD updates every weight at every step, so only SGD keeps the sparse speed; with
+        them L2 is added to the gradient.
     stats : float64 (3,), receives [sum of per-sample losses, correct predictions,
         steps done]. The loss is evaluated before each sample's update.
 
@@ -220,43 +311,46 @@ def sgd_epoch(theta, sizes, offsets, X, T, order, lrs, hidden, output, loss, l2,
                 tbest = k
         if best == tbest:
             correct += 1
-        # backward fused with the update, last layer first
-        for l in range(L - 1, -1, -1):
-            n_in = sizes[l]
-            nz = sizes[l + 1]
-            W = theta[offsets[2 * l] : offsets[2 * l] + n_in * nz].reshape((n_in, nz))
-            b = theta[offsets[2 * l + 1] : offsets[2 * l + 1] + nz]
-            d_out = delta[l + 1]
-            # Scalars stay in theta's dtype (scale and lrs share it): a float64 factor
-            # would turn the float32 row updates below into conversions.
-            back = scale[l]  # stored W times back = this layer's weights before this step
-            if l2 > 0.0:
-                scale[l] = back * (1.0 - lr * l2)
-                if scale[l] < 1e-4:  # fold the scale into the stored weights before it underflows
-                    W *= scale[l]
-                    back = back / scale[l]
-                    scale[l] = 1.0
-            sc = scale[l]
-            step = lr / sc
-            for k in range(nz):
-                b[k] -= lr * d_out[k]
-            d_in = delta[l]
-            if l > 0:
-                for j in range(n_in):
-                    d_in[j] = 0.0
-            hl = h[l]
-            ml = m[l]
-            for a in range(n_active[l]):
-                j = active[l, a]
-                w = W[j]
-                if l > 0:
-                    g = w[0] - w[0]  # a zero of theta's dtype
-                    for k in range(nz):
-                        g += w[k] * d_out[k]
-                    d_in[j] = back * g * _derivative(hl[j], hidden) * ml[j]
-                u = step * hl[j] * ml[j]
+        if rule != SGD:
+            _dense_backward_update(theta, sizes, offsets, h, m, delta, active, n_active, hidden, lr, l2, rule,
+                                   hyper, slots, step0 + s)
+        else:  # plain SGD: sparse, fused with the backward pass, last layer first
+            for l in range(L - 1, -1, -1):
+                n_in = sizes[l]
+                nz = sizes[l + 1]
+                W = theta[offsets[2 * l] : offsets[2 * l] + n_in * nz].reshape((n_in, nz))
+                b = theta[offsets[2 * l + 1] : offsets[2 * l + 1] + nz]
+                d_out = delta[l + 1]
+                # Scalars stay in theta's dtype (scale and lrs share it): a float64 factor
+                # would turn the float32 row updates below into conversions.
+                back = scale[l]  # stored W times back = this layer's weights before this step
+                if l2 > 0.0:
+                    scale[l] = back * (1.0 - lr * l2)
+                    if scale[l] < 1e-4:  # fold the scale into the stored weights before it underflows
+                        W *= scale[l]
+                        back = back / scale[l]
+                        scale[l] = 1.0
+                sc = scale[l]
+                step = lr / sc
                 for k in range(nz):
-                    w[k] -= u * d_out[k]
+                    b[k] -= lr * d_out[k]
+                d_in = delta[l]
+                if l > 0:
+                    for j in range(n_in):
+                        d_in[j] = 0.0
+                hl = h[l]
+                ml = m[l]
+                for a in range(n_active[l]):
+                    j = active[l, a]
+                    w = W[j]
+                    if l > 0:
+                        g = w[0] - w[0]  # a zero of theta's dtype
+                        for k in range(nz):
+                            g += w[k] * d_out[k]
+                        d_in[j] = back * g * _derivative(hl[j], hidden) * ml[j]
+                    u = step * hl[j] * ml[j]
+                    for k in range(nz):
+                        w[k] -= u * d_out[k]
         done += 1
     for l in range(L):  # leave theta holding the true weights
         if scale[l] != 1.0:

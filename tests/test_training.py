@@ -9,6 +9,7 @@ from fastnn.training import (
     HIDDEN_CODES,
     LOSS_CODES,
     OUTPUT_CODES,
+    RULE_CODES,
     DivergenceError,
     dropout_multipliers,
     pack,
@@ -29,12 +30,15 @@ def _problem(n=500, n_in=12, n_out=4, seed=0, dtype=np.float64):
     return X.astype(dtype), y
 
 
-def _run_kernel(params, X, T, order, lrs, activation, output, loss, l2=0.0, keep=None, seed=0):
+def _run_kernel(params, X, T, order, lrs, activation, output, loss, l2=0.0, keep=None, seed=0, rule="sgd",
+                hyper=()):
     theta, sizes, offsets = pack(check_params(params))
     keep = np.ones(len(sizes) - 1) if keep is None else keep
     stats = np.zeros(3)
+    slots = np.zeros((2, theta.size))
     k.sgd_epoch(theta, sizes, offsets, X, T, order, lrs.astype(theta.dtype), HIDDEN_CODES[activation],
-                OUTPUT_CODES[output], LOSS_CODES[loss], l2, keep, seed, 0, stats)
+                OUTPUT_CODES[output], LOSS_CODES[loss], l2, keep, seed, 0, RULE_CODES[rule],
+                np.array(list(hyper) + [0.0] * (4 - len(hyper))), slots, stats)
     return unpack(theta, sizes, offsets), stats
 
 
@@ -77,6 +81,25 @@ def test_kernel_with_l2_and_dropout_equals_twin(activation, l2, keep):
     got, _ = _run_kernel(params, X, T, order, lrs, activation, "softmax", "cross_entropy", l2, keeps, seed=7)
     want = sgd_epoch_numpy(params, X, T, order, lrs, activation=activation, l2=l2, keep=keeps, seed=7)
     _assert_params_close(got, want)
+
+
+@pytest.mark.parametrize(
+    "rule,hyper",
+    [("momentum", {"beta": 0.9}), ("nesterov", {"beta": 0.8}), ("adam", {"b1": 0.9, "b2": 0.999, "eps": 1e-8}),
+     ("rmsprop", {"decay": 0.9, "eps": 1e-8}), ("adagrad", {"eps": 1e-10})],
+)
+@pytest.mark.parametrize("l2,keep", [(0.0, 1.0), (1e-3, 0.8)])
+def test_kernel_optimizer_rules_equal_fastnn_optim(rule, hyper, l2, keep):
+    X, y = _problem(n=300)
+    params = fastnn.init_params([12, 9, 7, 4], init="xavier", seed=1, dtype="float64")
+    T = one_hot(y, 4, "float64")
+    order = np.random.default_rng(3).permutation(len(X))
+    lrs = np.linspace(0.01, 0.005, len(X))
+    keeps = np.array([keep, keep, 1.0])
+    got, _ = _run_kernel(params, X, T, order, lrs, "relu", "softmax", "cross_entropy", l2, keeps, seed=7,
+                         rule=rule, hyper=hyper.values())
+    want = sgd_epoch_numpy(params, X, T, order, lrs, l2=l2, keep=keeps, seed=7, rule=rule, hyper=hyper)
+    _assert_params_close(got, want, rtol=1e-8, atol=1e-11)
 
 
 def test_lazy_l2_scale_is_folded_before_it_underflows():
@@ -265,3 +288,90 @@ def test_mnist_full_batch_loss_falls_every_iteration(mnist):
     assert len(losses) == 50
     assert all(b < a for a, b in zip(losses, losses[1:])), losses
     assert losses[-1] < 0.5 * h["loss"][0]
+
+
+def test_batch_path_with_adam_equals_fastnn_optim():
+    from fastnn import optim
+
+    X, y = _problem(n=120)
+    params = fastnn.init_params([12, 9, 4], seed=4, dtype="float64")
+    got, _ = train(params, X, y, epochs=2, optimizer="adam", lr=0.01, batch_size=32, shuffle=False, l2=1e-3)
+    opt = optim.adam(lr=0.01)
+    want, state = params, opt.init(params)
+    for _ in range(2):
+        for start in range(0, 120, 32):
+            out, cache = fastnn.forward(want, X[start : start + 32])
+            grads = fastnn.backward(want, cache, y[start : start + 32])
+            grads = {key: g + 1e-3 * want[key] if key[0] == "W" else g for key, g in grads.items()}
+            want, state = opt.update(want, grads, state)
+    _assert_params_close(got, want)
+
+
+def test_optimizer_object_brings_its_own_step_schedule():
+    from fastnn import optim, schedules
+
+    X, y = _problem(n=200)
+    params = fastnn.init_params([12, 9, 4], seed=4, dtype="float64")
+    sched = schedules.inverse_time(0.05, 0.01)
+    got, h = train(params, X, y, epochs=2, optimizer=optim.momentum(lr=sched, beta=0.5), seed=1)
+    # the same through lr= with schedule_unit='step'
+    again, h2 = train(params, X, y, epochs=2, optimizer=("momentum", {"beta": 0.5}), lr=sched,
+                      schedule_unit="step", seed=1)
+    _assert_params_close(got, again, rtol=0, atol=0)
+    assert h["lr"] == [0.05, pytest.approx(0.05 / (1 + 0.01 * 200))]
+    with pytest.raises(ValueError, match="not both"):
+        train(params, X, y, optimizer=optim.sgd(0.1), lr=0.1)
+    with pytest.raises(ValueError, match="valid"):
+        train(params, X, y, optimizer="lbfgs")
+
+
+def test_default_lr_comes_from_the_optimizer():
+    X, y = _problem(n=50)
+    _, h = train(fastnn.init_params([12, 4], seed=0), X, y, optimizer="adam")
+    assert h["lr"] == [0.001]
+    _, h = train(fastnn.init_params([12, 4], seed=0), X, y)
+    assert h["lr"] == [0.01]
+
+
+def test_early_stopping_restores_the_best_epoch():
+    X, y = _problem(n=300, dtype=np.float32)
+    Xv, yv = _problem(n=100, seed=1, dtype=np.float32)  # unrelated labels: validation loss soon rises
+    params = fastnn.init_params([12, 32, 4], seed=0)
+    snapshots = []
+    best, h = train(params, X, y, epochs=40, lr=0.05, seed=0, validation_data=(Xv, yv), early_stopping=True,
+                    patience=3, callback=lambda e, p, hist: snapshots.append(p))
+    n_run = len(h["val_loss"])
+    assert n_run < 40
+    b = int(np.argmin(h["val_loss"]))
+    assert h["best_epoch"] == b + 1
+    assert n_run == b + 1 + 3  # stopped after `patience` epochs without improvement
+    for key in best:
+        np.testing.assert_array_equal(best[key], snapshots[b][key])
+
+
+def test_min_delta_and_validation_fraction():
+    X, y = _problem(n=400, dtype=np.float32)
+    params = fastnn.init_params([12, 16, 4], seed=0)
+    _, h = train(params, X, y, epochs=30, seed=0, early_stopping=True, min_delta=10.0, patience=2)
+    assert len(h["val_loss"]) == 3  # no epoch improves by 10: stop after 1 + patience
+    assert h["best_epoch"] == 1
+    _, h = train(params, X, y, epochs=1, seed=0, validation_fraction=0.25)
+    assert len(h["val_loss"]) == 1
+    with pytest.raises(ValueError, match="not both"):
+        train(params, X, y, validation_fraction=0.2, validation_data=(X, y))
+    with pytest.raises(ValueError, match=r"validation_fraction must be a float in \(0, 1\)"):
+        train(params, X, y, validation_fraction=1.5)
+
+
+@pytest.mark.mnist
+def test_mnist_adam_minibatch_reaches_98_percent_within_10_epochs(mnist):
+    (X, y), (Xt, yt) = mnist
+    params = fastnn.init_params([784, 256, 128, 10], seed=0)
+    reached = []
+
+    def check(epoch, p, history):
+        reached.append(fastnn.accuracy(p, Xt, yt))
+        return reached[-1] < 0.98
+
+    train(params, X, y, epochs=10, optimizer="adam", lr=1e-3, batch_size=128, seed=0, callback=check)
+    assert max(reached) >= 0.98, reached
