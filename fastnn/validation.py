@@ -181,12 +181,12 @@ def check_targets(y, n_samples, n_classes, dtype, name="y"):
             y = np.asarray(y)
         else:
             raise TypeError(f"{name} must be a NumPy array, got {type(y).__name__}")
+    if y.ndim not in (1, 2):  # before len(), which a 0-d array does not have
+        raise ValueError(f"{name} must be 1-D labels or 2-D (n_samples, n_classes) targets, got shape {y.shape}")
     if len(y) != n_samples:
         raise ValueError(f"{name} has {len(y)} entries but X has {n_samples} rows; they must match")
     if y.ndim == 1:
         return one_hot(check_labels(y, n_classes, name), n_classes, dtype)
-    if y.ndim != 2:
-        raise ValueError(f"{name} must be 1-D labels or 2-D (n_samples, n_classes) targets, got shape {y.shape}")
     if y.shape[1] != n_classes:
         raise ValueError(f"{name} has shape {y.shape} but the network has {n_classes} outputs; they must match")
     if y.dtype.kind not in "fiub":
