@@ -8,6 +8,8 @@ from .initializers import init_params
 from .io import load, save
 from .metrics import accuracy, confusion_matrix
 from .network import backward, forward, predict, predict_proba, update
+from .training import DivergenceError, TrainingInterrupted, train
+from . import optim, schedules  # noqa: E402  (modules, for fastnn.optim.adam(...))
 
 __all__ = [
     "__version__",
@@ -21,4 +23,9 @@ __all__ = [
     "confusion_matrix",
     "save",
     "load",
+    "train",
+    "DivergenceError",
+    "TrainingInterrupted",
+    "optim",
+    "schedules",
 ]
