@@ -4,9 +4,10 @@ The caller's params are copied once into a private flat buffer; the compiled ker
 (``fastnn.kernels.sgd``) updates that buffer in place. Nothing the caller passed is
 ever modified.
 """
-import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 
+import numba
 import numpy as np
 
 from .activations import HIDDEN, OUTPUTS
@@ -233,7 +234,7 @@ def _evaluate(params, X, T, activation, output, loss):
 def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shuffle=True, seed=None,
           activation="relu", output="softmax", loss="cross_entropy", schedule_unit="epoch",
           validation_data=None, validation_fraction=None, early_stopping=False, patience=5, min_delta=0.0,
-          l2=0.0, dropout=0.0, verbose=False, callback=None, progress=None):
+          l2=0.0, dropout=0.0, augment=None, n_threads=1, verbose=False, callback=None, progress=None):
     """Train a network by gradient descent and return new params with a history.
 
     Parameters
@@ -281,6 +282,14 @@ def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shu
         ``l2 * W`` is added to the gradient.
     dropout : float or sequence of float
         Inverted-dropout rate of each hidden layer's units during training.
+    augment : fastnn.augment.Distortion, optional
+        Train every epoch on a freshly distorted copy of ``X`` (seeded), prepared in a
+        background thread while the previous epoch trains. Validation data is not distorted.
+    n_threads : int
+        Threads for per-sample SGD (``batch_size=1``). 1 (the default) is bit-deterministic.
+        k > 1 runs Hogwild! (Recht et al., 2011): k threads train on disjoint slices of
+        each epoch's order and update the shared weights without locks, so results vary
+        slightly from run to run even with a seed.
     verbose : bool
         Print one line per epoch.
     callback : callable, optional
@@ -328,6 +337,14 @@ def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shu
     for name, f in (("callback", callback), ("progress", progress)):
         if f is not None and not callable(f):
             raise TypeError(f"{name} must be callable, got {type(f).__name__}")
+    n_threads = check_positive_int(n_threads, "n_threads")
+    if n_threads > 1 and batch_size != 1:
+        raise ValueError("n_threads > 1 (Hogwild!) applies to per-sample SGD; use batch_size=1 or n_threads=1")
+    if n_threads > numba.config.NUMBA_NUM_THREADS:
+        raise ValueError(f"n_threads={n_threads} exceeds the {numba.config.NUMBA_NUM_THREADS} threads Numba may use "
+                         "(NUMBA_NUM_THREADS)")
+    if augment is not None and not callable(getattr(augment, "apply", None)):
+        raise TypeError(f"augment must be a fastnn.augment.Distortion, got {type(augment).__name__}")
     rng = np.random.default_rng(seed)
     drop_seed = int(rng.integers(2**63))
     Xv = Tv = None
@@ -347,6 +364,10 @@ def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shu
         split = rng.permutation(len(X))
         Xv, Tv = X[split[:n_val]], T[split[:n_val]]
         X, T = X[split[n_val:]], T[split[n_val:]]
+    if augment is not None:
+        if int(np.prod(augment.image_shape)) != n_features:
+            raise ValueError(f"augment.image_shape={augment.image_shape} does not match the {n_features} input columns")
+        aug_seed = int(rng.integers(2**63))
     n = len(X)
     bs = 1 if batch_size == 1 else (n if batch_size is None else min(batch_size, n))
     steps_per_epoch = -(-n // bs)
@@ -365,18 +386,31 @@ def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shu
     step = 0
     initial_loss, _ = _evaluate(params, X[:1024], T[:1024], activation, output, loss)
     limit = DIVERGENCE_FACTOR * max(initial_loss, 1e-3)
+    pool = pending = None
+    if augment is not None:
+        pool = ThreadPoolExecutor(1, thread_name_prefix="fastnn-augment")
+        buffers = (np.empty_like(X), np.empty_like(X))
+        pending = pool.submit(augment.apply, X, (aug_seed, 0), out=buffers[0])
+    X_train = X
     try:
         for epoch in range(epochs):
+            if pending is not None:  # this epoch's distorted copy; start the next one's
+                X_train = pending.result()
+                pending = None
+                if epoch + 1 < epochs:
+                    pending = pool.submit(augment.apply, X, (aug_seed, epoch + 1), out=buffers[(epoch + 1) % 2])
             lrs = _epoch_lrs(opt, lr, schedule_unit, epoch, step, n if bs == 1 else steps_per_epoch)
             lr_e = float(lrs[0])
             lrs = lrs.astype(dtype)
             order = rng.permutation(n) if shuffle else np.arange(n)
             start = time.perf_counter()
             if bs == 1:
-                loss_sum, correct, done, diverged = _online_epoch(theta, sizes, offsets, X, T, order, lrs, codes, l2,
-                                                                  keep, drop_seed, step, rule, slots, limit, progress)
+                loss_sum, correct, done, diverged = _online_epoch(theta, sizes, offsets, X_train, T, order, lrs, codes,
+                                                                  l2, keep, drop_seed, step, rule, slots, n_threads,
+                                                                  limit, progress)
             else:
-                loss_sum, correct, done, diverged = _batch_epoch(theta, sizes, offsets, X, T, order, bs, opt, slots,
+                loss_sum, correct, done, diverged = _batch_epoch(theta, sizes, offsets, X_train, T, order, bs, opt,
+                                                                 slots,
                                                                  step, activation, output, loss, l2, keep, rng,
                                                                  limit, progress)
             seconds = time.perf_counter() - start
@@ -413,6 +447,9 @@ def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shu
                 break
     except KeyboardInterrupt:
         raise TrainingInterrupted(unpack(good, sizes, offsets), history) from None
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     if best is not None:
         theta = best[2]
     return unpack(theta, sizes, offsets), history
@@ -426,15 +463,20 @@ def _epoch_line(history):
     return "  ".join(parts)
 
 
-def _online_epoch(theta, sizes, offsets, X, T, order, lrs, codes, l2, keep, drop_seed, step0, rule, slots, limit,
-                  progress):
+def _online_epoch(theta, sizes, offsets, X, T, order, lrs, codes, l2, keep, drop_seed, step0, rule, slots, n_threads,
+                  limit, progress):
     n = len(order)
     stats = np.zeros(3)
     loss_sum = correct = done = 0.0
-    for start in range(0, n, CHUNK):
-        part = order[start : start + CHUNK]
-        _k.sgd_epoch(theta, sizes, offsets, X, T, part, lrs[start : start + CHUNK], *codes, l2, keep,
-                     drop_seed, step0 + start, rule[0], rule[1], slots, stats)
+    chunk = CHUNK * n_threads
+    for start in range(0, n, chunk):
+        part = order[start : start + chunk]
+        args = (theta, sizes, offsets, X, T, part, lrs[start : start + chunk], *codes, l2, keep, drop_seed,
+                step0 + start, rule[0], rule[1], slots)
+        if n_threads == 1:
+            _k.sgd_epoch(*args, stats)
+        else:
+            _k.sgd_epoch_hogwild(*args, n_threads, stats)
         if stats[2] < len(part) or not stats[0] <= limit * len(part):
             return loss_sum, correct, int(done + stats[2]), True
         loss_sum += stats[0]

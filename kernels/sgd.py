@@ -12,7 +12,7 @@ the backward pass, which is fused with the update: each active row is read once 
 backpropagate the error and written once to update it.
 """
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 RELU, SIGMOID, TANH, IDENTITY, SOFTMAX = 0, 1, 2, 3, 4
 CROSS_ENTROPY, MSE = 0, 1
@@ -100,7 +100,7 @@ def _dense_backward_update(theta, sizes, offsets, h, m, delta, active, n_active,
                    hyper, t)
 
 
-@njit(cache=True, fastmath=_FAST, inline="always")
+@njit(cache=True, fastmath=_FAST)
 def _rule_step(p, s0, s1, a, d, l2, lr, rule, hyper, t):
     """One optimizer step on a row ``p`` whose gradient is ``a * d + l2 * p``."""
     n = p.size
@@ -150,7 +150,7 @@ def optimizer_step(theta, grad, slots, lr, rule, hyper, t):
     _rule_step(theta, slots[0], slots[1], 1.0, grad, 0.0, lr, rule, hyper, t)
 
 
-@njit(cache=True, fastmath=_FAST)
+@njit(cache=True, fastmath=_FAST, nogil=True)
 def sgd_epoch(theta, sizes, offsets, X, T, order, lrs, hidden, output, loss, l2, keep, seed, step0, rule, hyper, slots,
               stats):
     """Run per-sample SGD over ``X[order]``, updating ``theta`` in place.
@@ -178,6 +178,54 @@ def sgd_epoch(theta, sizes, offsets, X, T, order, lrs, hidden, output, loss, l2,
 
     Stops early, leaving ``stats[2]`` below ``len(order)``, at the first non-finite loss.
     """
+    scale = np.ones(sizes.size - 1, theta.dtype)
+    _run_samples(theta, sizes, offsets, X, T, order, lrs, hidden, output, loss, l2, keep, seed, step0, rule, hyper,
+                 slots, scale, stats)
+    _fold_scales(theta, sizes, offsets, scale)
+
+
+@njit(cache=True, nogil=True)
+def _fold_scales(theta, sizes, offsets, scale):
+    """Multiply the lazy L2 factors into the stored weights."""
+    for l in range(sizes.size - 1):
+        if scale[l] != 1.0:
+            theta[offsets[2 * l] : offsets[2 * l] + sizes[l] * sizes[l + 1]] *= scale[l]
+
+
+@njit(cache=True, fastmath=_FAST, nogil=True, parallel=True)
+def sgd_epoch_hogwild(theta, sizes, offsets, X, T, order, lrs, hidden, output, loss, l2, keep, seed, step0, rule,
+                      hyper, slots, n_threads, stats):
+    """:func:`sgd_epoch` on ``n_threads`` threads at once (Hogwild!, Recht et al. 2011).
+
+    Each thread runs the per-sample loop over its own contiguous slice of ``order``,
+    and all of them update the one shared ``theta`` without locks. Updates of different
+    samples mostly touch different rows, so collisions are rare and harmless to
+    convergence; the result is not bit-reproducible. ``stats`` sums the threads'.
+    """
+    n = order.size
+    parts = np.zeros((n_threads, 3))
+    scales = np.ones((n_threads, sizes.size - 1), theta.dtype)  # each thread's lazy L2 factors
+    for t in prange(n_threads):
+        lo = t * n // n_threads
+        hi = (t + 1) * n // n_threads
+        _run_samples(theta, sizes, offsets, X, T, order[lo:hi], lrs[lo:hi], hidden, output, loss, l2, keep, seed,
+                     step0 + lo, rule, hyper, slots, scales[t], parts[t])
+    for t in range(n_threads):  # one after the other: the threads' decays multiply
+        _fold_scales(theta, sizes, offsets, scales[t])
+    stats[0] = 0.0
+    stats[1] = 0.0
+    stats[2] = 0.0
+    for t in range(n_threads):
+        stats[0] += parts[t, 0]
+        stats[1] += parts[t, 1]
+        stats[2] += parts[t, 2]
+
+
+@njit(cache=True, fastmath=_FAST, nogil=True)
+def _run_samples(theta, sizes, offsets, X, T, order, lrs, hidden, output, loss, l2, keep, seed, step0, rule, hyper,
+                 slots, scale, stats):
+    """The per-sample loop. ``scale`` (L,), ones on entry, keeps the lazy L2 factors:
+    layer l's weights are ``scale[l]`` times the stored ones until :func:`_fold_scales`."""
     L = sizes.size - 1
     width = 0
     for l in range(L + 1):
@@ -188,7 +236,6 @@ def sgd_epoch(theta, sizes, offsets, X, T, order, lrs, hidden, output, loss, l2,
     delta = np.zeros((L + 1, width), dt)  # dL/dz per layer
     active = np.zeros((L + 1, width), np.int64)  # indices of non-zero inputs of each layer
     n_active = np.zeros(L + 1, np.int64)
-    scale = np.ones(L, dt)  # lazy L2: W_l = scale[l] * stored W_l
     use_dropout = False
     for l in range(L):
         if keep[l] < 1.0:
@@ -352,9 +399,6 @@ def sgd_epoch(theta, sizes, offsets, X, T, order, lrs, hidden, output, loss, l2,
                     for k in range(nz):
                         w[k] -= u * d_out[k]
         done += 1
-    for l in range(L):  # leave theta holding the true weights
-        if scale[l] != 1.0:
-            theta[offsets[2 * l] : offsets[2 * l] + sizes[l] * sizes[l + 1]] *= scale[l]
     stats[0] = loss_sum
     stats[1] = correct
     stats[2] = done

@@ -375,3 +375,74 @@ def test_mnist_adam_minibatch_reaches_98_percent_within_10_epochs(mnist):
 
     train(params, X, y, epochs=10, optimizer="adam", lr=1e-3, batch_size=128, seed=0, callback=check)
     assert max(reached) >= 0.98, reached
+
+
+def test_hogwild_with_one_thread_is_bit_identical_to_the_serial_kernel():
+    X, y = _problem(n=500, dtype=np.float32)
+    params = fastnn.init_params([12, 9, 4], seed=0)
+    theta, sizes, offsets = pack(check_params(params))
+    T = one_hot(y, 4, "float32")
+    order = np.random.default_rng(0).permutation(500)
+    lrs = np.full(500, 0.05, np.float32)
+    args = (sizes, offsets, X, T, order, lrs, 0, 4, 0, 1e-3, np.array([0.9, 1.0]), 3, 0, 0, np.zeros(4),
+            np.zeros((2, 1), np.float32))
+    a, b = theta.copy(), theta.copy()
+    sa, sb = np.zeros(3), np.zeros(3)
+    k.sgd_epoch(a, *args, sa)
+    k.sgd_epoch_hogwild(b, *args, 1, sb)
+    assert a.tobytes() == b.tobytes()
+    np.testing.assert_array_equal(sa, sb)
+
+
+def test_hogwild_two_threads_learns_as_well_as_one():
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(4, 12)) * 2
+    y = rng.integers(0, 4, 4000)
+    X = (centers[y] + rng.normal(size=(4000, 12))).astype(np.float32)
+    params = fastnn.init_params([12, 32, 4], seed=0)
+    one, h1 = train(params, X[:3000], y[:3000], epochs=3, lr=0.01, seed=0)
+    two, h2 = train(params, X[:3000], y[:3000], epochs=3, lr=0.01, seed=0, n_threads=2)
+    acc1 = fastnn.accuracy(one, X[3000:], y[3000:])
+    acc2 = fastnn.accuracy(two, X[3000:], y[3000:])
+    assert acc1 > 0.8
+    assert abs(acc1 - acc2) <= 0.02, (acc1, acc2)
+    assert len(h2["loss"]) == 3
+
+
+def test_hogwild_arguments():
+    X, y = _problem(n=20, dtype=np.float32)
+    with pytest.raises(ValueError, match="per-sample SGD"):
+        train(fastnn.init_params([12, 4]), X, y, n_threads=2, batch_size=8)
+    with pytest.raises(ValueError, match="NUMBA_NUM_THREADS"):
+        train(fastnn.init_params([12, 4]), X, y, n_threads=10_000)
+
+
+def test_augment_trains_on_fresh_distortions_each_epoch(monkeypatch):
+    from fastnn.augment import Distortion
+
+    rng = np.random.default_rng(0)
+    X = rng.random((64, 784)).astype(np.float32)
+    y = rng.integers(0, 10, 64)
+    seen = []
+    dist = Distortion()
+    real_apply = Distortion.apply
+
+    def spy(self, X, seed, *, out=None):
+        got = real_apply(self, X, seed, out=out)
+        seen.append((seed, got.copy()))
+        return got
+
+    monkeypatch.setattr(Distortion, "apply", spy)
+    params = fastnn.init_params([784, 16, 10], seed=0)
+    a, _ = train(params, X, y, epochs=3, seed=1, augment=dist)
+    assert len(seen) == 3
+    assert len({s for s, _ in seen}) == 3  # a new seed every epoch
+    assert not np.array_equal(seen[0][1], seen[1][1])
+    # the same seed gives the same distortions and so the same params
+    b, _ = train(params, X, y, epochs=3, seed=1, augment=dist)
+    for key in a:
+        assert a[key].tobytes() == b[key].tobytes()
+    with pytest.raises(ValueError, match="image_shape"):
+        train(fastnn.init_params([12, 10]), X[:, :12], y, augment=dist)
+    with pytest.raises(TypeError, match="Distortion"):
+        train(params, X, y, augment="elastic")
