@@ -43,3 +43,12 @@ def mnist(mnist_dir):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(autouse=True)
+def _no_real_mirrors(monkeypatch):
+    """No test may reach the internet: every download mirror points at a closed local port."""
+    import fastnn.datasets
+
+    closed = "http://127.0.0.1:9/"
+    monkeypatch.setattr(fastnn.datasets, "MIRRORS", {name: [closed] for name in fastnn.datasets.MIRRORS})
