@@ -128,6 +128,33 @@ def parse_spec(text):
     return name.strip(), kwargs
 
 
+def make_optimizer(spec):
+    """``(name, hyperparams)`` from ``--optimizer``, checked by building it once."""
+    from .optim import OPTIMIZERS, get_optimizer
+
+    name, kwargs = parse_spec(spec)
+    if name not in OPTIMIZERS:
+        raise CommandError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+    if "lr" in kwargs:
+        raise CommandError("give the learning rate with --lr, not in --optimizer (lr=...)")
+    try:
+        get_optimizer(name, **kwargs)
+    except (TypeError, ValueError) as e:
+        raise CommandError(f"bad --optimizer {spec!r}: {e}") from None
+    return name, kwargs
+
+
+def default_lr(optimizer):
+    """0.02 for SGD (measured: 98% on MNIST in 5 epochs); otherwise the optimizer's own default."""
+    import inspect
+
+    from .optim import OPTIMIZERS
+
+    if optimizer == "sgd":
+        return DEFAULT_LR
+    return inspect.signature(OPTIMIZERS[optimizer]).parameters["lr"].default
+
+
 def make_schedule(spec, lr, epochs):
     """The learning rate per epoch from ``--schedule`` and ``--lr`` (validated for every epoch)."""
     from .schedules import SCHEDULES
@@ -231,16 +258,16 @@ def _load_tqdm():
 class EpochProgress:
     """A progress bar per epoch on stderr, fed by ``train``'s ``progress(done, total)`` hook.
 
-    tqdm when installed; otherwise a plain line rewritten in place. ``enabled=None``
-    shows it only when stderr is a terminal.
+    tqdm when installed (and ``use_tqdm``); otherwise a plain line rewritten in place.
+    ``enabled=None`` shows it only when the stream (default stderr) is a terminal.
     """
 
-    def __init__(self, epochs, enabled=None, stream=None, tqdm=None):
+    def __init__(self, epochs, enabled=None, stream=None, use_tqdm=True):
         self.stream = stream or sys.stderr
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self.epochs = epochs
         self.epoch = 0
-        self.tqdm = tqdm if tqdm is not None else _load_tqdm()
+        self.tqdm = _load_tqdm() if use_tqdm else None
         self.bar = None
         self.done = 0
         self.start = self.last = 0.0
@@ -316,20 +343,21 @@ def cmd_train(args):
     from .training import DivergenceError, TrainingInterrupted, train
 
     output = args.output
-    if os.path.exists(output) and not args.force:
-        raise CommandError(f"{output} already exists; pass --force to replace it, or choose another -o/--output")
-    folder = os.path.dirname(os.path.abspath(output))
-    if not os.path.isdir(folder):
-        raise CommandError(f"the folder of {output!r} does not exist; create it first")
     if os.path.isdir(output):
         raise CommandError(f"{output!r} is a folder; give a file name such as model.npz")
+    if os.path.exists(output) and not args.force:
+        raise CommandError(f"{output} already exists; pass --force to replace it, or choose another -o/--output")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(output))):
+        raise CommandError(f"the folder of {output!r} does not exist; create it first")
     try:
         check_pairing(args.output_activation, args.loss)
     except ValueError as e:
         raise CommandError(str(e).replace("output=", "--output-activation ").replace("loss=", "--loss ")) from None
     if args.dropout and not args.layers:
         raise CommandError("--dropout applies to hidden layers, and --layers gives none")
-    schedule = make_schedule(args.schedule, args.lr, args.epochs)
+    optimizer, hyperparams = make_optimizer(args.optimizer)
+    lr = args.lr if args.lr is not None else default_lr(optimizer)
+    schedule = make_schedule(args.schedule, lr, args.epochs)
 
     dataset = "fashion-mnist" if args.fashion else "mnist"
     (X, y), (X_test, y_test) = load_data(args.data, dataset, args.dtype)
@@ -338,8 +366,9 @@ def cmd_train(args):
     n = len(X)
     sizes = [N_PIXELS, *args.layers, N_CLASSES]
     params = init_params(sizes, init=args.init, seed=args.seed, dtype=args.dtype)
-    how = "per-sample SGD" if args.batch_size == 1 else (
-        "full-batch gradient descent" if args.batch_size is None else f"mini-batch SGD (batch {args.batch_size})")
+    how = "per-sample" if args.batch_size == 1 else (
+        "full-batch" if args.batch_size is None else f"mini-batch ({args.batch_size})")
+    how += " " + ("SGD" if optimizer == "sgd" else args.optimizer)
     _say(f"{TITLES[dataset]}: training on {n:,} images, testing on {len(X_test):,}")
     _say(f"network {'-'.join(map(str, sizes))} ({args.activation} hidden, {args.output_activation} output, "
          f"{args.loss} loss), {how}, lr {schedule!r} per epoch, seed {args.seed}")
@@ -354,14 +383,15 @@ def cmd_train(args):
 
     meta = dict(
         activation=args.activation, output=args.output_activation, loss=args.loss, hidden_layers=args.layers,
-        dataset=dataset, train_samples=n, epochs=args.epochs, lr=args.lr, schedule=repr(schedule),
-        batch_size=args.batch_size, init=args.init, seed=args.seed, l2=args.l2, dropout=args.dropout,
+        dataset=dataset, train_samples=n, epochs=args.epochs, lr=lr, schedule=repr(schedule),
+        optimizer=optimizer, optimizer_hyperparams=hyperparams, batch_size=args.batch_size, init=args.init, seed=args.seed, l2=args.l2, dropout=args.dropout,
         command=shlex.join(["fastnn", *args.argv]),
     )
     bar.begin(n)
     try:
         params, history = train(
-            params, X, y, epochs=args.epochs, lr=schedule, batch_size=args.batch_size, seed=args.seed,
+            params, X, y, epochs=args.epochs, lr=schedule, optimizer=(optimizer, hyperparams),
+            batch_size=args.batch_size, seed=args.seed,
             activation=args.activation, output=args.output_activation, loss=args.loss, l2=args.l2,
             dropout=args.dropout, validation_data=(X_test, y_test), callback=report, progress=bar)
     except TrainingInterrupted as stop:
@@ -536,34 +566,38 @@ def build_parser():
     parser = _Parser(prog="fastnn", description="Train, evaluate and use MNIST classifiers with fastnn.")
     parser.add_argument("--version", action="version", version=f"fastnn {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    formatter = argparse.ArgumentDefaultsHelpFormatter
 
     def data_option(p):
         p.add_argument("--data", metavar="DIR",
                        help="folder with the four IDX files (default: $FASTNN_DATA, the user cache, then a download)")
 
-    t = sub.add_parser("train", help="train a network on MNIST and save it", formatter_class=formatter,
+    t = sub.add_parser("train", help="train a network on MNIST and save it",
                        description="Train an MLP on MNIST (or Fashion-MNIST) and save it. The defaults reach "
-                                   "about 98%% test accuracy in a few seconds.")
-    t.add_argument("-o", "--output", default="model.npz", help="model file to write")
+                                   "about 98% test accuracy in a few seconds.")
+    t.add_argument("-o", "--output", default="model.npz", help="model file to write (default: %(default)s)")
     t.add_argument("--force", action="store_true", help="replace the output file if it exists")
     t.add_argument("--layers", type=_layers, default=_layers(DEFAULT_LAYERS), metavar="W1,W2,...",
                    help=f"hidden layer widths; '' or none for no hidden layer (default: {DEFAULT_LAYERS})")
-    t.add_argument("--activation", choices=HIDDEN, default="relu", help="hidden activation")
-    t.add_argument("--output-activation", choices=OUTPUTS, default="softmax", help="output activation")
-    t.add_argument("--loss", choices=LOSSES, default="cross_entropy", help="loss (cross_entropy needs softmax)")
-    t.add_argument("--init", choices=tuple(INITIALIZERS), default="he", help="weight initialisation")
-    t.add_argument("--epochs", type=_positive_int, default=DEFAULT_EPOCHS)
-    t.add_argument("--lr", type=_positive_float, default=DEFAULT_LR, help="learning rate (of the first epoch)")
+    t.add_argument("--activation", choices=HIDDEN, default="relu", help="hidden activation (default: %(default)s)")
+    t.add_argument("--output-activation", choices=OUTPUTS, default="softmax", help="output activation (default: %(default)s)")
+    t.add_argument("--loss", choices=LOSSES, default="cross_entropy", help="loss; cross_entropy needs softmax (default: %(default)s)")
+    t.add_argument("--init", choices=tuple(INITIALIZERS), default="he", help="weight initialisation (default: %(default)s)")
+    t.add_argument("--epochs", type=_positive_int, default=DEFAULT_EPOCHS, help="(default: %(default)s)")
+    t.add_argument("--lr", type=_positive_float,
+                   help=f"learning rate of the first epoch (default: {DEFAULT_LR} for sgd, else the optimizer's default)")
     t.add_argument("--schedule", default=DEFAULT_SCHEDULE, metavar="NAME[:K=V,...]",
                    help="learning rate per epoch e: constant; inverse_time:k=K (lr/(1+K e)); exponential:gamma=G; "
-                        "step:drop=D,every=N; cosine[:lr_min=M]")
+                        "step:drop=D,every=N; cosine[:lr_min=M] (default: %(default)s)")
+    t.add_argument("--optimizer", default="sgd", metavar="NAME[:K=V,...]",
+                   help="sgd, momentum[:beta=B], nesterov[:beta=B], adam[:b1=..,b2=..,eps=..], rmsprop[:decay=D], "
+                        "adagrad; only sgd keeps the sparse per-sample speed: give the others a --batch-size "
+                        "(default: %(default)s)")
     t.add_argument("--batch-size", type=_batch_size, default=1, metavar="N",
-                   help="1: per-sample SGD (fastest); N: mini-batches; full: full-batch")
-    t.add_argument("--l2", type=_non_negative_float, default=0.0, help="weight decay")
-    t.add_argument("--dropout", type=_fraction, default=0.0, help="dropout rate of the hidden units")
-    t.add_argument("--seed", type=_seed, default=0, help="seed of the initial weights, sample order and dropout")
-    t.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+                   help="1: per-sample (fastest); N: mini-batches of N; full: full-batch (default: %(default)s)")
+    t.add_argument("--l2", type=_non_negative_float, default=0.0, help="weight decay (default: %(default)s)")
+    t.add_argument("--dropout", type=_fraction, default=0.0, help="dropout rate of the hidden units (default: %(default)s)")
+    t.add_argument("--seed", type=_seed, default=0, help="seed of the initial weights, sample order and dropout (default: %(default)s)")
+    t.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="(default: %(default)s)")
     data_option(t)
     t.add_argument("--fashion", action="store_true", help="train on Fashion-MNIST")
     t.add_argument("--limit", type=_positive_int, metavar="N", help="train on the first N training images only")
@@ -571,34 +605,35 @@ def build_parser():
                    help="progress bar per epoch on stderr (default: when stderr is a terminal)")
     t.set_defaults(run=cmd_train)
 
-    e = sub.add_parser("evaluate", help="test accuracy, per-class table and confusion matrix", formatter_class=formatter)
+    e = sub.add_parser("evaluate", help="test accuracy, per-class table and confusion matrix")
     e.add_argument("model", help="model file written by fastnn train")
     data_option(e)
     e.add_argument("--dataset", choices=tuple(TITLES), help="test set (default: the model's)")
     e.set_defaults(run=cmd_evaluate)
 
-    p = sub.add_parser("predict", help="classify PNG/JPEG images or .npy arrays", formatter_class=formatter,
+    p = sub.add_parser("predict", help="classify PNG/JPEG images or .npy arrays",
                        description="Classify images of single digits. PNG/JPEG of any size, dark on light or light "
                                    "on dark, are prepared as MNIST was (grayscale, cropped, scaled to fit 20x20, "
                                    "centred by centre of mass in 28x28). .npy arrays must already be MNIST-like: "
                                    "28x28 or 784, uint8 0-255 or float 0-1, light on dark.")
     p.add_argument("model", help="model file written by fastnn train")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG or .npy files")
-    p.add_argument("--top", type=_positive_int, default=3, help="how many classes to list")
+    p.add_argument("--top", type=_positive_int, default=3, help="how many classes to list (default: %(default)s)")
     p.add_argument("--background", choices=("auto", "light", "dark"), default="auto",
-                   help="light: dark ink on a light background (inverted); auto: judged from the border")
+                   help="light: dark ink on a light background (inverted); auto: judged from the border "
+                        "(default: %(default)s)")
     p.add_argument("--show", action="store_true", help="also print the 28x28 image the network sees")
     p.set_defaults(run=cmd_predict)
 
-    g = sub.add_parser("plot", help="PNGs of learning curves, confusion matrix and misclassified digits",
-                       formatter_class=formatter)
+    g = sub.add_parser("plot", help="PNGs of learning curves, confusion matrix and misclassified digits")
     g.add_argument("model", help="model file written by fastnn train")
     g.add_argument("-o", "--output-dir", default=".", metavar="DIR",
-                   help="folder for learning_curves.png, confusion_matrix.png, misclassified.png (replaced if present)")
+                   help="folder for learning_curves.png, confusion_matrix.png, misclassified.png, replaced if present "
+                        "(default: the current folder)")
     data_option(g)
     g.add_argument("--dataset", choices=tuple(TITLES), help="test set (default: the model's)")
-    g.add_argument("--max-images", type=_positive_int, default=36, help="misclassified digits to show")
-    g.add_argument("--dpi", type=_positive_float, default=100.0, help="resolution of the PNGs")
+    g.add_argument("--max-images", type=_positive_int, default=36, help="misclassified digits to show (default: %(default)s)")
+    g.add_argument("--dpi", type=_positive_float, default=100.0, help="resolution of the PNGs (default: %(default)s)")
     g.set_defaults(run=cmd_plot)
     return parser
 

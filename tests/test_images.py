@@ -116,6 +116,7 @@ def test_preprocess_rejects_bad_images(bad, error):
         images.preprocess_digit(bad)
 
 
+@pytest.mark.mnist
 def test_mnist_digits_survive_invert_upscale_and_shift(mnist):
     """An MNIST digit drawn dark on light, 5x bigger and off-centre, comes back close to itself."""
     _, (X_test, _) = mnist

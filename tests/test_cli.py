@@ -1,0 +1,378 @@
+"""The fastnn command: end to end through ``python -m fastnn``, and main() in-process for bad input.
+
+Subprocess runs cost 1-2 s each (imports, Numba cache), so the model trained by the
+command is shared by the tests of evaluate, predict and plot.
+"""
+import io
+import re
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import cli
+from fastnn.images import load_digit
+from fastnn.training import train
+
+Image = pytest.importorskip("PIL.Image")
+
+EPOCH_LINE = re.compile(r"^epoch +(\d+)/(\d+) +loss ([\d.]+) +train +([\d.]+)% +test +([\d.]+)%")
+
+
+def run(*args, cwd=None, timeout=180):
+    """``python -m fastnn ARGS`` -> CompletedProcess with text stdout/stderr."""
+    return subprocess.run([sys.executable, "-m", "fastnn", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=timeout)
+
+
+def assert_one_line_error(rc, err, fragment):
+    assert rc == 2, err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("fastnn") and "error:" in lines[0]
+    assert re.search(fragment, lines[0]), lines[0]
+
+
+def reference_train(X, y, epochs, layers=(256, 128), seed=0):
+    """What `fastnn train` should compute with its defaults, done in-process."""
+    params = fastnn.init_params([784, *layers, 10], seed=seed)
+    return train(params, X, y, epochs=epochs, lr=lambda e: 0.02 / (1 + e), seed=seed)
+
+
+# -- train, evaluate, predict, plot through subprocesses ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, mnist_dir):
+    """`fastnn train` on the first 3000 training images for one epoch, with the progress bar on."""
+    folder = tmp_path_factory.mktemp("cli")
+    result = run("train", "--data", mnist_dir, "--limit", 3000, "--epochs", 1, "--progress", "-o", "model.npz",
+                 cwd=folder)
+    assert result.returncode == 0, result.stderr
+    return folder / "model.npz", result
+
+
+@pytest.mark.mnist
+def test_train_saves_the_model_it_reports(trained, mnist):
+    path, result = trained
+    (X, y), (X_test, y_test) = mnist
+    params, meta = fastnn.load(path)
+    assert meta["layer_sizes"] == [784, 256, 128, 10]
+    assert (meta["activation"], meta["output"], meta["loss"]) == ("relu", "softmax", "cross_entropy")
+    assert meta["dataset"] == "mnist" and meta["train_samples"] == 3000 and meta["hidden_layers"] == [256, 128]
+    assert meta["history"]["epoch"] == [1]
+    # the very params of an in-process run with the defaults: the command passes its settings through
+    expected, history = reference_train(X[:3000], y[:3000], epochs=1)
+    for key in expected:
+        np.testing.assert_array_equal(params[key], expected[key])
+    # the summary line reports this model's numbers
+    lines = [m for m in map(EPOCH_LINE.match, result.stdout.splitlines()) if m]
+    assert len(lines) == 1 and lines[0].group(1, 2) == ("1", "1")
+    test_acc = fastnn.accuracy(params, X_test, y_test)
+    assert float(lines[0].group(5)) == pytest.approx(100 * test_acc, abs=0.006)
+    assert float(lines[0].group(4)) == pytest.approx(100 * history["accuracy"][0], abs=0.006)
+    assert float(lines[0].group(3)) == pytest.approx(history["loss"][0], abs=6e-5)
+    assert meta["test_accuracy"] == pytest.approx(test_acc)
+    assert "saved model.npz" in result.stdout
+    assert "img/s" in result.stderr and "epoch 1/1" in result.stderr  # the tqdm bar
+
+
+@pytest.mark.mnist
+def test_evaluate_prints_accuracy_table_and_confusion_matrix(trained, mnist, mnist_dir):
+    path, _ = trained
+    _, (X_test, y_test) = mnist
+    result = run("evaluate", path, "--data", mnist_dir)
+    assert result.returncode == 0, result.stderr
+    params, _ = fastnn.load(path)
+    pred = fastnn.predict(params, X_test)
+    cm = fastnn.confusion_matrix(y_test, pred, 10)
+    lines = result.stdout.splitlines()
+    acc = re.search(r"accuracy ([\d.]+)% \(([\d,]+) of 10,000", result.stdout)
+    assert float(acc.group(1)) == pytest.approx(100 * np.mean(pred == y_test), abs=0.006)
+    assert int(acc.group(2).replace(",", "")) == np.trace(cm)
+    # per-class table: precision = TP / predicted, recall = TP / true, support = true count
+    start = next(i for i, line in enumerate(lines) if line.split()[:2] == ["class", "precision"])
+    for k in range(10):
+        name, precision, recall, _f1, support = lines[start + 1 + k].split()
+        assert name == str(k)
+        assert float(precision.rstrip("%")) == pytest.approx(100 * cm[k, k] / cm[:, k].sum(), abs=0.006)
+        assert float(recall.rstrip("%")) == pytest.approx(100 * cm[k, k] / cm[k].sum(), abs=0.006)
+        assert int(support.replace(",", "")) == np.sum(y_test == k)
+    # confusion matrix: 10 rows of right-aligned counts, all of one width
+    start = next(i for i, line in enumerate(lines) if line.startswith("confusion matrix")) + 1
+    block = lines[start : start + 11]
+    assert block[0].split() == [str(k) for k in range(10)]
+    printed = np.array([[int(v.replace(",", "")) for v in row.split()[1:]] for row in block[1:]])
+    np.testing.assert_array_equal(printed, cm)
+    assert len({len(row) for row in block}) == 1
+
+
+@pytest.mark.mnist
+def test_predict_npy_and_png(trained, mnist, tmp_path):
+    path, _ = trained
+    _, (X_test, _) = mnist
+    digits = (X_test[:3] * 255).round().astype(np.uint8)
+    np.save(tmp_path / "a.npy", digits[0].reshape(28, 28))  # uint8 28x28
+    np.save(tmp_path / "b.npy", X_test[1])  # float 784
+    Image.fromarray(digits[2].reshape(28, 28)).save(tmp_path / "c.png")  # light on dark, MNIST size
+    result = run("predict", path, "a.npy", "b.npy", "c.png", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    params, _ = fastnn.load(path)
+    inputs = np.stack([digits[0] / np.float32(255), X_test[1],
+                       load_digit(tmp_path / "c.png").ravel()]).astype(np.float32)
+    proba = fastnn.predict_proba(params, inputs)
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3
+    for line, name, p in zip(lines, ["a.npy", "b.npy", "c.png"], proba):
+        m = re.match(r"^(\S+) +(\d)   \((.*)\)$", line)
+        assert m and m.group(1) == name and int(m.group(2)) == p.argmax()
+        top3 = [(int(c), float(v)) for c, v in re.findall(r"(\d) ([\d.]+)%", m.group(3))]
+        assert [c for c, _ in top3] == list(np.argsort(-p, kind="stable")[:3])
+        np.testing.assert_allclose([v for _, v in top3], 100 * np.sort(p)[::-1][:3], atol=0.051)
+
+
+@pytest.mark.mnist
+def test_plot_writes_three_pngs_of_the_documented_sizes(trained, mnist_dir, tmp_path):
+    path, _ = trained
+    result = run("plot", path, "--data", mnist_dir, "-o", tmp_path / "figs")
+    assert result.returncode == 0, result.stderr
+    sizes = {"learning_curves.png": (900, 360), "confusion_matrix.png": (640, 560), "misclassified.png": (800, 880)}
+    assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == sorted(sizes)
+    for name, size in sizes.items():
+        with Image.open(tmp_path / "figs" / name) as im:
+            assert im.format == "PNG" and im.size == size
+            im.load()
+            assert np.asarray(im.convert("L")).std() > 10
+        assert f"wrote {tmp_path / 'figs' / name}" in result.stdout
+
+
+# -- predict on photos-like images, with a model trained well enough ------------------------
+
+
+@pytest.fixture(scope="module")
+def good_model(mnist, tmp_path_factory):
+    """784-256-128-10 trained for one epoch on all 60,000 images (about 96% test accuracy)."""
+    (X, y), (X_test, y_test) = mnist
+    params, history = reference_train(X, y, epochs=1)
+    path = tmp_path_factory.mktemp("good") / "good.npz"
+    fastnn.save(path, params, history=history, dataset="mnist")
+    return path, params
+
+
+@pytest.mark.mnist
+def test_predict_reads_scaled_inverted_off_centre_digits(good_model, mnist, tmp_path):
+    path, params = good_model
+    _, (X_test, y_test) = mnist
+    right = fastnn.predict(params, X_test) == y_test
+    chosen = [int(np.flatnonzero(right & (y_test == d))[0]) for d in range(10)]  # one per digit, read right as-is
+    rng = np.random.default_rng(7)
+    names = []
+    for d, i in enumerate(chosen):
+        digit = 255 - (X_test[i].reshape(28, 28) * 255).round().astype(np.uint8)  # dark ink on white
+        side = int(28 * rng.uniform(2.5, 9))
+        big = Image.fromarray(digit).resize((side, side), Image.Resampling.BICUBIC)
+        canvas = Image.new("L", (side + int(rng.integers(30, 300)), side + int(rng.integers(30, 300))), 255)
+        canvas.paste(big, (int(rng.integers(0, canvas.width - side)), int(rng.integers(0, canvas.height - side))))
+        names.append(f"digit{d}.png")
+        canvas.save(tmp_path / names[-1])
+    result = run("predict", path, *names, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    said = {line.split()[0]: int(line.split()[1]) for line in result.stdout.splitlines()}
+    assert sorted(said) == sorted(names)
+    correct = sum(said[f"digit{d}.png"] == d for d in range(10))
+    assert correct >= 9, result.stdout
+
+
+# -- Ctrl-C -----------------------------------------------------------------------------------
+
+
+@pytest.mark.mnist
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
+def test_ctrl_c_saves_the_last_completed_epoch_and_exits_130(mnist, mnist_dir, tmp_path):
+    (X, y), (X_test, y_test) = mnist
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fastnn", "train", "--data", str(mnist_dir), "--limit", "5000", "--epochs", "500",
+         "-o", "model.npz"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # a shell may start background jobs with SIGINT ignored; this child must see it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        seen = []
+        for line in proc.stdout:
+            seen.append(line)
+            if EPOCH_LINE.match(line):
+                proc.send_signal(signal.SIGINT)
+                break
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    rescue = tmp_path / "model.interrupted.npz"
+    assert f"saved the model after epoch" in err and str(rescue.name) in err
+    assert not (tmp_path / "model.npz").exists()
+    params, meta = fastnn.load(rescue)
+    epochs = meta["epochs_completed"]
+    assert meta["interrupted"] is True and epochs >= 1 and meta["history"]["epoch"] == list(range(1, epochs + 1))
+    assert epochs <= len([s for s in seen + out.splitlines() if EPOCH_LINE.match(s)]) <= epochs + 1
+    # exactly the params after `epochs` epochs of the same run
+    expected, _ = reference_train(X[:5000], y[:5000], epochs=epochs)
+    for key in expected:
+        np.testing.assert_array_equal(params[key], expected[key])
+    assert fastnn.accuracy(params, X_test, y_test) == pytest.approx(meta["history"]["val_accuracy"][-1])
+
+
+# -- bad input: one line on stderr, exit status 2, no traceback ----------------------------
+
+
+@pytest.fixture
+def files(tmp_path):
+    """A valid (untrained) model, a corrupt one, a foreign .npz, a wrong-shaped model, a junk image."""
+    fastnn.save(tmp_path / "model.npz", fastnn.init_params([784, 16, 10], seed=0))
+    (tmp_path / "corrupt.npz").write_bytes(b"PK\x03\x04 this is not a zip archive at all")
+    np.savez(tmp_path / "foreign.npz", W1=np.zeros((784, 10)))
+    fastnn.save(tmp_path / "small.npz", fastnn.init_params([4, 3], seed=0))
+    (tmp_path / "junk.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    np.save(tmp_path / "ok.npy", np.zeros((28, 28), dtype=np.uint8))
+    return tmp_path
+
+
+def main(capsys, *argv):
+    rc = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["evaluate", "{d}/missing.npz"], "no model file"),
+    (["evaluate", "{d}/corrupt.npz"], "not a readable fastnn model"),
+    (["predict", "{d}/foreign.npz", "{d}/ok.npy"], "no fastnn metadata"),
+    (["plot", "{d}/small.npz"], "4-3 network"),
+    (["predict", "{d}/model.npz", "{d}/junk.png"], "junk.png.*not a readable image"),
+    (["predict", "{d}/model.npz", "{d}/nothere.png"], "no image file"),
+    (["train", "--bogus"], "fastnn train: error: unrecognized arguments: --bogus"),
+    (["evaluate", "{d}/model.npz", "--bogus", "3"], "unrecognized arguments: --bogus 3"),
+    (["frobnicate"], "invalid choice"),
+    ([], "required"),
+    (["train", "--epochs", "0"], "--epochs"),
+    (["train", "--layers", "12,x"], "--layers"),
+    (["train", "--lr", "-1"], "--lr"),
+    (["train", "--batch-size", "some"], "--batch-size"),
+    (["train", "--schedule", "nosuch"], "unknown schedule"),
+    (["train", "--schedule", "step:drop=2"], "bad --schedule"),
+    (["train", "--schedule", "inverse_time:k"], "key=value"),
+    (["train", "--optimizer", "foo"], "unknown optimizer"),
+    (["train", "--optimizer", "adam:gamma=1"], "bad --optimizer"),
+    (["train", "--output-activation", "sigmoid"], "needs --output-activation 'softmax'"),
+    (["train", "--layers", "none", "--dropout", "0.5"], "--dropout"),
+    (["train", "--data", "{d}/no-such-folder"], "does not exist"),
+    (["train", "-o", "{d}/no-such-folder/model.npz"], "does not exist"),
+    (["train", "-o", "{d}"], "is a folder"),
+])
+def test_bad_input_is_one_line_and_exit_2(files, capsys, monkeypatch, argv, fragment):
+    (files / "cwd").mkdir()
+    monkeypatch.chdir(files / "cwd")  # where the default output model.npz does not exist
+    rc, _, err = main(capsys, *[a.format(d=files) for a in argv])
+    assert_one_line_error(rc, err, fragment)
+
+
+def test_predict_reports_bad_images_and_still_reads_the_good_ones(files, capsys):
+    rc, out, err = main(capsys, "predict", files / "model.npz", files / "ok.npy", files / "junk.png")
+    assert rc == 2
+    assert len(out.splitlines()) == 1 and out.split()[0].endswith("ok.npy")
+    assert_one_line_error(rc, err, "junk.png")
+
+
+def test_existing_output_needs_force_and_is_refused_before_loading_data(files, capsys, monkeypatch):
+    def no_data(*args, **kwargs):
+        raise AssertionError("the data must not be loaded when the output would be refused")
+
+    monkeypatch.setattr(cli, "load_data", no_data)
+    before = (files / "model.npz").read_bytes()
+    rc, out, err = main(capsys, "train", "-o", files / "model.npz")
+    assert_one_line_error(rc, err, "already exists; pass --force")
+    assert out == ""
+    assert (files / "model.npz").read_bytes() == before
+
+
+@pytest.mark.mnist
+def test_force_replaces_an_existing_model(files, capsys, mnist_dir):
+    rc, out, err = main(capsys, "train", "-o", files / "model.npz", "--force", "--data", mnist_dir,
+                        "--limit", 500, "--epochs", 1, "--layers", 32)
+    assert rc == 0, err
+    params, meta = fastnn.load(files / "model.npz")
+    assert meta["layer_sizes"] == [784, 32, 10] and meta["train_samples"] == 500
+    assert "--force" in meta["command"]
+
+
+def test_real_process_exit_status_and_stderr(files):
+    """The same contract through the interpreter: `python -m fastnn` passes main()'s status on."""
+    corrupt = run("evaluate", files / "corrupt.npz")
+    assert_one_line_error(corrupt.returncode, corrupt.stderr, "not a readable fastnn model")
+    assert corrupt.stdout == ""
+
+
+# -- pieces of the command --------------------------------------------------------------------
+
+
+def test_interrupted_path_never_overwrites(tmp_path):
+    target = str(tmp_path / "model.npz")
+    assert cli.interrupted_path(target) == str(tmp_path / "model.interrupted.npz")
+    (tmp_path / "model.interrupted.npz").write_bytes(b"x")
+    assert cli.interrupted_path(target) == str(tmp_path / "model.interrupted-2.npz")
+    assert cli.interrupted_path(str(tmp_path / "net")) == str(tmp_path / "net.interrupted.npz")
+
+
+@pytest.mark.parametrize("spec, formula", [
+    ("inverse_time:k=1", lambda e: 0.02 / (1 + e)),
+    ("inverse_time:k=0.5", lambda e: 0.02 / (1 + 0.5 * e)),
+    ("constant", lambda e: 0.02),
+    ("exponential:gamma=0.5", lambda e: 0.02 * 0.5**e),
+    ("step:drop=0.1,every=2", lambda e: 0.02 * 0.1 ** (e // 2)),
+    ("cosine:lr_min=0.001", lambda e: 0.001 + (0.02 - 0.001) * (1 + np.cos(np.pi * e / 4)) / 2),
+])
+def test_schedule_option_gives_the_rate_of_each_epoch(spec, formula):
+    schedule = cli.make_schedule(spec, 0.02, 4)
+    np.testing.assert_allclose([schedule(e) for e in range(4)], [formula(e) for e in range(4)], rtol=1e-12)
+
+
+def test_default_learning_rates():
+    assert cli.default_lr("sgd") == 0.02
+    assert cli.default_lr("adam") == 0.001
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_plain_progress_line_when_tqdm_is_missing():
+    stream = FakeTerminal()
+    bar = cli.EpochProgress(3, stream=stream, use_tqdm=False)
+    assert bar.enabled  # a terminal: shown by default
+    bar.begin(8192)
+    bar(4096, 8192)
+    bar(8192, 8192)
+    bar.close()
+    text = stream.getvalue()
+    assert "epoch 1/3: 8,192/8,192 img  100%" in text and "img/s" in text
+    assert text.endswith("\r")  # the line is cleared for the summary line
+    quiet = io.StringIO()  # not a terminal: nothing by default
+    bar = cli.EpochProgress(3, stream=quiet, use_tqdm=False)
+    bar.begin(10)
+    bar(10, 10)
+    bar.close()
+    assert quiet.getvalue() == ""
+
+
+def test_version_and_help(capsys):
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"fastnn {fastnn.__version__}"
+    for command in ("train", "evaluate", "predict", "plot"):
+        assert cli.main([command, "--help"]) == 0
+        assert f"usage: fastnn {command}" in capsys.readouterr().out
