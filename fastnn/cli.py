@@ -155,6 +155,22 @@ def default_lr(optimizer):
     return inspect.signature(OPTIMIZERS[optimizer]).parameters["lr"].default
 
 
+def describe_schedule(schedule):
+    """The learning rate per epoch as a formula, e.g. ``0.02/(1+epoch)``."""
+    p = schedule.params
+    if schedule.name == "constant":
+        return f"{p['lr']:g}"
+    if schedule.name == "inverse_time":
+        return f"{p['lr0']:g}/(1+epoch)" if p["k"] == 1 else f"{p['lr0']:g}/(1+{p['k']:g}*epoch)"
+    if schedule.name == "exponential":
+        return f"{p['lr0']:g}*{p['gamma']:g}^epoch"
+    if schedule.name == "step":
+        return f"{p['lr0']:g}*{p['drop']:g}^(epoch//{p['every']})"
+    if schedule.name == "cosine":
+        return f"cosine from {p['lr0']:g} to {p['lr_min']:g} over {p['total']} epochs"
+    return repr(schedule)
+
+
 def make_schedule(spec, lr, epochs):
     """The learning rate per epoch from ``--schedule`` and ``--lr`` (validated for every epoch)."""
     from .schedules import SCHEDULES
@@ -202,11 +218,13 @@ def load_model(path):
 
 def load_data(path, dataset, dtype="float32"):
     """``(X_train, y_train), (X_test, y_test)`` of MNIST or Fashion-MNIST, or a CommandError."""
-    from .datasets import load_mnist
+    from .datasets import DatasetNotFoundError, load_mnist
 
     try:
         return load_mnist(path, fashion=dataset == "fashion-mnist", dtype=dtype)
-    except (OSError, ValueError) as e:  # DatasetNotFoundError, ChecksumError, bad path, corrupt file
+    except DatasetNotFoundError as e:  # several lines: every place tried, and how to supply the files
+        raise CommandError(f"{e}\n  - or give the folder to this command as --data DIR.") from None
+    except (OSError, ValueError) as e:  # ChecksumError, bad path, corrupt file
         raise CommandError(str(e)) from None
 
 
@@ -332,7 +350,7 @@ def epoch_line(history, epochs, n):
              f"train {100 * history['accuracy'][-1]:6.2f}%"]
     if "val_accuracy" in history:
         parts.append(f"test {100 * history['val_accuracy'][-1]:6.2f}%")
-    parts += [f"lr {history['lr'][-1]:.4g}", f"{seconds:5.2f} s", f"{n / max(seconds, 1e-9):>9,.0f} img/s"]
+    parts += [f"lr {history['lr'][-1]:<8.4g}", f"{seconds:5.2f} s", f"{n / max(seconds, 1e-9):>7,.0f} img/s"]
     return "  ".join(parts)
 
 
@@ -371,7 +389,7 @@ def cmd_train(args):
     how += " " + ("SGD" if optimizer == "sgd" else args.optimizer)
     _say(f"{TITLES[dataset]}: training on {n:,} images, testing on {len(X_test):,}")
     _say(f"network {'-'.join(map(str, sizes))} ({args.activation} hidden, {args.output_activation} output, "
-         f"{args.loss} loss), {how}, lr {schedule!r} per epoch, seed {args.seed}")
+         f"{args.loss} loss), {how}, lr {describe_schedule(schedule)}, seed {args.seed}")
 
     bar = EpochProgress(args.epochs, enabled=args.progress)
 
@@ -484,6 +502,11 @@ def ascii_art(image):
     return ["".join(ramp[i] * 2 for i in row) for row in idx]
 
 
+def _probability(p):
+    """``p`` as a percentage with two decimals; ``<0.01%`` rather than a misleading ``0.00%``."""
+    return f"{100 * p:.2f}%" if p >= 5e-5 or p == 0 else "<0.01%"
+
+
 def cmd_predict(args):
     from .images import load_digit
     from .network import predict_proba
@@ -504,7 +527,7 @@ def cmd_predict(args):
             continue
         scores = predict_proba(params, image.reshape(1, N_PIXELS).astype(params["W1"].dtype), **wiring(meta))[0]
         top = np.argsort(-scores, kind="stable")[: args.top]
-        ranked = ", ".join(f"{names[k]} {100 * scores[k]:.1f}%" if word == "p" else f"{names[k]} {scores[k]:.3f}"
+        ranked = ", ".join(f"{names[k]} {_probability(scores[k])}" if word == "p" else f"{names[k]} {scores[k]:.3f}"
                            for k in top)
         _say(f"{path:<{width}}  {names[top[0]]}   ({ranked})")
         if args.show:

@@ -130,9 +130,13 @@ def test_predict_npy_and_png(trained, mnist, tmp_path):
     for line, name, p in zip(lines, ["a.npy", "b.npy", "c.png"], proba):
         m = re.match(r"^(\S+) +(\d)   \((.*)\)$", line)
         assert m and m.group(1) == name and int(m.group(2)) == p.argmax()
-        top3 = [(int(c), float(v)) for c, v in re.findall(r"(\d) ([\d.]+)%", m.group(3))]
-        assert [c for c, _ in top3] == list(np.argsort(-p, kind="stable")[:3])
-        np.testing.assert_allclose([v for _, v in top3], 100 * np.sort(p)[::-1][:3], atol=0.051)
+        top3 = re.findall(r"(\d) (<?)([\d.]+)%", m.group(3))
+        assert [int(c) for c, _, _ in top3] == list(np.argsort(-p, kind="stable")[:3])
+        for (_, below, value), q in zip(top3, np.sort(p)[::-1]):
+            if below:
+                assert value == "0.01" and 0 < 100 * q < 0.005
+            else:
+                assert float(value) == pytest.approx(100 * q, abs=0.0051)
 
 
 @pytest.mark.mnist
@@ -376,3 +380,8 @@ def test_version_and_help(capsys):
     for command in ("train", "evaluate", "predict", "plot"):
         assert cli.main([command, "--help"]) == 0
         assert f"usage: fastnn {command}" in capsys.readouterr().out
+
+
+def test_probability_format():
+    assert [cli._probability(p) for p in (0.5, 0.99996, 1e-3, 4e-5, 0.0)] == [
+        "50.00%", "100.00%", "0.10%", "<0.01%", "0.00%"]
