@@ -124,7 +124,8 @@ def parse_spec(text):
             number = float(value)
         except ValueError:
             raise CommandError(f"{key.strip()}={value!r} in {text!r} is not a number") from None
-        kwargs[key.strip()] = int(number) if number.is_integer() and "." not in value and "e" not in value.lower() else number
+        integral = number.is_integer() and not any(c in value.lower() for c in ".e")
+        kwargs[key.strip()] = int(number) if integral else number
     return name.strip(), kwargs
 
 
@@ -402,7 +403,8 @@ def cmd_train(args):
     meta = dict(
         activation=args.activation, output=args.output_activation, loss=args.loss, hidden_layers=args.layers,
         dataset=dataset, train_samples=n, epochs=args.epochs, lr=lr, schedule=repr(schedule),
-        optimizer=optimizer, optimizer_hyperparams=hyperparams, batch_size=args.batch_size, init=args.init, seed=args.seed, l2=args.l2, dropout=args.dropout,
+        optimizer=optimizer, optimizer_hyperparams=hyperparams, batch_size=args.batch_size, init=args.init,
+        seed=args.seed, l2=args.l2, dropout=args.dropout,
         command=shlex.join(["fastnn", *args.argv]),
     )
     bar.begin(n)
@@ -425,8 +427,11 @@ def cmd_train(args):
         return EXIT_INTERRUPTED
     except DivergenceError as e:
         bar.close()
-        _say(f"fastnn train: {e}", file=sys.stderr)
+        message = str(e).split(". The last good params")[0].replace("(e.g. lr=", "(e.g. --lr ")
+        _say(f"fastnn train: error: {message}; nothing saved", file=sys.stderr)
         return EXIT_FAILURE
+    except (TypeError, ValueError) as e:  # a combination of options that train() refuses
+        raise CommandError(str(e), prog="fastnn train") from None
     finally:
         bar.close()
     save(output, params, history=history, test_accuracy=history["val_accuracy"][-1], **meta)
@@ -449,7 +454,8 @@ def class_report(cm, names):
     for k, name in enumerate(names):
         tp, predicted, support = cm[k, k], cm[:, k].sum(), cm[k, :].sum()
         f1 = _percent(2 * tp, predicted + support)
-        lines.append(f"{name:>{width}}  {_percent(tp, predicted):>9}  {_percent(tp, support):>7}  {f1:>7}  {support:>7,}")
+        precision, recall = _percent(tp, predicted), _percent(tp, support)
+        lines.append(f"{name:>{width}}  {precision:>9}  {recall:>7}  {f1:>7}  {support:>7,}")
     return lines
 
 
@@ -602,12 +608,16 @@ def build_parser():
     t.add_argument("--layers", type=_layers, default=_layers(DEFAULT_LAYERS), metavar="W1,W2,...",
                    help=f"hidden layer widths; '' or none for no hidden layer (default: {DEFAULT_LAYERS})")
     t.add_argument("--activation", choices=HIDDEN, default="relu", help="hidden activation (default: %(default)s)")
-    t.add_argument("--output-activation", choices=OUTPUTS, default="softmax", help="output activation (default: %(default)s)")
-    t.add_argument("--loss", choices=LOSSES, default="cross_entropy", help="loss; cross_entropy needs softmax (default: %(default)s)")
-    t.add_argument("--init", choices=tuple(INITIALIZERS), default="he", help="weight initialisation (default: %(default)s)")
+    t.add_argument("--output-activation", choices=OUTPUTS, default="softmax",
+                   help="output activation (default: %(default)s)")
+    t.add_argument("--loss", choices=LOSSES, default="cross_entropy",
+                   help="loss; cross_entropy needs softmax (default: %(default)s)")
+    t.add_argument("--init", choices=tuple(INITIALIZERS), default="he",
+                   help="weight initialisation (default: %(default)s)")
     t.add_argument("--epochs", type=_positive_int, default=DEFAULT_EPOCHS, help="(default: %(default)s)")
     t.add_argument("--lr", type=_positive_float,
-                   help=f"learning rate of the first epoch (default: {DEFAULT_LR} for sgd, else the optimizer's default)")
+                   help=f"learning rate of the first epoch (default: {DEFAULT_LR} for sgd, "
+                        "else the optimizer's default)")
     t.add_argument("--schedule", default=DEFAULT_SCHEDULE, metavar="NAME[:K=V,...]",
                    help="learning rate per epoch e: constant; inverse_time:k=K (lr/(1+K e)); exponential:gamma=G; "
                         "step:drop=D,every=N; cosine[:lr_min=M] (default: %(default)s)")
@@ -618,8 +628,10 @@ def build_parser():
     t.add_argument("--batch-size", type=_batch_size, default=1, metavar="N",
                    help="1: per-sample (fastest); N: mini-batches of N; full: full-batch (default: %(default)s)")
     t.add_argument("--l2", type=_non_negative_float, default=0.0, help="weight decay (default: %(default)s)")
-    t.add_argument("--dropout", type=_fraction, default=0.0, help="dropout rate of the hidden units (default: %(default)s)")
-    t.add_argument("--seed", type=_seed, default=0, help="seed of the initial weights, sample order and dropout (default: %(default)s)")
+    t.add_argument("--dropout", type=_fraction, default=0.0,
+                   help="dropout rate of the hidden units (default: %(default)s)")
+    t.add_argument("--seed", type=_seed, default=0,
+                   help="seed of the initial weights, sample order and dropout (default: %(default)s)")
     t.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="(default: %(default)s)")
     data_option(t)
     t.add_argument("--fashion", action="store_true", help="train on Fashion-MNIST")
@@ -655,7 +667,8 @@ def build_parser():
                         "(default: the current folder)")
     data_option(g)
     g.add_argument("--dataset", choices=tuple(TITLES), help="test set (default: the model's)")
-    g.add_argument("--max-images", type=_positive_int, default=36, help="misclassified digits to show (default: %(default)s)")
+    g.add_argument("--max-images", type=_positive_int, default=36,
+                   help="misclassified digits to show (default: %(default)s)")
     g.add_argument("--dpi", type=_positive_float, default=100.0, help="resolution of the PNGs (default: %(default)s)")
     g.set_defaults(run=cmd_plot)
     return parser

@@ -30,7 +30,8 @@ def _figure(name, dpi):
     try:
         from matplotlib.figure import Figure
     except ImportError:
-        raise ImportError("plotting needs matplotlib: pip install 'fastnn-numba[cli]' (or pip install matplotlib)") from None
+        raise ImportError("plotting needs matplotlib: pip install 'fastnn-numba[cli]' "
+                          "(or pip install matplotlib)") from None
     if isinstance(dpi, bool) or not isinstance(dpi, (int, float)) or not 10 <= dpi <= 1000:
         raise ValueError(f"dpi must be a number between 10 and 1000, got {dpi!r}")
     return Figure(figsize=FIGSIZES[name], dpi=dpi, layout="constrained")
@@ -123,8 +124,10 @@ def plot_confusion_matrix(cm, path, *, labels=None, title=None, dpi=DPI):
         for j in range(k):
             if cm[i, j]:
                 dark = cm[i, j] ** 0.3 > threshold
-                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=size, color="white" if dark else "black")
-    ax.set_xticks(range(k), labels, rotation=45 if max(map(len, labels)) > 2 else 0, ha="right" if max(map(len, labels)) > 2 else "center")
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=size,
+                        color="white" if dark else "black")
+    long_names = max(map(len, labels)) > 2
+    ax.set_xticks(range(k), labels, rotation=45 if long_names else 0, ha="right" if long_names else "center")
     ax.set_yticks(range(k), labels)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")

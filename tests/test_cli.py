@@ -28,6 +28,21 @@ def run(*args, cwd=None, timeout=180):
                           cwd=cwd, timeout=timeout)
 
 
+def start(*args, cwd=None):
+    """``python -m fastnn ARGS`` started in the background; finish it with :func:`finish`."""
+    return subprocess.Popen([sys.executable, "-m", "fastnn", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=cwd)
+
+
+def finish(proc, timeout=180):
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
 def assert_one_line_error(rc, err, fragment):
     assert rc == 2, err
     assert "Traceback" not in err
@@ -56,6 +71,24 @@ def trained(tmp_path_factory, mnist_dir):
     return folder / "model.npz", result
 
 
+@pytest.fixture(scope="module")
+def commands(trained, mnist, mnist_dir):
+    """evaluate, predict and plot on the trained model, run at the same time (each is mostly start-up)."""
+    path, _ = trained
+    folder = path.parent
+    _, (X_test, _) = mnist
+    digits = (X_test[:3] * 255).round().astype(np.uint8)
+    np.save(folder / "a.npy", digits[0].reshape(28, 28))  # uint8 28x28
+    np.save(folder / "b.npy", X_test[1])  # float 784
+    Image.fromarray(digits[2].reshape(28, 28)).save(folder / "c.png")  # light on dark, MNIST size
+    procs = {
+        "evaluate": start("evaluate", path, "--data", mnist_dir),
+        "predict": start("predict", path, "a.npy", "b.npy", "c.png", cwd=folder),
+        "plot": start("plot", path, "--data", mnist_dir, "-o", folder / "figs"),
+    }
+    return {name: finish(proc) for name, proc in procs.items()}
+
+
 @pytest.mark.mnist
 def test_train_saves_the_model_it_reports(trained, mnist):
     path, result = trained
@@ -82,10 +115,10 @@ def test_train_saves_the_model_it_reports(trained, mnist):
 
 
 @pytest.mark.mnist
-def test_evaluate_prints_accuracy_table_and_confusion_matrix(trained, mnist, mnist_dir):
+def test_evaluate_prints_accuracy_table_and_confusion_matrix(trained, commands, mnist):
     path, _ = trained
     _, (X_test, y_test) = mnist
-    result = run("evaluate", path, "--data", mnist_dir)
+    result = commands["evaluate"]
     assert result.returncode == 0, result.stderr
     params, _ = fastnn.load(path)
     pred = fastnn.predict(params, X_test)
@@ -112,18 +145,15 @@ def test_evaluate_prints_accuracy_table_and_confusion_matrix(trained, mnist, mni
 
 
 @pytest.mark.mnist
-def test_predict_npy_and_png(trained, mnist, tmp_path):
+def test_predict_npy_and_png(trained, commands, mnist):
     path, _ = trained
     _, (X_test, _) = mnist
-    digits = (X_test[:3] * 255).round().astype(np.uint8)
-    np.save(tmp_path / "a.npy", digits[0].reshape(28, 28))  # uint8 28x28
-    np.save(tmp_path / "b.npy", X_test[1])  # float 784
-    Image.fromarray(digits[2].reshape(28, 28)).save(tmp_path / "c.png")  # light on dark, MNIST size
-    result = run("predict", path, "a.npy", "b.npy", "c.png", cwd=tmp_path)
+    result = commands["predict"]
     assert result.returncode == 0, result.stderr
     params, _ = fastnn.load(path)
+    digits = (X_test[:3] * 255).round().astype(np.uint8)
     inputs = np.stack([digits[0] / np.float32(255), X_test[1],
-                       load_digit(tmp_path / "c.png").ravel()]).astype(np.float32)
+                       load_digit(path.parent / "c.png").ravel()]).astype(np.float32)
     proba = fastnn.predict_proba(params, inputs)
     lines = result.stdout.splitlines()
     assert len(lines) == 3
@@ -140,9 +170,10 @@ def test_predict_npy_and_png(trained, mnist, tmp_path):
 
 
 @pytest.mark.mnist
-def test_plot_writes_three_pngs_of_the_documented_sizes(trained, mnist_dir, tmp_path):
+def test_plot_writes_three_pngs_of_the_documented_sizes(trained, commands):
     path, _ = trained
-    result = run("plot", path, "--data", mnist_dir, "-o", tmp_path / "figs")
+    tmp_path = path.parent
+    result = commands["plot"]
     assert result.returncode == 0, result.stderr
     sizes = {"learning_curves.png": (900, 360), "confusion_matrix.png": (640, 560), "misclassified.png": (800, 880)}
     assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == sorted(sizes)
@@ -204,21 +235,18 @@ def test_ctrl_c_saves_the_last_completed_epoch_and_exits_130(mnist, mnist_dir, t
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         # a shell may start background jobs with SIGINT ignored; this child must see it
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    try:
-        seen = []
-        for line in proc.stdout:
-            seen.append(line)
-            if EPOCH_LINE.match(line):
-                proc.send_signal(signal.SIGINT)
-                break
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if EPOCH_LINE.match(line):
+            proc.send_signal(signal.SIGINT)
+            break
+    result = finish(proc, timeout=120)
+    out, err = result.stdout, result.stderr
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     rescue = tmp_path / "model.interrupted.npz"
-    assert f"saved the model after epoch" in err and str(rescue.name) in err
+    assert "saved the model after epoch" in err and str(rescue.name) in err
     assert not (tmp_path / "model.npz").exists()
     params, meta = fastnn.load(rescue)
     epochs = meta["epochs_completed"]
@@ -312,6 +340,16 @@ def test_force_replaces_an_existing_model(files, capsys, mnist_dir):
     params, meta = fastnn.load(files / "model.npz")
     assert meta["layer_sizes"] == [784, 32, 10] and meta["train_samples"] == 500
     assert "--force" in meta["command"]
+
+
+@pytest.mark.mnist
+def test_divergence_is_one_line_exit_1_and_saves_nothing(files, capsys, mnist_dir):
+    rc, out, err = main(capsys, "train", "-o", files / "diverged.npz", "--data", mnist_dir, "--limit", 2000,
+                        "--lr", 50)
+    assert rc == 1
+    assert len(err.strip().splitlines()) == 1 and "diverged in epoch 1" in err and "--lr 5" in err
+    assert "Traceback" not in err
+    assert not (files / "diverged.npz").exists()
 
 
 def test_real_process_exit_status_and_stderr(files):
