@@ -564,22 +564,26 @@ def cmd_plot(args):
     names = FASHION_CLASSES if dataset == "fashion-mnist" else None
     pred = predict(params, X_test, **wiring(meta))
     name = os.path.basename(args.model)
-    written = []
     history = meta.get("history") or {}
-    if history.get("epoch"):
-        written.append(plotting.plot_learning_curves(
-            history, os.path.join(args.output_dir, "learning_curves.png"), dpi=args.dpi,
-            title=f"{name}: {'-'.join(map(str, meta['layer_sizes']))} on {TITLES[dataset]}"))
-    else:
-        _say(f"{args.model} has no training history; skipping the learning curves", file=sys.stderr)
-    written.append(plotting.plot_confusion_matrix(
-        confusion_matrix(y_test, pred, N_CLASSES), os.path.join(args.output_dir, "confusion_matrix.png"),
-        labels=names, dpi=args.dpi))
-    written.append(plotting.plot_misclassified(
-        X_test, y_test, pred, os.path.join(args.output_dir, "misclassified.png"), labels=names,
-        max_images=args.max_images, dpi=args.dpi))
-    for path in written:
+    out = args.output_dir
+    try:
+        if history.get("epoch"):
+            path = plotting.plot_learning_curves(
+                history, os.path.join(out, "learning_curves.png"), dpi=args.dpi,
+                title=f"{name}: {'-'.join(map(str, meta['layer_sizes']))} on {TITLES[dataset]}")
+            _say(f"wrote {path}")
+        else:
+            _say(f"{args.model} has no training history; skipping the learning curves", file=sys.stderr)
+        path = plotting.plot_confusion_matrix(confusion_matrix(y_test, pred, N_CLASSES),
+                                              os.path.join(out, "confusion_matrix.png"), labels=names, dpi=args.dpi)
         _say(f"wrote {path}")
+        path = plotting.plot_misclassified(X_test, y_test, pred, os.path.join(out, "misclassified.png"),
+                                           labels=names, max_images=args.max_images, dpi=args.dpi)
+        _say(f"wrote {path}")
+    except (ValueError, TypeError) as e:  # e.g. a history that is not train()'s
+        raise CommandError(f"cannot plot {args.model!r}: {e}") from None
+    except OSError as e:
+        raise CommandError(f"cannot write to {out!r}: {e.strerror or e}") from None
     return EXIT_OK
 
 

@@ -352,6 +352,17 @@ def test_divergence_is_one_line_exit_1_and_saves_nothing(files, capsys, mnist_di
     assert not (files / "diverged.npz").exists()
 
 
+@pytest.mark.mnist
+def test_plot_without_history_skips_the_curves_and_a_bad_history_is_refused(files, capsys, mnist_dir):
+    rc, out, err = main(capsys, "plot", files / "model.npz", "--data", mnist_dir, "-o", files / "figs", "--dpi", 30)
+    assert rc == 0, err
+    assert "no training history" in err
+    assert sorted(p.name for p in (files / "figs").iterdir()) == ["confusion_matrix.png", "misclassified.png"]
+    fastnn.save(files / "odd.npz", fastnn.init_params([784, 10], seed=0), history={"epoch": [1]})
+    rc, _, err = main(capsys, "plot", files / "odd.npz", "--data", mnist_dir, "-o", files / "figs")
+    assert_one_line_error(rc, err, "cannot plot .*odd.npz.*'loss'")
+
+
 def test_real_process_exit_status_and_stderr(files):
     """The same contract through the interpreter: `python -m fastnn` passes main()'s status on."""
     corrupt = run("evaluate", files / "corrupt.npz")
