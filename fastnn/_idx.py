@@ -24,9 +24,6 @@ IDX_TYPES = {
     0x0E: np.dtype(">f8"),
 }
 
-# deflate cannot expand data by more than about 1032:1; a trailer claiming more is corrupt
-_MAX_DEFLATE_RATIO = 1100
-
 
 def read_idx(path, *, shape=None, dtype=None):
     """Read one IDX file, ``.gz`` or uncompressed, into a NumPy array.
@@ -66,28 +63,15 @@ def read_idx(path, *, shape=None, dtype=None):
 def gunzip(raw, name):
     """Decompress a whole gzip file held in ``raw`` (bytes) into one bytes object.
 
-    The fast path sizes zlib's output buffer from the gzip trailer, so the data is written
-    once and never joined or copied. If the output length disagrees with the trailer (trailing
-    bytes, several gzip members, a damaged trailer) a member-by-member slow path decides. Bytes
-    after the last member (even gzip's tolerated zero padding) are an error: a ``ValueError``
-    naming ``name``, like every other damage.
+    Member by member, and every byte must belong to a member: bytes after the last member
+    (even gzip's tolerated zero padding, or a second copy of the file) are an error, a
+    ``ValueError`` naming ``name``, like every other damage. The output buffer grows with the
+    data actually decompressed; the length that the trailer claims is never used to size it,
+    as a damaged trailer can claim gigabytes (zlib checks each member's trailer at its end).
     """
     raw = memoryview(raw).cast("B")
     if len(raw) < 18 or bytes(raw[:2]) != GZIP_MAGIC:
         raise ValueError(f"{name}: not a gzip file (too short or wrong magic bytes)")
-    trailer_size = struct.unpack("<I", bytes(raw[-4:]))[0]
-    bufsize = max(1, min(trailer_size, _MAX_DEFLATE_RATIO * len(raw)))
-    try:
-        data = zlib.decompress(raw, 31, bufsize)
-    except zlib.error as exc:
-        raise ValueError(f"{name}: damaged gzip stream ({exc})") from None
-    if len(data) % 2**32 == trailer_size:
-        return data
-    return _gunzip_members(raw, name)
-
-
-def _gunzip_members(raw, name):
-    """Slow path: decompress member by member; reject anything after the last member."""
     members = []
     rest = raw
     while True:
@@ -100,7 +84,7 @@ def _gunzip_members(raw, name):
             raise ValueError(f"{name}: damaged gzip stream (it ends early)")
         rest = d.unused_data
         if not rest:
-            return b"".join(members)
+            return members[0] if len(members) == 1 else b"".join(members)
         if rest[:2] != GZIP_MAGIC:
             raise ValueError(
                 f"{name}: gzip stream does not end where the file ends ({len(rest)} trailing bytes)"
