@@ -1,5 +1,6 @@
 """Save and load a model: one ``.npz`` file of arrays plus a JSON metadata record."""
 import json
+import math
 import os
 import zipfile
 import zlib
@@ -12,6 +13,7 @@ from .validation import check_params, layer_sizes_of
 
 META_KEY = "__fastnn_meta__"
 STATE_PREFIX = "state:"
+_MAX_DEFLATE_RATIO = 1100  # deflate cannot expand data by more than about 1032:1
 
 
 def save(path, params, *, state=None, **meta):
@@ -87,6 +89,7 @@ def load(path, *, with_state=False):
         if not isinstance(z, np.lib.npyio.NpzFile):  # a lone .npy array
             raise ValueError(f"it holds a single {type(z).__name__}, not an archive of arrays")
         with z:
+            _check_members(z.zip, os.path.getsize(path))
             arrays = {k: z[k] for k in z.files}
     # RuntimeError: zipfile's "encrypted, password required" for a flipped flag bit
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, NotImplementedError,
@@ -111,3 +114,30 @@ def load(path, *, with_state=False):
             f"arrays give {list(layer_sizes_of(layers))}"
         )
     return (arrays, meta, state) if with_state else (arrays, meta)
+
+
+def _check_members(archive, archive_size):
+    """Refuse members that are not .npy arrays, or whose header asks for more bytes than they hold.
+
+    ``np.load`` allocates each array from the shape in its header before reading the data,
+    so a damaged or forged header could ask for terabytes: a MemoryError instead of a clear
+    message. Here each header must describe exactly the bytes its member holds, and a member
+    may not claim more bytes than its compressed data can inflate to.
+    """
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    for info in archive.infolist():
+        name = info.filename
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise ValueError(f"member {name!r} uses compression method {info.compress_type}; fastnn writes stored members")
+        ratio = 1 if info.compress_type == zipfile.ZIP_STORED else _MAX_DEFLATE_RATIO
+        if info.compress_size > archive_size or info.file_size > ratio * info.compress_size + 64:
+            raise ValueError(f"member {name!r} claims {info.file_size} bytes from {info.compress_size} stored ones")
+        with archive.open(info) as f:
+            version = np.lib.format.read_magic(f)
+            if version not in readers:
+                raise ValueError(f"member {name!r} is a .npy file of version {version}, which fastnn does not write")
+            shape, _, dtype = readers[version](f)
+            need, have = math.prod(shape) * dtype.itemsize, info.file_size - f.tell()
+            if not dtype.hasobject and need != have:
+                raise ValueError(f"member {name!r} declares an array of shape {shape} and dtype {dtype} "
+                                 f"({need} bytes) but holds {have} bytes")
