@@ -101,14 +101,14 @@ def load(path, *, with_state=False):
         meta = json.loads(arrays.pop(META_KEY).tobytes().decode())
         if not isinstance(meta, dict):
             raise ValueError("metadata is not a JSON object")
-    except (UnicodeDecodeError, ValueError) as e:
-        raise ValueError(f"{path!r} has corrupted metadata: {e}") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:  # RecursionError: nesting too deep
+        raise ValueError(f"{path!r} has corrupted metadata: {type(e).__name__}: {e}") from None
     state = {k[len(STATE_PREFIX) :]: arrays.pop(k) for k in list(arrays) if k.startswith(STATE_PREFIX)}
     try:
         layers = check_params(arrays)
     except (TypeError, ValueError) as e:
         raise ValueError(f"{path!r} does not hold a valid network: {e}") from None
-    if meta.get("layer_sizes") is not None and list(layer_sizes_of(layers)) != list(meta["layer_sizes"]):
+    if meta.get("layer_sizes") is not None and meta["layer_sizes"] != list(layer_sizes_of(layers)):
         raise ValueError(
             f"{path!r} is inconsistent: metadata says layer_sizes={meta['layer_sizes']}, "
             f"arrays give {list(layer_sizes_of(layers))}"
