@@ -75,61 +75,49 @@ def fill_uniform(key, image, first, out):
 
 @njit(cache=True, nogil=True)
 def smooth_rows(src, gauss, rows, cols, dst):
-    """Convolve a (rows, cols) array (flat) with the symmetric ``gauss`` along its rows axis.
+    """Convolve a (rows, cols) array with the symmetric ``gauss`` along its rows axis.
 
-    Zero padding: ``dst[r] = g[0] * src[r] + sum_{t=1..R} g[t] * (src[r + t] + src[r - t])``
-    with rows outside the array read as 0, summed in that order (``gauss`` holds g[-R..R]).
-    The inner loops run over contiguous runs of whole rows, which LLVM vectorizes; views
-    instead of offset indices keep them free of wraparound checks.
+    ``src`` holds the array (flat) framed by R = len(gauss) // 2 rows of zeros above and below,
+    (rows + 2R, cols) in all, so zero padding needs no edge cases:
+    ``dst[r] = g[0] * src[r] + sum_{t=1..R} g[t] * (src[r + t] + src[r - t])``, summed in that
+    order (``gauss`` holds g[-R..R]). Each tap is one loop over all rows*cols values, which
+    LLVM vectorizes; views instead of offset indices keep it free of wraparound checks.
     """
     radius = (gauss.shape[0] - 1) // 2
+    n = rows * cols
+    mid = src[radius * cols:radius * cols + n]
     g0 = gauss[radius]
-    for q in range(rows * cols):
-        dst[q] = g0 * src[q]
+    for k in range(n):
+        dst[k] = g0 * mid[k]
     for t in range(1, radius + 1):
         g = gauss[radius + t]
-        # rows with both neighbours r + t and r - t inside
-        r0 = t
-        r1 = rows - t
-        if r1 > r0:
-            d = dst[r0 * cols:r1 * cols]
-            up = src[(r0 + t) * cols:(r1 + t) * cols]
-            down = src[(r0 - t) * cols:(r1 - t) * cols]
-            for k in range(d.shape[0]):
-                d[k] += g * (up[k] + down[k])
-        # rows with only r + t inside (near the top edge), then only r - t (near the bottom)
-        r1 = min(t, rows - t)
-        if r1 > 0:
-            d = dst[0:r1 * cols]
-            up = src[t * cols:(r1 + t) * cols]
-            for k in range(d.shape[0]):
-                d[k] += g * up[k]
-        r0 = max(t, rows - t)
-        if rows > r0:
-            d = dst[r0 * cols:rows * cols]
-            down = src[(r0 - t) * cols:(rows - t) * cols]
-            for k in range(d.shape[0]):
-                d[k] += g * down[k]
+        up = src[(radius + t) * cols:(radius + t) * cols + n]
+        down = src[(radius - t) * cols:(radius - t) * cols + n]
+        for k in range(n):
+            dst[k] += g * (up[k] + down[k])
 
 
 @njit(cache=True, nogil=True)
-def elastic_fields(key, image, gauss, h, w, raw, tmp, out):
+def elastic_fields(key, image, gauss, h, w, framed_y, tmp, framed_x, out):
     """Smoothed elastic fields of one image, before scaling by alpha.
 
-    ``raw``, ``tmp`` and ``out`` are scratch of length 2*h*w. On return ``out`` is (2, w, h),
-    transposed: ``out[0, c, r]`` is the x and ``out[1, c, r]`` the y displacement at pixel (r, c).
-    The Gaussian runs first along y, then along x (after a transpose, so that both passes run
-    over whole contiguous rows).
+    Scratch: ``framed_y`` of (h + 2R) * w and ``framed_x`` of (w + 2R) * h values whose frames
+    (the first and last R rows) are zero and stay zero, ``tmp`` of h * w. On return ``out``
+    (2 * h * w) is (2, w, h), transposed: ``out[0, c, r]`` is the x and ``out[1, c, r]`` the y
+    displacement at pixel (r, c). The Gaussian runs first along y, then along x (after a
+    transpose, so that both passes combine whole contiguous rows).
     """
+    radius = (gauss.shape[0] - 1) // 2
     hw = h * w
-    fill_uniform(key, image, FIELD_OFFSET, raw)  # (2, h, w): the x field, then the y field
-    for f in range(2):
-        lo = f * hw
-        smooth_rows(raw[lo:lo + hw], gauss, h, w, tmp[lo:lo + hw])
+    inner_y = framed_y[radius * w:radius * w + hw]
+    inner_x = framed_x[radius * h:radius * h + hw]
+    for f in range(2):  # the x field, then the y field
+        fill_uniform(key, image, FIELD_OFFSET + f * hw, inner_y)
+        smooth_rows(framed_y, gauss, h, w, tmp)
         for r in range(h):
             for c in range(w):
-                raw[lo + c * h + r] = tmp[lo + r * w + c]
-        smooth_rows(raw[lo:lo + hw], gauss, w, h, out[lo:lo + hw])
+                inner_x[c * h + r] = tmp[r * w + c]
+        smooth_rows(framed_x, gauss, w, h, out[f * hw:(f + 1) * hw])
 
 
 @njit(cache=True, nogil=True)
@@ -142,9 +130,11 @@ def distort_images(X, params, key, alpha, gauss, h, w, out):
     hw = h * w
     wp = w + 2
     elastic = alpha != 0.0
-    raw = np.zeros(2 * h * w, dtype=X.dtype)
-    tmp = np.zeros(2 * h * w, dtype=X.dtype)
-    field = np.zeros(2 * h * w, dtype=X.dtype)  # stays 0 without elastic
+    radius = (gauss.shape[0] - 1) // 2
+    framed_y = np.zeros((h + 2 * radius) * w, dtype=X.dtype)
+    framed_x = np.zeros((w + 2 * radius) * h, dtype=X.dtype)
+    tmp = np.zeros(hw, dtype=X.dtype)
+    field = np.zeros(2 * hw, dtype=X.dtype)  # stays 0 without elastic
     padded = np.zeros((h + 2) * wp)  # the image with a frame of zeros: no border cases
     cx = (w - 1) * 0.5
     cy = (h - 1) * 0.5
@@ -188,7 +178,7 @@ def distort_images(X, params, key, alpha, gauss, h, w, out):
         i10 = -m10 / det
         i11 = m00 / det
         if elastic:
-            elastic_fields(key, i, gauss, h, w, raw, tmp, field)
+            elastic_fields(key, i, gauss, h, w, framed_y, tmp, framed_x, field)
 
         for r in range(h):
             for c in range(w):

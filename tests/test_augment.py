@@ -155,10 +155,12 @@ def test_kernel_elastic_fields_match_twin(dtype):
     h, w = 28, 28
     key = augment.seed_key(11)
     g = augment.gaussian_taps(4.0, dtype, max_radius=28)
-    raw, tmp, out = (np.zeros(2 * h * w, dtype) for _ in range(3))
+    R = (len(g) - 1) // 2
+    framed_y, framed_x = np.zeros((h + 2 * R) * w, dtype), np.zeros((w + 2 * R) * h, dtype)
+    tmp, out = np.zeros(h * w, dtype), np.zeros(2 * h * w, dtype)
     twin = augment.elastic_fields_numpy(key, 4, 4.0, (h, w), dtype)
     for i in range(4):
-        kd.elastic_fields(key, i, g, h, w, raw, tmp, out)
+        kd.elastic_fields(key, i, g, h, w, framed_y, tmp, framed_x, out)
         F = out.reshape(2, w, h)
         np.testing.assert_array_equal(F[0].T, twin[i, 0])
         np.testing.assert_array_equal(F[1].T, twin[i, 1])
