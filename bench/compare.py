@@ -82,18 +82,20 @@ def blas_name():
         return "unknown"
 
 
+def load_average():
+    """The 1, 5 and 15 minute load averages, as ``uptime`` prints them."""
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+
+
 def machine_line(names):
     import numba
 
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    load = "n/a"
-    if hasattr(os, "getloadavg"):
-        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    parts = [f"CPU {cpu_model()}", f"{usable} cores", f"load avg {load}", f"Python {platform.python_version()}",
+    parts = [f"CPU {cpu_model()}", f"{usable} cores", f"load avg {load_average()}", f"Python {platform.python_version()}",
              f"NumPy {np.__version__}", f"Numba {numba.__version__}", f"BLAS {blas_name()}"]
     parts += [f"{k} {v}" for k, v in peers.versions(names).items()]
-    threads = [f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                                                "NUMBA_NUM_THREADS") if k in os.environ]
+    env = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+    threads = [f"{k}={os.environ[k]}" for k in env if k in os.environ]
     if threads:
         parts.append(" ".join(threads))
     return ", ".join(parts)
@@ -231,26 +233,24 @@ def main(argv=None):
     except Exception as exc:
         sys.exit(f"compare.py: cannot load MNIST ({type(exc).__name__}: {exc}).\n"
                  "Set FASTNN_DATA (or --data) to the folder holding the four MNIST .gz files.")
-    before = machine_line(args.only)
+    names = args.only + (["torch"] if args.to_accuracy else [])
+    print(f"Command: {command.strip()}")
+    print(f"Machine: {machine_line(list(dict.fromkeys(names)))}")
+    print()
     table, skipped = run_epochs(args, X, y, X_test, y_test)
-    race_table = None
+    n = min(args.samples, len(X))
+    print(f"Reference workload: MNIST {n:,} training samples, float32, 784-128-64-10, ReLU, softmax "
+          f"cross-entropy, per-sample SGD, lr 0.01, one epoch; median of {args.rounds} interleaved rounds "
+          f"(load avg now {load_average()}).")
+    print()
+    print(table, flush=True)
     if args.to_accuracy:
         race_table, race_skipped = run_race(args, X, y, X_test, y_test)
         skipped.update(race_skipped)
-    after = os.getloadavg() if hasattr(os, "getloadavg") else None
-
-    n = min(args.samples, len(X))
-    print(f"Command: {command.strip()}")
-    print(f"Machine: {before}" + (f" (load avg at the end: {' '.join(f'{x:.2f}' for x in after)})" if after else ""))
-    print()
-    print(f"Reference workload: MNIST {n:,} training samples, float32, 784-128-64-10, ReLU, softmax "
-          f"cross-entropy, per-sample SGD, lr 0.01, one epoch; median of {args.rounds} interleaved rounds.")
-    print()
-    print(table)
-    if race_table is not None:
         print()
-        print(f"Time to {recipes.TARGET:.1%} test accuracy (full MNIST, evaluated after every epoch, "
-              "evaluation time excluded):")
+        print(f"Time to {recipes.TARGET:.1%} test accuracy: full MNIST, evaluated after every epoch, evaluation "
+              f"time excluded; median of {args.race_rounds or args.rounds} interleaved rounds "
+              f"(load avg now {load_average()}).")
         print()
         print(race_table)
     if skipped:
