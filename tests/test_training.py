@@ -446,3 +446,21 @@ def test_augment_trains_on_fresh_distortions_each_epoch(monkeypatch):
         train(fastnn.init_params([12, 10]), X[:, :12], y, augment=dist)
     with pytest.raises(TypeError, match="Distortion"):
         train(params, X, y, augment="elastic")
+
+
+def test_same_seed_same_params_whether_kernels_compile_afresh_or_load_from_cache(tmp_path):
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np, fastnn, sys\n"
+        "rng = np.random.default_rng(0)\n"
+        "X = rng.random((500, 64), dtype=np.float32); X[X < 0.7] = 0; y = rng.integers(0, 10, 500)\n"
+        "p, _ = fastnn.train(fastnn.init_params([64, 32, 16, 10], seed=0), X, y, epochs=2, seed=0, dropout=0.1)\n"
+        "sys.stdout.write(b''.join(p[k].tobytes() for k in sorted(p)).hex())\n"
+    )
+    env = {**__import__("os").environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    runs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+            for _ in range(2)]  # the first compiles and writes the cache, the second loads it
+    assert runs[0].stdout == runs[1].stdout
+    assert len(runs[0].stdout) > 1000
