@@ -9,7 +9,7 @@ import numpy as np
 
 from .activations import ACTIVATIONS, DERIVATIVES, HIDDEN, OUTPUTS
 from .losses import LOSSES, check_pairing, output_delta
-from .validation import check_choice, check_inputs, check_params, check_positive_float, check_targets
+from .validation import check_choice, check_grads, check_inputs, check_params, check_positive_float, check_targets
 
 
 class Cache(NamedTuple):
@@ -120,15 +120,8 @@ def update(params, grads, lr):
     """One gradient-descent step, ``p - lr * g`` for every array; returns a new dict."""
     check_params(params)
     lr = check_positive_float(lr, "lr")
-    if set(grads) != set(params):
-        raise ValueError(f"grads has keys {sorted(grads)} but params has {sorted(params)}; they must match")
-    new = {}
-    for k, p in params.items():
-        g = grads[k]
-        if not isinstance(g, np.ndarray) or g.shape != p.shape:
-            raise ValueError(f"grads[{k!r}] has shape {getattr(g, 'shape', None)}, params[{k!r}] has {p.shape}")
-        new[k] = (p - lr * g).astype(p.dtype, copy=False)
-    return new
+    check_grads(grads, params)
+    return {k: (p - lr * grads[k]).astype(p.dtype, copy=False) for k, p in params.items()}
 
 
 PREDICT_CHUNK = 8192

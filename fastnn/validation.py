@@ -124,6 +124,26 @@ def check_params(params):
     return out
 
 
+def check_grads(grads, params):
+    """Return ``grads`` if it has the keys of ``params``, each a finite float array of its param's shape."""
+    if not isinstance(grads, dict):
+        raise TypeError(f"grads must be a dict of arrays with the keys of params (as backward() returns), "
+                        f"got {type(grads).__name__}")
+    if set(grads) != set(params):
+        raise ValueError(f"grads has keys {sorted(grads, key=str)} but params has {sorted(params, key=str)}; "
+                         "they must match")
+    for k, p in params.items():
+        g = grads[k]
+        if not isinstance(g, np.ndarray) or g.shape != p.shape:
+            raise ValueError(f"grads[{k!r}] has shape {getattr(g, 'shape', None)}, params[{k!r}] has {p.shape}; "
+                             "pass arrays of the params' shapes")
+        if g.dtype.kind != "f":
+            raise TypeError(f"grads[{k!r}] must hold floats, got dtype {g.dtype}")
+        if not np.isfinite(g).all():
+            raise ValueError(f"grads[{k!r}] holds NaN or infinite values; the gradients have diverged")
+    return grads
+
+
 def layer_sizes_of(layers):
     """The layer sizes of a checked ``[(W, b), ...]`` list."""
     return (layers[0][0].shape[0],) + tuple(W.shape[1] for W, _ in layers)
