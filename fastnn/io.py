@@ -9,7 +9,7 @@ import numpy as np
 
 from ._atomic import atomic_path
 from ._version import __version__
-from .validation import check_params, layer_sizes_of
+from .validation import check_params, check_state, layer_sizes_of
 
 META_KEY = "__fastnn_meta__"
 STATE_PREFIX = "state:"
@@ -38,6 +38,7 @@ def save(path, params, *, state=None, **meta):
         The path written.
     """
     layers = check_params(params)
+    state = check_state(state)
     record = {"activation": "relu", "output": "softmax", "loss": "cross_entropy"}
     record.update(meta)
     record.update(layer_sizes=list(layer_sizes_of(layers)), dtype=layers[0][0].dtype.name, fastnn_version=__version__)
@@ -46,8 +47,8 @@ def save(path, params, *, state=None, **meta):
     except (TypeError, ValueError) as e:
         raise TypeError(f"metadata must be JSON-serialisable (numbers, strings, lists, dicts): {e}") from None
     arrays = dict(params)
-    for k, v in (state or {}).items():
-        arrays[STATE_PREFIX + k] = np.asarray(v)
+    for k, v in state.items():
+        arrays[STATE_PREFIX + k] = v
     arrays[META_KEY] = np.frombuffer(blob.encode(), dtype=np.uint8)
     path = os.fspath(path)
     with atomic_path(path) as tmp:

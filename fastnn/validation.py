@@ -144,6 +144,23 @@ def check_grads(grads, params):
     return grads
 
 
+def check_state(state):
+    """Return an optimizer ``state`` (None, or a dict of numeric arrays under string keys) as a dict of arrays."""
+    if state is None:
+        return {}
+    if not isinstance(state, dict):
+        raise TypeError(f"state must be a dict of arrays such as an optimizer's init(params) returns, "
+                        f"got {type(state).__name__}")
+    out = {}
+    for k, v in state.items():
+        if not isinstance(k, str):
+            raise TypeError(f"state keys must be strings, got {k!r}")
+        out[k] = np.asarray(v)
+        if out[k].dtype.kind not in "biuf":
+            raise TypeError(f"state[{k!r}] must be a numeric array, got dtype {out[k].dtype}")
+    return out
+
+
 def layer_sizes_of(layers):
     """The layer sizes of a checked ``[(W, b), ...]`` list."""
     return (layers[0][0].shape[0],) + tuple(W.shape[1] for W, _ in layers)
