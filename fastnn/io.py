@@ -9,7 +9,9 @@ import numpy as np
 
 from ._atomic import atomic_path
 from ._version import __version__
-from .validation import check_params, check_state, layer_sizes_of
+from .activations import HIDDEN, OUTPUTS
+from .losses import LOSSES, check_pairing
+from .validation import check_choice, check_params, check_state, layer_sizes_of
 
 META_KEY = "__fastnn_meta__"
 STATE_PREFIX = "state:"
@@ -46,6 +48,10 @@ def save(path, params, *, state=None, **meta):
         blob = json.dumps(record, allow_nan=False, default=_jsonable)
     except (TypeError, ValueError) as e:
         raise TypeError(f"metadata must be JSON-serialisable (numbers, strings, lists, dicts): {e}") from None
+    check_choice(record["activation"], HIDDEN, "activation")  # a model that load() + forward() can run
+    check_choice(record["output"], OUTPUTS, "output")
+    check_choice(record["loss"], LOSSES, "loss")
+    check_pairing(record["output"], record["loss"])
     arrays = dict(params)
     for k, v in state.items():
         arrays[STATE_PREFIX + k] = v
