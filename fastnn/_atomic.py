@@ -1,5 +1,6 @@
 """Write files so that a crash never leaves a half-written file in place."""
 import contextlib
+import errno
 import os
 import secrets
 import shutil
@@ -15,6 +16,10 @@ def atomic_path(path):
     a plain ``open(path, "w")`` would leave: an existing file's, else 0o666 minus the umask.
     """
     path = os.fspath(path)
+    if not path:
+        raise FileNotFoundError(errno.ENOENT, "an empty file name", path)
+    if os.path.isdir(path) or path.endswith((os.sep, os.altsep or os.sep)):
+        raise IsADirectoryError(errno.EISDIR, "a folder, not a file name", path)
     folder = os.path.dirname(os.path.abspath(path))
     while True:
         tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(6)}.part")
