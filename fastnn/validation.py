@@ -23,7 +23,7 @@ def check_choice(value, choices, what):
 def check_dtype(dtype):
     """Return a NumPy float dtype for ``dtype`` ('float32' or 'float64')."""
     try:
-        dt = np.dtype(dtype)
+        dt = None if dtype is None else np.dtype(dtype)  # np.dtype(None) is float64, not our default
     except TypeError:
         dt = None
     if dt is None or dt.name not in FLOAT_DTYPES:
