@@ -18,11 +18,12 @@ import sys
 import tempfile
 import textwrap
 import zipfile
+import zlib
 from contextlib import contextmanager
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fastnn
@@ -30,7 +31,7 @@ from fastnn._idx import read_idx
 from fastnn.validation import check_params
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 HANG_SECONDS = 20
 """Guard against an endless loop: every case here returns in milliseconds, so a case still
 running after this long has hung. This is a hang detector, not a speed requirement."""
@@ -120,9 +121,9 @@ def whole_gzip_content(raw):
     """All members of a gzip file decompressed, or None if anything is wrong (Python's gzip
     module tolerates zero padding after the last member; IDX files must not have any)."""
     try:
-        d, out, rest = None, [], raw
+        out, rest = [], raw
         while rest:
-            d = __import__("zlib").decompressobj(31)
+            d = zlib.decompressobj(31)
             out.append(d.decompress(rest))
             if not d.eof:
                 return None
