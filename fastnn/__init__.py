@@ -9,7 +9,7 @@ from .io import load, save
 from .metrics import accuracy, confusion_matrix
 from .network import backward, forward, predict, predict_proba, update
 from .training import DivergenceError, TrainingInterrupted, train
-from . import optim, schedules  # noqa: E402  (modules, for fastnn.optim.adam(...))
+from . import augment, datasets, optim, schedules  # noqa: E402  (modules: fastnn.optim.adam(...), ...)
 
 __all__ = [
     "__version__",
@@ -26,6 +26,8 @@ __all__ = [
     "train",
     "DivergenceError",
     "TrainingInterrupted",
+    "augment",
+    "datasets",
     "optim",
     "schedules",
 ]

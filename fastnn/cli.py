@@ -359,6 +359,7 @@ def cmd_train(args):
     from .initializers import init_params
     from .io import save
     from .losses import check_pairing
+    from .augment import Distortion
     from .training import DivergenceError, TrainingInterrupted, train
 
     output = args.output
@@ -404,7 +405,7 @@ def cmd_train(args):
         activation=args.activation, output=args.output_activation, loss=args.loss, hidden_layers=args.layers,
         dataset=dataset, train_samples=n, epochs=args.epochs, lr=lr, schedule=repr(schedule),
         optimizer=optimizer, optimizer_hyperparams=hyperparams, batch_size=args.batch_size, init=args.init,
-        seed=args.seed, l2=args.l2, dropout=args.dropout,
+        seed=args.seed, l2=args.l2, dropout=args.dropout, augment=args.augment, threads=args.threads,
         command=shlex.join(["fastnn", *args.argv]),
     )
     bar.begin(n)
@@ -413,7 +414,8 @@ def cmd_train(args):
             params, X, y, epochs=args.epochs, lr=schedule, optimizer=(optimizer, hyperparams),
             batch_size=args.batch_size, seed=args.seed,
             activation=args.activation, output=args.output_activation, loss=args.loss, l2=args.l2,
-            dropout=args.dropout, validation_data=(X_test, y_test), callback=report, progress=bar)
+            dropout=args.dropout, augment=Distortion() if args.augment else None, n_threads=args.threads,
+            validation_data=(X_test, y_test), callback=report, progress=bar)
     except TrainingInterrupted as stop:
         bar.close()
         done = len(stop.history["epoch"])
@@ -637,6 +639,11 @@ def build_parser():
     t.add_argument("--seed", type=_seed, default=0,
                    help="seed of the initial weights, sample order and dropout (default: %(default)s)")
     t.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="(default: %(default)s)")
+    t.add_argument("--augment", action="store_true",
+                   help="train each epoch on freshly distorted images (fastnn.augment.Distortion defaults)")
+    t.add_argument("--threads", type=_positive_int, default=1, metavar="K",
+                   help="per-sample SGD on K threads at once (Hogwild!; K > 1 is not bit-reproducible) "
+                        "(default: %(default)s)")
     data_option(t)
     t.add_argument("--fashion", action="store_true", help="train on Fashion-MNIST")
     t.add_argument("--limit", type=_positive_int, metavar="N", help="train on the first N training images only")

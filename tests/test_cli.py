@@ -434,3 +434,16 @@ def test_version_and_help(capsys):
 def test_probability_format():
     assert [cli._probability(p) for p in (0.5, 0.99996, 1e-3, 4e-5, 0.0)] == [
         "50.00%", "100.00%", "0.10%", "<0.01%", "0.00%"]
+
+
+@pytest.mark.mnist
+def test_train_with_augment_and_threads(mnist_dir, tmp_path):
+    from fastnn.cli import main
+
+    out = tmp_path / "aug.npz"
+    status = main(["train", "--data", str(mnist_dir), "--limit", "2000", "--epochs", "1", "--layers", "32",
+                   "--augment", "--threads", "2", "--no-progress", "-o", str(out)])
+    assert status == 0
+    params, meta = fastnn.load(out)
+    assert meta["augment"] is True and meta["threads"] == 2
+    assert meta["history"]["val_accuracy"][-1] > 0.5
