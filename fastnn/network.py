@@ -128,22 +128,43 @@ PREDICT_CHUNK = 8192
 """Rows per forward pass in :func:`predict_proba`, so memory stays flat for any ``len(X)``."""
 
 
-def predict_proba(params, X, *, activation="relu", output="softmax"):
-    """Network outputs for ``X`` (class probabilities with a softmax output), in chunks of rows."""
+def _output_chunks(params, X, activation, output):
+    """Check the arguments; return ``(n_rows, chunks)``, where ``chunks`` yields ``(start, outputs)``
+    for consecutive chunks of at most ``PREDICT_CHUNK`` rows, each checked and converted on its own."""
     check_choice(activation, HIDDEN, "activation")
     check_choice(output, OUTPUTS, "output")
     layers = check_params(params)
     n_features, dtype = layers[0][0].shape[0], layers[0][0].dtype
     if not isinstance(X, np.ndarray) or X.ndim != 2 or len(X) <= PREDICT_CHUNK or X.shape[1] != n_features:
         X = check_inputs(X, n_features, dtype, w1_shape=layers[0][0].shape)
-        return _forward_layers(layers, X, activation, output)[-1]
-    out = np.empty((len(X), layers[-1][0].shape[1]), dtype=dtype)
-    for start in range(0, len(X), PREDICT_CHUNK):
-        chunk = check_inputs(X[start : start + PREDICT_CHUNK], n_features, dtype, first_row=start)
-        out[start : start + len(chunk)] = _forward_layers(layers, chunk, activation, output)[-1]
+        return len(X), iter([(0, _forward_layers(layers, X, activation, output)[-1])])
+
+    def chunks():
+        for start in range(0, len(X), PREDICT_CHUNK):
+            chunk = check_inputs(X[start : start + PREDICT_CHUNK], n_features, dtype, first_row=start)
+            yield start, _forward_layers(layers, chunk, activation, output)[-1]
+
+    return len(X), chunks()
+
+
+def predict_proba(params, X, *, activation="relu", output="softmax"):
+    """Network outputs for ``X`` (class probabilities with a softmax output), in chunks of rows."""
+    n, chunks = _output_chunks(params, X, activation, output)
+    out = None
+    for start, part in chunks:
+        if len(part) == n:
+            return part
+        if out is None:
+            out = np.empty((n, part.shape[1]), dtype=part.dtype)
+        out[start : start + len(part)] = part
     return out
 
 
 def predict(params, X, *, activation="relu", output="softmax"):
-    """Predicted class index for every row of ``X`` (int64)."""
-    return np.argmax(predict_proba(params, X, activation=activation, output=output), axis=1).astype(np.int64)
+    """Predicted class index for every row of ``X`` (int64), chunk by chunk: the outputs of all
+    rows are never held at once."""
+    n, chunks = _output_chunks(params, X, activation, output)
+    labels = np.empty(n, dtype=np.int64)
+    for start, part in chunks:
+        labels[start : start + len(part)] = np.argmax(part, axis=1)
+    return labels
