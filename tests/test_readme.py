@@ -1,9 +1,10 @@
 """The README's Python examples run, in order, as written."""
+import pathlib
 import re
 
 import pytest
 
-from conftest import REPO
+REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
 def _python_blocks():
