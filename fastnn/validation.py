@@ -199,12 +199,26 @@ def check_inputs(X, n_features, dtype, name="X", first_row=0, w1_shape=None):
     if X.dtype.kind != "f":
         raise TypeError(f"{name} must hold floats, got dtype {X.dtype}")
     X = np.ascontiguousarray(X, dtype=dtype)
-    if not np.isfinite(X).all():
-        bad = int(np.flatnonzero(~np.isfinite(X).all(axis=1))[0])
+    bad = _first_non_finite_row(X)
+    if bad is not None:
         raise ValueError(
             f"{name} holds NaN or infinite values (first in row {first_row + bad}); clean or impute them first"
         )
     return X
+
+
+def _first_non_finite_row(X, block=1 << 20):
+    """Index of the first row of 2-D ``X`` holding a NaN or an infinity, or None.
+
+    Checked a block of about ``block`` elements at a time, so the temporary stays small
+    however large ``X`` is (a whole-array ``np.isfinite`` would add a quarter of a float32 X).
+    """
+    step = max(1, block // max(1, X.shape[1]))
+    for start in range(0, len(X), step):
+        finite = np.isfinite(X[start : start + step]).all(axis=1)
+        if not finite.all():
+            return start + int(np.flatnonzero(~finite)[0])
+    return None
 
 
 def check_targets(y, n_samples, n_classes, dtype, name="y"):
