@@ -107,6 +107,9 @@ def parse_header(buf, name):
     if len(buf) < header_size:
         raise ValueError(f"{name}: file ends inside the IDX header ({len(buf)} of {header_size} bytes)")
     dims = struct.unpack(f">{ndim}I", bytes(buf[4:header_size]))
+    # NumPy refuses such a shape even when another dimension is 0 (so the data length checks pass)
+    if math.prod(d for d in dims if d) * IDX_TYPES[type_code].itemsize > np.iinfo(np.intp).max:
+        raise ValueError(f"{name}: IDX dimensions {dims} are too large for any array")
     return IDX_TYPES[type_code], dims, header_size
 
 
