@@ -204,6 +204,16 @@ def test_read_idx_on_damaged_files(scratch, data, base):
     check_read_idx(scratch / ("damaged.gz" if base >= len(SMALL_IDX) else "damaged.idx"), raw)
 
 
+@pytest.mark.parametrize("compress", [False, True])
+def test_dimensions_too_large_for_any_array_are_refused_naming_the_file(tmp_path, compress):
+    """Found by hypothesis: dims (0, 2**21, 2**21, 2**21) hold 0 elements, so the length check
+    passes, but NumPy cannot make an array of that shape at all."""
+    raw = b"\0\0\x08\x04" + struct.pack(">4I", 0, 2**21, 2**21, 2**21)
+    path = _write(tmp_path / "huge.idx", gzip.compress(raw, mtime=0) if compress else raw)
+    with pytest.raises(ValueError, match=re.escape(str(path)) + ".*too large"):
+        read_idx(path)
+
+
 @pytest.mark.parametrize("copies", [2, 3])
 def test_a_gzip_file_doubled_is_refused_not_read_as_its_first_half(tmp_path, copies):
     """``cat f.gz f.gz > g.gz`` holds the IDX content twice: extra bytes after the data."""
