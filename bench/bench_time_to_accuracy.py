@@ -33,7 +33,7 @@ def _race(benchmark, quick, mnist, summary, run):
 
 
 @pytest.mark.benchmark(timer=CLOCK.now)
-@pytest.mark.parametrize("key", list(dict.fromkeys(recipes.RECIPES)))
+@pytest.mark.parametrize("key", list(recipes.RECIPES))
 def test_fastnn_recipe(benchmark, key, quick, mnist, summary):
     recipe = recipes.RECIPES[key]
     benchmark.group = GROUP

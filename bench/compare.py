@@ -209,7 +209,8 @@ def run_race(args, X, y, X_test, y_test):
                 race = recipes.torch_adam_race(X, y, X_test, y_test, threads=args.torch_threads)
             else:
                 race = recipes.fastnn_race(contenders[key], X, y, X_test, y_test)
-            log(f"  {race.epochs} epochs, {race.train_seconds:.2f} s, test accuracy {race.accuracy:.2%}")
+            curve = "  ".join(f"{e}: {acc:.2%} at {sec:.1f} s" for e, sec, acc in race.curve)
+            log(f"  {race.epochs} epochs, {race.train_seconds:.2f} s, test accuracy {race.accuracy:.2%} ({curve})")
             races[key].append(race)
     base = statistics.median(r.train_seconds for r in races[keys[0]]) if keys else None
     rows = []
