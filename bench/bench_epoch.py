@@ -3,8 +3,9 @@
 MNIST 60,000, float32, 784-128-64-10, ReLU, softmax cross-entropy, per-sample SGD, lr 0.01.
 All implementations start from the same fastnn ``init_params(seed=0)``; all but
 ``fastnn train()`` and scikit-learn (which shuffle with their own generators) also visit
-the samples in the same order, so their trained weights must agree with fastnn's kernel,
-which each benchmark checks. JAX's compile time is excluded and reported apart.
+the samples in the same order, so they must agree with fastnn's kernel: the same weights
+after 1,000 samples (quick mode), the same test accuracy and mean loss after a full epoch.
+JAX's compile time is excluded and reported apart.
 
 Run:  FASTNN_DATA=../shared/mnist python -m pytest bench/bench_epoch.py
 For a side-by-side table in one process, interleaved, see ``python bench/compare.py``.
@@ -20,9 +21,11 @@ ROUNDS = {"fastnn": 5, "kernel": 5, "jax": 5, "torch": 3, "sklearn": 2, "numpy":
 SAME_ORDER = ("kernel", "numpy", "jax", "torch")
 """Implementations that visit the samples in the workload's order: same weights as the kernel."""
 
-WEIGHT_ATOL = {True: 1e-4, False: 5e-3}
-"""Largest weight difference tolerated against the kernel (quick mode, full epoch):
-float32 sums in another order drift apart slowly over 60,000 updates."""
+WEIGHT_ATOL = 1e-4
+"""Largest weight difference tolerated against the kernel after 1,000 samples (quick mode).
+Over a full epoch float32 trajectories that round differently drift apart (max weight
+difference ~0.2 after 60,000 steps, the kernel in float64 as far from both), so a full
+epoch is held to the kernel's test accuracy and mean loss instead."""
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +52,14 @@ def test_reference_epoch(benchmark, name, workload, mnist_test, quick, kernel_re
         assert value.shape == workload.params[key].shape and np.isfinite(value).all(), key
     acc = peers.evaluate_accuracy(result.params, *mnist_test)
     assert acc > (0.5 if quick else 0.9), f"{impl.title}: test accuracy {acc:.3f} after one epoch"
-    if name in SAME_ORDER:
+    if name in SAME_ORDER and quick:
         worst = max(float(np.max(np.abs(result.params[k] - kernel_reference.params[k]))) for k in result.params)
-        assert worst < WEIGHT_ATOL[quick], f"{impl.title} ends {worst:.2e} away from fastnn's kernel"
+        assert worst < WEIGHT_ATOL, f"{impl.title} ends {worst:.2e} away from fastnn's kernel"
+    elif name in SAME_ORDER:
+        kernel_acc = peers.evaluate_accuracy(kernel_reference.params, *mnist_test)
+        assert abs(acc - kernel_acc) < 0.01, f"{impl.title}: test accuracy {acc:.4f}, kernel's {kernel_acc:.4f}"
+        if np.isfinite(result.loss):
+            assert abs(result.loss / kernel_reference.loss - 1) < 0.05, (result.loss, kernel_reference.loss)
 
     benchmark.extra_info.update(samples=n, test_accuracy=acc, compile_seconds=impl.compile_seconds)
     if benchmark.enabled:
