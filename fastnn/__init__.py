@@ -3,7 +3,11 @@
 Parameters are a plain dict of NumPy arrays (``W1, b1, ..., WL, bL``); every step is
 a function. The per-sample training loop is compiled with Numba.
 """
-from ._version import __version__
+from ._numba_cache import ensure_cache_dir as _ensure_cache_dir
+
+_ensure_cache_dir()  # before any kernel is imported
+
+from ._version import __version__  # noqa: E402
 from .initializers import init_params
 from .io import load, save
 from .metrics import accuracy, confusion_matrix

@@ -22,6 +22,14 @@ def cross_entropy(p, t):
     return float(-np.sum(t * np.log(np.clip(p, tiny, None))) / len(p))
 
 
+def cross_entropy_from_logits(z, t):
+    """Mean cross-entropy of ``softmax(z)`` against ``t``, by log-sum-exp: exact and
+    unbounded, so a diverging network's loss grows instead of stopping at ``-log(tiny)``."""
+    zmax = z.max(axis=1, keepdims=True)
+    log_norm = np.log(np.exp(z - zmax).sum(axis=1)) + zmax[:, 0]
+    return float(np.mean(log_norm - np.sum(t * z, axis=1)))
+
+
 def mse(a, t):
     """Mean squared error, averaged over all entries."""
     return float(np.mean((a - t) ** 2))

@@ -11,9 +11,10 @@ def accuracy(params, X, y, *, activation="relu", output="softmax"):
     Labels must lie in ``[0, n_outputs)``: a label the network cannot predict is refused.
     """
     y = check_labels(y, check_params(params)[-1][0].shape[1])
-    if len(y) != len(X):
-        raise ValueError(f"y has {len(y)} labels but X has {len(X)} rows; they must match")
-    return float(np.mean(predict(params, X, activation=activation, output=output) == y))
+    predicted = predict(params, X, activation=activation, output=output)  # validates X
+    if len(y) != len(predicted):
+        raise ValueError(f"y has {len(y)} labels but X has {len(predicted)} rows; they must match")
+    return float(np.mean(predicted == y))
 
 
 def confusion_matrix(y_true, y_pred, n_classes=None):

@@ -12,7 +12,7 @@ import numpy as np
 
 from .activations import HIDDEN, OUTPUTS
 from .kernels import sgd as _k
-from .losses import LOSS_FUNCTIONS, LOSSES, check_pairing
+from .losses import LOSS_FUNCTIONS, LOSSES, check_pairing, cross_entropy_from_logits
 from .network import _forward_layers, _gradients, predict_proba
 from .optim import OPTIMIZERS, Optimizer, get_optimizer
 from .schedules import lr_values
@@ -510,7 +510,11 @@ def _batch_epoch(theta, sizes, offsets, X, T, order, bs, opt, slots, step0, acti
             masks = [((rng.random((len(idx), W.shape[1])) < keep[l]) / keep[l]).astype(theta.dtype)
                      for l, (W, _) in enumerate(views[:-1])]
         acts = _forward_layers(views, Xb, activation, output, masks)
-        batch_loss = LOSS_FUNCTIONS[loss](acts[-1], Tb)
+        if loss == "cross_entropy":  # from the logits, as the kernel does: the clipped loss cannot exceed 87
+            inputs = acts[-2] if masks is None or L == 1 else acts[-2] * masks[-1]
+            batch_loss = cross_entropy_from_logits(inputs @ views[-1][0] + views[-1][1], Tb)
+        else:
+            batch_loss = LOSS_FUNCTIONS[loss](acts[-1], Tb)
         if not batch_loss <= limit:  # also catches NaN
             return loss_sum, correct, start, True
         loss_sum += batch_loss * len(idx)
