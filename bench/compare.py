@@ -219,9 +219,10 @@ def run_race(args, X, y, X_test, y_test):
         med = statistics.median(r.train_seconds for r in rs)
         what = contenders[key].describe() if contenders[key] else recipes.describe_torch_adam(args.torch_threads)
         reached = all(r.reached for r in rs)
-        rows.append([rs[0].name, what, str(rs[-1].epochs) + ("" if reached else " (not reached)"),
+        epochs = ", ".join(str(r.epochs) for r in rs)  # one per round: Hogwild! varies
+        rows.append([rs[0].name, what, epochs + ("" if reached else " (not reached)"),
                      f"{med:.2f}", f"{med / base:.2f}x", f"{rs[-1].accuracy:.2%}"])
-    headers = ["contender", "setup", "epochs", "training s to target (median)", f"time / {keys[0]} time",
+    headers = ["contender", "setup", "epochs (each round)", "training s to target (median)", f"time / {keys[0]} time",
                "test accuracy"]
     return render(headers, rows, args.markdown, ["<", "<", ">", ">", ">", ">"]), skipped
 
