@@ -52,3 +52,18 @@ def _no_real_mirrors(monkeypatch):
 
     closed = "http://127.0.0.1:9/"
     monkeypatch.setattr(fastnn.datasets, "MIRRORS", {name: [closed] for name in fastnn.datasets.MIRRORS})
+
+
+def _hypothesis_profiles():
+    """In CI, hypothesis replays the same examples every run (derandomize), so a run is red
+    only for a change in the code; locally it explores new examples each time."""
+    try:
+        from hypothesis import settings
+    except ImportError:
+        return
+    settings.register_profile("ci", derandomize=True)
+    if os.environ.get("CI") == "true":
+        settings.load_profile("ci")
+
+
+_hypothesis_profiles()

@@ -494,7 +494,9 @@ def test_init_params_refuses_anything_odd(position, thing):
     except REFUSED as e:
         assert len(str(e)) > 15, f"{type(e).__name__} with too short a message: {e!r}"
         return
-    assert_params_like(params, fastnn.init_params([3, 2]), params["W1"].dtype)
+    # accepted: then it was a valid value, e.g. layer sizes given as a NumPy integer array
+    sizes = [int(s) for s in thing] if position == "layer_sizes" else [3, 2]
+    assert_params_like(params, fastnn.init_params(sizes), params["W1"].dtype)
 
 
 def test_init_params_dtype_none_is_refused_not_float64():
