@@ -45,7 +45,7 @@ def parse_args(argv=None):
     ap.add_argument("--data", default=None, help="folder of the MNIST files (default $FASTNN_DATA)")
     ap.add_argument("--markdown", action="store_true", help="print README-ready markdown tables")
     ap.add_argument("--to-accuracy", action="store_true",
-                    help=f"also race to {recipes.TARGET:.1%} test accuracy (fastnn recipes vs PyTorch Adam)")
+                    help=f"also race to {100 * recipes.TARGET:.1f}%% test accuracy (fastnn recipes vs PyTorch Adam)")
     ap.add_argument("--race-rounds", type=int, default=None, help="rounds of the race (default: --rounds)")
     ap.add_argument("--torch-threads", type=int, default=recipes.TORCH_ADAM["threads"],
                     help="PyTorch threads in the race (default %(default)s; on a loaded machine OpenMP threads "
