@@ -238,7 +238,7 @@ def _run_samples(theta, sizes, offsets, X, T, order, lrs, hidden, output, loss, 
     h = np.zeros((L + 1, width), dt)  # layer outputs f(z) (row 0: the input)
     m = np.ones((L + 1, width), dt)  # dropout multipliers (0 or 1/keep)
     delta = np.zeros((L + 1, width), dt)  # dL/dz per layer
-    active = np.zeros((L + 1, width), np.int64)  # indices of non-zero inputs of each layer
+    active = np.zeros((L + 1, width), np.uint64)  # indices of non-zero inputs of each layer
     n_active = np.zeros(L + 1, np.int64)
     use_dropout = False
     for l in range(L):
@@ -255,10 +255,8 @@ def _run_samples(theta, sizes, offsets, X, T, order, lrs, hidden, output, loss, 
         # input layer: the non-zero pixels
         # branch-free compaction: a mispredicted branch per pixel would cost more than the work
         c = 0
-        h0 = h[0]
         act0 = active[0]
         for j in range(sizes[0]):
-            h0[j] = x[j]
             act0[c] = j
             c += x[j] != 0
         n_active[0] = c
@@ -271,7 +269,7 @@ def _run_samples(theta, sizes, offsets, X, T, order, lrs, hidden, output, loss, 
             z = delta[l + 1]  # scratch for the pre-activation, overwritten by backward later
             for k in range(nz):
                 z[k] = 0.0
-            hl = h[l]
+            hl = x if l == 0 else h[l]  # the input is read in place, not copied into h[0]
             ml = m[l]
             al = active[l]
             na = n_active[l]
@@ -292,18 +290,22 @@ def _run_samples(theta, sizes, offsets, X, T, order, lrs, hidden, output, loss, 
                 a += 1
             sc = scale[l]
             if l < L - 1:
+                hn = h[l + 1]
+                for k in range(nz):
+                    hn[k] = _activate(sc * z[k] + b[k], hidden)
+                mn = m[l + 1]
+                if use_dropout:
+                    for k in range(nz):
+                        if keep[l] < 1.0 and not keep_unit(seed, step0 + s, l, k, keep[l]):
+                            mn[k] = 0.0
+                        else:
+                            mn[k] = 1.0 / keep[l]
+                # branch-free compaction of the units that pass a signal on (see the input scan)
+                an = active[l + 1]
                 c = 0
                 for k in range(nz):
-                    hk = _activate(sc * z[k] + b[k], hidden)
-                    h[l + 1, k] = hk
-                    if use_dropout:
-                        if keep[l] < 1.0 and not keep_unit(seed, step0 + s, l, k, keep[l]):
-                            m[l + 1, k] = 0.0
-                        else:
-                            m[l + 1, k] = 1.0 / keep[l]
-                    if m[l + 1, k] != 0 and (hk != 0 or hidden != RELU):
-                        active[l + 1, c] = k
-                        c += 1
+                    an[c] = k
+                    c += (mn[k] != 0) & ((hn[k] != 0) | (hidden != RELU))
                 n_active[l + 1] = c
             else:
                 for k in range(nz):
@@ -363,6 +365,7 @@ def _run_samples(theta, sizes, offsets, X, T, order, lrs, hidden, output, loss, 
         if best == tbest:
             correct += 1
         if rule != SGD:
+            h[0, : sizes[0]] = x
             _dense_backward_update(theta, sizes, offsets, h, m, delta, active, n_active, hidden, lr, l2, rule,
                                    hyper, slots, step0 + s)
         else:  # plain SGD: sparse, fused with the backward pass, last layer first
@@ -389,7 +392,7 @@ def _run_samples(theta, sizes, offsets, X, T, order, lrs, hidden, output, loss, 
                 if l > 0:
                     for j in range(n_in):
                         d_in[j] = 0.0
-                hl = h[l]
+                hl = x if l == 0 else h[l]
                 ml = m[l]
                 for a in range(n_active[l]):
                     j = active[l, a]
