@@ -15,11 +15,11 @@ import pytest
 
 import peers
 
-ROUNDS = {"fastnn": 5, "kernel": 5, "jax": 5, "torch": 2, "sklearn": 1, "numpy": 1}
+ROUNDS = {"fastnn": 5, "kernel": 5, "jax": 5, "torch": 2, "sklearn": 1, "numpy": 1, "numpy-loop": 1}
 """Rounds per implementation: on this 2-core machine one epoch takes ~25 s for the NumPy
 twin, ~30 s for PyTorch and ~40 s for scikit-learn (compare.py runs more rounds)."""
 
-SAME_ORDER = ("kernel", "numpy", "jax", "torch")
+SAME_ORDER = ("kernel", "numpy", "numpy-loop", "jax", "torch")
 """Implementations that visit the samples in the workload's order: same weights as the kernel."""
 
 WEIGHT_ATOL = 1e-4

@@ -29,7 +29,7 @@ import numpy as np
 import peers
 import recipes
 
-ORDER = ["fastnn", "kernel", "numpy", "jax", "torch", "sklearn"]
+ORDER = ["fastnn", "kernel", "numpy", "numpy-loop", "jax", "torch", "sklearn"]
 
 
 def parse_args(argv=None):

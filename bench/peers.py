@@ -204,6 +204,48 @@ class NumpyTwin:
         return EpochResult(params, len(self.w.order), float("nan"))  # the twin reports no loss
 
 
+class NumpyLoop:
+    """The tutorials' NumPy loop: one ``x @ W`` per layer, ``W -= lr * np.outer(h, delta)`` in place.
+
+    What a careful hand-written NumPy per-sample loop costs, as a calibration point beside
+    fastnn's twin (which composes the pure functions and builds new arrays every step, so
+    it is slower). ReLU hidden layers, softmax cross-entropy, any depth.
+    """
+
+    name, title = "numpy-loop", "NumPy per-sample (in-place loop)"
+    compile_seconds = None
+
+    def __init__(self, w):
+        self.w = w
+        self.n_layers = len(w.params) // 2
+
+    def reset(self):
+        pass
+
+    def epoch(self):
+        w, L = self.w, self.n_layers
+        Ws = [w.params[f"W{l}"].copy() for l in range(1, L + 1)]
+        bs = [w.params[f"b{l}"].copy() for l in range(1, L + 1)]
+        lr = w.X.dtype.type(w.lr)
+        loss = 0.0
+        for i in w.order:
+            hs = [w.X[i]]
+            for l in range(L - 1):
+                hs.append(np.maximum(hs[-1] @ Ws[l] + bs[l], 0))
+            z = hs[-1] @ Ws[-1] + bs[-1]
+            e = np.exp(z - z.max())
+            total = e.sum()
+            loss += float(np.log(total) + z.max() - z[w.y[i]])
+            delta = e / total - w.T[i]
+            for l in range(L - 1, -1, -1):
+                back = (Ws[l] @ delta) * (hs[l] > 0) if l > 0 else None  # before W changes
+                Ws[l] -= lr * np.outer(hs[l], delta)
+                bs[l] -= lr * delta
+                delta = back
+        params = {k: v for l in range(L) for k, v in ((f"W{l + 1}", Ws[l]), (f"b{l + 1}", bs[l]))}
+        return EpochResult(params, len(w.order), loss / len(w.order))
+
+
 # -- JAX -----------------------------------------------------------------------------------
 
 
@@ -366,5 +408,6 @@ class SklearnMLP:
         return EpochResult(params, int(self.clf.t_ - self.t0), float(self.clf.loss_))
 
 
-IMPLEMENTATIONS = {cls.name: cls for cls in (FastnnTrain, FastnnKernel, NumpyTwin, JaxScan, TorchEager, SklearnMLP)}
+IMPLEMENTATIONS = {cls.name: cls for cls in (FastnnTrain, FastnnKernel, NumpyTwin, NumpyLoop, JaxScan, TorchEager,
+                                             SklearnMLP)}
 """Every implementation of the reference workload, by short name, fastnn first."""
