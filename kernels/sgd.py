@@ -394,7 +394,34 @@ def _run_samples(theta, sizes, offsets, X, T, order, lrs, hidden, output, loss, 
                         d_in[j] = 0.0
                 hl = x if l == 0 else h[l]
                 ml = m[l]
-                for a in range(n_active[l]):
+                al = active[l]
+                a0 = 0
+                while a0 + 4 <= n_active[l]:  # four rows per pass over d_out, as in the forward pass
+                    j0, j1, j2, j3 = al[a0], al[a0 + 1], al[a0 + 2], al[a0 + 3]
+                    w0, w1, w2, w3 = W[j0], W[j1], W[j2], W[j3]
+                    if l > 0:
+                        g0 = w0[0] - w0[0]  # zeros of theta's dtype
+                        g1, g2, g3 = g0, g0, g0
+                        for k in range(nz):
+                            dk = d_out[k]
+                            g0 += w0[k] * dk
+                            g1 += w1[k] * dk
+                            g2 += w2[k] * dk
+                            g3 += w3[k] * dk
+                        d_in[j0] = back * g0 * _derivative(hl[j0], hidden) * ml[j0]
+                        d_in[j1] = back * g1 * _derivative(hl[j1], hidden) * ml[j1]
+                        d_in[j2] = back * g2 * _derivative(hl[j2], hidden) * ml[j2]
+                        d_in[j3] = back * g3 * _derivative(hl[j3], hidden) * ml[j3]
+                    u0, u1 = step * hl[j0] * ml[j0], step * hl[j1] * ml[j1]
+                    u2, u3 = step * hl[j2] * ml[j2], step * hl[j3] * ml[j3]
+                    for k in range(nz):
+                        dk = d_out[k]
+                        w0[k] -= u0 * dk
+                        w1[k] -= u1 * dk
+                        w2[k] -= u2 * dk
+                        w3[k] -= u3 * dk
+                    a0 += 4
+                for a in range(a0, n_active[l]):
                     j = active[l, a]
                     w = W[j]
                     if l > 0:
