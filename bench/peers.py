@@ -24,7 +24,9 @@ import numpy as np
 
 from fastnn import init_params, predict
 from fastnn.kernels import sgd as sgd_kernel
-from fastnn.training import pack, sgd_epoch_numpy, train, unpack
+from fastnn.packing import pack, unpack
+from fastnn.training import train
+from fastnn.twin import sgd_epoch_numpy
 
 LAYERS = (784, 128, 64, 10)
 LR = 0.01
@@ -187,7 +189,7 @@ class FastnnKernel:
 
 
 class NumpyTwin:
-    """``fastnn.training.sgd_epoch_numpy``: fastnn's own pure-NumPy per-sample loop."""
+    """``fastnn.twin.sgd_epoch_numpy``: fastnn's own pure-NumPy per-sample loop."""
 
     name, title = "numpy", "NumPy per-sample (fastnn twin)"
     compile_seconds = None

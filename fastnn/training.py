@@ -16,6 +16,7 @@ from .losses import LOSS_FUNCTIONS, LOSSES, check_pairing, cross_entropy_from_lo
 from .network import _forward_layers, _gradients, predict_proba
 from .optim import OPTIMIZERS, Optimizer, get_optimizer
 from .schedules import lr_values
+from .packing import pack, unpack, unpack_views
 from .validation import (
     check_choice,
     check_inputs,
@@ -23,7 +24,6 @@ from .validation import (
     check_positive_float,
     check_positive_int,
     check_targets,
-    layer_sizes_of,
 )
 
 HIDDEN_CODES = {"relu": _k.RELU, "sigmoid": _k.SIGMOID, "tanh": _k.TANH, "identity": _k.IDENTITY}
@@ -57,111 +57,6 @@ class TrainingInterrupted(KeyboardInterrupt):
     def __init__(self, params, history):
         super().__init__("training interrupted")
         self.params, self.history = params, history
-
-
-# -- packing the params dict into the kernel's flat buffer -------------------------------
-
-
-def pack(layers):
-    """Flat copy of ``[(W1, b1), ...]`` with the layer ``sizes`` and the ``offsets`` of each array."""
-    sizes = np.array(layer_sizes_of(layers), dtype=np.int64)
-    offsets = np.zeros(2 * len(layers), dtype=np.int64)
-    pos = 0
-    for l, (W, b) in enumerate(layers):
-        offsets[2 * l], offsets[2 * l + 1] = pos, pos + W.size
-        pos += W.size + b.size
-    theta = np.empty(pos, dtype=layers[0][0].dtype)
-    for l, (W, b) in enumerate(layers):
-        theta[offsets[2 * l] : offsets[2 * l] + W.size] = W.ravel()
-        theta[offsets[2 * l + 1] : offsets[2 * l + 1] + b.size] = b
-    return theta, sizes, offsets
-
-
-def unpack(theta, sizes, offsets):
-    """The params dict of a flat buffer made by :func:`pack` (fresh copies)."""
-    params = {}
-    for l, (W, b) in enumerate(unpack_views(theta, sizes, offsets), 1):
-        params[f"W{l}"], params[f"b{l}"] = W.copy(), b.copy()
-    return params
-
-
-# -- dropout masks, shared by the kernel and its NumPy twin -----------------------------
-
-_M64 = (1 << 64) - 1
-
-
-def dropout_multipliers(seed, step, layer, width, keep):
-    """Inverted-dropout multipliers (0 or 1/keep) of one hidden layer at one step.
-
-    The NumPy twin of ``kernels.sgd.keep_unit``: the same SplitMix64 hash, so the
-    kernel and the pure functions drop exactly the same units.
-    """
-    if keep >= 1.0:
-        return np.ones(width)
-    base = ((seed * 0x9E3779B97F4A7C15) & _M64) ^ ((step * 0xBF58476D1CE4E5B9) & _M64)
-    with np.errstate(over="ignore"):
-        x = np.uint64(base) ^ ((np.arange(width, dtype=np.uint64) + np.uint64(layer * 1000003)) * np.uint64(0x94D049BB133111EB))
-        x ^= x >> np.uint64(30)
-        x *= np.uint64(0xBF58476D1CE4E5B9)
-        x ^= x >> np.uint64(27)
-        x *= np.uint64(0x94D049BB133111EB)
-        x ^= x >> np.uint64(31)
-    u = (x >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
-    return np.where(u < keep, 1.0 / keep, 0.0)
-
-
-# -- the NumPy twin of the fused kernel ----------------------------------------------------
-
-
-def sgd_epoch_numpy(params, X, T, order, lrs, *, activation="relu", output="softmax", loss="cross_entropy",
-                    l2=0.0, keep=None, seed=0, step0=0, rule="sgd", hyper=None):
-    """Per-sample SGD composed from the pure functions, one sample at a time.
-
-    The readable reference for ``kernels.sgd.sgd_epoch``: for each sample, the forward
-    pass, the gradients of :func:`fastnn.backward` (with the same dropout masks), and
-    ``W <- (1 - lr*l2) W - lr*g``; or, for another ``rule`` (``'momentum'``, ``'adam'``,
-    ...), the gradients plus ``l2 * W`` handed to that optimizer of :mod:`fastnn.optim`
-    from a fresh state. Returns new params; ``params`` is not modified.
-    """
-    if rule != "sgd":
-        return _optimizer_epoch_numpy(params, X, T, order, lrs, activation, output, loss, l2, keep, seed, step0,
-                                      rule, hyper or {})
-    layers = [(W.copy(), b.copy()) for W, b in check_params(params)]
-    L = len(layers)
-    keep = np.ones(L) if keep is None else keep
-    for s, i in enumerate(order):
-        masks = None
-        if np.any(keep[: L - 1] < 1):
-            masks = [dropout_multipliers(seed, step0 + s, l, layers[l][0].shape[1], keep[l]).astype(X.dtype)
-                     for l in range(L - 1)]
-        x = X[i : i + 1]
-        acts = _forward_layers(layers, x, activation, output, masks)
-        grads = _gradients(layers, acts, T[i : i + 1], activation, output, loss, masks)
-        lr = float(lrs[s])
-        layers = [((1 - lr * l2) * W - lr * grads[f"W{l}"], b - lr * grads[f"b{l}"])
-                  for l, (W, b) in enumerate(layers, 1)]
-    return {k: v for l, (W, b) in enumerate(layers, 1) for k, v in ((f"W{l}", W), (f"b{l}", b))}
-
-
-def _optimizer_epoch_numpy(params, X, T, order, lrs, activation, output, loss, l2, keep, seed, step0, rule, hyper):
-    layers = check_params(params)
-    L = len(layers)
-    keep = np.ones(L) if keep is None else keep
-    opt = OPTIMIZERS[rule](lr=lambda t: float(lrs[t]), **hyper)
-    params, state = dict(params), opt.init(params)
-    state["step"] = np.array(0)
-    for s, i in enumerate(order):
-        masks = None
-        if np.any(keep[: L - 1] < 1):
-            masks = [dropout_multipliers(seed, step0 + s, l, layers[l][0].shape[1], keep[l]).astype(X.dtype)
-                     for l in range(L - 1)]
-        acts = _forward_layers(layers, X[i : i + 1], activation, output, masks)
-        grads = _gradients(layers, acts, T[i : i + 1], activation, output, loss, masks)
-        for l, (W, _) in enumerate(layers, 1):
-            grads[f"W{l}"] = grads[f"W{l}"] + l2 * W
-        params, state = opt.update(params, grads, state)
-        layers = check_params(params)
-    return params
 
 
 # -- train -----------------------------------------------------------------------------------
@@ -533,13 +428,3 @@ def _batch_epoch(theta, sizes, offsets, X, T, order, bs, opt, slots, step0, acti
 
 def _hyper_array(opt):
     return np.array([opt.hyperparams[k] for k in _HYPER_ORDER[opt.name]] + [0.0] * 4)[:4]
-
-
-def unpack_views(theta, sizes, offsets):
-    """``[(W1, b1), ...]`` as views into ``theta`` (writing to them writes ``theta``)."""
-    out = []
-    for l in range(len(sizes) - 1):
-        n_in, n_out = int(sizes[l]), int(sizes[l + 1])
-        w, b = int(offsets[2 * l]), int(offsets[2 * l + 1])
-        out.append((theta[w : w + n_in * n_out].reshape(n_in, n_out), theta[b : b + n_out]))
-    return out

@@ -3,7 +3,6 @@
 No test reaches beyond 127.0.0.1: an autouse fixture points every mirror list at a closed local
 port, and the download tests serve copies of the shared MNIST files from a local http.server.
 """
-import contextlib
 import gzip
 import hashlib
 import http.server
@@ -366,7 +365,7 @@ def test_offline_without_a_copy_lists_every_place(monkeypatch, tmp_path, name):
     for place in (f"FASTNN_DATA: {tmp_path / 'data' / name}", f"FASTNN_DATA: {tmp_path / 'data'}", f"cache: {cache}"):
         assert place in message
     assert datasets.MIRRORS[name][0] + "train-images-idx3-ubyte.gz: cannot connect" in message
-    assert "set FASTNN_DATA" in message and f"put the four files" in message and cache in message
+    assert "set FASTNN_DATA" in message and "put the four files" in message and cache in message
     if name == "fashion-mnist":
         assert f"system: {tmp_path / 'system'}" in message and "apt-get install dataset-fashion-mnist" in message
     assert files_under(tmp_path) == []  # not even an empty cache folder

@@ -4,19 +4,10 @@ import pytest
 
 import fastnn
 from fastnn.kernels import sgd as k
-from fastnn.network import _forward_layers, _gradients
-from fastnn.training import (
-    HIDDEN_CODES,
-    LOSS_CODES,
-    OUTPUT_CODES,
-    RULE_CODES,
-    DivergenceError,
-    dropout_multipliers,
-    pack,
-    sgd_epoch_numpy,
-    train,
-    unpack,
-)
+from fastnn.network import _forward_layers
+from fastnn.packing import pack, unpack
+from fastnn.training import HIDDEN_CODES, LOSS_CODES, OUTPUT_CODES, RULE_CODES, DivergenceError, train
+from fastnn.twin import sgd_epoch_numpy
 from fastnn.validation import check_params, one_hot
 
 WIRINGS = [("softmax", "cross_entropy"), ("tanh", "mse"), ("identity", "mse")]
@@ -112,16 +103,6 @@ def test_lazy_l2_scale_is_folded_before_it_underflows():
     got, _ = _run_kernel(params, X, T, order, lrs, "relu", "softmax", "cross_entropy", l2=0.5)
     want = sgd_epoch_numpy(params, X, T, order, lrs, l2=0.5)
     _assert_params_close(got, want, rtol=1e-8)
-
-
-def test_dropout_masks_match_kernel_draws_and_rate():
-    m = dropout_multipliers(seed=11, step=5, layer=0, width=20000, keep=0.75)
-    assert set(np.unique(m)) == {0.0, 1 / 0.75}
-    assert abs(np.mean(m > 0) - 0.75) < 0.01
-    assert abs(m.mean() - 1.0) < 0.015  # inverted dropout keeps the expected activation
-    kernel = np.array([k.keep_unit(11, 5, 0, u, 0.75) for u in range(200)])
-    np.testing.assert_array_equal(kernel, m[:200] > 0)
-    assert not np.array_equal(m, dropout_multipliers(seed=11, step=6, layer=0, width=20000, keep=0.75))
 
 
 @pytest.mark.parametrize("batch_size", [7, 64, None])
@@ -483,8 +464,6 @@ def test_dropout_is_off_at_prediction(batch_size):
 def test_batch_dropout_keeps_the_expected_fraction():
     # with lr tiny the weights barely move, so the running loss reflects the masks: compare
     # the training loss with dropout 0.5 to the mean loss of many hand-made masked passes
-    from fastnn.training import _batch_epoch  # noqa: F401  (the path under test)
-
     X, y = _problem(n=4000, dtype=np.float64)
     params = fastnn.init_params([12, 64, 4], seed=0, dtype="float64")
     _, h = train(params, X, y, epochs=1, lr=1e-12, dropout=0.5, batch_size=4000, seed=0)

@@ -1,0 +1,42 @@
+"""The params dict packed into one flat buffer, as the compiled kernels take it.
+
+Layer by layer: ``W1`` row by row, then ``b1``, ``W2``, ``b2``, ... ``sizes`` holds the
+layer widths and ``offsets`` where each ``W`` and ``b`` starts. One buffer is what the
+Hogwild! threads share, what optimizer slots mirror and what a lazy L2 scale folds into.
+"""
+import numpy as np
+
+from .validation import layer_sizes_of
+
+
+def pack(layers):
+    """Flat copy of ``[(W1, b1), ...]`` with the layer ``sizes`` and the ``offsets`` of each array."""
+    sizes = np.array(layer_sizes_of(layers), dtype=np.int64)
+    offsets = np.zeros(2 * len(layers), dtype=np.int64)
+    pos = 0
+    for l, (W, b) in enumerate(layers):
+        offsets[2 * l], offsets[2 * l + 1] = pos, pos + W.size
+        pos += W.size + b.size
+    theta = np.empty(pos, dtype=layers[0][0].dtype)
+    for l, (W, b) in enumerate(layers):
+        theta[offsets[2 * l] : offsets[2 * l] + W.size] = W.ravel()
+        theta[offsets[2 * l + 1] : offsets[2 * l + 1] + b.size] = b
+    return theta, sizes, offsets
+
+
+def unpack(theta, sizes, offsets):
+    """The params dict of a flat buffer made by :func:`pack` (fresh copies)."""
+    params = {}
+    for l, (W, b) in enumerate(unpack_views(theta, sizes, offsets), 1):
+        params[f"W{l}"], params[f"b{l}"] = W.copy(), b.copy()
+    return params
+
+
+def unpack_views(theta, sizes, offsets):
+    """``[(W1, b1), ...]`` as views into ``theta`` (writing to them writes ``theta``)."""
+    out = []
+    for l in range(len(sizes) - 1):
+        n_in, n_out = int(sizes[l]), int(sizes[l + 1])
+        w, b = int(offsets[2 * l]), int(offsets[2 * l + 1])
+        out.append((theta[w : w + n_in * n_out].reshape(n_in, n_out), theta[b : b + n_out]))
+    return out

@@ -1,0 +1,84 @@
+"""The NumPy twin of the fused per-sample kernel (``fastnn.kernels.sgd.sgd_epoch``).
+
+Composes the pure functions one sample at a time, so the tests can hold the kernel to
+it; slow, and meant to be read. The dropout masks come from the same counter-based hash
+as the kernel's, so both drop exactly the same units.
+"""
+import numpy as np
+
+from .network import _forward_layers, _gradients
+from .optim import OPTIMIZERS
+from .validation import check_params
+
+_M64 = (1 << 64) - 1
+
+
+def dropout_multipliers(seed, step, layer, width, keep):
+    """Inverted-dropout multipliers (0 or 1/keep) of one hidden layer at one step.
+
+    The NumPy twin of ``kernels.sgd.keep_unit``: the same SplitMix64 hash, so the
+    kernel and the pure functions drop exactly the same units.
+    """
+    if keep >= 1.0:
+        return np.ones(width)
+    base = ((seed * 0x9E3779B97F4A7C15) & _M64) ^ ((step * 0xBF58476D1CE4E5B9) & _M64)
+    with np.errstate(over="ignore"):
+        x = np.uint64(base) ^ ((np.arange(width, dtype=np.uint64) + np.uint64(layer * 1000003)) * np.uint64(0x94D049BB133111EB))
+        x ^= x >> np.uint64(30)
+        x *= np.uint64(0xBF58476D1CE4E5B9)
+        x ^= x >> np.uint64(27)
+        x *= np.uint64(0x94D049BB133111EB)
+        x ^= x >> np.uint64(31)
+    u = (x >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+    return np.where(u < keep, 1.0 / keep, 0.0)
+
+
+def sgd_epoch_numpy(params, X, T, order, lrs, *, activation="relu", output="softmax", loss="cross_entropy",
+                    l2=0.0, keep=None, seed=0, step0=0, rule="sgd", hyper=None):
+    """Per-sample SGD composed from the pure functions, one sample at a time.
+
+    The readable reference for ``kernels.sgd.sgd_epoch``: for each sample, the forward
+    pass, the gradients of :func:`fastnn.backward` (with the same dropout masks), and
+    ``W <- (1 - lr*l2) W - lr*g``; or, for another ``rule`` (``'momentum'``, ``'adam'``,
+    ...), the gradients plus ``l2 * W`` handed to that optimizer of :mod:`fastnn.optim`
+    from a fresh state. Returns new params; ``params`` is not modified.
+    """
+    if rule != "sgd":
+        return _optimizer_epoch_numpy(params, X, T, order, lrs, activation, output, loss, l2, keep, seed, step0,
+                                      rule, hyper or {})
+    layers = [(W.copy(), b.copy()) for W, b in check_params(params)]
+    L = len(layers)
+    keep = np.ones(L) if keep is None else keep
+    for s, i in enumerate(order):
+        masks = None
+        if np.any(keep[: L - 1] < 1):
+            masks = [dropout_multipliers(seed, step0 + s, l, layers[l][0].shape[1], keep[l]).astype(X.dtype)
+                     for l in range(L - 1)]
+        x = X[i : i + 1]
+        acts = _forward_layers(layers, x, activation, output, masks)
+        grads = _gradients(layers, acts, T[i : i + 1], activation, output, loss, masks)
+        lr = float(lrs[s])
+        layers = [((1 - lr * l2) * W - lr * grads[f"W{l}"], b - lr * grads[f"b{l}"])
+                  for l, (W, b) in enumerate(layers, 1)]
+    return {k: v for l, (W, b) in enumerate(layers, 1) for k, v in ((f"W{l}", W), (f"b{l}", b))}
+
+
+def _optimizer_epoch_numpy(params, X, T, order, lrs, activation, output, loss, l2, keep, seed, step0, rule, hyper):
+    layers = check_params(params)
+    L = len(layers)
+    keep = np.ones(L) if keep is None else keep
+    opt = OPTIMIZERS[rule](lr=lambda t: float(lrs[t]), **hyper)
+    params, state = dict(params), opt.init(params)
+    state["step"] = np.array(0)
+    for s, i in enumerate(order):
+        masks = None
+        if np.any(keep[: L - 1] < 1):
+            masks = [dropout_multipliers(seed, step0 + s, l, layers[l][0].shape[1], keep[l]).astype(X.dtype)
+                     for l in range(L - 1)]
+        acts = _forward_layers(layers, X[i : i + 1], activation, output, masks)
+        grads = _gradients(layers, acts, T[i : i + 1], activation, output, loss, masks)
+        for l, (W, _) in enumerate(layers, 1):
+            grads[f"W{l}"] = grads[f"W{l}"] + l2 * W
+        params, state = opt.update(params, grads, state)
+        layers = check_params(params)
+    return params
