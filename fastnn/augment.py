@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .kernels import distort as _k
+from .validation import check_real
 
 __all__ = ["Distortion", "affine", "elastic", "distort", "distort_numpy"]
 
@@ -39,15 +40,9 @@ PARAM_COLUMNS = ("rotation", "scale_x", "scale_y", "shear", "translate_x", "tran
 # checking what callers pass
 
 
-def _number(value, what, *, high=np.inf, high_open=False):
+def _number(value, what, *, high=None, high_open=False):
     """``value`` as a float in [0, high] (or [0, high)), else a clear error."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{what} must be a number, got {value!r} ({type(value).__name__})")
-    value = float(value)
-    if not (np.isfinite(value) and value >= 0 and (value < high if high_open else value <= high)):
-        hi = "" if high == np.inf else f" and {'<' if high_open else '<='} {high:g}"
-        raise ValueError(f"{what} must be a finite number >= 0{hi}, got {value}")
-    return value
+    return check_real(value, what, low=0.0, low_open=False, high=high, high_open=high_open)
 
 
 def _image_shape(image_shape):

@@ -37,14 +37,13 @@ PyTorch does; RMSprop and Adagrad start their accumulators at 0 and have no bias
 L2 regularisation / weight decay is not an optimizer's business: add it to the gradients.
 """
 import inspect
-import math
-import numbers
 from collections.abc import Mapping
 from typing import Callable, NamedTuple
 
 import numpy as np
 
 from .schedules import as_schedule, lr_values
+from .validation import check_real
 
 __all__ = ["Optimizer", "sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad",
            "OPTIMIZERS", "get_optimizer"]
@@ -71,15 +70,10 @@ class Optimizer(NamedTuple):
 
 
 def _check_float(name, x, *, decay):
-    """``x`` as a float: in [0, 1) when ``decay``, else finite and > 0."""
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {x!r}")
-    x = float(x)
-    if decay and not 0.0 <= x < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {x!r}")
-    if not decay and not (math.isfinite(x) and x > 0.0):
-        raise ValueError(f"{name} must be finite and > 0, got {x!r}")
-    return x
+    """``x`` as a float: a decay rate in [0, 1) when ``decay``, else finite and > 0."""
+    if decay:
+        return check_real(x, name, low=0.0, low_open=False, high=1.0, high_open=True)
+    return check_real(x, name)
 
 
 def _check_arrays(arrays, what):

@@ -16,11 +16,12 @@ a trainer may pass the epoch index instead.
 ``cosine(lr0, total, lr_min=0.0)``      ``lr_min + (lr0 - lr_min) (1 + cos(pi min(t, total) / total)) / 2``
 ======================================  ==========================================
 """
-import math
 import numbers
 from typing import Callable, NamedTuple
 
 import numpy as np
+
+from .validation import check_positive_int, check_real
 
 __all__ = ["Schedule", "constant", "inverse_time", "step", "exponential", "cosine",
            "as_schedule", "lr_values", "SCHEDULES"]
@@ -57,52 +58,32 @@ def _out(values):
     return float(values) if values.ndim == 0 else values
 
 
-def _real(name, x, *, low, low_open=True, high=None):
-    """``x`` as a finite float above ``low`` (or equal when not ``low_open``) and <= ``high``."""
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {x!r}")
-    x = float(x)
-    too_low = x <= low if low_open else x < low
-    too_high = high is not None and x > high
-    if not math.isfinite(x) or too_low or too_high:
-        bounds = ["finite", f"{'>' if low_open else '>='} {low:g}"] + ([f"<= {high:g}"] if high is not None else [])
-        raise ValueError(f"{name} must be {' and '.join(bounds)}, got {x!r}")
-    return x
-
-
-def _count(name, x):
-    """``x`` as a positive int, or a clear error."""
-    if isinstance(x, bool) or not isinstance(x, numbers.Integral) or x < 1:
-        raise ValueError(f"{name} must be a positive integer, got {x!r}")
-    return int(x)
-
-
 def constant(lr):
     """The same learning rate at every step: ``lr``."""
-    lr = _real("lr", lr, low=0.0)
+    lr = check_real(lr, "lr", low=0.0)
     return Schedule("constant", {"lr": lr}, lambda t: _out(np.full(_steps(t).shape, lr)))
 
 
 def inverse_time(lr0, k):
     """Inverse-time decay: ``lr0 / (1 + k t)``, with ``k >= 0``."""
-    lr0 = _real("lr0", lr0, low=0.0)
-    k = _real("k", k, low=0.0, low_open=False)
+    lr0 = check_real(lr0, "lr0", low=0.0)
+    k = check_real(k, "k", low=0.0, low_open=False)
     return Schedule("inverse_time", {"lr0": lr0, "k": k}, lambda t: _out(lr0 / (1.0 + k * _steps(t))))
 
 
 def step(lr0, drop, every):
     """Step decay: ``lr0 * drop ** floor(t / every)``, with ``0 < drop <= 1`` and ``every >= 1``."""
-    lr0 = _real("lr0", lr0, low=0.0)
-    drop = _real("drop", drop, low=0.0, high=1.0)
-    every = _count("every", every)
+    lr0 = check_real(lr0, "lr0", low=0.0)
+    drop = check_real(drop, "drop", low=0.0, high=1.0)
+    every = check_positive_int(every, "every")
     return Schedule("step", {"lr0": lr0, "drop": drop, "every": every},
                     lambda t: _out(lr0 * drop ** (_steps(t) // every)))
 
 
 def exponential(lr0, gamma):
     """Exponential decay: ``lr0 * gamma ** t``, with ``0 < gamma <= 1``."""
-    lr0 = _real("lr0", lr0, low=0.0)
-    gamma = _real("gamma", gamma, low=0.0, high=1.0)
+    lr0 = check_real(lr0, "lr0", low=0.0)
+    gamma = check_real(gamma, "gamma", low=0.0, high=1.0)
     return Schedule("exponential", {"lr0": lr0, "gamma": gamma},
                     lambda t: _out(lr0 * gamma ** _steps(t).astype(np.float64)))
 
@@ -114,9 +95,9 @@ def cosine(lr0, total, lr_min=0.0):
     default ``lr_min = 0`` the rate is 0 from ``t = total`` on, which :func:`lr_values`
     rejects: make ``total`` the number of steps you run, or give ``lr_min > 0``.
     """
-    lr0 = _real("lr0", lr0, low=0.0)
-    total = _count("total", total)
-    lr_min = _real("lr_min", lr_min, low=0.0, low_open=False, high=lr0)
+    lr0 = check_real(lr0, "lr0", low=0.0)
+    total = check_positive_int(total, "total")
+    lr_min = check_real(lr_min, "lr_min", low=0.0, low_open=False, high=lr0)
 
     def lr_at(t):
         frac = np.minimum(_steps(t), total) / total

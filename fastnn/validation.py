@@ -40,15 +40,29 @@ def check_positive_int(value, what, minimum=1):
     return int(value)
 
 
-def check_positive_float(value, what, allow_zero=False):
-    """Return ``value`` as float if it is a finite number > 0 (or >= 0)."""
+def check_real(value, what, *, low=0.0, low_open=True, high=None, high_open=False):
+    """Return ``value`` as a float if it is a finite real number within the bounds.
+
+    Above ``low`` (or equal to it when not ``low_open``) and, if ``high`` is given, below
+    it (or equal when not ``high_open``). Booleans are refused: ``True`` is no rate.
+    """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{what} must be a number, got {value!r} ({type(value).__name__})")
     value = float(value)
-    if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{what} must be a finite number {bound}, got {value}")
+    ok = bool(np.isfinite(value)) and (value > low if low_open else value >= low)
+    if high is not None:
+        ok = ok and (value < high if high_open else value <= high)
+    if not ok:
+        bounds = f"{'>' if low_open else '>='} {low:g}"
+        if high is not None:
+            bounds += f" and {'<' if high_open else '<='} {high:g}"
+        raise ValueError(f"{what} must be a finite number {bounds}, got {value}")
     return value
+
+
+def check_positive_float(value, what, allow_zero=False):
+    """Return ``value`` as float if it is a finite number > 0 (or >= 0)."""
+    return check_real(value, what, low=0.0, low_open=not allow_zero)
 
 
 def check_layer_sizes(layer_sizes):

@@ -60,7 +60,7 @@ def test_as_schedule():
     assert S.as_schedule(f) is f
     with pytest.raises(TypeError, match="lr must be a positive number or a schedule"):
         S.as_schedule("0.1")
-    with pytest.raises(ValueError, match="lr must be finite and > 0"):
+    with pytest.raises(ValueError, match="lr must be a finite number > 0, got 0.0"):
         S.as_schedule(0)
 
 
@@ -116,16 +116,15 @@ def test_bad_step_counts_raise():
 
 
 @pytest.mark.parametrize("build, match", [
-    (lambda: S.constant(-0.1), "lr must be finite and > 0"),
-    (lambda: S.constant(float("inf")), "lr must be finite"),
-    (lambda: S.inverse_time(0.1, -1.0), "k must be finite and >= 0"),
-    (lambda: S.step(0.1, 0.0, 10), "drop must be finite and > 0 and <= 1"),
+    (lambda: S.constant(-0.1), "lr must be a finite number > 0, got -0.1"),
+    (lambda: S.constant(float("inf")), "lr must be a finite number"),
+    (lambda: S.inverse_time(0.1, -1.0), "k must be a finite number >= 0"),
+    (lambda: S.step(0.1, 0.0, 10), "drop must be a finite number > 0 and <= 1"),
     (lambda: S.step(0.1, 1.5, 10), "drop"),
-    (lambda: S.step(0.1, 0.5, 0), "every must be a positive integer"),
-    (lambda: S.step(0.1, 0.5, 2.5), "every"),
+    (lambda: S.step(0.1, 0.5, 0), "every must be >= 1, got 0"),
     (lambda: S.exponential(0.1, 1.1), "gamma"),
-    (lambda: S.cosine(0.1, 0), "total must be a positive integer"),
-    (lambda: S.cosine(0.1, 10, lr_min=0.2), "lr_min must be finite and >= 0 and <= 0.1"),
+    (lambda: S.cosine(0.1, 0), "total must be >= 1, got 0"),
+    (lambda: S.cosine(0.1, 10, lr_min=0.2), "lr_min must be a finite number >= 0 and <= 0.1"),
     (lambda: S.cosine(0.1, 10, lr_min=-0.01), "lr_min"),
 ])
 def test_bad_parameters_raise_value_error(build, match):
@@ -134,5 +133,9 @@ def test_bad_parameters_raise_value_error(build, match):
 
 
 def test_non_numbers_raise_type_error():
-    with pytest.raises(TypeError, match="lr0 must be a real number"):
+    with pytest.raises(TypeError, match="lr0 must be a number"):
         S.exponential("0.1", 0.5)
+    with pytest.raises(TypeError, match="every must be an integer"):
+        S.step(0.1, 0.5, 2.5)
+    with pytest.raises(TypeError, match="drop must be a number"):
+        S.step(0.1, True, 10)
