@@ -13,6 +13,7 @@ import numpy as np
 
 import peers
 from fastnn import forward, train
+from fastnn.validation import check_params, layer_sizes_of
 
 
 def active_inputs(params, X):
@@ -29,7 +30,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     (X, y), _ = peers.load_mnist_arrays()
     w = peers.make_workload(X, y)
-    sizes = [w.params["W1"].shape[0]] + [w.params[f"W{l}"].shape[1] for l in range(1, len(w.params) // 2 + 1)]
+    sizes = layer_sizes_of(check_params(w.params))
     trained, _ = train(w.params, w.X, w.y, epochs=args.epochs, lr=w.lr, seed=w.seed)
     sample = w.X[: args.samples]
     print(f"layers {'-'.join(map(str, sizes))}; mean non-zero inputs per layer over {len(sample):,} images")
