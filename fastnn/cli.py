@@ -401,8 +401,8 @@ def cmd_train(args):
         return EXIT_INTERRUPTED
     except DivergenceError as e:
         bar.close()
-        message = str(e).split(". The last good params")[0].replace("(e.g. lr=", "(e.g. --lr ")
-        _say(f"fastnn train: error: {message}; nothing saved", file=sys.stderr)
+        _say(f"fastnn train: error: training diverged in epoch {e.epoch + 1} with lr={e.lr:g}: {e.reason}; "
+             f"try a smaller learning rate (e.g. --lr {e.lr / 10:g}); nothing saved", file=sys.stderr)
         return EXIT_FAILURE
     except (TypeError, ValueError) as e:  # a combination of options that train() refuses
         raise CommandError(str(e), prog="fastnn train") from None

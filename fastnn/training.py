@@ -42,13 +42,24 @@ large enough that the call overhead stays below 0.1% of the work."""
 class DivergenceError(FloatingPointError):
     """Training produced a non-finite loss or weights.
 
-    ``params`` holds the last good params (those at the start of the failing epoch),
-    ``history`` the completed epochs, ``epoch`` the failing epoch (0-based).
+    Attributes
+    ----------
+    params : dict
+        The last good params (those at the start of the failing epoch).
+    history : dict
+        The completed epochs.
+    epoch : int
+        The failing epoch (0-based).
+    lr : float
+        The learning rate of the failing epoch's first step.
+    reason : str
+        What went wrong, e.g. ``"the weights became non-finite"``.
     """
 
-    def __init__(self, message, params, history, epoch):
-        super().__init__(message)
-        self.params, self.history, self.epoch = params, history, epoch
+    def __init__(self, params, history, epoch, lr, reason):
+        super().__init__(f"training diverged in epoch {epoch + 1} with lr={lr:g}: {reason}; try a smaller learning "
+                         f"rate (e.g. lr={lr / 10:g}). The last good params are in the exception's .params")
+        self.params, self.history, self.epoch, self.lr, self.reason = params, history, epoch, lr, reason
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -313,10 +324,7 @@ def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shu
             if diverged or not np.isfinite(theta).all():
                 what = (f"the loss became non-finite or exceeded {DIVERGENCE_FACTOR:g}x its initial value "
                         f"({initial_loss:.3g}) by sample {done} of {n}" if diverged else "the weights became non-finite")
-                raise DivergenceError(
-                    f"training diverged in epoch {epoch + 1} with lr={lr_e:g}: {what}; try a smaller learning rate "
-                    f"(e.g. lr={lr_e / 10:g}). The last good params are in the exception's .params",
-                    unpack(good, sizes, offsets), history, epoch)
+                raise DivergenceError(unpack(good, sizes, offsets), history, epoch, lr_e, what)
             good[:] = theta
             history["epoch"].append(epoch + 1)
             history["lr"].append(lr_e)

@@ -202,6 +202,7 @@ def test_divergence_raises_with_last_good_params():
     with pytest.raises(FloatingPointError, match=r"epoch 1 with lr=1000.*smaller learning rate") as info:
         train(params, X, y, lr=1e3, seed=0)
     assert isinstance(info.value, DivergenceError)
+    assert info.value.lr == 1e3 and info.value.epoch == 0 and "loss" in info.value.reason
     for key in params:
         np.testing.assert_array_equal(params[key], before[key])
         np.testing.assert_array_equal(info.value.params[key], before[key])  # good = start of epoch 1
