@@ -27,6 +27,7 @@ import numpy as np
 from . import _idx
 from ._atomic import atomic_path
 from ._version import __version__
+from .validation import check_dtype, check_flag
 
 DATASETS = ("mnist", "fashion-mnist")
 STEMS = (
@@ -193,10 +194,10 @@ def load_mnist(path=None, *, fashion=False, normalize=True, flatten=True, dtype=
     length) and by the SHA-256 of their content. Each file is hashed once per process for a
     given path, size and modification time.
     """
-    fashion = _check_flag("fashion", fashion)
-    normalize = _check_flag("normalize", normalize)
-    flatten = _check_flag("flatten", flatten)
-    dtype = _check_float_dtype(dtype)
+    fashion = check_flag(fashion, "fashion")
+    normalize = check_flag(normalize, "normalize")
+    flatten = check_flag(flatten, "flatten")
+    dtype = check_dtype(dtype)
     name = "fashion-mnist" if fashion else "mnist"
     folder = find(name, path)
     files = {stem: _pick(folder, stem) for stem in STEMS}
@@ -591,22 +592,6 @@ def _progress_bar(desc, total):
 def _check_name(name):
     if name not in DATASETS:
         raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(map(repr, DATASETS))}")
-
-
-def _check_flag(label, value):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{label} must be True or False, got {value!r} ({type(value).__name__})")
-    return bool(value)
-
-
-def _check_float_dtype(dtype):
-    try:
-        resolved = None if dtype is None else np.dtype(dtype)  # np.dtype(None) would be float64
-    except TypeError:
-        resolved = None
-    if resolved is None or resolved.type not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
-    return resolved
 
 
 def _check_path(path):

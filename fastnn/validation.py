@@ -31,6 +31,13 @@ def check_dtype(dtype):
     return dt
 
 
+def check_flag(value, what):
+    """Return ``value`` as a bool if it is True or False (NumPy's bool too); 1, "yes" and None are refused."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{what} must be True or False, got {value!r} ({type(value).__name__})")
+    return bool(value)
+
+
 def check_positive_int(value, what, minimum=1):
     """Return ``value`` as int if it is an integer >= ``minimum``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):

@@ -6,6 +6,7 @@ import pytest
 from fastnn.validation import (
     check_choice,
     check_dtype,
+    check_flag,
     check_inputs,
     check_labels,
     check_layer_sizes,
@@ -46,6 +47,14 @@ def test_check_dtype_accepts(dtype, want):
 def test_check_dtype_refuses(dtype):
     with pytest.raises(ValueError, match=r"dtype must be 'float32' or 'float64', got"):
         check_dtype(dtype)
+
+
+def test_check_flag():
+    assert check_flag(True, "flatten") is True
+    assert check_flag(np.bool_(False), "flatten") is False
+    for bad in (1, 0, "yes", None, np.array([True])):
+        with pytest.raises(TypeError, match=r"flatten must be True or False, got .* \("):
+            check_flag(bad, "flatten")
 
 
 def test_check_positive_int():
