@@ -22,13 +22,19 @@ prepare the next epoch in a background thread::
 same numbers). The conventions (centre, directions, random streams) are described in
 :mod:`fastnn.kernels.distort`.
 """
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
 from .kernels import distort as _k
-from .validation import check_real
+from .validation import (
+    check_positive_float,
+    check_positive_int,
+    check_real,
+    check_real_array,
+    is_integer,
+    refuse_integer_images,
+)
 
 __all__ = ["Distortion", "affine", "elastic", "distort", "distort_numpy"]
 
@@ -40,9 +46,9 @@ PARAM_COLUMNS = ("rotation", "scale_x", "scale_y", "shear", "translate_x", "tran
 # checking what callers pass
 
 
-def _number(value, what, *, high=None, high_open=False):
-    """``value`` as a float in [0, high] (or [0, high)), else a clear error."""
-    return check_real(value, what, low=0.0, low_open=False, high=high, high_open=high_open)
+def _strengths(alpha, sigma):
+    """The elastic strength and smoothing width as floats >= 0, else a clear error."""
+    return check_positive_float(alpha, "alpha", allow_zero=True), check_positive_float(sigma, "sigma", allow_zero=True)
 
 
 def _image_shape(image_shape):
@@ -51,7 +57,7 @@ def _image_shape(image_shape):
     except (TypeError, ValueError):
         raise TypeError(f"image_shape must be a pair (height, width) such as (28, 28), got {image_shape!r}") from None
     for v in (h, w):
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral) or v < 1:
+        if not is_integer(v) or v < 1:
             raise ValueError(f"image_shape must hold two positive integers, got {image_shape!r}")
     return int(h), int(w)
 
@@ -61,11 +67,7 @@ def _images(X, image_shape, name="X"):
     h, w = image_shape
     if not isinstance(X, np.ndarray):
         raise TypeError(f"{name} must be a NumPy array of image rows, got {type(X).__name__}")
-    if X.dtype.kind in "iub":
-        raise TypeError(
-            f"{name} has integer dtype {X.dtype}; scale images to floats in [0, 1] first, "
-            f"for example {name}.astype(np.float32) / 255"
-        )
+    refuse_integer_images(X, name, "floats in [0, 1]")
     if X.dtype not in (np.float32, np.float64):
         raise TypeError(f"{name} must be float32 or float64, got dtype {X.dtype}")
     if X.ndim != 2:
@@ -91,14 +93,7 @@ def _images(X, image_shape, name="X"):
 
 def _params(params, n):
     """Per-image affine parameters as a C-contiguous float64 (n, 6) array."""
-    try:
-        P = np.array(params, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"params must be an (n_images, 6) array of numbers, got {type(params).__name__}") from None
-    if P.shape != (n, 6):
-        raise ValueError(f"params must have shape ({n}, 6), one row {PARAM_COLUMNS} per image, got {P.shape}")
-    if not np.isfinite(P).all():
-        raise ValueError("params holds NaN or infinite values")
+    P = check_real_array(params, "params", (n, 6), expected=f", one row {PARAM_COLUMNS} per image")
     if n and not (P[:, 1:3] > 0).all():
         raise ValueError("params: scale_x and scale_y (columns 1 and 2) must be > 0")
     return P
@@ -129,7 +124,7 @@ def seed_key(seed):
     if seed is not None:
         items = seed if isinstance(seed, (tuple, list)) else [seed]
         for s in items:
-            if isinstance(s, (bool, np.bool_)) or not isinstance(s, numbers.Integral) or s < 0:
+            if not is_integer(s) or s < 0:
                 raise TypeError(
                     f"seed must be a non-negative int, a sequence of them such as (seed, epoch), or None; got {seed!r}"
                 )
@@ -242,8 +237,7 @@ def distort(X, params, seed=None, *, alpha=0.0, sigma=4.0, image_shape=(28, 28),
 
 def _run(X, P, key, alpha, sigma, image_shape, out):
     """Check the elastic arguments and ``out``, then run the kernel on checked X and P."""
-    alpha = _number(alpha, "alpha")
-    sigma = _number(sigma, "sigma")
+    alpha, sigma = _strengths(alpha, sigma)
     out = _out(out, X)
     if len(X) == 0:
         return out
@@ -258,8 +252,7 @@ def distort_numpy(X, params, seed=None, *, alpha=0.0, sigma=4.0, image_shape=(28
     image_shape = _image_shape(image_shape)
     X = _images(X, image_shape)
     P = _params(params, len(X))
-    alpha = _number(alpha, "alpha")
-    sigma = _number(sigma, "sigma")
+    alpha, sigma = _strengths(alpha, sigma)
     key = seed_key(seed)
     n = len(X)
     h, w = image_shape
@@ -302,14 +295,11 @@ def distort_numpy(X, params, seed=None, *, alpha=0.0, sigma=4.0, image_shape=(28
     return v.reshape(n, h * w).astype(X.dtype)
 
 
-def _per_image(value, n, width, what):
-    arr = np.asarray(value, dtype=np.float64)
+def _per_image(value, n, width, what, low=None):
+    """``value`` (one setting for all images, or one per image) as an (n,) or (n, width) float array."""
     shape = (n,) if width == 1 else (n, width)
-    try:
-        return np.broadcast_to(arr, shape)
-    except ValueError:
-        want = "a number or an (n,) array" if width == 1 else f"a pair or an (n, {width}) array"
-        raise ValueError(f"{what} must be {want}, got shape {arr.shape} for n={n} images") from None
+    want = "a number or an (n,) array" if width == 1 else f"a pair or an (n, {width}) array"
+    return check_real_array(value, what, shape, broadcast=True, low=low, expected=f" ({want}, one per image)")
 
 
 def affine(X, *, rotation=0.0, scale=1.0, shear=0.0, translate=(0.0, 0.0), image_shape=(28, 28), out=None):
@@ -335,16 +325,13 @@ def affine(X, *, rotation=0.0, scale=1.0, shear=0.0, translate=(0.0, 0.0), image
     image_shape = _image_shape(image_shape)
     X = _images(X, image_shape)
     n = len(X)
-    scale = np.asarray(scale, dtype=np.float64)
-    if scale.ndim == 0:
-        scale = np.stack([scale, scale])
+    if np.ndim(scale) == 0:
+        scale = (scale, scale)
     params = np.empty((n, 6))
     params[:, 0] = _per_image(rotation, n, 1, "rotation")
-    params[:, 1:3] = _per_image(scale, n, 2, "scale")
+    params[:, 1:3] = _per_image(scale, n, 2, "scale", low=0.0)
     params[:, 3] = _per_image(shear, n, 1, "shear")
     params[:, 4:6] = _per_image(translate, n, 2, "translate")
-    if not (params[:, 1:3] > 0).all() or not np.isfinite(params).all():
-        raise ValueError("affine: scale factors must be finite and > 0, rotation, shear and translate finite")
     return _run(X, params, np.uint64(0), 0.0, 0.0, image_shape, out)
 
 
@@ -403,21 +390,16 @@ class Distortion:
 
     def __post_init__(self):
         set_ = object.__setattr__
-        set_(self, "rotation", _number(self.rotation, "rotation (degrees)", high=180.0))
-        set_(self, "scale", _number(self.scale, "scale", high=1.0, high_open=True))
-        set_(self, "shear", _number(self.shear, "shear"))
-        set_(self, "translate", _number(self.translate, "translate (pixels)"))
-        set_(self, "elastic_alpha", _number(self.elastic_alpha, "elastic_alpha"))
-        set_(self, "elastic_sigma", _number(self.elastic_sigma, "elastic_sigma"))
+        set_(self, "rotation", check_real(self.rotation, "rotation (degrees)", low_open=False, high=180.0))
+        set_(self, "scale", check_real(self.scale, "scale", low_open=False, high=1.0, high_open=True))
+        for name, what in (("shear", "shear"), ("translate", "translate (pixels)"),
+                           ("elastic_alpha", "elastic_alpha"), ("elastic_sigma", "elastic_sigma")):
+            set_(self, name, check_positive_float(getattr(self, name), what, allow_zero=True))
         set_(self, "image_shape", _image_shape(self.image_shape))
 
     def draw(self, n, seed):
         """The (n, 6) affine parameters (see :func:`distort`) that ``apply`` uses for this seed."""
-        if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral):
-            raise TypeError(f"n must be an int, got {n!r}")
-        if n < 0:
-            raise ValueError(f"n must be >= 0, got {n}")
-        return self._draw(int(n), seed_key(seed))
+        return self._draw(check_positive_int(n, "n", minimum=0), seed_key(seed))
 
     def _draw(self, n, key):
         u = uniforms_numpy(key, np.arange(n)[:, None], np.arange(6)[None, :]).reshape(n, 6)

@@ -31,6 +31,11 @@ def check_dtype(dtype):
     return dt
 
 
+def is_integer(value):
+    """True for an integer, Python's or NumPy's, that is not a bool (``True`` is no count)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
 def check_flag(value, what):
     """Return ``value`` as a bool if it is True or False (NumPy's bool too); 1, "yes" and None are refused."""
     if not isinstance(value, (bool, np.bool_)):
@@ -40,7 +45,7 @@ def check_flag(value, what):
 
 def check_positive_int(value, what, minimum=1):
     """Return ``value`` as int if it is an integer >= ``minimum``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+    if not is_integer(value):
         raise TypeError(f"{what} must be an integer, got {value!r} ({type(value).__name__})")
     if value < minimum:
         raise ValueError(f"{what} must be >= {minimum}, got {value}")
@@ -72,6 +77,33 @@ def check_positive_float(value, what, allow_zero=False):
     return check_real(value, what, low=0.0, low_open=not allow_zero)
 
 
+def check_real_array(value, what, shape, *, broadcast=False, low=None, expected=""):
+    """Return ``value`` as a float64 array of ``shape``, every entry finite (and > ``low`` if given).
+
+    With ``broadcast``, a value that broadcasts to ``shape`` (a number for a row of them, a pair
+    for an (n, 2) array) is accepted and returned broadcast, read-only. ``expected`` says in words
+    what the shape means (", one row per image"); the message about a wrong shape carries it.
+    The result is a new array or a view; ``value`` itself is never modified.
+    """
+    try:
+        arr = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{what} must be numbers of shape {shape}{expected}, got {type(value).__name__}") from None
+    if arr.shape != shape:
+        try:
+            if not broadcast:
+                raise ValueError
+            arr = np.broadcast_to(arr, shape)
+        except ValueError:
+            verb = "broadcast to" if broadcast else "have"
+            raise ValueError(f"{what} must {verb} shape {shape}{expected}, got shape {arr.shape}") from None
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{what} holds NaN or infinite values")
+    if low is not None and arr.size and not (arr > low).all():
+        raise ValueError(f"{what} must hold numbers > {low:g}, found {arr.min():g}")
+    return arr
+
+
 def check_layer_sizes(layer_sizes):
     """Return ``layer_sizes`` as a tuple of ints (input width, hidden widths..., outputs)."""
     try:
@@ -83,7 +115,7 @@ def check_layer_sizes(layer_sizes):
             f"layer_sizes needs at least two entries (inputs and outputs), got {sizes}; e.g. [784, 10] or [784, 128, 10]"
         )
     for s in sizes:
-        if isinstance(s, (bool, np.bool_)) or not isinstance(s, numbers.Integral):
+        if not is_integer(s):
             raise TypeError(f"layer_sizes must hold integers, got {s!r} in {sizes}")
         if s <= 0:
             raise ValueError(f"layer sizes must be positive, got {s} in {sizes}")
@@ -212,11 +244,7 @@ def check_inputs(X, n_features, dtype, name="X", first_row=0, w1_shape=None):
         )
     if X.shape[0] == 0:
         raise ValueError(f"{name} is empty (shape {X.shape}); pass at least one sample")
-    if X.dtype.kind in "iub":
-        raise TypeError(
-            f"{name} has integer dtype {X.dtype}; scale images to floats first, "
-            f"for example {name}.astype(np.float32) / 255"
-        )
+    refuse_integer_images(X, name)
     if X.dtype.kind != "f":
         raise TypeError(f"{name} must hold floats, got dtype {X.dtype}")
     X = np.ascontiguousarray(X, dtype=dtype)
@@ -226,6 +254,15 @@ def check_inputs(X, n_features, dtype, name="X", first_row=0, w1_shape=None):
             f"{name} holds NaN or infinite values (first in row {first_row + bad}); clean or impute them first"
         )
     return X
+
+
+def refuse_integer_images(X, name, scaled_to="floats"):
+    """Raise a TypeError saying how to scale ``X`` if it holds integers (or booleans), as 8-bit images do."""
+    if X.dtype.kind in "iub":
+        raise TypeError(
+            f"{name} has integer dtype {X.dtype}; scale images to {scaled_to} first, "
+            f"for example {name}.astype(np.float32) / 255"
+        )
 
 
 def _first_non_finite_row(X, block=1 << 20):

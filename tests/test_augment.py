@@ -504,6 +504,10 @@ def test_bad_params_and_out_are_refused(rng):
         affine(X, scale=0.0)
     with pytest.raises(ValueError, match="rotation"):
         affine(X, rotation=[1.0, 2.0])
+    with pytest.raises(ValueError, match="shear holds NaN"):
+        affine(X, shear=np.nan)
+    with pytest.raises(TypeError, match="translate"):
+        affine(X, translate="left")
     with pytest.raises(ValueError, match="alpha"):
         elastic(X, 0, alpha=-1.0)
     with pytest.raises(ValueError, match="empty_like"):

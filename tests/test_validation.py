@@ -13,9 +13,12 @@ from fastnn.validation import (
     check_params,
     check_positive_float,
     check_positive_int,
+    check_real_array,
     check_targets,
+    is_integer,
     layer_sizes_of,
     one_hot,
+    refuse_integer_images,
 )
 
 
@@ -47,6 +50,40 @@ def test_check_dtype_accepts(dtype, want):
 def test_check_dtype_refuses(dtype):
     with pytest.raises(ValueError, match=r"dtype must be 'float32' or 'float64', got"):
         check_dtype(dtype)
+
+
+def test_is_integer():
+    assert is_integer(3) and is_integer(np.int64(-2)) and is_integer(np.uint8(0))
+    for bad in (True, np.bool_(False), 3.0, "3", None, np.array(3)):
+        assert not is_integer(bad)
+
+
+def test_check_real_array():
+    got = check_real_array([[1, 2], [3, 4]], "a", (2, 2))
+    assert got.dtype == np.float64 and got.flags.c_contiguous and got.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    src = np.ones((2, 2))
+    assert not np.shares_memory(check_real_array(src, "a", (2, 2)), src)
+    np.testing.assert_array_equal(check_real_array(2.5, "a", (3,), broadcast=True), [2.5, 2.5, 2.5])
+    np.testing.assert_array_equal(check_real_array((1, 2), "a", (2, 2), broadcast=True), [[1, 2], [1, 2]])
+    with pytest.raises(ValueError, match=r"a must have shape \(3, 6\), one row per image, got shape \(3, 5\)"):
+        check_real_array(np.zeros((3, 5)), "a", (3, 6), expected=", one row per image")
+    with pytest.raises(ValueError, match=r"a must broadcast to shape \(3,\), got shape \(2,\)"):
+        check_real_array([1, 2], "a", (3,), broadcast=True)
+    with pytest.raises(TypeError, match=r"a must be numbers of shape \(2,\), got dict"):
+        check_real_array({}, "a", (2,))
+    with pytest.raises(ValueError, match=r"a holds NaN or infinite values"):
+        check_real_array([1.0, np.inf], "a", (2,))
+    with pytest.raises(ValueError, match=r"a must hold numbers > 0, found -1"):
+        check_real_array([1.0, -1.0], "a", (2,), low=0.0)
+    assert check_real_array(np.zeros((0, 2)), "a", (0, 2), low=0.0).shape == (0, 2)
+
+
+def test_refuse_integer_images():
+    refuse_integer_images(np.zeros(3, np.float32), "X")
+    for dtype in (np.uint8, np.int64, bool):
+        with pytest.raises(TypeError, match=r"Z has integer dtype .*; scale images to floats in \[0, 1\] first, "
+                                            r"for example Z\.astype\(np\.float32\) / 255"):
+            refuse_integer_images(np.zeros(3, dtype), "Z", "floats in [0, 1]")
 
 
 def test_check_flag():
