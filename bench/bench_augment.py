@@ -92,10 +92,10 @@ def test_numpy_twin_throughput(benchmark, images, case):
     source, X = images
     X = X[:N_QUICK if benchmark.disabled else N_TWIN].astype(np.float64)
     dist = CASES[case]
-    params = dist.draw(len(X), 0)
+    transforms = dist.draw(len(X), 0)
     benchmark.group = "distort float64"
     Y = benchmark.pedantic(
-        lambda: distort_numpy(X, params, 0, alpha=dist.elastic_alpha, sigma=dist.elastic_sigma), rounds=3
+        lambda: distort_numpy(X, transforms, 0, alpha=dist.elastic_alpha, sigma=dist.elastic_sigma), rounds=3
     )
     _record(benchmark, len(X), source)
     np.testing.assert_allclose(Y, dist.apply(X, 0), rtol=0, atol=1e-12)  # the twin agrees with the kernel

@@ -6,14 +6,14 @@ its outputs for the backward pass.
 """
 import numpy as np
 
-from .kernels import elementwise as _k
+from .kernels import elementwise as elementwise_kernels
 
 
 def relu(z):
     """Rectified linear unit, ``max(z, 0)`` (compiled kernel)."""
     z = np.ascontiguousarray(z)
     out = np.empty_like(z)
-    _k.relu(z.ravel(), out.ravel())
+    elementwise_kernels.relu(z.ravel(), out.ravel())
     return out
 
 
@@ -59,7 +59,7 @@ def relu_derivative(a, delta):
     """``delta * relu'(z)`` given the ReLU output ``a`` (compiled kernel)."""
     delta = np.ascontiguousarray(delta)
     out = np.empty_like(delta)
-    _k.relu_mask_grad(delta.ravel(), np.ascontiguousarray(a).ravel(), out.ravel())
+    elementwise_kernels.relu_mask_grad(delta.ravel(), np.ascontiguousarray(a).ravel(), out.ravel())
     return out
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .kernels import distort as _k
+from .kernels import distort as distort_kernels
 from .validation import (
     check_positive_float,
     check_positive_int,
@@ -39,7 +39,7 @@ from .validation import (
 __all__ = ["Distortion", "affine", "elastic", "distort", "distort_numpy"]
 
 TRUNCATE = 3.0  # Gaussian taps reach 3 sigma
-PARAM_COLUMNS = ("rotation", "scale_x", "scale_y", "shear", "translate_x", "translate_y")
+TRANSFORM_COLUMNS = ("rotation", "scale_x", "scale_y", "shear", "translate_x", "translate_y")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -91,12 +91,12 @@ def _images(X, image_shape, name="X"):
     return np.ascontiguousarray(X)
 
 
-def _params(params, n):
-    """Per-image affine parameters as a C-contiguous float64 (n, 6) array."""
-    P = check_real_array(params, "params", (n, 6), expected=f", one row {PARAM_COLUMNS} per image")
-    if n and not (P[:, 1:3] > 0).all():
-        raise ValueError("params: scale_x and scale_y (columns 1 and 2) must be > 0")
-    return P
+def _transforms(transforms, n):
+    """The per-image affine transforms as a C-contiguous float64 (n, 6) array."""
+    T = check_real_array(transforms, "transforms", (n, 6), expected=f", one row {TRANSFORM_COLUMNS} per image")
+    if n and not (T[:, 1:3] > 0).all():
+        raise ValueError("transforms: scale_x and scale_y (columns 1 and 2) must be > 0")
+    return T
 
 
 def _out(out, X):
@@ -162,14 +162,15 @@ def uniforms_numpy(key, image, j):
     """
     image = np.asarray(image, dtype=np.uint64)
     j = np.asarray(j, dtype=np.uint64)
+    dk = distort_kernels  # its splitmix64 constants, the same numbers as the kernel's
     with np.errstate(over="ignore"):
-        state = np.uint64(key) + ((image << np.uint64(32)) + (j >> np.uint64(1)) + np.uint64(1)) * _k.GOLDEN
+        state = np.uint64(key) + ((image << np.uint64(32)) + (j >> np.uint64(1)) + np.uint64(1)) * dk.GOLDEN
         z = np.atleast_1d(state)
-        z = (z ^ (z >> _k.S30)) * _k.MIX1
-        z = (z ^ (z >> _k.S27)) * _k.MIX2
-        z = z ^ (z >> _k.S31)
-    bits = np.where((np.atleast_1d(j) & np.uint64(1)) == 1, (z >> _k.S8) & _k.LOW24, z >> _k.S40)
-    u = (2.0 * bits.astype(np.float64) - _k.ODD_SHIFT) * _k.TO_UNIT
+        z = (z ^ (z >> dk.S30)) * dk.MIX1
+        z = (z ^ (z >> dk.S27)) * dk.MIX2
+        z = z ^ (z >> dk.S31)
+    bits = np.where((np.atleast_1d(j) & np.uint64(1)) == 1, (z >> dk.S8) & dk.LOW24, z >> dk.S40)
+    u = (2.0 * bits.astype(np.float64) - dk.ODD_SHIFT) * dk.TO_UNIT
     return u.reshape(np.broadcast(image, j).shape)
 
 
@@ -193,7 +194,7 @@ def _smooth_axis(f, g, axis):
 def elastic_fields_numpy(key, n, sigma, image_shape, dtype=np.float64):
     """The smoothed fields (before alpha) of images 0..n-1 as (n, 2, h, w): x then y displacement."""
     h, w = image_shape
-    j = _k.FIELD_OFFSET + np.arange(2 * h * w)
+    j = distort_kernels.FIELD_OFFSET + np.arange(2 * h * w)
     f = uniforms_numpy(key, np.arange(n)[:, None], j[None, :]).astype(dtype).reshape(n, 2, h, w)
     g = gaussian_taps(sigma, dtype, max_radius=max(h, w))
     f = _smooth_axis(f, g, axis=2)  # along y first, as the kernel
@@ -204,15 +205,16 @@ def elastic_fields_numpy(key, n, sigma, image_shape, dtype=np.float64):
 # public API
 
 
-def distort(X, params, seed=None, *, alpha=0.0, sigma=4.0, image_shape=(28, 28), out=None):
+def distort(X, transforms, seed=None, *, alpha=0.0, sigma=4.0, image_shape=(28, 28), out=None):
     """Distort every image of ``X`` by its own affine map and, if ``alpha > 0``, an elastic field.
 
     Parameters
     ----------
     X : ndarray (n, h*w), float32 or float64
         Image rows with values in [0, 1]; never modified.
-    params : array (n, 6)
-        Per image ``(rotation in degrees, scale_x, scale_y, shear, translate_x, translate_y)``:
+    transforms : array (n, 6)
+        One affine transform per image, ``(rotation in degrees, scale_x, scale_y, shear,
+        translate_x, translate_y)``:
         the image is scaled, sheared (``x += shear * y``) and rotated (positive angles turn it
         counterclockwise as displayed) about its centre, then moved by the translation in pixels
         (x to the right, y down). A row ``(0, 1, 1, 0, 0, 0)`` leaves the image unchanged.
@@ -231,27 +233,27 @@ def distort(X, params, seed=None, *, alpha=0.0, sigma=4.0, image_shape=(28, 28),
     """
     image_shape = _image_shape(image_shape)
     X = _images(X, image_shape)
-    P = _params(params, len(X))
-    return _run(X, P, seed_key(seed), alpha, sigma, image_shape, out)
+    T = _transforms(transforms, len(X))
+    return _run(X, T, seed_key(seed), alpha, sigma, image_shape, out)
 
 
-def _run(X, P, key, alpha, sigma, image_shape, out):
-    """Check the elastic arguments and ``out``, then run the kernel on checked X and P."""
+def _run(X, T, key, alpha, sigma, image_shape, out):
+    """Check the elastic arguments and ``out``, then run the kernel on checked X and transforms T."""
     alpha, sigma = _strengths(alpha, sigma)
     out = _out(out, X)
     if len(X) == 0:
         return out
     h, w = image_shape
     g = gaussian_taps(sigma, X.dtype, max_radius=max(h, w))
-    _k.distort_images(X, P, key, alpha, g, h, w, out)
+    distort_kernels.distort_images(X, T, key, alpha, g, h, w, out)
     return out
 
 
-def distort_numpy(X, params, seed=None, *, alpha=0.0, sigma=4.0, image_shape=(28, 28)):
+def distort_numpy(X, transforms, seed=None, *, alpha=0.0, sigma=4.0, image_shape=(28, 28)):
     """Pure-NumPy twin of :func:`distort`: same arguments, same numbers, much slower."""
     image_shape = _image_shape(image_shape)
     X = _images(X, image_shape)
-    P = _params(params, len(X))
+    T = _transforms(transforms, len(X))
     alpha, sigma = _strengths(alpha, sigma)
     key = seed_key(seed)
     n = len(X)
@@ -260,9 +262,9 @@ def distort_numpy(X, params, seed=None, *, alpha=0.0, sigma=4.0, image_shape=(28
         fields = elastic_fields_numpy(key, n, sigma, image_shape, X.dtype).astype(np.float64)
     else:
         fields = np.zeros((n, 2, h, w))
-    theta = P[:, 0] * (np.pi / 180.0)
+    theta = T[:, 0] * (np.pi / 180.0)
     cos, sin = np.cos(theta), np.sin(theta)
-    sx, sy, shear, tx, ty = (P[:, k, None, None] for k in range(1, 6))
+    sx, sy, shear, tx, ty = (T[:, k, None, None] for k in range(1, 6))
     cos, sin = cos[:, None, None], sin[:, None, None]
     m00 = cos * sx
     m01 = (cos * shear + sin) * sy
@@ -327,12 +329,12 @@ def affine(X, *, rotation=0.0, scale=1.0, shear=0.0, translate=(0.0, 0.0), image
     n = len(X)
     if np.ndim(scale) == 0:
         scale = (scale, scale)
-    params = np.empty((n, 6))
-    params[:, 0] = _per_image(rotation, n, 1, "rotation")
-    params[:, 1:3] = _per_image(scale, n, 2, "scale", low=0.0)
-    params[:, 3] = _per_image(shear, n, 1, "shear")
-    params[:, 4:6] = _per_image(translate, n, 2, "translate")
-    return _run(X, params, np.uint64(0), 0.0, 0.0, image_shape, out)
+    transforms = np.empty((n, 6))
+    transforms[:, 0] = _per_image(rotation, n, 1, "rotation")
+    transforms[:, 1:3] = _per_image(scale, n, 2, "scale", low=0.0)
+    transforms[:, 3] = _per_image(shear, n, 1, "shear")
+    transforms[:, 4:6] = _per_image(translate, n, 2, "translate")
+    return _run(X, transforms, np.uint64(0), 0.0, 0.0, image_shape, out)
 
 
 def elastic(X, seed, *, alpha=34.0, sigma=4.0, image_shape=(28, 28), out=None):
@@ -344,9 +346,9 @@ def elastic(X, seed, *, alpha=34.0, sigma=4.0, image_shape=(28, 28), out=None):
     """
     image_shape = _image_shape(image_shape)
     X = _images(X, image_shape)
-    params = np.zeros((len(X), 6))
-    params[:, 1:3] = 1.0
-    return _run(X, params, seed_key(seed), alpha, sigma, image_shape, out)
+    transforms = np.zeros((len(X), 6))
+    transforms[:, 1:3] = 1.0
+    return _run(X, transforms, seed_key(seed), alpha, sigma, image_shape, out)
 
 
 @dataclass(frozen=True)
@@ -398,17 +400,17 @@ class Distortion:
         set_(self, "image_shape", _image_shape(self.image_shape))
 
     def draw(self, n, seed):
-        """The (n, 6) affine parameters (see :func:`distort`) that ``apply`` uses for this seed."""
+        """The (n, 6) affine transforms (see :func:`distort`) that ``apply`` uses for this seed."""
         return self._draw(check_positive_int(n, "n", minimum=0), seed_key(seed))
 
     def _draw(self, n, key):
         u = uniforms_numpy(key, np.arange(n)[:, None], np.arange(6)[None, :]).reshape(n, 6)
-        params = np.empty((n, 6))
-        params[:, 0] = self.rotation * u[:, 0]
-        params[:, 1:3] = 1.0 + self.scale * u[:, 1:3]
-        params[:, 3] = self.shear * u[:, 3]
-        params[:, 4:6] = self.translate * u[:, 4:6]
-        return params
+        transforms = np.empty((n, 6))
+        transforms[:, 0] = self.rotation * u[:, 0]
+        transforms[:, 1:3] = 1.0 + self.scale * u[:, 1:3]
+        transforms[:, 3] = self.shear * u[:, 3]
+        transforms[:, 4:6] = self.translate * u[:, 4:6]
+        return transforms
 
     def apply(self, X, seed, *, out=None):
         """Return a distorted copy of the image rows ``X`` (never modified).

@@ -7,7 +7,7 @@ over the batch; MSE is the mean over all ``n * n_outputs`` entries.
 import numpy as np
 
 from .activations import DERIVATIVES
-from .kernels import elementwise as _k
+from .kernels import elementwise as elementwise_kernels
 
 LOSSES = ("cross_entropy", "mse")
 
@@ -62,7 +62,7 @@ def output_delta(a, t, output, loss):
     n, k = a.shape
     if loss == "cross_entropy":
         out = np.empty_like(a)
-        _k.softmax_xent_grad(a, t, out)
+        elementwise_kernels.softmax_xent_grad(a, t, out)
         return out
     g = (a - t) * (2.0 / (n * k))  # dL/da of mean((a - t)^2)
     if output == "softmax":  # softmax's Jacobian is not diagonal

@@ -4,7 +4,7 @@ Coordinates: an image of shape (h, w) is stored as a row of length h*w; pixel p 
 x = c (right) and y = r (down). Rotations, scalings and shears act about the centre
 ((w-1)/2, (h-1)/2).
 
-Affine parameters of image i are ``params[i] = (rotation in degrees, scale_x, scale_y, shear,
+The affine transform of image i is ``transforms[i] = (rotation in degrees, scale_x, scale_y, shear,
 translate_x, translate_y)``. The forward map takes a point u of the input (relative to the centre)
 to ``M @ u + t`` with ``M = Rot @ Shear @ Scale``, ``Rot = [[cos, sin], [-sin, cos]]`` (a positive
 angle turns the picture counterclockwise as displayed, y pointing down), ``Shear = [[1, shear],
@@ -121,8 +121,8 @@ def elastic_fields(key, image, gauss, h, w, framed_y, tmp, framed_x, out):
 
 
 @njit(cache=True, nogil=True)
-def distort_images(X, params, key, alpha, gauss, h, w, out):
-    """Write into ``out`` (n, h*w) the images of ``X`` (n, h*w) under affine ``params`` (n, 6)
+def distort_images(X, transforms, key, alpha, gauss, h, w, out):
+    """Write into ``out`` (n, h*w) the images of ``X`` (n, h*w) under affine ``transforms`` (n, 6)
     composed with, when ``alpha != 0``, the elastic fields of image i (see :func:`elastic_fields`)
     times ``alpha``. Scratch buffers are allocated once per call.
     """
@@ -160,14 +160,14 @@ def distort_images(X, params, key, alpha, gauss, h, w, out):
         y_lo = r_lo - 1.0
         y_hi = r_hi + 1.0
 
-        theta = params[i, 0] * (np.pi / 180.0)
+        theta = transforms[i, 0] * (np.pi / 180.0)
         cos = np.cos(theta)
         sin = np.sin(theta)
-        sx = params[i, 1]
-        sy = params[i, 2]
-        shear = params[i, 3]
-        tx = params[i, 4]
-        ty = params[i, 5]
+        sx = transforms[i, 1]
+        sy = transforms[i, 2]
+        shear = transforms[i, 3]
+        tx = transforms[i, 4]
+        ty = transforms[i, 5]
         m00 = cos * sx
         m01 = (cos * shear + sin) * sy
         m10 = -sin * sx

@@ -45,14 +45,14 @@ def synthetic_digits(n, rng, dtype=np.float32):
     return X.reshape(n, 784).astype(dtype)
 
 
-def rc_affine_reference(img, params, shape=SHAPE):
-    """scipy.ndimage.affine_transform of one (h, w) image under one params row.
+def rc_affine_reference(img, transform, shape=SHAPE):
+    """scipy.ndimage.affine_transform of one (h, w) image under one transform row.
 
     Built from the documented forward map in (x right, y down) coordinates:
     p_out = R(theta) Sh(shear) S(sx, sy) (p_in - c) + c + t, with R = [[cos, sin], [-sin, cos]].
     affine_transform wants the inverse map in (row, col) order.
     """
-    deg, sx, sy, shear, tx, ty = params
+    deg, sx, sy, shear, tx, ty = transform
     th = np.deg2rad(deg)
     R = np.array([[np.cos(th), np.sin(th)], [-np.sin(th), np.cos(th)]])
     Sh = np.array([[1.0, shear], [0.0, 1.0]])
@@ -234,17 +234,17 @@ def test_fractional_translation_matches_scipy_shift(shift, rng):
 
 
 @needs_scipy
-@pytest.mark.parametrize("params", [
+@pytest.mark.parametrize("transform", [
     (0.0, 1.2, 0.8, 0.0, 0.0, 0.0),
     (0.0, 1.0, 1.0, 0.3, 0.0, 0.0),
     (12.0, 0.9, 1.1, -0.15, 1.5, -0.5),
     (-170.0, 1.3, 1.3, 0.05, -2.0, 3.0),
 ])
-def test_scale_shear_rotation_translation_match_scipy_affine_transform(params, rng):
+def test_scale_shear_rotation_translation_match_scipy_affine_transform(transform, rng):
     X = random_images(3, rng)
-    got = distort(X, np.tile(params, (3, 1))).reshape(-1, 28, 28)
+    got = distort(X, np.tile(transform, (3, 1))).reshape(-1, 28, 28)
     for img, out in zip(X.reshape(-1, 28, 28), got):
-        np.testing.assert_allclose(out, rc_affine_reference(img, params), atol=1e-12)
+        np.testing.assert_allclose(out, rc_affine_reference(img, transform), atol=1e-12)
 
 
 @needs_scipy
@@ -260,19 +260,19 @@ def test_per_image_parameters_in_affine(rng):
 @needs_scipy
 def test_non_square_images(rng):
     X = random_images(3, rng, shape=(20, 30))
-    params = (15.0, 1.1, 0.95, 0.1, 0.7, -1.2)
-    got = distort(X, np.tile(params, (3, 1)), image_shape=(20, 30)).reshape(-1, 20, 30)
+    transform = (15.0, 1.1, 0.95, 0.1, 0.7, -1.2)
+    got = distort(X, np.tile(transform, (3, 1)), image_shape=(20, 30)).reshape(-1, 20, 30)
     for img, out in zip(X.reshape(-1, 20, 30), got):
-        np.testing.assert_allclose(out, rc_affine_reference(img, params, (20, 30)), atol=1e-12)
+        np.testing.assert_allclose(out, rc_affine_reference(img, transform, (20, 30)), atol=1e-12)
 
 
 # --- elastic -----------------------------------------------------------------------------------
 
 
-def map_coordinates_reference(X, fields, params, alpha, shape=SHAPE):
+def map_coordinates_reference(X, fields, transform, alpha, shape=SHAPE):
     """Output pixel p samples the input at Minv (p + alpha d(p) - c - t) + c, by scipy."""
     h, w = shape
-    deg, sx, sy, shear, tx, ty = params
+    deg, sx, sy, shear, tx, ty = transform
     th = np.deg2rad(deg)
     M = np.array([[np.cos(th), np.sin(th)], [-np.sin(th), np.cos(th)]]) @ np.array([[1, shear], [0, 1]]) @ np.diag([sx, sy])
     Minv = np.linalg.inv(M)
@@ -299,9 +299,9 @@ def test_elastic_matches_scipy_reference(rng):
 @needs_scipy
 def test_affine_and_elastic_compose_in_one_sampling_pass(rng):
     X = random_images(5, rng)
-    params = (8.0, 1.1, 0.9, 0.1, 1.0, -1.0)
-    got = distort(X, np.tile(params, (5, 1)), 4, alpha=20.0, sigma=3.0)
-    ref = map_coordinates_reference(X, reference_fields(4, 5, 3.0), params, 20.0)
+    transform = (8.0, 1.1, 0.9, 0.1, 1.0, -1.0)
+    got = distort(X, np.tile(transform, (5, 1)), 4, alpha=20.0, sigma=3.0)
+    ref = map_coordinates_reference(X, reference_fields(4, 5, 3.0), transform, 20.0)
     np.testing.assert_allclose(got, ref, atol=1e-12)
 
 
