@@ -15,8 +15,6 @@ so a folder is identified by the SHA-256 of its files, never by its name.
 import hashlib
 import os
 import pathlib
-import sys
-import time
 import urllib.error
 import urllib.request
 import http.client
@@ -27,6 +25,7 @@ import numpy as np
 from . import _idx
 from ._atomic import atomic_path
 from ._version import __version__
+from .progress import load_tqdm, progress_bar
 from .validation import check_dtype, check_flag
 
 DATASETS = ("mnist", "fashion-mnist")
@@ -540,49 +539,12 @@ def _describe_error(exc):
     return f"{type(exc).__name__}: {exc}"
 
 
-def _load_tqdm():
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm
-
-
-class _PlainProgress:
-    """A one-line progress display on stderr, for when tqdm is not installed."""
-
-    def __init__(self, desc, total, stream=None):
-        self.desc, self.total, self.done = desc, total, 0
-        self.stream = stream or sys.stderr
-        self.last = 0.0
-
-    def update(self, n):
-        self.done += n
-        now = time.monotonic()
-        if now - self.last >= 0.2:
-            self.last = now
-            self._show("\r")
-
-    def _show(self, start):
-        mb = self.done / 1e6
-        if self.total:
-            text = f"{self.desc}: {100 * self.done / self.total:5.1f}% ({mb:.1f} of {self.total / 1e6:.1f} MB)"
-        else:
-            text = f"{self.desc}: {mb:.1f} MB"
-        self.stream.write(start + text)
-        self.stream.flush()
-
-    def close(self):
-        self._show("\r")
-        self.stream.write("\n")
-        self.stream.flush()
+def _load_tqdm():  # looked up here at each download, so a test can take tqdm away
+    return load_tqdm()
 
 
 def _progress_bar(desc, total):
-    tqdm = _load_tqdm()
-    if tqdm is not None:
-        return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr)
-    return _PlainProgress(desc, total)
+    return progress_bar(desc, total, unit="B", tqdm=_load_tqdm())
 
 
 # --------------------------------------------------------------------------------------------

@@ -28,14 +28,38 @@ __all__ = ["Schedule", "constant", "inverse_time", "step", "exponential", "cosin
 
 
 class Schedule(NamedTuple):
-    """A named schedule: ``name`` and ``params`` rebuild it (``SCHEDULES[name](**params)``)."""
+    """A named schedule: ``name`` and ``params`` rebuild it (``SCHEDULES[name](**params)``).
+
+    ``formula`` is its rate written out, with ``{t}`` where the step count goes
+    (:meth:`describe` fills it in).
+    """
 
     name: str
     params: dict
     fn: Callable
+    formula: str = ""
 
     def __call__(self, t):
         return self.fn(t)
+
+    def describe(self, unit="step"):
+        """The learning rate as a formula of ``unit``, e.g. ``0.02/(1+epoch)`` for ``unit="epoch"``.
+
+        Parameters
+        ----------
+        unit : str
+            What the schedule counts (``"step"``, ``"epoch"``): the formula's variable.
+
+        Returns
+        -------
+        str
+        """
+        if not isinstance(unit, str) or not unit.isidentifier():
+            raise ValueError(f"unit must be a word such as 'epoch', got {unit!r}")
+        return self.formula.replace("{t}", unit) if self.formula else repr(self)
+
+    def __str__(self):
+        return self.describe()
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
@@ -61,14 +85,15 @@ def _out(values):
 def constant(lr):
     """The same learning rate at every step: ``lr``."""
     lr = check_real(lr, "lr", low=0.0)
-    return Schedule("constant", {"lr": lr}, lambda t: _out(np.full(_steps(t).shape, lr)))
+    return Schedule("constant", {"lr": lr}, lambda t: _out(np.full(_steps(t).shape, lr)), f"{lr:g}")
 
 
 def inverse_time(lr0, k):
     """Inverse-time decay: ``lr0 / (1 + k t)``, with ``k >= 0``."""
     lr0 = check_real(lr0, "lr0", low=0.0)
     k = check_real(k, "k", low=0.0, low_open=False)
-    return Schedule("inverse_time", {"lr0": lr0, "k": k}, lambda t: _out(lr0 / (1.0 + k * _steps(t))))
+    formula = f"{lr0:g}/(1+{{t}})" if k == 1 else f"{lr0:g}/(1+{k:g}*{{t}})"
+    return Schedule("inverse_time", {"lr0": lr0, "k": k}, lambda t: _out(lr0 / (1.0 + k * _steps(t))), formula)
 
 
 def step(lr0, drop, every):
@@ -77,7 +102,7 @@ def step(lr0, drop, every):
     drop = check_real(drop, "drop", low=0.0, high=1.0)
     every = check_positive_int(every, "every")
     return Schedule("step", {"lr0": lr0, "drop": drop, "every": every},
-                    lambda t: _out(lr0 * drop ** (_steps(t) // every)))
+                    lambda t: _out(lr0 * drop ** (_steps(t) // every)), f"{lr0:g}*{drop:g}^({{t}}//{every})")
 
 
 def exponential(lr0, gamma):
@@ -85,7 +110,7 @@ def exponential(lr0, gamma):
     lr0 = check_real(lr0, "lr0", low=0.0)
     gamma = check_real(gamma, "gamma", low=0.0, high=1.0)
     return Schedule("exponential", {"lr0": lr0, "gamma": gamma},
-                    lambda t: _out(lr0 * gamma ** _steps(t).astype(np.float64)))
+                    lambda t: _out(lr0 * gamma ** _steps(t).astype(np.float64)), f"{lr0:g}*{gamma:g}^{{t}}")
 
 
 def cosine(lr0, total, lr_min=0.0):
@@ -103,7 +128,8 @@ def cosine(lr0, total, lr_min=0.0):
         frac = np.minimum(_steps(t), total) / total
         return _out(lr_min + (lr0 - lr_min) * 0.5 * (1.0 + np.cos(np.pi * frac)))
 
-    return Schedule("cosine", {"lr0": lr0, "total": total, "lr_min": lr_min}, lr_at)
+    return Schedule("cosine", {"lr0": lr0, "total": total, "lr_min": lr_min}, lr_at,
+                    f"cosine from {lr0:g} to {lr_min:g} over {total} {{t}}s")
 
 
 SCHEDULES = {"constant": constant, "inverse_time": inverse_time, "step": step,

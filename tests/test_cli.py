@@ -14,6 +14,7 @@ import pytest
 
 import fastnn
 from fastnn import cli
+from fastnn.cli import train as cli_train
 from fastnn.images import load_digit
 from fastnn.training import train
 
@@ -324,7 +325,7 @@ def test_existing_output_needs_force_and_is_refused_before_loading_data(files, c
     def no_data(*args, **kwargs):
         raise AssertionError("the data must not be loaded when the output would be refused")
 
-    monkeypatch.setattr(cli, "load_data", no_data)
+    monkeypatch.setattr(cli_train, "load_data", no_data)
     before = (files / "model.npz").read_bytes()
     rc, out, err = main(capsys, "train", "-o", files / "model.npz")
     assert_one_line_error(rc, err, "already exists; pass --force")
@@ -426,7 +427,7 @@ def test_plain_progress_line_when_tqdm_is_missing():
 def test_version_and_help(capsys):
     assert cli.main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"fastnn {fastnn.__version__}"
-    for command in ("train", "evaluate", "predict", "plot"):
+    for command in cli.COMMANDS:
         assert cli.main([command, "--help"]) == 0
         assert f"usage: fastnn {command}" in capsys.readouterr().out
 
@@ -447,3 +448,55 @@ def test_train_with_augment_and_threads(mnist_dir, tmp_path):
     params, meta = fastnn.load(out)
     assert meta["augment"] is True and meta["threads"] == 2
     assert meta["history"]["val_accuracy"][-1] > 0.5
+
+
+# -- the compile note before the first epoch line ----------------------------------------------
+
+
+def fake_training(monkeypatch, compile_seconds):
+    """Make `fastnn train` run a stand-in for train() that reports 2 epochs of 0.5 s and ``compile_seconds``."""
+    import fastnn.training
+
+    rng = np.random.default_rng(0)
+    X, y = rng.random((20, 784), dtype=np.float32), np.arange(20) % 10
+    monkeypatch.setattr(cli_train, "load_data", lambda *args: ((X, y), (X[:10], y[:10])))
+
+    def train(params, X, y, *, epochs, callback, progress, **kwargs):
+        history = {"epoch": [], "lr": [], "loss": [], "accuracy": [], "seconds": [], "val_loss": [],
+                   "val_accuracy": []}
+        if compile_seconds is not None:
+            history["compile_seconds"] = compile_seconds
+        for epoch in range(epochs):
+            for key, value in zip(history, (epoch + 1, 0.02, 0.5, 0.8, 0.5, 0.6, 0.75)):
+                history[key].append(value)
+            callback(epoch, params, history)
+        return params, history
+
+    monkeypatch.setattr(fastnn.training, "train", train)
+
+
+@pytest.mark.parametrize("compile_seconds, noted", [(3.21, True), (0.4, False), (0.0, False), (None, False)])
+def test_slow_compilation_is_announced_once_and_kept_out_of_the_training_time(
+        monkeypatch, tmp_path, capsys, compile_seconds, noted):
+    fake_training(monkeypatch, compile_seconds)
+    rc, out, err = main(capsys, "train", "--epochs", 2, "--no-progress", "-o", tmp_path / "m.npz")
+    assert rc == 0, err
+    lines = out.splitlines()
+    epochs = [i for i, line in enumerate(lines) if EPOCH_LINE.match(line)]
+    assert len(epochs) == 2
+    notes = [i for i, line in enumerate(lines) if line.startswith("compiling kernels")]
+    if noted:
+        assert notes == [epochs[0] - 1]  # right before the first epoch line, and only there
+        assert lines[notes[0]] == "compiling kernels (first run on this machine) ... 3.2 s"
+    else:
+        assert notes == []
+    assert "1.0 s of training" in lines[-1]  # the two 0.5 s epochs, without the compilation
+    assert fastnn.load(tmp_path / "m.npz")[1]["history"]["seconds"] == [0.5, 0.5]
+
+
+def test_network_line_describes_the_schedule(monkeypatch, tmp_path, capsys):
+    fake_training(monkeypatch, None)
+    rc, out, err = main(capsys, "train", "--epochs", 1, "--no-progress", "--schedule", "step:drop=0.5,every=2",
+                        "-o", tmp_path / "m.npz")
+    assert rc == 0, err
+    assert "lr 0.02*0.5^(epoch//2), seed 0" in out.splitlines()[1]

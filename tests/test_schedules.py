@@ -139,3 +139,35 @@ def test_non_numbers_raise_type_error():
         S.step(0.1, 0.5, 2.5)
     with pytest.raises(TypeError, match="drop must be a number"):
         S.step(0.1, True, 10)
+
+
+@pytest.mark.parametrize("schedule, unit, text", [
+    (S.constant(0.02), "epoch", "0.02"),
+    (S.inverse_time(0.02, 1), "epoch", "0.02/(1+epoch)"),
+    (S.inverse_time(0.02, 0.5), "epoch", "0.02/(1+0.5*epoch)"),
+    (S.exponential(0.02, 0.5), "epoch", "0.02*0.5^epoch"),
+    (S.step(0.02, 0.1, 2), "epoch", "0.02*0.1^(epoch//2)"),
+    (S.cosine(0.02, 5), "epoch", "cosine from 0.02 to 0 over 5 epochs"),
+    (S.cosine(0.1, 20, lr_min=0.01), "step", "cosine from 0.1 to 0.01 over 20 steps"),
+    (S.exponential(0.1, 0.9), "step", "0.1*0.9^step"),
+])
+def test_each_schedule_describes_itself(schedule, unit, text):
+    assert schedule.describe(unit) == text
+    assert str(schedule) == schedule.describe("step")
+
+
+@pytest.mark.parametrize("schedule", ALL)
+def test_description_agrees_with_the_values(schedule):
+    """The formula, evaluated at a few steps, gives the schedule's own rates (cosine is described in words)."""
+    text = schedule.describe("t")
+    if text.startswith("cosine"):
+        assert f"from {schedule(0):g} to " in text
+        return
+    for t in (0, 1, 5, 14):
+        value = eval(text.replace("^", "**"), {"t": t})  # the formula as Python: only numbers and t
+        assert value == pytest.approx(schedule(t), rel=1e-5)
+
+
+def test_describe_refuses_a_unit_that_is_not_a_word():
+    with pytest.raises(ValueError, match="unit"):
+        S.constant(0.1).describe("1+")

@@ -1,0 +1,144 @@
+"""What every ``fastnn`` command shares: exit codes, errors, argument types, model and data loading.
+
+A command reports bad input by raising :class:`CommandError`; :func:`fastnn.cli.main` prints it
+as one line ``PROG: error: MESSAGE`` on stderr and exits with status 2.
+"""
+import argparse
+import os
+
+import numpy as np
+
+from ..datasets import TITLES
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+N_PIXELS, N_CLASSES = 784, 10
+
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+
+__all__ = ["EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE", "EXIT_INTERRUPTED", "N_PIXELS", "N_CLASSES", "FASHION_CLASSES",
+           "TITLES", "CommandError", "Parser", "positive_int", "positive_float", "fraction", "non_negative_float",
+           "seed", "port", "say", "load_model", "load_data", "class_names", "wiring", "describe_model",
+           "check_output", "data_option", "dataset_option", "dataset_of"]
+
+
+class CommandError(Exception):
+    """Bad input: reported as ``PROG: error: MESSAGE`` on stderr, exit status 2."""
+
+    def __init__(self, message, prog="fastnn"):
+        super().__init__(message)
+        self.prog = prog
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (no usage block) and exit status 2."""
+
+    def error(self, message):
+        raise CommandError(f"{message} (see '{self.prog} --help')", prog=self.prog)
+
+
+# -- argument types ---------------------------------------------------------------------------
+
+
+def _number(parse, accept, expected):
+    """An argparse type: ``parse`` the text, keep it if ``accept(value)``, else say ``expected``."""
+
+    def convert(text):
+        try:
+            value = parse(text)
+        except ValueError:
+            value = None
+        if value is None or not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return convert
+
+
+positive_int = _number(int, lambda v: v >= 1, "a positive integer")
+positive_float = _number(float, lambda v: np.isfinite(v) and v > 0, "a positive number")
+fraction = _number(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
+non_negative_float = _number(float, lambda v: np.isfinite(v) and v >= 0, "a number >= 0")
+seed = _number(int, lambda v: v >= 0, "an integer >= 0")
+port = _number(int, lambda v: 0 <= v <= 65535, "a port number 0-65535 (0: any free port)")
+
+
+def data_option(p):
+    p.add_argument("--data", metavar="DIR",
+                   help="folder with the four IDX files (default: $FASTNN_DATA, the user cache, then a download)")
+
+
+def dataset_option(p):
+    p.add_argument("--dataset", choices=tuple(TITLES), help="test set (default: the model's)")
+
+
+# -- files ------------------------------------------------------------------------------------
+
+
+def say(*parts, **kwargs):
+    print(*parts, flush=True, **kwargs)
+
+
+def check_output(output, force, option="-o/--output"):
+    """Refuse an output path that is a folder, exists (without ``force``) or lies in a missing folder."""
+    if os.path.isdir(output):
+        raise CommandError(f"{output!r} is a folder; give a file name such as model.npz")
+    if os.path.exists(output) and not force:
+        raise CommandError(f"{output} already exists; pass --force to replace it, or choose another {option}")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(output))):
+        raise CommandError(f"the folder of {output!r} does not exist; create it first")
+
+
+def load_model(path):
+    """``(params, meta)`` of a model file, or a CommandError saying why not."""
+    from ..io import load
+
+    try:
+        params, meta = load(path)
+    except (FileNotFoundError, ValueError, OSError) as e:
+        raise CommandError(str(e)) from None
+    sizes = meta.get("layer_sizes") or []
+    if len(sizes) < 2 or sizes[0] != N_PIXELS or sizes[-1] != N_CLASSES:
+        raise CommandError(f"{path!r} is a {'-'.join(map(str, sizes))} network; "
+                           f"the fastnn command works with {N_PIXELS} inputs and {N_CLASSES} classes")
+    return params, meta
+
+
+def load_data(path, dataset, dtype="float32"):
+    """``(X_train, y_train), (X_test, y_test)`` of MNIST or Fashion-MNIST, or a CommandError."""
+    from ..datasets import DatasetNotFoundError, load_mnist
+
+    try:
+        return load_mnist(path, fashion=dataset == "fashion-mnist", dtype=dtype)
+    except DatasetNotFoundError as e:  # several lines: every place tried, and how to supply the files
+        raise CommandError(f"{e}\n  - or give the folder to this command as --data DIR.") from None
+    except (OSError, ValueError) as e:  # ChecksumError, bad path, corrupt file
+        raise CommandError(str(e)) from None
+
+
+def dataset_of(args, meta):
+    """The data set a command works on: ``--dataset``, else the model's own."""
+    return args.dataset or meta.get("dataset", "mnist")
+
+
+def class_names(meta):
+    return FASHION_CLASSES if meta.get("dataset") == "fashion-mnist" else tuple(str(i) for i in range(N_CLASSES))
+
+
+def wiring(meta):
+    return {"activation": meta.get("activation", "relu"), "output": meta.get("output", "softmax")}
+
+
+def describe_model(path, meta):
+    sizes = "-".join(map(str, meta.get("layer_sizes", [])))
+    text = f"{path}: {sizes} ({meta.get('activation', 'relu')} hidden, {meta.get('output', 'softmax')} output)"
+    history = meta.get("history") or {}
+    epochs = len(history.get("epoch", []))
+    if epochs:
+        n = meta.get("train_samples")
+        what = f"{n:,} {TITLES.get(meta.get('dataset'), 'training')} images" if n else "its training set"
+        text += f", trained {epochs} epoch{'s' * (epochs != 1)} on {what}"
+        if meta.get("interrupted"):
+            text += " (interrupted)"
+    return text

@@ -1,0 +1,156 @@
+"""Progress display and per-epoch reports, shared by the command line and the dataset downloader.
+
+One tqdm loader (:func:`load_tqdm`), one bar factory (:func:`progress_bar`: tqdm when it is
+installed, else :class:`PlainBar`, a line rewritten in place), the per-epoch bar that
+``fastnn train`` feeds from :func:`fastnn.train`'s ``progress`` hook (:class:`EpochProgress`),
+and the one-line summary of an epoch (:func:`epoch_line`).
+"""
+import sys
+import time
+
+__all__ = ["load_tqdm", "progress_bar", "PlainBar", "EpochProgress", "epoch_line"]
+
+
+def load_tqdm():
+    """``tqdm.tqdm`` when tqdm is installed, else ``None``."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm
+
+
+class PlainBar:
+    """A progress line on ``stream``, rewritten in place at most every ``interval`` seconds.
+
+    ``unit="B"`` counts bytes and shows ``name: 42.0% (4.2 of 9.9 MB)``; any other unit shows
+    ``name: 40,960/60,000 img  68%  31,200 img/s``. ``close()`` leaves the final line followed
+    by a newline (``leave=True``) or wipes it so that the next line starts clean.
+    The same ``update(k)``/``close()`` interface as tqdm.
+    """
+
+    def __init__(self, desc, total, *, unit="it", stream=None, leave=True, interval=0.1):
+        self.desc, self.total, self.unit, self.leave, self.interval = desc, total, unit, leave, interval
+        self.stream = stream or sys.stderr
+        self.n, self.start, self.last, self.width = 0, time.perf_counter(), 0.0, 0
+
+    def text(self):
+        """The line as it reads now."""
+        if self.unit == "B":
+            mb = self.n / 1e6
+            if self.total:
+                return f"{self.desc}: {100 * self.n / self.total:5.1f}% ({mb:.1f} of {self.total / 1e6:.1f} MB)"
+            return f"{self.desc}: {mb:.1f} MB"
+        rate = self.n / max(time.perf_counter() - self.start, 1e-9)
+        done = f"{self.n:,}/{self.total:,} {self.unit}  {100 * self.n / self.total:3.0f}%" if self.total else \
+            f"{self.n:,} {self.unit}"
+        return f"{self.desc}: {done}  {rate:,.0f} {self.unit}/s"
+
+    def update(self, k):
+        self.n += k
+        now = time.perf_counter()
+        if now - self.last >= self.interval or (self.total and self.n >= self.total):
+            self.last = now
+            self._show()
+
+    def _show(self):
+        text = self.text()
+        self.stream.write("\r" + text.ljust(self.width))
+        self.stream.flush()
+        self.width = len(text)
+
+    def close(self):
+        if self.leave:
+            self._show()
+            self.stream.write("\n")
+        elif self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+        self.stream.flush()
+
+
+def progress_bar(desc, total, *, unit="it", stream=None, leave=True, tqdm=None):
+    """A bar with ``update(k)`` and ``close()``: ``tqdm`` (a tqdm class, or None for a :class:`PlainBar`).
+
+    Bytes (``unit="B"``) are scaled by 1024 in tqdm; other units by 1000.
+    """
+    stream = stream or sys.stderr
+    if tqdm is None:
+        return PlainBar(desc, total, unit=unit, stream=stream, leave=leave)
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, unit_divisor=1024 if unit == "B" else 1000,
+                leave=leave, file=stream, dynamic_ncols=True)
+
+
+class EpochProgress:
+    """A progress bar per epoch on stderr, fed by ``train``'s ``progress(done, total)`` hook.
+
+    tqdm when installed (and ``use_tqdm``); otherwise a plain line rewritten in place.
+    ``enabled=None`` shows it only when the stream (default stderr) is a terminal.
+    """
+
+    def __init__(self, epochs, enabled=None, stream=None, use_tqdm=True):
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.epochs = epochs
+        self.epoch = 0
+        self.tqdm = load_tqdm() if use_tqdm else None
+        self.bar = None
+        self.done = 0
+
+    def begin(self, total):
+        """Start the bar of the next epoch (``total`` samples)."""
+        self.close()
+        self.epoch += 1
+        self.done = 0
+        if self.enabled:
+            self.bar = progress_bar(f"epoch {self.epoch}/{self.epochs}", total, unit="img", stream=self.stream,
+                                    leave=False, tqdm=self.tqdm)
+
+    def __call__(self, done, total):
+        if self.bar is not None:
+            self.bar.update(done - self.done)
+        self.done = done
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def epoch_line(history, epochs=None, n_samples=None, *, val_label="val"):
+    """One summary line of the last epoch in a :func:`fastnn.train` history.
+
+    Parameters
+    ----------
+    history : dict
+        ``epoch``, ``loss``, ``accuracy``, ``seconds`` lists, and ``val_accuracy``, ``lr`` when present.
+    epochs : int, optional
+        The number of epochs planned: shown as ``epoch 3/5`` (else ``epoch 3``).
+    n_samples : int, optional
+        Samples per epoch: adds the speed in images per second.
+    val_label : str
+        What the validation accuracy is called (``fastnn train`` says ``test``).
+
+    Returns
+    -------
+    str
+        e.g. ``epoch 1/5  loss 0.2338  train  92.88%  test  95.89%  lr 0.02       1.94 s   30,919 img/s``.
+
+    Raises
+    ------
+    ValueError
+        If ``history`` holds no completed epoch.
+    """
+    if not isinstance(history, dict) or not history.get("epoch"):
+        raise ValueError("history holds no completed epoch (expected train()'s history dict)")
+    e = history["epoch"][-1]
+    seconds = history["seconds"][-1]
+    parts = [f"epoch {e:>{len(str(epochs))}}/{epochs}" if epochs else f"epoch {e}",
+             f"loss {history['loss'][-1]:.4f}", f"train {100 * history['accuracy'][-1]:6.2f}%"]
+    if history.get("val_accuracy"):
+        parts.append(f"{val_label} {100 * history['val_accuracy'][-1]:6.2f}%")
+    if history.get("lr"):
+        parts.append(f"lr {history['lr'][-1]:<8.4g}")
+    parts.append(f"{seconds:5.2f} s")
+    if n_samples:
+        parts.append(f"{n_samples / max(seconds, 1e-9):>7,.0f} img/s")
+    return "  ".join(parts)
