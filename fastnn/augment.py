@@ -32,6 +32,7 @@ from .validation import (
     check_positive_int,
     check_real,
     check_real_array,
+    check_rows,
     is_integer,
     refuse_integer_images,
 )
@@ -63,17 +64,16 @@ def _image_shape(image_shape):
 
 
 def _images(X, image_shape, name="X"):
-    """X as a C-contiguous float32/float64 (n, h*w) array with values in [0, 1] (a copy only if needed)."""
+    """``(X, (h, w))``: X as a C-contiguous float32/float64 (n, h*w) array with values in [0, 1]
+    (a copy only if needed), once ``image_shape`` and then X are checked."""
+    image_shape = _image_shape(image_shape)
     h, w = image_shape
     if not isinstance(X, np.ndarray):
         raise TypeError(f"{name} must be a NumPy array of image rows, got {type(X).__name__}")
     refuse_integer_images(X, name, "floats in [0, 1]")
     if X.dtype not in (np.float32, np.float64):
         raise TypeError(f"{name} must be float32 or float64, got dtype {X.dtype}")
-    if X.ndim != 2:
-        hint = f"; flatten images with {name}.reshape(len({name}), -1)" if X.ndim == 3 else ""
-        hint = f"; for one image use {name}[None, :]" if X.ndim == 1 else hint
-        raise ValueError(f"{name} must be 2-D (n_images, {h * w}), got shape {X.shape}{hint}")
+    check_rows(X, name, f"n_images, {h * w}", row="image")
     if X.shape[1] != h * w:
         raise ValueError(
             f"{name} has rows of {X.shape[1]} pixels but image_shape {image_shape} needs {h * w}; "
@@ -88,7 +88,7 @@ def _images(X, image_shape, name="X"):
                 f"{name} must hold pixel values in [0, 1], found min {lo:g} and max {hi:g}; "
                 f"scale 8-bit images with {name} / 255"
             )
-    return np.ascontiguousarray(X)
+    return np.ascontiguousarray(X), image_shape
 
 
 def _transforms(transforms, n):
@@ -231,8 +231,7 @@ def distort(X, transforms, seed=None, *, alpha=0.0, sigma=4.0, image_shape=(28, 
     -------
     ndarray like X: the distorted images, bilinearly resampled, zero outside, clipped to [0, 1].
     """
-    image_shape = _image_shape(image_shape)
-    X = _images(X, image_shape)
+    X, image_shape = _images(X, image_shape)
     T = _transforms(transforms, len(X))
     return _run(X, T, seed_key(seed), alpha, sigma, image_shape, out)
 
@@ -251,8 +250,7 @@ def _run(X, T, key, alpha, sigma, image_shape, out):
 
 def distort_numpy(X, transforms, seed=None, *, alpha=0.0, sigma=4.0, image_shape=(28, 28)):
     """Pure-NumPy twin of :func:`distort`: same arguments, same numbers, much slower."""
-    image_shape = _image_shape(image_shape)
-    X = _images(X, image_shape)
+    X, image_shape = _images(X, image_shape)
     T = _transforms(transforms, len(X))
     alpha, sigma = _strengths(alpha, sigma)
     key = seed_key(seed)
@@ -324,8 +322,7 @@ def affine(X, *, rotation=0.0, scale=1.0, shear=0.0, translate=(0.0, 0.0), image
     -------
     ndarray like X.
     """
-    image_shape = _image_shape(image_shape)
-    X = _images(X, image_shape)
+    X, image_shape = _images(X, image_shape)
     n = len(X)
     if np.ndim(scale) == 0:
         scale = (scale, scale)
@@ -344,8 +341,7 @@ def elastic(X, seed, *, alpha=34.0, sigma=4.0, image_shape=(28, 28), out=None):
     Gaussian of width ``sigma`` (taps to 3 sigma, zero padding), times ``alpha`` pixels.
     See :func:`distort` for the arguments.
     """
-    image_shape = _image_shape(image_shape)
-    X = _images(X, image_shape)
+    X, image_shape = _images(X, image_shape)
     transforms = np.zeros((len(X), 6))
     transforms[:, 1:3] = 1.0
     return _run(X, transforms, seed_key(seed), alpha, sigma, image_shape, out)
@@ -428,6 +424,6 @@ class Distortion:
         -------
         ndarray like X.
         """
-        X = _images(X, self.image_shape)  # checked before drawing anything
+        X, _ = _images(X, self.image_shape)  # checked before drawing anything
         key = seed_key(seed)
         return _run(X, self._draw(len(X), key), key, self.elastic_alpha, self.elastic_sigma, self.image_shape, out)

@@ -100,18 +100,27 @@ def mnist_array(array):
     a = np.asarray(array)
     if a.shape not in ((SIZE, SIZE), (SIZE * SIZE,)):
         raise ValueError(f"an MNIST array must have shape (28, 28) or (784,), got {a.shape}")
+    return _unit_pixels(a, np.float32).reshape(SIZE, SIZE)
+
+
+def _unit_pixels(a, dtype):
+    """Non-empty pixels ``a`` as floats of ``dtype`` in [0, 1]: integers 0..255 divided by 255,
+    floats in [0, 1] as they are; anything else is refused before any conversion."""
     if a.dtype.kind in "iu":
-        if a.size and (a.min() < 0 or a.max() > 255):
+        if a.min() < 0 or a.max() > 255:
             raise ValueError(f"integer pixels must lie in 0..255, got {a.min()}..{a.max()}")
-        out = a.astype(np.float32) / np.float32(255)
-    elif a.dtype.kind == "f":
+        return a.astype(dtype) / dtype(255)
+    if a.dtype.kind == "f":
         if not np.all(np.isfinite(a)) or a.min() < 0 or a.max() > 1:
             raise ValueError(f"float pixels must be finite and lie in [0, 1], got {a.min()}..{a.max()} "
                              "(divide 0..255 pixels by 255)")
-        out = a.astype(np.float32)
-    else:
-        raise TypeError(f"pixels must be integers 0..255 or floats in [0, 1], got dtype {a.dtype}")
-    return out.reshape(SIZE, SIZE)
+        return a.astype(dtype)
+    raise TypeError(f"pixels must be integers 0..255 or floats in [0, 1], got dtype {a.dtype}")
+
+
+def _border(image):
+    """The edge pixels of a 2-D ``image``: its top and bottom rows, then the left and right columns between them."""
+    return np.concatenate([image[0], image[-1], image[1:-1, 0], image[1:-1, -1]])
 
 
 def read_grayscale(path):
@@ -151,8 +160,7 @@ def read_grayscale(path):
 def has_light_background(gray):
     """True when the median of the border pixels of ``gray`` (values in [0, 1]) is above 0.5."""
     gray = np.asarray(gray)
-    border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
-    return bool(np.median(border) > 0.5)
+    return bool(np.median(_border(gray)) > 0.5)
 
 
 def center_of_mass(image):
@@ -194,14 +202,7 @@ def preprocess_digit(gray, *, background="auto"):
     g = np.asarray(gray)
     if g.ndim != 2 or min(g.shape) < 1:
         raise ValueError(f"expected a 2-D grayscale image, got shape {g.shape}")
-    if g.dtype.kind in "iu":
-        g = g.astype(np.float64) / 255.0
-    elif g.dtype.kind == "f":
-        g = g.astype(np.float64)
-    else:
-        raise TypeError(f"pixels must be integers 0..255 or floats in [0, 1], got dtype {g.dtype}")
-    if not np.all(np.isfinite(g)) or g.min() < 0 or g.max() > 1:
-        raise ValueError("pixel values must lie in [0, 1] (or 0..255 for integers)")
+    g = _unit_pixels(g, np.float64)
 
     light = has_light_background(g) if background == "auto" else background == "light"
     ink = 1.0 - g if light else g
@@ -231,8 +232,7 @@ def preprocess_digit(gray, *, background="auto"):
 
 def _stretch_levels(ink):
     """Map the background level (median of the border) to 0 and the strongest ink to 1, clipped."""
-    border = np.concatenate([ink[0], ink[-1], ink[1:-1, 0], ink[1:-1, -1]])
-    low = float(np.median(border))
+    low = float(np.median(_border(ink)))
     high = float(ink.max())
     if high - low < 1e-6:
         raise ValueError("the image holds no ink (it is one flat colour)")

@@ -12,6 +12,7 @@ import os
 import numpy as np
 
 from ._atomic import atomic_path
+from .validation import is_integer
 
 DPI = 100
 """Default resolution: the PNGs are ``FIGSIZES[...]`` inches times this many pixels."""
@@ -168,7 +169,7 @@ def plot_misclassified(images, y_true, y_pred, path, *, labels=None, max_images=
         raise ValueError(f"need images (n, h, w) or (n, h*w) and n labels each; got {images.shape}, "
                          f"{y_true.shape}, {y_pred.shape}")
     for name, value in (("max_images", max_images), ("ncols", ncols)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        if not is_integer(value) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     wrong = np.flatnonzero(y_true != y_pred)
     shown = wrong[:max_images]

@@ -219,6 +219,22 @@ def layer_sizes_of(layers):
     return (layers[0][0].shape[0],) + tuple(W.shape[1] for W, _ in layers)
 
 
+def check_rows(X, name, layout, row="sample"):
+    """Raise a ValueError unless the array ``X`` is 2-D, one ``row`` a row, with a hint to reshape it.
+
+    ``layout`` names the two axes in the message ("n_samples, n_features"). A 1-D array is not
+    guessed at (one row or one column?): the hint says how to pass one row; a stack of images
+    gets the hint to flatten them.
+    """
+    if X.ndim != 2:
+        hint = ""
+        if X.ndim == 1:
+            hint = f"; for one {row} use {name}[None, :]"
+        elif X.ndim > 2:
+            hint = f"; flatten images with {name}.reshape(len({name}), -1)"
+        raise ValueError(f"{name} must be 2-D ({layout}), got shape {X.shape}{hint}")
+
+
 def check_inputs(X, n_features, dtype, name="X", first_row=0, w1_shape=None):
     """Return ``X`` as a C-contiguous 2-D array of ``dtype`` with ``n_features`` columns.
 
@@ -233,9 +249,7 @@ def check_inputs(X, n_features, dtype, name="X", first_row=0, w1_shape=None):
             X = np.asarray(X)
         else:
             raise TypeError(f"{name} must be a NumPy array, got {type(X).__name__}")
-    if X.ndim != 2:
-        hint = f"; for one sample use {name}[None, :]" if X.ndim == 1 else "; flatten images with X.reshape(len(X), -1)"
-        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {X.shape}{hint}")
+    check_rows(X, name, "n_samples, n_features")
     if X.shape[1] != n_features:
         w1 = f"has shape {tuple(w1_shape)}" if w1_shape is not None else f"has {n_features} rows"
         raise ValueError(

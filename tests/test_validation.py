@@ -14,6 +14,7 @@ from fastnn.validation import (
     check_positive_float,
     check_positive_int,
     check_real_array,
+    check_rows,
     check_targets,
     is_integer,
     layer_sizes_of,
@@ -223,6 +224,17 @@ def test_check_inputs_refusals_name_the_argument():
             check_inputs(X.astype(dtype), 3, np.float32)
     with pytest.raises(TypeError, match=r"X must be a NumPy array, got dict"):
         check_inputs({}, 3, np.float32)
+
+
+def test_check_rows_hints_how_to_reshape():
+    check_rows(np.zeros((2, 3)), "X", "n_samples, n_features")
+    one_image = r"^Z must be 2-D \(n_images, 4\), got shape \(4,\); for one image use Z\[None, :\]$"
+    with pytest.raises(ValueError, match=one_image):
+        check_rows(np.zeros(4), "Z", "n_images, 4", row="image")
+    with pytest.raises(ValueError, match=r"got shape \(2, 2, 2\); flatten images with Z\.reshape\(len\(Z\), -1\)$"):
+        check_rows(np.zeros((2, 2, 2)), "Z", "n_samples, n_features")
+    with pytest.raises(ValueError, match=r"^X must be 2-D \(n_samples, n_features\), got shape \(\)$"):
+        check_rows(np.zeros(()), "X", "n_samples, n_features")
 
 
 def test_check_inputs_reports_the_first_bad_row():
