@@ -90,14 +90,19 @@ def check_output(output, force, option="-o/--output"):
         raise CommandError(f"the folder of {output!r} does not exist; create it first")
 
 
-def load_model(path):
-    """``(params, meta)`` of a model file, or a CommandError saying why not."""
+def load_model(path, *, mnist=True):
+    """``(params, meta)`` of a model file, or a CommandError saying why not.
+
+    ``mnist=True`` also refuses a network that does not take 784 pixels to 10 classes.
+    """
     from ..io import load
 
     try:
         params, meta = load(path)
     except (FileNotFoundError, ValueError, OSError) as e:
         raise CommandError(str(e)) from None
+    if not mnist:
+        return params, meta
     sizes = meta.get("layer_sizes") or []
     if len(sizes) < 2 or sizes[0] != N_PIXELS or sizes[-1] != N_CLASSES:
         raise CommandError(f"{path!r} is a {'-'.join(map(str, sizes))} network; "

@@ -1,0 +1,138 @@
+"""A fastnn network as a standard ONNX graph, to run it where fastnn is not installed.
+
+Each layer becomes one ``Gemm`` (``A @ W + b``) followed by its activation operator
+(``Relu``, ``Sigmoid``, ``Tanh``, ``Softmax`` over the last axis; an identity layer adds
+nothing, except an ``Identity`` that names the output). The graph takes one input named
+``input`` of shape ``[batch, n_features]`` (the batch is dynamic) and gives ``output`` of
+shape ``[batch, n_outputs]``, in the params' dtype (float32 or float64), so ONNX Runtime
+computes what :func:`fastnn.predict_proba` computes. Needs the ``onnx`` extra
+(``pip install 'fastnn-numba[onnx]'``: onnx, and onnxruntime to run the result).
+
+>>> from fastnn.export_onnx import export_onnx
+>>> export_onnx(params, "model.onnx", activation="relu", output="softmax")  # doctest: +SKIP
+>>> import onnxruntime as ort  # doctest: +SKIP
+>>> ort.InferenceSession("model.onnx").run(None, {"input": X})[0]  # doctest: +SKIP
+"""
+import os
+
+from ._atomic import atomic_path
+from ._version import __version__
+from .activations import HIDDEN, OUTPUTS
+from .validation import check_choice, check_params, layer_sizes_of
+
+INPUT_NAME = "input"
+OUTPUT_NAME = "output"
+
+OPSET = 17
+"""The ONNX operator set the graph declares (Softmax over one axis needs 13 or later)."""
+
+IR_VERSION = 8
+"""The ONNX file-format version written: the one of opset 17, read by every ONNX Runtime since 1.11."""
+
+OPERATORS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "softmax": "Softmax", "identity": None}
+"""The ONNX operator of each activation fastnn has (None: nothing to compute)."""
+
+__all__ = ["to_onnx", "export_onnx", "INPUT_NAME", "OUTPUT_NAME", "OPSET", "OPERATORS"]
+
+
+def _onnx():
+    try:
+        import onnx
+    except ImportError:
+        raise ImportError("exporting to ONNX needs the onnx package: pip install 'fastnn-numba[onnx]' "
+                          "(or pip install onnx onnxruntime)") from None
+    return onnx
+
+
+def to_onnx(params, *, activation="relu", output="softmax", name="fastnn"):
+    """The network as an ``onnx.ModelProto``, checked by ``onnx.checker.check_model``.
+
+    Parameters
+    ----------
+    params : dict
+        ``W1..WL``, ``b1..bL`` as made by :func:`fastnn.init_params` or returned by :func:`fastnn.train`.
+    activation : {'relu', 'sigmoid', 'tanh', 'identity'}
+        Hidden-layer activation the network was trained with.
+    output : {'softmax', 'sigmoid', 'tanh', 'identity'}
+        Output-layer activation the network was trained with.
+    name : str
+        The graph's name.
+
+    Returns
+    -------
+    onnx.ModelProto
+        Input ``input`` ``[batch, n_features]``, output ``output`` ``[batch, n_outputs]``, both in the
+        params' dtype; the weights are stored as initializers (copies: ``params`` is not changed).
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``params`` is not a valid network or an activation is unknown (before any work).
+    ImportError
+        If the onnx package is not installed.
+    """
+    layers = check_params(params)
+    check_choice(activation, HIDDEN, "activation")
+    check_choice(output, OUTPUTS, "output")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a non-empty string, got {name!r}")
+    onnx = _onnx()
+    from onnx import TensorProto, helper, numpy_helper
+
+    sizes = layer_sizes_of(layers)
+    dtype = layers[0][0].dtype
+    elem = TensorProto.FLOAT if dtype.name == "float32" else TensorProto.DOUBLE
+    nodes, weights = [], []
+    a = INPUT_NAME
+    for l, (W, b) in enumerate(layers, 1):
+        weights += [numpy_helper.from_array(W, f"W{l}"), numpy_helper.from_array(b, f"b{l}")]
+        z = f"z{l}"
+        nodes.append(helper.make_node("Gemm", [a, f"W{l}", f"b{l}"], [z], name=f"dense{l}"))
+        kind = output if l == len(layers) else activation
+        op = OPERATORS[kind]
+        if op is None:
+            a = z
+            continue
+        a = f"a{l}"
+        attrs = {"axis": -1} if op == "Softmax" else {}
+        nodes.append(helper.make_node(op, [z], [a], name=f"{kind}{l}", **attrs))
+    nodes.append(helper.make_node("Identity", [a], [OUTPUT_NAME], name="output"))
+    graph = helper.make_graph(
+        nodes, name,
+        [helper.make_tensor_value_info(INPUT_NAME, elem, ["batch", sizes[0]])],
+        [helper.make_tensor_value_info(OUTPUT_NAME, elem, ["batch", sizes[-1]])],
+        initializer=weights)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION,
+                              producer_name="fastnn", producer_version=__version__,
+                              doc_string=f"{'-'.join(map(str, sizes))} MLP, {activation} hidden, {output} output")
+    helper.set_model_props(model, {"layer_sizes": ",".join(map(str, sizes)), "activation": activation,
+                                   "output": output, "dtype": dtype.name})
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def export_onnx(params, path, *, activation="relu", output="softmax"):
+    """Write the network to ``path`` as an ONNX file (see :func:`to_onnx`), whole or not at all.
+
+    An existing file is replaced (atomically: a crash leaves the old file, never half a new one).
+
+    Parameters
+    ----------
+    params : dict
+        The network's arrays.
+    path : str or os.PathLike
+        The ``.onnx`` file to write.
+    activation, output : str
+        How the network is wired, as given to :func:`fastnn.train`.
+
+    Returns
+    -------
+    str
+        ``path``.
+    """
+    path = os.fspath(path)
+    model = to_onnx(params, activation=activation, output=output)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(model.SerializeToString())
+    return path
