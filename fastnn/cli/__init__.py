@@ -16,7 +16,7 @@ from .common import EXIT_INTERRUPTED, EXIT_USAGE, EXIT_FAILURE, CommandError, Pa
 from .predict import _probability
 from .train import default_lr, interrupted_path, make_optimizer, make_schedule, parse_spec
 
-COMMANDS = ("train", "evaluate", "predict", "plot", "export")
+COMMANDS = ("train", "evaluate", "predict", "plot", "export", "serve")
 """The subcommands, each a module of this package, in the order ``fastnn --help`` lists them."""
 
 __all__ = ["main", "build_parser", "COMMANDS", "CommandError", "EpochProgress", "epoch_line", "load_data",

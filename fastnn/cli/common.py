@@ -20,7 +20,7 @@ FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
 __all__ = ["EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE", "EXIT_INTERRUPTED", "N_PIXELS", "N_CLASSES", "FASHION_CLASSES",
            "TITLES", "CommandError", "Parser", "positive_int", "positive_float", "fraction", "non_negative_float",
            "seed", "port", "say", "load_model", "load_data", "class_names", "wiring", "describe_model",
-           "check_output", "data_option", "dataset_option", "dataset_of"]
+           "check_output", "data_option", "dataset_option", "dataset_of", "scores_of"]
 
 
 class CommandError(Exception):
@@ -133,6 +133,13 @@ def class_names(meta):
 
 def wiring(meta):
     return {"activation": meta.get("activation", "relu"), "output": meta.get("output", "softmax")}
+
+
+def scores_of(params, meta, image):
+    """The network's output for one prepared (28, 28) image: a vector of class scores."""
+    from ..network import predict_proba
+
+    return predict_proba(params, image.reshape(1, N_PIXELS).astype(params["W1"].dtype), **wiring(meta))[0]
 
 
 def describe_model(path, meta):

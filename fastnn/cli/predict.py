@@ -3,8 +3,7 @@ import sys
 
 import numpy as np
 
-from .common import (EXIT_OK, EXIT_USAGE, N_PIXELS, CommandError, class_names, load_model, positive_int, say,
-                     wiring)
+from .common import EXIT_OK, EXIT_USAGE, CommandError, class_names, load_model, positive_int, say, scores_of
 
 
 def ascii_art(image):
@@ -17,13 +16,6 @@ def ascii_art(image):
 def _probability(p):
     """``p`` as a percentage with two decimals; ``<0.01%`` rather than a misleading ``0.00%``."""
     return f"{100 * p:.2f}%" if p >= 5e-5 or p == 0 else "<0.01%"
-
-
-def scores_of(params, meta, image):
-    """The network's output for one prepared (28, 28) image: a vector of class scores."""
-    from ..network import predict_proba
-
-    return predict_proba(params, image.reshape(1, N_PIXELS).astype(params["W1"].dtype), **wiring(meta))[0]
 
 
 def run(args):
