@@ -20,7 +20,7 @@ FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
 __all__ = ["EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE", "EXIT_INTERRUPTED", "N_PIXELS", "N_CLASSES", "FASHION_CLASSES",
            "TITLES", "CommandError", "Parser", "positive_int", "positive_float", "fraction", "non_negative_float",
            "seed", "port", "say", "load_model", "load_data", "class_names", "wiring", "describe_model",
-           "check_output", "data_option", "dataset_option", "dataset_of", "scores_of"]
+           "check_output", "model_argument", "data_option", "dataset_option", "dataset_of", "scores_of"]
 
 
 class CommandError(Exception):
@@ -62,6 +62,10 @@ fraction = _number(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
 non_negative_float = _number(float, lambda v: np.isfinite(v) and v >= 0, "a number >= 0")
 seed = _number(int, lambda v: v >= 0, "an integer >= 0")
 port = _number(int, lambda v: 0 <= v <= 65535, "a port number 0-65535 (0: any free port)")
+
+
+def model_argument(p):
+    p.add_argument("model", help="model file written by fastnn train")
 
 
 def data_option(p):

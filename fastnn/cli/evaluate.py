@@ -1,8 +1,9 @@
 """``fastnn evaluate``: test accuracy, a per-class table and the confusion matrix of a saved model."""
 import numpy as np
 
-from .common import (EXIT_OK, FASHION_CLASSES, N_CLASSES, TITLES, data_option, dataset_of, dataset_option,
-                     describe_model, load_data, load_model, say, wiring)
+from .common import (EXIT_OK, FASHION_CLASSES, N_CLASSES, TITLES, data_option, dataset_of,
+                     dataset_option, describe_model, load_data, load_model, model_argument, say,
+                     wiring)
 
 
 def _percent(num, den):
@@ -58,7 +59,7 @@ def run(args):
 
 def add_parser(sub):
     e = sub.add_parser("evaluate", help="test accuracy, per-class table and confusion matrix")
-    e.add_argument("model", help="model file written by fastnn train")
+    model_argument(e)
     data_option(e)
     dataset_option(e)
     e.set_defaults(run=run)

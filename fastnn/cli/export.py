@@ -1,5 +1,6 @@
 """``fastnn export``: a saved model as an ONNX file (see :mod:`fastnn.export_onnx`)."""
-from .common import EXIT_OK, CommandError, check_output, load_model, say, wiring
+from .common import (EXIT_OK, CommandError, check_output, load_model, model_argument, say,
+                     wiring)
 
 
 def run(args):
@@ -32,7 +33,7 @@ def add_parser(sub):
                                    "activation operators, input 'input' [batch, 784], output 'output' [batch, 10], "
                                    "float32 or float64 as trained), for ONNX Runtime and other ONNX runtimes. "
                                    "Needs the onnx extra: pip install 'fastnn-numba[onnx]'.")
-    x.add_argument("model", help="model file written by fastnn train")
+    model_argument(x)
     x.add_argument("output", help="ONNX file to write, e.g. model.onnx")
     x.add_argument("--force", action="store_true", help="replace the output file if it exists")
     x.set_defaults(run=run)

@@ -2,8 +2,9 @@
 import os
 import sys
 
-from .common import (EXIT_OK, FASHION_CLASSES, N_CLASSES, TITLES, CommandError, data_option, dataset_of,
-                     dataset_option, load_data, load_model, positive_float, positive_int, say, wiring)
+from .common import (EXIT_OK, FASHION_CLASSES, N_CLASSES, TITLES, CommandError, data_option,
+                     dataset_of, dataset_option, load_data, load_model, model_argument, positive_float,
+                     positive_int, say, wiring)
 
 
 def run(args):
@@ -51,7 +52,7 @@ def run(args):
 
 def add_parser(sub):
     g = sub.add_parser("plot", help="PNGs of learning curves, confusion matrix and misclassified digits")
-    g.add_argument("model", help="model file written by fastnn train")
+    model_argument(g)
     g.add_argument("-o", "--output-dir", default=".", metavar="DIR",
                    help="folder for learning_curves.png, confusion_matrix.png, misclassified.png, replaced if present "
                         "(default: the current folder)")

@@ -3,7 +3,8 @@ import sys
 
 import numpy as np
 
-from .common import EXIT_OK, EXIT_USAGE, CommandError, class_names, load_model, positive_int, say, scores_of
+from .common import (EXIT_OK, EXIT_USAGE, CommandError, class_names, load_model, model_argument,
+                     positive_int, say, scores_of)
 
 
 def ascii_art(image):
@@ -51,7 +52,7 @@ def add_parser(sub):
                                    "on dark, are prepared as MNIST was (grayscale, cropped, scaled to fit 20x20, "
                                    "centred by centre of mass in 28x28). .npy arrays must already be MNIST-like: "
                                    "28x28 or 784, uint8 0-255 or float 0-1, light on dark.")
-    p.add_argument("model", help="model file written by fastnn train")
+    model_argument(p)
     p.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG or .npy files")
     p.add_argument("--top", type=positive_int, default=3, help="how many classes to list (default: %(default)s)")
     p.add_argument("--background", choices=("auto", "light", "dark"), default="auto",

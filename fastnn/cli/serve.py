@@ -3,7 +3,8 @@ import ipaddress
 import os
 import sys
 
-from .common import EXIT_OK, CommandError, class_names, load_model, port, say, scores_of
+from .common import (EXIT_OK, CommandError, class_names, load_model, model_argument, port,
+                     say, scores_of)
 
 
 def _is_loopback(host):
@@ -49,7 +50,7 @@ def add_parser(sub):
                        description="Serve a page with a canvas: draw a digit with the mouse or a finger and see the "
                                    "network's answer, every class's probability and the 28x28 image it saw (prepared "
                                    "as fastnn predict prepares image files). One JSON endpoint, POST /predict.")
-    s.add_argument("model", help="model file written by fastnn train")
+    model_argument(s)
     s.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default: %(default)s, this machine only)")
     s.add_argument("--port", type=port, default=8000, help="port; 0 picks a free one (default: %(default)s)")
