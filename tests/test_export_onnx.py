@@ -99,6 +99,17 @@ def test_trained_network_on_the_mnist_test_set(mnist, tmp_path):
     assert np.mean(got.argmax(1) == y_test) > 0.85
 
 
+@pytest.mark.mnist
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_every_wiring_on_the_mnist_test_set(mnist, dtype):
+    _, (X_test, _) = mnist
+    X = X_test.astype(dtype)
+    params = fastnn.init_params([784, 64, 10], seed=2, dtype=dtype)
+    for activation, output in itertools.product(HIDDEN, OUTPUTS):
+        got = session(to_onnx(params, activation=activation, output=output)).run(None, {INPUT_NAME: X})[0]
+        assert_matches_fastnn(got, params, X, activation, output)
+
+
 def test_bad_arguments_are_refused_before_any_work(tmp_path):
     params = fastnn.init_params([4, 3], seed=0)
     before = {k: v.copy() for k, v in params.items()}
@@ -170,11 +181,15 @@ def test_export_command_replaces_only_with_force(model_file, capsys):
     (b"PK\x03\x04 this is not a zip archive at all", "not a readable fastnn model"),
     (None, "no fastnn metadata"),
     (b"", "not a readable fastnn model"),
+    ("truncated", "not a readable fastnn model"),
 ])
 def test_export_command_refuses_damaged_or_foreign_files(tmp_path, capsys, content, fragment):
     source = tmp_path / "bad.npz"
     if content is None:
         np.savez(source, W1=np.zeros((784, 10)))
+    elif content == "truncated":  # a real model cut short
+        fastnn.save(source, fastnn.init_params([784, 16, 10], seed=0))
+        source.write_bytes(source.read_bytes()[:-200])
     else:
         source.write_bytes(content)
     rc, out, err = run(capsys, "export", source, tmp_path / "out.onnx")

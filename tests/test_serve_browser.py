@@ -18,6 +18,9 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.actions import interaction
+from selenium.webdriver.common.actions.action_builder import ActionBuilder
+from selenium.webdriver.common.actions.pointer_input import PointerInput
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -151,6 +154,43 @@ def test_the_page_shows_the_28x28_image_the_network_saw(page, model):
     # what the network answered is what it gives for exactly that image
     params, meta = model
     assert page.find_element(By.ID, "answer").text == str(int(np.argmax(scores_of(params, meta, seen))))
+
+
+def test_the_answer_comes_while_the_stroke_is_still_being_drawn(page):
+    pad = page.find_element(By.ID, "pad")
+    strokes = STROKES["digits"][0]["strokes"]  # a 0: one closed stroke
+    points = [(round(x - 140), round(y - 140)) for x, y in strokes[0]]
+    actions = ActionChains(page, duration=0).move_to_element_with_offset(pad, *points[0]).click_and_hold()
+    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        actions.move_by_offset(x1 - x0, y1 - y0)
+    actions.perform()  # the button is still held down
+    assert page.execute_script("return last !== null;")
+    assert wait_for_answer(page) == "0"
+    assert len(probabilities(page)) == 10
+    ActionChains(page, duration=0).release().perform()
+    assert page.execute_script("return last === null;")
+
+
+def test_a_finger_draws_as_the_mouse_does(page):
+    digit = STROKES["digits"][14]  # a 7
+    by_mouse = draw(page, digit["strokes"])
+    mouse_image = page.execute_script("return document.getElementById('seen').toDataURL();")
+    clear(page)
+    page.execute_script("window.kinds = new Set();"
+                        "document.getElementById('pad').addEventListener('pointerdown',"
+                        " (e) => window.kinds.add(e.pointerType));")
+    pad = page.find_element(By.ID, "pad")
+    for stroke in digit["strokes"]:
+        finger = ActionBuilder(page, mouse=PointerInput(interaction.POINTER_TOUCH, "finger"), duration=0)
+        points = [(round(x - 140), round(y - 140)) for x, y in stroke]
+        finger.pointer_action.move_to(pad, *points[0]).pointer_down()
+        for x, y in points[1:]:
+            finger.pointer_action.move_to(pad, x, y)
+        finger.pointer_action.pointer_up()
+        finger.perform()
+    assert wait_for_answer(page) == by_mouse == "7"
+    assert page.execute_script("return Array.from(window.kinds);") == ["touch"]
+    assert page.execute_script("return document.getElementById('seen').toDataURL();") == mouse_image
 
 
 def test_clear_button_empties_the_pad_and_the_answer(page):

@@ -224,6 +224,29 @@ def test_a_stalled_client_does_not_block_the_others(server):
         assert status == 200 and time.monotonic() - started < 5
 
 
+def test_a_failing_network_gives_500_and_the_server_goes_on():
+    calls = []
+
+    def classify(image):
+        calls.append(1)
+        if len(calls) == 1:
+            raise FloatingPointError("the network broke")
+        return np.full(10, 0.1)
+
+    srv = make_server(classify, "0123456789", host=HOST, port=0)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        status, answer = request(srv, "POST", "/predict", payload(drawing()))
+        assert status == 500 and answer == {"error": "FloatingPointError: the network broke"}
+        status, answer = request(srv, "POST", "/predict", payload(drawing()))
+        assert status == 200 and answer["index"] == 0 and answer["kind"] == "probability"
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(timeout=10)
+
+
 def test_make_server_checks_its_arguments():
     with pytest.raises(TypeError, match="callable"):
         make_server("not a function", "0123456789")
