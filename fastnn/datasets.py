@@ -539,8 +539,7 @@ def _describe_error(exc):
     return f"{type(exc).__name__}: {exc}"
 
 
-def _load_tqdm():  # looked up here at each download, so a test can take tqdm away
-    return load_tqdm()
+_load_tqdm = load_tqdm  # looked up here at each download, so a test can take tqdm away
 
 
 def _progress_bar(desc, total):
