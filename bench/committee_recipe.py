@@ -6,9 +6,11 @@ cosine learning rate from 0.02; members differ only in their seed. They train
 concurrently with :func:`fastnn.committee.train_committee`, one member per core on
 threads (``n_threads=1`` each), and the committee averages their probabilities.
 
-    FASTNN_DATA=../shared/mnist python bench/committee_recipe.py --members 8 --epochs 50
+    FASTNN_DATA=../shared/mnist python bench/committee_recipe.py --members 8 --epochs 40 \\
+        --layers "800;500,500;1000,300;600,600"
 
-Prints one line per member as the run goes (every ``--report`` epochs) and at the end a
+Prints one line per member as the run goes (every ``--report`` epochs, with its test accuracy
+so far; the evaluation is not counted in the member's training time) and at the end a
 table of each member's and the committee's test accuracy, the training time and the total
 wall time (loading the data, training, evaluating).
 """
@@ -24,7 +26,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=8, help="networks in the committee (default %(default)s)")
     parser.add_argument("--epochs", type=int, default=50, help="epochs per member (default %(default)s)")
-    parser.add_argument("--layers", default="800", help="hidden layer sizes, e.g. 800 or 800,400 (default %(default)s)")
+    parser.add_argument("--layers", default="800", help="hidden layer sizes, e.g. 800 or 800,400; several "
+                        "architectures separated by ';' are given to the members in turn (default %(default)s)")
     parser.add_argument("--lr", type=float, default=0.02, help="initial rate of the cosine schedule (default %(default)s)")
     parser.add_argument("--jobs", type=int, default=None, help="members training at once (default: CPU count)")
     parser.add_argument("--seed", type=int, default=0, help="derives every member's seed (default %(default)s)")
@@ -45,8 +48,8 @@ def main(argv=None):
     (X, y), (X_test, y_test) = load_mnist(args.data)
     if args.limit is not None:
         X, y = X[: args.limit], y[: args.limit]
-    hidden = [int(s) for s in args.layers.split(",") if s.strip()]
-    sizes = [X.shape[1], *hidden, 10]
+    archs = [[X.shape[1], *(int(s) for s in spec.split(",") if s.strip()), 10] for spec in args.layers.split(";")]
+    sizes = [archs[i % len(archs)] for i in range(args.members)]
     seeds = committee.member_seeds(args.seed, args.members)
     members = committee.init_committee(sizes, seeds=seeds)
     lock = threading.Lock()
@@ -54,13 +57,15 @@ def main(argv=None):
     def reporter(i):
         def callback(epoch, params, history):
             if (epoch + 1) % args.report == 0 or epoch + 1 == args.epochs:
+                acc = fastnn.accuracy(params, X_test, y_test)  # off the member's training clock
                 with lock:
                     print(f"  member {i}: epoch {epoch + 1}/{args.epochs}  loss {history['loss'][-1]:.4f}  "
-                          f"{sum(history['seconds']):7.1f} s of training  ({time.perf_counter() - t0:7.1f} s wall)",
-                          flush=True)
+                          f"test {100 * acc:.2f}%  {sum(history['seconds']):7.1f} s of training  "
+                          f"({time.perf_counter() - t0:7.1f} s wall)", flush=True)
         return callback
 
-    print(f"committee of {args.members} x {'-'.join(map(str, sizes))}, per-sample SGD, cosine lr from {args.lr:g} "
+    names = ", ".join(dict.fromkeys("-".join(map(str, a)) for a in sizes))
+    print(f"committee of {args.members} ({names}), per-sample SGD, cosine lr from {args.lr:g} "
           f"over {args.epochs} epochs, {'no distortions' if args.no_augment else 'Distortion() every epoch'}, "
           f"{len(X):,} training images, seeds {seeds}", flush=True)
     t1 = time.perf_counter()
@@ -70,12 +75,13 @@ def main(argv=None):
         member_options=[{"callback": reporter(i)} for i in range(args.members)])
     train_wall = time.perf_counter() - t1
 
-    print(f"\n| member | seed | test accuracy | training (s) |\n|---|---:|---:|---:|")
+    print(f"\n| member | network | seed | test accuracy | training (s) |\n|---|---|---:|---:|---:|")
     for i, (p, h) in enumerate(zip(trained, histories)):
-        print(f"| {i} | {seeds[i]} | {100 * fastnn.accuracy(p, X_test, y_test):.2f}% | {sum(h['seconds']):.0f} |")
+        print(f"| {i} | {'-'.join(map(str, sizes[i]))} | {seeds[i]} | {100 * fastnn.accuracy(p, X_test, y_test):.2f}% "
+              f"| {sum(h['seconds']):.0f} |")
     acc = float(np.mean(committee.committee_predict(trained, X_test) == y_test))
     total = time.perf_counter() - t0
-    print(f"| **committee** (mean probability) | | **{100 * acc:.2f}%** | {train_wall:.0f} wall |")
+    print(f"| **committee** (mean probability) | | | **{100 * acc:.2f}%** | {train_wall:.0f} wall |")
     print(f"\ncommittee test accuracy {100 * acc:.2f}% ({round((1 - acc) * len(y_test))} errors); "
           f"training {train_wall:.1f} s wall, total {total:.1f} s wall ({total / 60:.1f} min)", flush=True)
     if args.save:

@@ -1,0 +1,682 @@
+"""scikit-learn estimators on top of fastnn's functional API (extra ``sklearn``).
+
+:class:`MLPClassifier` and :class:`MLPRegressor` take the hyperparameter names of
+scikit-learn's ``sklearn.neural_network`` estimators where the meaning matches, plus
+fastnn's own (``dropout``, ``augment``, ``n_threads``, ``dtype``, ``init``), and train
+with :func:`fastnn.train`. The default is fastnn's compiled path: plain SGD
+(``solver="sgd"``), one sample at a time (``batch_size=1``).
+
+:class:`MLPCommitteeClassifier` trains ``n_members`` such networks, differing in seed,
+concurrently (one per core on threads, or on a Dask cluster with ``dask=True``), and
+averages their probabilities (:mod:`fastnn.committee`).
+
+An estimator holds its hyperparameters and, once fitted, the fastnn params dict
+(``params_``; a committee: ``members_``, a list of them) with what scikit-learn's
+conventions require (``classes_``, ``n_features_in_``, ``loss_curve_``, ...). Everything
+else is computed from those: ``coefs_`` and ``intercepts_`` are the arrays of ``params_``.
+The params work with the functional API directly::
+
+    clf = MLPClassifier(hidden_layer_sizes=(128,)).fit(X, y)
+    fastnn.predict_proba(clf.params_, X)          # == clf.predict_proba(X)
+    fastnn.train(clf.params_, X, clf.classes_.searchsorted(y), epochs=2)
+
+Differences from scikit-learn's MLP estimators, by design:
+
+- ``solver``: ``"sgd"`` (plain, the fast per-sample path), ``"momentum"``, ``"nesterov"``,
+  ``"adam"``, ``"rmsprop"``, ``"adagrad"``; no ``"lbfgs"``. The optimizer's state starts
+  afresh at every ``fit``/``partial_fit`` call (``fastnn.train`` does not carry it over).
+- ``alpha`` is fastnn's weight decay per update, ``W <- (1 - lr*alpha) W - lr*grad``,
+  which equals scikit-learn's L2 penalty for ``batch_size=1``; biases are not decayed.
+- ``learning_rate``: ``"constant"``, ``"invscaling"`` (``lr0 / (epoch + 1) ** power_t``, by
+  epoch), ``"cosine"`` (from ``lr0`` to 0 over ``max_iter`` epochs) or a callable of the
+  0-based epoch.
+- ``early_stopping`` uses fastnn's rule: stop when the validation *loss* has not improved by
+  ``tol`` for ``n_iter_no_change`` epochs, and keep the best epoch's params.
+  ``validation_scores_`` records the validation accuracy (regressor: R^2) of every epoch.
+- The regressor standardises the targets for training (per-sample SGD on targets in the
+  hundreds diverges) and folds the scaling back into the output layer, so ``params_``
+  predicts ``y`` itself with ``fastnn.predict_proba(params_, X, output="identity")``.
+- Multi-label and multi-output *classification* targets are refused with a ValueError
+  (wrap the classifier in ``sklearn.multioutput.MultiOutputClassifier``); the regressor
+  supports multi-output targets.
+- A diverging run raises :class:`fastnn.DivergenceError`.
+"""
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state, column_or_1d
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import committee as _committee
+from .initializers import init_params
+from .network import predict_proba as _predict_proba
+from .schedules import cosine
+
+__all__ = ["MLPClassifier", "MLPRegressor", "MLPCommitteeClassifier"]
+
+ACTIVATIONS = {"relu": "relu", "logistic": "sigmoid", "sigmoid": "sigmoid", "tanh": "tanh", "identity": "identity"}
+"""scikit-learn's hidden activation names (and fastnn's) -> fastnn's."""
+
+SOLVERS = ("sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad")
+LEARNING_RATES = ("constant", "invscaling", "cosine")
+
+
+def _check_number(value, name, *, low=None, high=None, low_open=False, high_open=False, integer=False):
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, kind) or not np.isfinite(value):
+        raise (TypeError if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)) else ValueError)(
+            f"{name} must be {'an int' if integer else 'a finite number'}, got {value!r}")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}")
+    if high is not None and (value > high or (high_open and value == high)):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value!r}")
+    return value
+
+
+def _check_flag(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+class _BaseMLP(BaseEstimator):
+    """Hyperparameters, validation and the training loop shared by the estimators."""
+
+    _output = _loss = None  # set by the subclasses
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="sgd", alpha=0.0, batch_size=1,
+                 learning_rate="constant", learning_rate_init=0.01, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9, early_stopping=False,
+                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, dropout=0.0,
+                 augment=None, n_threads=1, dtype="float32", init="he"):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.dropout = dropout
+        self.augment = augment
+        self.n_threads = n_threads
+        self.dtype = dtype
+        self.init = init
+
+    # -- hyperparameters ---------------------------------------------------------------------
+
+    def _hidden_sizes(self):
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
+            sizes = [sizes]
+        try:
+            sizes = list(sizes)
+        except TypeError:
+            raise TypeError(f"hidden_layer_sizes must be an int or a sequence of ints, got {sizes!r}") from None
+        for s in sizes:
+            _check_number(s, "hidden_layer_sizes entries", low=1, integer=True)
+        return [int(s) for s in sizes]
+
+    def _check_hyperparameters(self):
+        """Validate every hyperparameter (before any work) and return fastnn.train's options."""
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
+        if self.solver not in SOLVERS:
+            hint = " (lbfgs is not offered: fastnn trains by gradient descent)" if self.solver == "lbfgs" else ""
+            raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}{hint}")
+        if not (callable(self.learning_rate) or self.learning_rate in LEARNING_RATES):
+            raise ValueError(f"learning_rate must be one of {LEARNING_RATES} or a function of the epoch, "
+                             f"got {self.learning_rate!r}")
+        _check_number(self.learning_rate_init, "learning_rate_init", low=0, low_open=True)
+        _check_number(self.power_t, "power_t", low=0)
+        _check_number(self.alpha, "alpha", low=0)
+        _check_number(self.max_iter, "max_iter", low=1, integer=True)
+        _check_number(self.tol, "tol", low=0)
+        _check_number(self.n_iter_no_change, "n_iter_no_change", low=1, integer=True)
+        _check_number(self.validation_fraction, "validation_fraction", low=0, high=1, low_open=True, high_open=True)
+        _check_number(self.momentum, "momentum", low=0, high=1, high_open=True)
+        _check_number(self.beta_1, "beta_1", low=0, high=1, high_open=True)
+        _check_number(self.beta_2, "beta_2", low=0, high=1, high_open=True)
+        _check_number(self.epsilon, "epsilon", low=0, low_open=True)
+        _check_number(self.n_threads, "n_threads", low=1, integer=True)
+        for name in ("shuffle", "verbose", "warm_start", "early_stopping"):
+            _check_flag(getattr(self, name), name)
+        if self.batch_size is not None and self.batch_size != "auto":
+            _check_number(self.batch_size, "batch_size", low=1, integer=True)
+        if self.dtype not in ("float32", "float64", np.float32, np.float64):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        hyper = {"momentum": {"beta": self.momentum}, "nesterov": {"beta": self.momentum},
+                 "adam": {"b1": self.beta_1, "b2": self.beta_2, "eps": self.epsilon},
+                 "rmsprop": {"eps": self.epsilon}, "adagrad": {"eps": self.epsilon}}.get(self.solver)
+        return {"optimizer": (self.solver, hyper) if hyper else self.solver, "shuffle": bool(self.shuffle),
+                "activation": ACTIVATIONS[self.activation], "output": self._output, "loss": self._loss,
+                "l2": float(self.alpha), "dropout": self.dropout, "augment": self.augment,
+                "n_threads": int(self.n_threads), "verbose": bool(self.verbose)}
+
+    def _lr(self, first_epoch):
+        """The learning rate as a function of the 0-based epoch of a train() call starting at ``first_epoch``."""
+        lr0, kind, last = float(self.learning_rate_init), self.learning_rate, int(self.max_iter) - 1
+        if callable(kind):
+            return lambda e: kind(first_epoch + e)
+        if kind == "constant":
+            return lr0
+        if kind == "invscaling":
+            return lambda e: lr0 / (first_epoch + e + 1.0) ** self.power_t
+        schedule = cosine(lr0, total=int(self.max_iter))
+        return lambda e: schedule(min(first_epoch + e, last))
+
+    def _batch(self, n):
+        return min(200, n) if self.batch_size == "auto" else self.batch_size
+
+    def _seeds(self, k, purpose):
+        """``k`` seeds for one purpose (0: init, 1: training, 2: validation split) of this call, from
+        ``random_state`` and the epochs run so far."""
+        base = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        sequence = np.random.SeedSequence([base, getattr(self, "n_iter_", 0), purpose])
+        return [int(s) for s in sequence.generate_state(k)]
+
+    # -- data --------------------------------------------------------------------------------
+
+    def _dt(self):
+        return np.dtype(self.dtype)
+
+    def _validate_X(self, X, reset):
+        X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32])
+        return np.ascontiguousarray(X, dtype=self._dt())
+
+    def _validate_Xy(self, X, y, reset):
+        X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32], multi_output=True,
+                             y_numeric=self._loss == "mse")
+        return np.ascontiguousarray(X, dtype=self._dt()), y
+
+    # -- training ----------------------------------------------------------------------------
+
+    def _n_members(self):
+        return 1
+
+    def _fit(self, X, y, *, incremental, classes=None):
+        options = self._check_hyperparameters()
+        fresh = not hasattr(self, "n_iter_") or (not incremental and not self.warm_start)
+        X, T = self._prepare(X, y, fresh=fresh, classes=classes)
+        if fresh:
+            for name in ("n_iter_", "t_", "loss_curve_", "validation_scores_", "best_loss_",
+                         "best_validation_score_"):
+                self.__dict__.pop(name, None)
+            sizes = [X.shape[1], *self._hidden_sizes(), self.n_outputs_]
+            members = _committee.init_committee(sizes, seeds=self._seeds(self._n_members(), 0), init=self.init,
+                                                dtype=self._dt().name)
+        else:
+            members = self._get_members()
+        epochs = 1 if incremental else int(self.max_iter)
+        Xv = Tv = None
+        if self.early_stopping and not incremental:
+            strat = T if self._output == "softmax" and np.min(np.bincount(T)) >= 2 else None
+            split_seed = self._seeds(1, 2)[0]
+            try:
+                X, Xv, T, Tv = train_test_split(X, T, test_size=self.validation_fraction, random_state=split_seed,
+                                                stratify=strat)
+            except ValueError as e:
+                raise ValueError(f"early_stopping: cannot hold out validation_fraction={self.validation_fraction} "
+                                 f"of {len(X)} samples: {e}") from None
+        first = getattr(self, "n_iter_", 0)
+        trained, histories = _committee.train_committee(
+            members, X, T, seeds=self._seeds(len(members), 1), n_jobs=self._jobs(), client=self._client(),
+            member_options=[{"callback": self._member_callback(Xv, Tv, epochs)} for _ in members],
+            epochs=epochs, lr=self._lr(first), batch_size=self._batch(len(X)),
+            validation_data=None if Xv is None else (Xv, Tv), early_stopping=Xv is not None,
+            patience=int(self.n_iter_no_change), min_delta=float(self.tol), **options)
+        self._set_members(trained)
+        self._record(histories, len(X), warn=not incremental and Xv is None and epochs > 1)
+        return self
+
+    def _jobs(self):
+        return 1
+
+    def _client(self):
+        return None
+
+    def _member_callback(self, Xv, Tv, epochs):
+        """A train() callback: with validation data it adds the epoch's validation score to the history
+        (``history["val_score"]``, so it travels back from a Dask worker too); without, it stops training on a
+        training-loss plateau (scikit-learn's ``tol`` rule)."""
+        state = {"best": np.inf if getattr(self, "best_loss_", None) is None else self.best_loss_, "bad": 0}
+        tol, patience = self.tol, self.n_iter_no_change
+
+        def callback(epoch, params, history):
+            if Xv is not None:
+                history.setdefault("val_score", []).append(self._val_score(params, Xv, Tv))
+                return True
+            loss = history["loss"][-1]
+            state["bad"] = state["bad"] + 1 if loss > state["best"] - tol else 0
+            state["best"] = min(state["best"], loss)
+            return state["bad"] < patience or epochs == 1
+
+        return callback
+
+    def _record(self, histories, n_samples, warn):
+        ran = min(len(h["loss"]) for h in histories)
+        losses = np.mean([h["loss"][:ran] for h in histories], axis=0).tolist()
+        self.loss_curve_ = getattr(self, "loss_curve_", []) + losses
+        self.n_iter_ = getattr(self, "n_iter_", 0) + max(len(h["loss"]) for h in histories)
+        self.t_ = getattr(self, "t_", 0) + n_samples * max(len(h["loss"]) for h in histories)
+        if "val_score" in histories[0]:
+            ran = min(len(h["val_score"]) for h in histories)
+            self.validation_scores_ = np.mean([h["val_score"][:ran] for h in histories], axis=0).tolist()
+            self.best_validation_score_ = float(max(self.validation_scores_))
+            self.best_loss_ = None
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+            self.best_loss_ = float(min(self.loss_curve_))
+        if warn and max(len(h["loss"]) for h in histories) == self.max_iter:  # the tol rule never stopped it
+            warnings.warn(f"Maximum iterations ({self.max_iter}) reached and the optimization hasn't converged yet.",
+                          ConvergenceWarning, stacklevel=4)
+
+    # -- the fitted network -------------------------------------------------------------------
+
+    def _get_members(self):
+        return [self.params_]
+
+    def _set_members(self, members):
+        self.params_ = members[0]
+
+    def _raw_output(self, X):
+        """The network's (a committee's: the mean) output for validated X, in float64."""
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        members = self._get_members()
+        if len(members) == 1:
+            out = _predict_proba(members[0], X, activation=ACTIVATIONS[self.activation], output=self._output)
+        else:
+            out = _committee.committee_predict_proba(members, X, activation=ACTIVATIONS[self.activation],
+                                                     output=self._output)
+        return out.astype(np.float64)
+
+    @property
+    def coefs_(self):
+        """The weight matrices ``[W1, W2, ...]`` of ``params_`` (each (fan_in, fan_out), as in scikit-learn)."""
+        return [self.params_[f"W{i}"] for i in range(1, len(self.params_) // 2 + 1)]
+
+    @property
+    def intercepts_(self):
+        """The bias vectors ``[b1, b2, ...]`` of ``params_``."""
+        return [self.params_[f"b{i}"] for i in range(1, len(self.params_) // 2 + 1)]
+
+    @property
+    def n_layers_(self):
+        """Layers including input and output, as in scikit-learn."""
+        return len(self._get_members()[0]) // 2 + 1
+
+    @property
+    def out_activation_(self):
+        """scikit-learn's name of the output activation."""
+        return self._output
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = not isinstance(self.n_threads, numbers.Integral) or self.n_threads > 1
+        return tags
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """A multilayer-perceptron classifier trained with :func:`fastnn.train` (softmax output, cross-entropy).
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or tuple of int, default (100,)
+        Widths of the hidden layers.
+    activation : {'relu', 'logistic', 'tanh', 'identity'}, default 'relu'
+        Hidden activation (``'sigmoid'`` is accepted for ``'logistic'``).
+    solver : {'sgd', 'momentum', 'nesterov', 'adam', 'rmsprop', 'adagrad'}, default 'sgd'
+        Only plain ``'sgd'`` with ``batch_size=1`` runs fastnn's sparse per-sample kernel at full speed.
+    alpha : float, default 0.0
+        Weight decay per update (equals scikit-learn's L2 penalty at ``batch_size=1``).
+    batch_size : int, 'auto' or None, default 1
+        1: per-sample SGD (the compiled path); k: mini-batches; 'auto': ``min(200, n)``; None: full batch.
+    learning_rate : {'constant', 'invscaling', 'cosine'} or callable, default 'constant'
+        The rate per epoch: constant, ``learning_rate_init / (epoch + 1) ** power_t``, a half cosine
+        from ``learning_rate_init`` to 0 over ``max_iter`` epochs, or ``f(epoch)``.
+    learning_rate_init : float, default 0.01
+    power_t : float, default 0.5
+    max_iter : int, default 200
+        Epochs (``partial_fit`` runs one per call).
+    shuffle : bool, default True
+    random_state : int, RandomState or None
+        Seeds the initial weights, sample order, validation split, dropout and distortions; an
+        int gives bit-identical results with ``n_threads=1``.
+    tol : float, default 1e-4
+        Training stops when the loss (with ``early_stopping``: the validation loss) has not
+        improved by ``tol`` for ``n_iter_no_change`` consecutive epochs.
+    verbose : bool, default False
+        One line per epoch (``fastnn.train(verbose=True)``).
+    warm_start : bool, default False
+        ``fit`` continues from the fitted params instead of starting afresh.
+    momentum : float, default 0.9
+        For ``solver='momentum'`` and ``'nesterov'``.
+    early_stopping : bool, default False
+        Hold out ``validation_fraction`` (stratified), stop when its loss stops improving, keep the best epoch.
+    validation_fraction : float, default 0.1
+    beta_1, beta_2, epsilon : float
+        Adam's constants (``epsilon`` also for rmsprop and adagrad).
+    n_iter_no_change : int, default 10
+    dropout : float or sequence of float, default 0.0
+        Inverted-dropout rate of the hidden units during training.
+    augment : fastnn.augment.Distortion or None
+        Train every epoch on freshly distorted images (X's rows must be images of
+        ``augment.image_shape``).
+    n_threads : int, default 1
+        Hogwild! threads for per-sample SGD; more than 1 is not bit-reproducible.
+    dtype : {'float32', 'float64'}, default 'float32'
+        The params' and the training data's dtype.
+    init : {'he', 'xavier', 'normal', 'uniform'}, default 'he'
+        Weight initialisation (:func:`fastnn.init_params`).
+
+    Attributes
+    ----------
+    params_ : dict
+        The fastnn params (``W1, b1, ...``) for the functional API; output column ``j`` is ``classes_[j]``.
+    classes_ : ndarray
+        The class labels (any sortable labels: strings, non-contiguous integers).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when ``X`` had string column names (a DataFrame).
+    n_outputs_ : int
+        Output units (``len(classes_)``).
+    loss_curve_ : list of float
+        Training loss of every epoch run (mean per-sample loss over the epoch).
+    validation_scores_ : list of float or None
+        Validation accuracy of every epoch (``early_stopping`` only).
+    best_validation_score_, best_loss_ : float or None
+    n_iter_ : int
+        Epochs run (cumulative over ``partial_fit`` and warm starts).
+    t_ : int
+        Training samples processed.
+    coefs_, intercepts_ : list of ndarray
+        The weight matrices and bias vectors of ``params_`` (views of the same arrays).
+    """
+
+    _output, _loss = "softmax", "cross_entropy"
+
+    def _prepare(self, X, y, *, fresh, classes):
+        X, y = self._validate_Xy(X, y, reset=fresh)
+        kind = type_of_target(y)
+        if kind in ("multilabel-indicator", "multiclass-multioutput"):
+            raise ValueError(f"{type(self).__name__} supports single-output targets (binary or multiclass), got "
+                             f"{kind} y of shape {np.shape(y)}; wrap it in "
+                             f"sklearn.multioutput.MultiOutputClassifier for several outputs")
+        check_classification_targets(y)
+        y = column_or_1d(y, warn=True)
+        if fresh:
+            labels = np.unique(y) if classes is None else np.unique(np.asarray(classes))
+            if classes is not None and not np.isin(y, labels).all():
+                raise ValueError(f"y holds labels not in classes={list(labels)}: {sorted(set(np.unique(y)) - set(labels))}")
+            if len(labels) < 2:
+                raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes, got 1 class "
+                                 f"({labels[0]!r}); Classifier can't train when only one class is present")
+            self.classes_ = labels
+            self.n_outputs_ = len(labels)
+        else:
+            if classes is not None and not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
+                raise ValueError(f"classes={list(classes)} differs from the classes of the first call, "
+                                 f"{list(self.classes_)}")
+            unseen = np.setdiff1d(np.unique(y), self.classes_)
+            if len(unseen):
+                raise ValueError(f"y holds labels {list(unseen)} not in classes_ {list(self.classes_)}; the classes "
+                                 f"are fixed by the first fit (or partial_fit(classes=...))")
+        return X, np.searchsorted(self.classes_, y).astype(np.int64)
+
+    def _val_score(self, params, Xv, Tv):
+        out = _predict_proba(params, Xv, activation=ACTIVATIONS[self.activation], output=self._output)
+        return float(accuracy_score(Tv, np.argmax(out, axis=1)))
+
+    def fit(self, X, y):
+        """Train on ``(X, y)`` for up to ``max_iter`` epochs (from the current params with ``warm_start``).
+
+        Parameters
+        ----------
+        X : array-like (n_samples, n_features)
+            Any numeric array-like (ints, lists, float64, a DataFrame); converted to ``dtype``.
+        y : array-like (n_samples,)
+            Class labels of any sortable kind.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, incremental=False)
+
+    def partial_fit(self, X, y, classes=None):
+        """One epoch over ``(X, y)``, starting from the current params (or fresh ones on the first call).
+
+        Parameters
+        ----------
+        X : array-like (n_samples, n_features)
+        y : array-like (n_samples,)
+        classes : array-like, optional
+            Every label the estimator will see; required on the first call, since a chunk
+            may lack some classes.
+
+        Returns
+        -------
+        self
+        """
+        if not hasattr(self, "classes_") and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit (every label the estimator "
+                             "will see, since a chunk may lack some)")
+        return self._fit(X, y, incremental=True, classes=classes)
+
+    def predict_proba(self, X):
+        """Class probabilities (n_samples, n_classes), columns in the order of ``classes_`` (float64)."""
+        return self._raw_output(X)
+
+    def predict_log_proba(self, X):
+        """``log(predict_proba(X))``; ``-inf`` where a probability underflowed to 0."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """The most probable class of every row of ``X``, as a label from ``classes_``."""
+        proba = self.predict_proba(X)  # checks that the estimator is fitted
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = False
+        return tags
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """A multilayer-perceptron regressor trained with :func:`fastnn.train` (identity output, squared error).
+
+    The parameters are those of :class:`MLPClassifier`. Targets are standardised per output for
+    training and the scaling is folded back into the output layer, so ``params_`` predicts ``y``
+    with ``fastnn.predict_proba(params_, X, output="identity")``. Multi-output targets
+    (n_samples, n_outputs) are supported.
+
+    Attributes
+    ----------
+    params_ : dict
+    n_features_in_, feature_names_in_, n_outputs_, loss_curve_, validation_scores_, n_iter_, t_,
+    coefs_, intercepts_ : as for :class:`MLPClassifier` (``validation_scores_`` holds R^2; the loss
+    is on the standardised targets)
+    y_mean_, y_scale_ : ndarray (n_outputs,)
+        The target standardisation fixed by the first fit.
+    """
+
+    _output, _loss = "identity", "mse"
+
+    def _prepare(self, X, y, *, fresh, classes=None):
+        X, y = self._validate_Xy(X, y, reset=fresh)
+        y = np.asarray(y, dtype=np.float64)
+        if y.ndim > 2:
+            raise ValueError(f"y must be 1-D or 2-D, got shape {y.shape}")
+        T = y.reshape(len(y), -1)
+        if fresh:
+            self._y_2d = y.ndim == 2
+            self.n_outputs_ = T.shape[1]
+            self.y_mean_ = T.mean(axis=0)
+            std = T.std(axis=0)
+            self.y_scale_ = np.where(std > 0, std, 1.0)
+        elif T.shape[1] != self.n_outputs_:
+            raise ValueError(f"y has {T.shape[1]} outputs but the estimator was fitted with {self.n_outputs_}")
+        return X, np.ascontiguousarray((T - self.y_mean_) / self.y_scale_, dtype=self._dt())
+
+    def _fold(self, params, sign):
+        """Fold the target scaling into the output layer (sign +1) or take it out (-1); new dict."""
+        L = len(params) // 2
+        s = self.y_scale_.astype(params[f"W{L}"].dtype)
+        m = self.y_mean_.astype(params[f"b{L}"].dtype)
+        out = dict(params)
+        if sign > 0:
+            out[f"W{L}"], out[f"b{L}"] = params[f"W{L}"] * s, params[f"b{L}"] * s + m
+        else:
+            out[f"W{L}"], out[f"b{L}"] = params[f"W{L}"] / s, (params[f"b{L}"] - m) / s
+        return out
+
+    def _get_members(self):
+        return [self._fold(self.params_, -1)]
+
+    def _set_members(self, members):
+        self.params_ = self._fold(members[0], +1)
+
+    def _raw_output(self, X):
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        return _predict_proba(self.params_, X, activation=ACTIVATIONS[self.activation],
+                              output=self._output).astype(np.float64)
+
+    def _val_score(self, params, Xv, Tv):
+        out = _predict_proba(params, Xv, activation=ACTIVATIONS[self.activation], output=self._output)
+        return float(r2_score(Tv, out))
+
+    def fit(self, X, y):
+        """Train on ``(X, y)`` for up to ``max_iter`` epochs (from the current params with ``warm_start``).
+
+        Parameters
+        ----------
+        X : array-like (n_samples, n_features)
+        y : array-like (n_samples,) or (n_samples, n_outputs)
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, incremental=False)
+
+    def partial_fit(self, X, y):
+        """One epoch over ``(X, y)`` from the current params (fresh ones on the first call); returns self."""
+        return self._fit(X, y, incremental=True)
+
+    def predict(self, X):
+        """Predicted targets: (n_samples,) if ``y`` was 1-D at fit, else (n_samples, n_outputs)."""
+        out = self._raw_output(X)
+        return out if self._y_2d else out[:, 0]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+
+class MLPCommitteeClassifier(MLPClassifier):
+    """A committee of ``n_members`` :class:`MLPClassifier` networks that averages their probabilities.
+
+    The members share every hyperparameter and differ in seed (initial weights, sample order,
+    distortions, dropout). They train concurrently with :func:`fastnn.committee.train_committee`:
+    on ``n_jobs`` local threads (one member per core; the per-sample kernel releases the GIL), or,
+    with ``dask=True``, as one task per member on the Dask cluster of the current
+    ``dask.distributed`` client (``Client(...)`` made beforehand). For the same ``random_state``
+    both give identical members.
+
+    Parameters
+    ----------
+    n_members : int, default 5
+    n_jobs : int or None, default None
+        Members training at once on threads (None: the number of CPUs).
+    dask : bool, default False
+        Train the members on the current Dask client's workers.
+    **kwargs
+        The hyperparameters of :class:`MLPClassifier`.
+
+    Attributes
+    ----------
+    members_ : list of dict
+        The members' fastnn params (use them with :func:`fastnn.committee.committee_predict_proba`).
+    loss_curve_, validation_scores_ : list of float
+        The members' mean per epoch (over the epochs every member ran).
+    n_iter_ : int
+        The most epochs any member ran.
+    classes_, n_features_in_, feature_names_in_, n_outputs_, t_ : as for :class:`MLPClassifier`
+    """
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, n_members=5, n_jobs=None, dask=False,
+                 solver="sgd", alpha=0.0, batch_size=1, learning_rate="constant", learning_rate_init=0.01,
+                 power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
+                 warm_start=False, momentum=0.9, early_stopping=False, validation_fraction=0.1, beta_1=0.9,
+                 beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, dropout=0.0, augment=None, n_threads=1,
+                 dtype="float32", init="he"):
+        super().__init__(hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
+                         learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
+                         max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
+                         warm_start=warm_start, momentum=momentum, early_stopping=early_stopping,
+                         validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
+                         n_iter_no_change=n_iter_no_change, dropout=dropout, augment=augment, n_threads=n_threads,
+                         dtype=dtype, init=init)
+        self.n_members = n_members
+        self.n_jobs = n_jobs
+        self.dask = dask
+
+    def _check_hyperparameters(self):
+        _check_number(self.n_members, "n_members", low=1, integer=True)
+        if self.n_jobs is not None:
+            _check_number(self.n_jobs, "n_jobs", low=1, integer=True)
+        _check_flag(self.dask, "dask")
+        return super()._check_hyperparameters()
+
+    def _n_members(self):
+        return int(self.n_members)
+
+    def _jobs(self):
+        return self.n_jobs
+
+    def _client(self):
+        if not self.dask:
+            return None
+        from distributed import get_client
+
+        try:
+            return get_client()
+        except ValueError:
+            raise ValueError("dask=True needs a running dask.distributed Client (e.g. Client('tcp://scheduler:8786') "
+                             "or Client(LocalCluster())) created before fit") from None
+
+    def _get_members(self):
+        return list(self.members_)
+
+    def _set_members(self, members):
+        self.members_ = list(members)
+
+    @property
+    def coefs_(self):
+        raise AttributeError("a committee has one set of weights per member: use members_ (a list of params dicts)")
+
+    intercepts_ = coefs_
