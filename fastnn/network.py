@@ -9,6 +9,7 @@ import numpy as np
 
 from .activations import ACTIVATIONS, DERIVATIVES, HIDDEN, OUTPUTS
 from .losses import LOSSES, check_pairing, output_delta
+from .optim import sgd
 from .validation import check_choice, check_grads, check_inputs, check_params, check_positive_float, check_targets
 
 
@@ -117,11 +118,16 @@ def _gradients(layers, acts, T, activation, output, loss, masks=None):
 
 
 def update(params, grads, lr):
-    """One gradient-descent step, ``p - lr * g`` for every array; returns a new dict."""
+    """One gradient-descent step, ``p - lr * g`` for every array; returns a new dict.
+
+    The step of :func:`fastnn.optim.sgd`, with the checks of a network's params and grads.
+    """
     check_params(params)
     lr = check_positive_float(lr, "lr")
     check_grads(grads, params)
-    return {k: (p - lr * grads[k]).astype(p.dtype, copy=False) for k, p in params.items()}
+    grads = {k: grads[k].astype(p.dtype, copy=False) for k, p in params.items()}  # float64 grads of float32 params
+    opt = sgd(lr)
+    return opt.update(params, grads, opt.init(params))[0]
 
 
 PREDICT_CHUNK = 8192

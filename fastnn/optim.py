@@ -42,11 +42,12 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+from .kernels import sgd as sgd_kernels
 from .schedules import as_schedule, lr_values
-from .validation import check_real
+from .validation import check_float_arrays, check_real
 
 __all__ = ["Optimizer", "sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad",
-           "OPTIMIZERS", "get_optimizer"]
+           "OPTIMIZERS", "KERNEL_RULES", "get_optimizer", "kernel_rule"]
 
 
 class Optimizer(NamedTuple):
@@ -76,19 +77,10 @@ def _check_float(name, x, *, decay):
     return check_real(x, name)
 
 
-def _check_arrays(arrays, what):
-    if not isinstance(arrays, Mapping):
-        raise TypeError(f"{what} must be a dict of NumPy arrays, got {type(arrays).__name__}")
-    for key, a in arrays.items():
-        if not isinstance(a, np.ndarray) or a.dtype.kind != "f":
-            got = a.dtype if isinstance(a, np.ndarray) else type(a).__name__
-            raise TypeError(f"{what}[{key!r}] must be a floating-point NumPy array, got {got}")
-
-
 def _check_update_inputs(params, grads, state, slots):
     """Validate ``update``'s arguments; return the step count ``state["step"]`` as an int."""
-    _check_arrays(params, "params")
-    _check_arrays(grads, "grads")
+    check_float_arrays(params, "params")
+    check_float_arrays(grads, "grads")
     if grads.keys() != params.keys():
         raise ValueError(f"grads must have the keys of params: missing {sorted(params.keys() - grads.keys())}, "
                          f"unexpected {sorted(grads.keys() - params.keys())}")
@@ -117,7 +109,7 @@ def _optimizer(name, lr, hyperparams, slots, rule):
     schedule = as_schedule(lr)  # checks lr: a number > 0 or a callable
 
     def init(params):
-        _check_arrays(params, "params")
+        check_float_arrays(params, "params")
         state = {"step": np.array(0, dtype=np.int64)}
         for slot in slots:
             for key, p in params.items():
@@ -137,6 +129,7 @@ def _optimizer(name, lr, hyperparams, slots, rule):
 
     init.__doc__ = f"Initial {name} state for ``params``: step 0, zero slots {list(slots)}."
     update.__doc__ = f"One {name} step: new ``(params, state)``; the inputs are not modified."
+    update.rule_name = name  # marks the built-in rule, which the compiled per-sample paths also run
     return Optimizer(init, update, name, hyperparams, schedule)
 
 
@@ -215,6 +208,34 @@ def adagrad(lr=0.01, eps=1e-10):
 
 OPTIMIZERS = {"sgd": sgd, "momentum": momentum, "nesterov": nesterov,
               "adam": adam, "rmsprop": rmsprop, "adagrad": adagrad}
+
+KERNEL_RULES = {
+    "sgd": (sgd_kernels.SGD, ()),
+    "momentum": (sgd_kernels.MOMENTUM, ("beta",)),
+    "nesterov": (sgd_kernels.NESTEROV, ("beta",)),
+    "adam": (sgd_kernels.ADAM, ("b1", "b2", "eps")),
+    "rmsprop": (sgd_kernels.RMSPROP, ("decay", "eps")),
+    "adagrad": (sgd_kernels.ADAGRAD, ("eps",)),
+}
+"""Each built-in rule as the compiled per-sample kernels run it: its code in
+``fastnn.kernels.sgd`` and the names of its constants in the order the kernel reads them."""
+
+
+def kernel_rule(opt):
+    """``(code, constants)`` of a built-in optimizer for the compiled per-sample kernels.
+
+    Raises
+    ------
+    ValueError
+        For an optimizer built from its own ``init``/``update`` pair: the kernels only know
+        the built-in rules, so such an optimizer needs a ``batch_size`` (which calls its update).
+    """
+    if opt.name not in KERNEL_RULES or getattr(opt.update, "rule_name", None) != opt.name:
+        raise ValueError(f"optimizer {opt.name!r} is not one of fastnn's built-in rules ({', '.join(KERNEL_RULES)}), "
+                         "so the compiled per-sample path cannot run it; train with a batch_size (e.g. "
+                         "batch_size=32), which calls its update function")
+    code, names = KERNEL_RULES[opt.name]
+    return code, np.array([opt.hyperparams[k] for k in names], dtype=np.float64)
 
 
 def get_optimizer(spec, **overrides):

@@ -2,8 +2,11 @@
 
 Layer by layer: ``W1`` row by row, then ``b1``, ``W2``, ``b2``, ... ``sizes`` holds the
 layer widths and ``offsets`` where each ``W`` and ``b`` starts. One buffer is what the
-Hogwild! threads share, what optimizer slots mirror and what a lazy L2 scale folds into.
+per-thread replicas copy, what optimizer slots mirror and what a lazy L2 scale folds into.
+The per-call options travel beside it as one record, :class:`KernelOptions`.
 """
+from typing import NamedTuple
+
 import numpy as np
 
 from .validation import layer_sizes_of
@@ -40,3 +43,22 @@ def unpack_views(theta, sizes, offsets):
         w, b = int(offsets[2 * l]), int(offsets[2 * l + 1])
         out.append((theta[w : w + n_in * n_out].reshape(n_in, n_out), theta[b : b + n_out]))
     return out
+
+
+class KernelOptions(NamedTuple):
+    """The options of one kernel call, as one record Numba accepts (fields are read by name).
+
+    ``hidden``, ``output``, ``loss`` and ``rule`` are the kernel's codes (``fastnn.kernels.sgd``
+    constants); ``l2`` the weight decay; ``keep`` (float64, one per layer, the last 1) the
+    keep probability of each hidden layer's units; ``seed`` keys the dropout draws;
+    ``hyper`` (float64) the rule's constants in the order of ``fastnn.optim.RULES``.
+    """
+
+    hidden: int
+    output: int
+    loss: int
+    l2: float
+    keep: np.ndarray
+    seed: int
+    rule: int
+    hyper: np.ndarray

@@ -28,14 +28,14 @@ __all__ = ["Schedule", "constant", "inverse_time", "step", "exponential", "cosin
 
 
 class Schedule(NamedTuple):
-    """A named schedule: ``name`` and ``params`` rebuild it (``SCHEDULES[name](**params)``).
+    """A named schedule: ``name`` and ``hyperparams`` rebuild it (``SCHEDULES[name](**hyperparams)``).
 
     ``formula`` is its rate written out, with ``{t}`` where the step count goes
     (:meth:`describe` fills it in).
     """
 
     name: str
-    params: dict
+    hyperparams: dict
     fn: Callable
     formula: str = ""
 
@@ -62,7 +62,7 @@ class Schedule(NamedTuple):
         return self.describe()
 
     def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparams.items())
         return f"{self.name}({args})"
 
 

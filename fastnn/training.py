@@ -1,22 +1,30 @@
-"""``train``: per-sample SGD in one compiled call per chunk, or mini-/full-batch descent.
+"""``train``: per-sample SGD in compiled calls over chunks of samples, or mini-/full-batch descent.
 
-The caller's params are copied once into a private flat buffer; the compiled kernel
-(``fastnn.kernels.sgd``) updates that buffer in place. Nothing the caller passed is
+``train`` is a pipeline of four named steps: check and prepare the inputs
+(:func:`_prepare`); build the optimizer and the learning rates (:func:`_make_optimizer`);
+run the epochs (:func:`_run_epochs`, which hands each epoch to an :class:`OnlineRunner`
+or to :func:`_batch_epoch`); and after each epoch evaluate, stop early and report.
+
+The caller's params are copied once into a private flat buffer; the compiled kernels
+(``fastnn.kernels.sgd``) update that buffer in place. Nothing the caller passed is
 ever modified.
 """
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import numba
 import numpy as np
 
 from .activations import HIDDEN, OUTPUTS
-from .kernels import sgd as _k
+from .kernels import sgd as sgd_kernels
 from .losses import LOSS_FUNCTIONS, LOSSES, check_pairing, cross_entropy_from_logits
 from .network import _forward_layers, _gradients, predict_proba
-from .optim import OPTIMIZERS, Optimizer, get_optimizer
+from .online import EpochTally, OnlineRunner, use_windows
+from .optim import OPTIMIZERS, Optimizer, get_optimizer, kernel_rule
+from .packing import KernelOptions, pack, unpack, unpack_views
+from .progress import epoch_line
 from .schedules import lr_values
-from .packing import pack, unpack, unpack_views
 from .validation import (
     check_choice,
     check_inputs,
@@ -26,17 +34,15 @@ from .validation import (
     check_targets,
 )
 
-HIDDEN_CODES = {"relu": _k.RELU, "sigmoid": _k.SIGMOID, "tanh": _k.TANH, "identity": _k.IDENTITY}
-OUTPUT_CODES = {"softmax": _k.SOFTMAX, "sigmoid": _k.SIGMOID, "tanh": _k.TANH, "identity": _k.IDENTITY}
-LOSS_CODES = {"cross_entropy": _k.CROSS_ENTROPY, "mse": _k.MSE}
+HIDDEN_CODES = {"relu": sgd_kernels.RELU, "sigmoid": sgd_kernels.SIGMOID, "tanh": sgd_kernels.TANH,
+                "identity": sgd_kernels.IDENTITY}
+OUTPUT_CODES = {"softmax": sgd_kernels.SOFTMAX, "sigmoid": sgd_kernels.SIGMOID, "tanh": sgd_kernels.TANH,
+                "identity": sgd_kernels.IDENTITY}
+LOSS_CODES = {"cross_entropy": sgd_kernels.CROSS_ENTROPY, "mse": sgd_kernels.MSE}
 
 DIVERGENCE_FACTOR = 100.0
 """Training is declared diverged when the mean loss over a chunk of samples exceeds this
 many times the loss of the initial params (or is not finite)."""
-
-CHUNK = 4096
-"""Samples per compiled call: small enough for a responsive Ctrl-C and progress bar,
-large enough that the call overhead stays below 0.1% of the work."""
 
 
 class DivergenceError(FloatingPointError):
@@ -73,70 +79,6 @@ class TrainingInterrupted(KeyboardInterrupt):
 # -- train -----------------------------------------------------------------------------------
 
 
-def _check_dropout(dropout, n_hidden):
-    """Keep probabilities per layer (length n_hidden + 1; the output layer always keeps)."""
-    try:
-        given = np.asarray(dropout, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"dropout must be a number or a sequence of numbers, got {dropout!r}") from None
-    if given.ndim > 1 or not np.all((given >= 0) & (given < 1)):
-        raise ValueError(f"dropout rates must lie in [0, 1), got {dropout}")
-    if given.ndim == 1 and given.size != n_hidden:
-        raise ValueError(f"dropout has {given.size} rates but the network has {n_hidden} hidden layers")
-    if n_hidden == 0 and np.any(given > 0):
-        raise ValueError("dropout applies to hidden layers, and this network has none")
-    rates = np.broadcast_to(given, (n_hidden,))
-    return np.concatenate([1.0 - rates, [1.0]])
-
-
-RULE_CODES = {"sgd": _k.SGD, "momentum": _k.MOMENTUM, "nesterov": _k.NESTEROV, "adam": _k.ADAM,
-              "rmsprop": _k.RMSPROP, "adagrad": _k.ADAGRAD}
-_HYPER_ORDER = {"sgd": (), "momentum": ("beta",), "nesterov": ("beta",), "adam": ("b1", "b2", "eps"),
-                "rmsprop": ("decay", "eps"), "adagrad": ("eps",)}
-
-
-def _make_optimizer(optimizer, lr, schedule_unit, steps_per_epoch):
-    """The optimizer with its learning rate as a function of the update count."""
-    if isinstance(optimizer, Optimizer):
-        if lr is not None:
-            raise ValueError("give the learning rate either to the Optimizer or as lr=, not both")
-        return optimizer
-    opt = get_optimizer(optimizer)
-    if lr is None:
-        return opt
-    if callable(lr):
-        if schedule_unit == "epoch":
-            by_step = lambda t: lr(np.asarray(t) // steps_per_epoch)  # noqa: E731
-        else:
-            by_step = lr
-    else:
-        check_positive_float(lr, "lr")
-        by_step = lr
-    return OPTIMIZERS[opt.name](lr=by_step, **opt.hyperparams)
-
-
-def _epoch_lrs(opt, lr, schedule_unit, epoch, step, n_steps):
-    """Learning rate of every update of one epoch (checked finite and > 0)."""
-    if callable(lr) and schedule_unit == "epoch":  # one call, not one per sample
-        value = float(lr(epoch))
-        if not np.isfinite(value) or value <= 0:
-            raise ValueError(f"the learning rate for epoch {epoch} is {value}; it must be a finite number > 0")
-        return np.full(n_steps, value)
-    return np.asarray(lr_values(opt.lr, np.arange(step, step + n_steps)), dtype=np.float64)
-
-
-def _check_data(X, y, n_features, n_outputs, dtype, name=""):
-    X = check_inputs(X, n_features, dtype, name=f"X{name}")
-    T = check_targets(y, len(X), n_outputs, dtype, name=f"y{name}")
-    return X, T
-
-
-def _evaluate(params, X, T, activation, output, loss):
-    out = predict_proba(params, X, activation=activation, output=output)
-    acc = float(np.mean(np.argmax(out, axis=1) == np.argmax(T, axis=1)))
-    return LOSS_FUNCTIONS[loss](out, T), acc
-
-
 def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shuffle=True, seed=None,
           activation="relu", output="softmax", loss="cross_entropy", schedule_unit="epoch",
           validation_data=None, validation_fraction=None, early_stopping=False, patience=5, min_delta=0.0,
@@ -159,11 +101,12 @@ def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shu
     optimizer : str, (str, dict) or fastnn.optim.Optimizer
         ``'sgd'`` (default), ``'momentum'``, ``'nesterov'``, ``'adam'``, ``'rmsprop'``,
         ``'adagrad'``, optionally with hyperparameters, e.g. ``('adam', {'b1': 0.8})``. An
-        Optimizer object brings its own learning rate (then leave ``lr`` as None). Only
-        plain SGD keeps the per-sample path's sparse speed: the others update every weight
-        at every step (see the README's benchmark for the cost).
+        Optimizer object brings its own learning rate (then leave ``lr`` as None); one
+        built from your own ``init``/``update`` pair needs a ``batch_size``, which calls
+        its ``update``. Only plain SGD keeps the per-sample path's sparse speed: the
+        others update every weight at every step (see the README's benchmark for the cost).
     batch_size : int or None
-        1: online SGD, one compiled call runs the epoch sample by sample (the fast path).
+        1: online SGD, compiled calls run the epoch sample by sample (the fast path).
         k > 1: mini-batches of k rows. None: full-batch gradient descent.
     shuffle : bool
         Visit the samples in a fresh random order every epoch.
@@ -192,10 +135,11 @@ def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shu
         Train every epoch on a freshly distorted copy of ``X`` (seeded), prepared in a
         background thread while the previous epoch trains. Validation data is not distorted.
     n_threads : int
-        Threads for per-sample SGD (``batch_size=1``). 1 (the default) is bit-deterministic.
-        k > 1 runs Hogwild! (Recht et al., 2011): k threads train on disjoint slices of
-        each epoch's order and update the shared weights without locks, so results vary
-        slightly from run to run even with a seed.
+        Threads for per-sample plain SGD (``batch_size=1``). k > 1: each thread trains its
+        own copy of the params on its share of the samples, and every 1,024 samples per
+        thread the copies' changes are summed into the params, which all copies then
+        continue from (local SGD with summed updates). The result is deterministic for a
+        given seed and ``n_threads``, and differs slightly from one thread's.
     verbose : bool
         Print one line per epoch.
     callback : callable, optional
@@ -211,7 +155,9 @@ def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shu
         Lists with one entry per epoch: ``epoch``, ``lr`` (the first step's), ``loss`` and
         ``accuracy`` (running means over the epoch's samples, each taken before that
         sample's update), ``val_loss`` and ``val_accuracy`` (when validating), ``seconds``;
-        with early stopping also ``best_epoch`` (1-based).
+        with early stopping also ``best_epoch`` (1-based). ``compile_seconds``: the time
+        spent compiling the kernels, or loading them from Numba's cache, before the first
+        epoch (seconds; not part of any epoch's ``seconds``).
 
     Raises
     ------
@@ -222,6 +168,48 @@ def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shu
     TrainingInterrupted
         (a ``KeyboardInterrupt``) on Ctrl-C; it carries the last completed epoch's params.
     """
+    plan = _prepare(params, X, y, epochs=epochs, lr=lr, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                    activation=activation, output=output, loss=loss, schedule_unit=schedule_unit,
+                    validation_data=validation_data, validation_fraction=validation_fraction,
+                    early_stopping=early_stopping, patience=patience, min_delta=min_delta, l2=l2, dropout=dropout,
+                    augment=augment, n_threads=n_threads, verbose=verbose, callback=callback, progress=progress)
+    opt = _make_optimizer(optimizer, lr, schedule_unit, plan.steps_per_epoch)
+    if plan.batch == 1:  # the compiled per-sample paths know the built-in rules only
+        code, _ = kernel_rule(opt)
+        if code != sgd_kernels.SGD and n_threads > 1:
+            raise ValueError(f"n_threads > 1 runs plain per-sample SGD; optimizer {opt.name!r} updates every weight "
+                             "at every sample: use n_threads=1, or a batch_size")
+    _epoch_lrs(opt, lr, schedule_unit, 0, 0, 1)  # refuse a bad rate before any work
+    return _run_epochs(plan, opt, lambda epoch, first, n: _epoch_lrs(opt, lr, schedule_unit, epoch, first, n))
+
+
+class _Plan(NamedTuple):
+    """Everything :func:`train` checked and prepared before the first epoch."""
+
+    layers: list  # [(W1, b1), ...], checked
+    X: np.ndarray  # training inputs, checked, in the params' dtype
+    T: np.ndarray  # training targets (one-hot rows for labels)
+    validation: tuple  # (X_val, T_val) or None
+    epochs: int
+    batch: int  # rows per step: 1 is per-sample
+    steps_per_epoch: int
+    shuffle: bool
+    rng: np.random.Generator  # the sample orders and dropout masks of mini-batches
+    wiring: tuple  # (activation, output, loss)
+    kernel_options: KernelOptions  # without the rule, which the optimizer fills in
+    augment: object  # a fastnn.augment.Distortion or None
+    augment_seed: int
+    early: tuple  # (patience, min_delta) when stopping early, else None
+    n_threads: int
+    verbose: bool
+    callback: object
+    progress: object
+
+
+def _prepare(params, X, y, *, epochs, lr, batch_size, shuffle, seed, activation, output, loss, schedule_unit,
+             validation_data, validation_fraction, early_stopping, patience, min_delta, l2, dropout, augment,
+             n_threads, verbose, callback, progress):
+    """Check every argument of :func:`train` and return the :class:`_Plan`; no work before this passes."""
     check_choice(activation, HIDDEN, "activation")
     check_choice(output, OUTPUTS, "output")
     check_choice(loss, LOSSES, "loss")
@@ -245,7 +233,7 @@ def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shu
             raise TypeError(f"{name} must be callable, got {type(f).__name__}")
     n_threads = check_positive_int(n_threads, "n_threads")
     if n_threads > 1 and batch_size != 1:
-        raise ValueError("n_threads > 1 (Hogwild!) applies to per-sample SGD; use batch_size=1 or n_threads=1")
+        raise ValueError("n_threads > 1 applies to per-sample SGD; use batch_size=1 or n_threads=1")
     if n_threads > numba.config.NUMBA_NUM_THREADS:
         raise ValueError(f"n_threads={n_threads} exceeds the {numba.config.NUMBA_NUM_THREADS} threads Numba may use "
                          "(NUMBA_NUM_THREADS)")
@@ -253,164 +241,260 @@ def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shu
         raise TypeError(f"augment must be a fastnn.augment.Distortion, got {type(augment).__name__}")
     rng = np.random.default_rng(seed)
     drop_seed = int(rng.integers(2**63))
-    Xv = Tv = None
-    if validation_data is not None:
-        if validation_fraction is not None:
-            raise ValueError("give validation_data or validation_fraction, not both")
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise TypeError("validation_data must be a pair (X_val, y_val)")
-        Xv, Tv = _check_data(*validation_data, n_features, n_outputs, dtype, name="_val")
-    elif validation_fraction is not None or early_stopping:
-        fraction = 0.1 if validation_fraction is None else validation_fraction
-        if not isinstance(fraction, float) or not 0 < fraction < 1:
-            raise ValueError(f"validation_fraction must be a float in (0, 1), got {fraction!r}")
-        n_val = int(round(fraction * len(X)))
-        if n_val < 1 or n_val >= len(X):
-            raise ValueError(f"validation_fraction={fraction} leaves {n_val} of {len(X)} samples for validation")
-        split = rng.permutation(len(X))
-        Xv, Tv = X[split[:n_val]], T[split[:n_val]]
-        X, T = X[split[n_val:]], T[split[n_val:]]
+    X, T, validation = _split_validation(X, T, validation_data, validation_fraction, early_stopping, rng,
+                                         n_features, n_outputs, dtype)
+    aug_seed = 0
     if augment is not None:
         if int(np.prod(augment.image_shape)) != n_features:
             raise ValueError(f"augment.image_shape={augment.image_shape} does not match the {n_features} input columns")
         aug_seed = int(rng.integers(2**63))
     n = len(X)
-    bs = 1 if batch_size == 1 else (n if batch_size is None else min(batch_size, n))
-    steps_per_epoch = -(-n // bs)
-    opt = _make_optimizer(optimizer, lr, schedule_unit, steps_per_epoch)
-    _epoch_lrs(opt, lr, schedule_unit, 0, 0, 1)  # refuse a bad rate before any work
+    batch = 1 if batch_size == 1 else (n if batch_size is None else min(batch_size, n))
+    opts = KernelOptions(HIDDEN_CODES[activation], OUTPUT_CODES[output], LOSS_CODES[loss], l2, keep, drop_seed,
+                         sgd_kernels.SGD, np.zeros(0))
+    return _Plan(layers, X, T, validation, epochs, batch, -(-n // batch), shuffle, rng, (activation, output, loss),
+                 opts, augment, aug_seed, (patience, min_delta) if early_stopping else None, n_threads, verbose,
+                 callback, progress)
 
-    theta, sizes, offsets = pack(layers)
-    codes = (HIDDEN_CODES[activation], OUTPUT_CODES[output], LOSS_CODES[loss])
-    rule = (RULE_CODES[opt.name], _hyper_array(opt))
-    slots = np.zeros((2, theta.size if opt.name != "sgd" else 1), dtype=dtype)
-    history = {"epoch": [], "lr": [], "loss": [], "accuracy": [], "seconds": []}
-    if Xv is not None:
-        history.update(val_loss=[], val_accuracy=[])
-    good = theta.copy()
-    best = None  # (val_loss, epoch, theta) of the best epoch when early stopping
-    step = 0
-    initial_loss, _ = _evaluate(params, X[:1024], T[:1024], activation, output, loss)
-    limit = DIVERGENCE_FACTOR * max(initial_loss, 1e-3)
-    pool = pending = None
-    if augment is not None:
-        pool = ThreadPoolExecutor(1, thread_name_prefix="fastnn-augment")
-        buffers = (np.empty_like(X), np.empty_like(X))
-        pending = pool.submit(augment.apply, X, (aug_seed, 0), out=buffers[0])
-    X_train = X
+
+def _check_data(X, y, n_features, n_outputs, dtype, name=""):
+    X = check_inputs(X, n_features, dtype, name=f"X{name}")
+    T = check_targets(y, len(X), n_outputs, dtype, name=f"y{name}")
+    return X, T
+
+
+def _check_dropout(dropout, n_hidden):
+    """Keep probabilities per layer (length n_hidden + 1; the output layer always keeps)."""
     try:
-        for epoch in range(epochs):
-            if pending is not None:  # this epoch's distorted copy; start the next one's
-                X_train = pending.result()
-                pending = None
-                if epoch + 1 < epochs:
-                    pending = pool.submit(augment.apply, X, (aug_seed, epoch + 1), out=buffers[(epoch + 1) % 2])
-            lrs = _epoch_lrs(opt, lr, schedule_unit, epoch, step, n if bs == 1 else steps_per_epoch)
-            lr_e = float(lrs[0])
-            lrs = lrs.astype(dtype)
-            order = rng.permutation(n) if shuffle else np.arange(n)
+        given = np.asarray(dropout, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"dropout must be a number or a sequence of numbers, got {dropout!r}") from None
+    if given.ndim > 1 or not np.all((given >= 0) & (given < 1)):
+        raise ValueError(f"dropout rates must lie in [0, 1), got {dropout}")
+    if given.ndim == 1 and given.size != n_hidden:
+        raise ValueError(f"dropout has {given.size} rates but the network has {n_hidden} hidden layers")
+    if n_hidden == 0 and np.any(given > 0):
+        raise ValueError("dropout applies to hidden layers, and this network has none")
+    rates = np.broadcast_to(given, (n_hidden,))
+    return np.concatenate([1.0 - rates, [1.0]])
+
+
+def _split_validation(X, T, validation_data, validation_fraction, early_stopping, rng, n_features, n_outputs, dtype):
+    """``(X, T, (X_val, T_val) or None)``: the given validation data, or a seeded split of ``X``."""
+    if validation_data is not None:
+        if validation_fraction is not None:
+            raise ValueError("give validation_data or validation_fraction, not both")
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise TypeError("validation_data must be a pair (X_val, y_val)")
+        return X, T, _check_data(*validation_data, n_features, n_outputs, dtype, name="_val")
+    if validation_fraction is None and not early_stopping:
+        return X, T, None
+    fraction = 0.1 if validation_fraction is None else validation_fraction
+    if not isinstance(fraction, float) or not 0 < fraction < 1:
+        raise ValueError(f"validation_fraction must be a float in (0, 1), got {fraction!r}")
+    n_val = int(round(fraction * len(X)))
+    if n_val < 1 or n_val >= len(X):
+        raise ValueError(f"validation_fraction={fraction} leaves {n_val} of {len(X)} samples for validation")
+    split = rng.permutation(len(X))
+    return X[split[n_val:]], T[split[n_val:]], (X[split[:n_val]], T[split[:n_val]])
+
+
+def _make_optimizer(optimizer, lr, schedule_unit, steps_per_epoch):
+    """The optimizer with its learning rate as a function of the update count."""
+    if isinstance(optimizer, Optimizer):
+        if lr is not None:
+            raise ValueError("give the learning rate either to the Optimizer or as lr=, not both")
+        return optimizer
+    opt = get_optimizer(optimizer)
+    if lr is None:
+        return opt
+    if callable(lr):
+        if schedule_unit == "epoch":
+            by_update = lambda t: lr(np.asarray(t) // steps_per_epoch)  # noqa: E731
+        else:
+            by_update = lr
+    else:
+        check_positive_float(lr, "lr")
+        by_update = lr
+    return OPTIMIZERS[opt.name](lr=by_update, **opt.hyperparams)
+
+
+def _epoch_lrs(opt, lr, schedule_unit, epoch, first_update, n_updates):
+    """Learning rate of every update of one epoch (checked finite and > 0)."""
+    if callable(lr) and schedule_unit == "epoch":  # one call, not one per sample
+        value = float(lr(epoch))
+        if not np.isfinite(value) or value <= 0:
+            raise ValueError(f"the learning rate for epoch {epoch} is {value}; it must be a finite number > 0")
+        return np.full(n_updates, value)
+    return np.asarray(lr_values(opt.lr, np.arange(first_update, first_update + n_updates)), dtype=np.float64)
+
+
+# -- the epochs ------------------------------------------------------------------------------
+
+
+def _run_epochs(plan, opt, epoch_lrs):
+    """Run the epochs of ``plan`` with ``opt``; evaluate, stop early and report after each."""
+    theta, sizes, offsets = pack(plan.layers)
+    good = theta.copy()  # the params at the end of the last completed epoch
+    history = {"epoch": [], "lr": [], "loss": [], "accuracy": [], "seconds": []}
+    if plan.validation is not None:
+        history.update(val_loss=[], val_accuracy=[])
+    best = None  # _Best of the best epoch when stopping early
+    updates = 0  # updates done so far, the count a schedule in updates reads
+    n = len(plan.X)
+    started = time.perf_counter()
+    initial_loss, _ = _evaluate(unpack(theta, sizes, offsets), plan.X[:1024], plan.T[:1024], plan.wiring)
+    limit = DIVERGENCE_FACTOR * max(initial_loss, 1e-3)
+    distorted = _Distortions(plan)
+    run_epoch = _epoch_runner(plan, opt, theta, sizes, offsets)
+    history["compile_seconds"] = time.perf_counter() - started
+    try:
+        for epoch in range(plan.epochs):
+            X = distorted.epoch(epoch)
+            lrs = epoch_lrs(epoch, updates, n if plan.batch == 1 else plan.steps_per_epoch)
+            order = plan.rng.permutation(n) if plan.shuffle else np.arange(n)
             start = time.perf_counter()
-            if bs == 1:
-                loss_sum, correct, done, diverged = _online_epoch(theta, sizes, offsets, X_train, T, order, lrs, codes,
-                                                                  l2, keep, drop_seed, step, rule, slots, n_threads,
-                                                                  limit, progress)
-            else:
-                loss_sum, correct, done, diverged = _batch_epoch(theta, sizes, offsets, X_train, T, order, bs, opt,
-                                                                 slots,
-                                                                 step, activation, output, loss, l2, keep, rng,
-                                                                 limit, progress)
+            tally = run_epoch(X, order, lrs, updates, limit)
             seconds = time.perf_counter() - start
-            step += n if bs == 1 else steps_per_epoch
-            if diverged or not np.isfinite(theta).all():
-                what = (f"the loss became non-finite or exceeded {DIVERGENCE_FACTOR:g}x its initial value "
-                        f"({initial_loss:.3g}) by sample {done} of {n}" if diverged else "the weights became non-finite")
-                raise DivergenceError(unpack(good, sizes, offsets), history, epoch, lr_e, what)
+            updates += n if plan.batch == 1 else plan.steps_per_epoch
+            if tally.diverged or not np.isfinite(theta).all():
+                reason = (f"the loss became non-finite or exceeded {DIVERGENCE_FACTOR:g}x its initial value "
+                          f"({initial_loss:.3g}) by sample {tally.done} of {n}" if tally.diverged
+                          else "the weights became non-finite")
+                raise DivergenceError(unpack(good, sizes, offsets), history, epoch, float(lrs[0]), reason)
             good[:] = theta
-            history["epoch"].append(epoch + 1)
-            history["lr"].append(lr_e)
-            history["loss"].append(float(loss_sum / n))
-            history["accuracy"].append(float(correct / n))
-            history["seconds"].append(seconds)
-            current = unpack(theta, sizes, offsets) if Xv is not None or callback is not None else None
-            stop = False
-            if Xv is not None:
-                vl, va = _evaluate(current, Xv, Tv, activation, output, loss)
-                history["val_loss"].append(vl)
-                history["val_accuracy"].append(va)
-                if early_stopping:
-                    if best is None or vl < best[0] - min_delta:
-                        best = (vl, epoch, theta.copy())
-                    history["best_epoch"] = best[1] + 1
-                    stop = epoch - best[1] >= patience
-            if verbose:
-                print(_epoch_line(history), flush=True)
-            if callback is not None and callback(epoch, current, history) is False:
-                break
+            for key, value in (("epoch", epoch + 1), ("lr", float(lrs[0])), ("loss", float(tally.loss_sum / n)),
+                               ("accuracy", float(tally.correct / n)), ("seconds", seconds)):
+                history[key].append(value)
+            best, stop = _after_epoch(plan, theta, sizes, offsets, epoch, history, best)
             if stop:
                 break
     except KeyboardInterrupt:
         raise TrainingInterrupted(unpack(good, sizes, offsets), history) from None
     finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-    if best is not None:
-        theta = best[2]
-    return unpack(theta, sizes, offsets), history
+        distorted.close()
+        getattr(run_epoch, "close", lambda: None)()
+    return unpack(theta if best is None else best.theta, sizes, offsets), history
 
 
-def _epoch_line(history):
-    parts = [f"epoch {history['epoch'][-1]}", f"loss {history['loss'][-1]:.4f}", f"acc {history['accuracy'][-1]:.4f}"]
-    if "val_loss" in history:
-        parts += [f"val_loss {history['val_loss'][-1]:.4f}", f"val_acc {history['val_accuracy'][-1]:.4f}"]
-    parts.append(f"{history['seconds'][-1]:.2f}s")
-    return "  ".join(parts)
+class _Best(NamedTuple):
+    """The best epoch so far when stopping early."""
+
+    val_loss: float
+    epoch: int
+    theta: np.ndarray
 
 
-def _online_epoch(theta, sizes, offsets, X, T, order, lrs, codes, l2, keep, drop_seed, step0, rule, slots, n_threads,
-                  limit, progress):
-    n = len(order)
-    stats = np.zeros(3)
-    loss_sum = correct = done = 0.0
-    chunk = CHUNK * n_threads
-    for start in range(0, n, chunk):
-        part = order[start : start + chunk]
-        args = (theta, sizes, offsets, X, T, part, lrs[start : start + chunk], *codes, l2, keep, drop_seed,
-                step0 + start, rule[0], rule[1], slots)
-        if n_threads == 1:
-            _k.sgd_epoch(*args, stats)
-        else:
-            _k.sgd_epoch_hogwild(*args, n_threads, stats)
-        if stats[2] < len(part) or not stats[0] <= limit * len(part):
-            return loss_sum, correct, int(done + stats[2]), True
-        loss_sum += stats[0]
-        correct += stats[1]
-        done += stats[2]
-        if progress is not None:
-            progress(start + len(part), n)
-    return loss_sum, correct, int(done), False
+def _after_epoch(plan, theta, sizes, offsets, epoch, history, best):
+    """Evaluate, track the best epoch, report and call back. Returns ``(best, stop)``."""
+    current = unpack(theta, sizes, offsets) if plan.validation is not None or plan.callback is not None else None
+    stop = False
+    if plan.validation is not None:
+        val_loss, val_acc = _evaluate(current, *plan.validation, plan.wiring)
+        history["val_loss"].append(val_loss)
+        history["val_accuracy"].append(val_acc)
+        if plan.early is not None:
+            patience, min_delta = plan.early
+            if best is None or val_loss < best.val_loss - min_delta:
+                best = _Best(val_loss, epoch, theta.copy())
+            history["best_epoch"] = best.epoch + 1
+            stop = epoch - best.epoch >= patience
+    if plan.verbose:
+        print(epoch_line(history, plan.epochs, len(plan.X)), flush=True)
+    if plan.callback is not None and plan.callback(epoch, current, history) is False:
+        stop = True
+    return best, stop
 
 
-def _batch_epoch(theta, sizes, offsets, X, T, order, bs, opt, slots, step0, activation, output, loss, l2, keep, rng,
-                 limit, progress):
-    """Mini-batch (or full-batch) descent: BLAS products for the batch, kernels for the rest.
+def _evaluate(params, X, T, wiring):
+    activation, output, loss = wiring
+    out = predict_proba(params, X, activation=activation, output=output)
+    acc = float(np.mean(np.argmax(out, axis=1) == np.argmax(T, axis=1)))
+    return LOSS_FUNCTIONS[loss](out, T), acc
 
-    The gradients are gathered into one flat buffer laid out like ``theta``, so one
-    compiled call applies the optimizer's rule to every parameter in place.
+
+class _Distortions:
+    """Each epoch's training inputs: ``plan.X``, or a distorted copy made in a background thread."""
+
+    def __init__(self, plan):
+        self.plan, self.pool, self.pending = plan, None, None
+        if plan.augment is not None:
+            self.pool = ThreadPoolExecutor(1, thread_name_prefix="fastnn-augment")
+            self.buffers = (np.empty_like(plan.X), np.empty_like(plan.X))
+            self.pending = self._submit(0)
+
+    def _submit(self, epoch):
+        return self.pool.submit(self.plan.augment.apply, self.plan.X, (self.plan.augment_seed, epoch),
+                                out=self.buffers[epoch % 2])
+
+    def epoch(self, epoch):
+        """This epoch's inputs; starts on the next epoch's."""
+        if self.pending is None:
+            return self.plan.X
+        X = self.pending.result()
+        self.pending = self._submit(epoch + 1) if epoch + 1 < self.plan.epochs else None
+        return X
+
+    def close(self):
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _epoch_runner(plan, opt, theta, sizes, offsets):
+    """``run(X, order, lrs, first_update, limit) -> EpochTally`` for the plan's batch size.
+
+    Per-sample training compiles (or loads) its kernels here, on a scratch copy, so the
+    first epoch's time is training only.
     """
-    n = len(order)
+    if plan.batch == 1:
+        code, constants = kernel_rule(opt)
+        opts = plan.kernel_options._replace(rule=code, hyper=constants)
+        slots = np.zeros((2, theta.size), theta.dtype) if code != sgd_kernels.SGD else None
+        dense = use_windows(plan.X, code)
+        OnlineRunner.warm_up(theta, sizes, offsets, opts, slots, plan.n_threads, dense, plan.X, plan.T)
+        runner = OnlineRunner(theta, sizes, offsets, opts, slots, plan.n_threads, dense)
+
+        def run(X, order, lrs, first_update, limit):
+            return runner.epoch(X, plan.T, order, lrs.astype(theta.dtype), first_update, limit, plan.progress)
+
+        run.close = runner.close
+        return run
+    state = opt.init(dict(_named_views(theta, sizes, offsets)))
+
+    def run(X, order, lrs, first_update, limit):
+        nonlocal state
+        tally, state = _batch_epoch(theta, sizes, offsets, X, plan.T, order, plan, opt, state, limit)
+        return tally
+
+    return run
+
+
+def _named_views(theta, sizes, offsets):
+    """``{"W1": view, "b1": view, ...}`` into ``theta``."""
+    return {k: v for l, (W, b) in enumerate(unpack_views(theta, sizes, offsets), 1)
+            for k, v in ((f"W{l}", W), (f"b{l}", b))}
+
+
+def _batch_epoch(theta, sizes, offsets, X, T, order, plan, opt, state, limit):
+    """Mini-batch (or full-batch) descent: BLAS products for the batch, ``opt.update`` for the step.
+
+    Any optimizer's ``(init, update)`` pair works here: the step is a call of its update
+    on the params and gradients as dicts. Returns ``(EpochTally, state)``.
+    """
+    activation, output, loss = plan.wiring
+    n, bs = len(order), plan.batch
     views = unpack_views(theta, sizes, offsets)
-    grad = np.empty_like(theta)
-    grad_views = unpack_views(grad, sizes, offsets)
+    params = _named_views(theta, sizes, offsets)
     L = len(views)
+    keep, l2 = plan.kernel_options.keep, plan.kernel_options.l2
     dropping = bool(np.any(keep[: L - 1] < 1))
-    rule, hyper = RULE_CODES[opt.name], _hyper_array(opt)
     loss_sum = correct = 0.0
-    for step, start in enumerate(range(0, n, bs), step0):
+    for start in range(0, n, bs):
         idx = order[start : start + bs] if bs < n else order
         Xb, Tb = X[idx], T[idx]
         masks = None
         if dropping:
-            masks = [((rng.random((len(idx), W.shape[1])) < keep[l]) / keep[l]).astype(theta.dtype)
+            masks = [((plan.rng.random((len(idx), W.shape[1])) < keep[l]) / keep[l]).astype(theta.dtype)
                      for l, (W, _) in enumerate(views[:-1])]
         acts = _forward_layers(views, Xb, activation, output, masks)
         if loss == "cross_entropy":  # from the logits, as the kernel does: the clipped loss cannot exceed 87
@@ -419,20 +503,16 @@ def _batch_epoch(theta, sizes, offsets, X, T, order, bs, opt, slots, step0, acti
         else:
             batch_loss = LOSS_FUNCTIONS[loss](acts[-1], Tb)
         if not batch_loss <= limit:  # also catches NaN
-            return loss_sum, correct, start, True
+            return EpochTally(loss_sum, correct, start, True), state
         loss_sum += batch_loss * len(idx)
         correct += np.sum(np.argmax(acts[-1], axis=1) == np.argmax(Tb, axis=1))
         grads = _gradients(views, acts, Tb, activation, output, loss, masks)
-        for l, ((W, _), (gW, gb)) in enumerate(zip(views, grad_views), 1):
-            np.copyto(gW, grads[f"W{l}"])
-            np.copyto(gb, grads[f"b{l}"])
-            if l2 > 0:
-                gW += l2 * W
-        _k.optimizer_step(theta, grad, slots, float(opt.lr(step)), rule, hyper, step)
-        if progress is not None:
-            progress(start + len(idx), n)
-    return loss_sum, correct, n, False
-
-
-def _hyper_array(opt):
-    return np.array([opt.hyperparams[k] for k in _HYPER_ORDER[opt.name]] + [0.0] * 4)[:4]
+        if l2 > 0:
+            for l, (W, _) in enumerate(views, 1):
+                grads[f"W{l}"] += l2 * W
+        new_params, state = opt.update(params, grads, state)
+        for key, view in params.items():
+            np.copyto(view, new_params[key])
+        if plan.progress is not None:
+            plan.progress(start + len(idx), n)
+    return EpochTally(loss_sum, correct, n, False), state

@@ -7,6 +7,7 @@ dtype, or not C-contiguous).
 """
 import numbers
 import re
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -175,6 +176,16 @@ def check_params(params):
         if not (np.isfinite(W).all() and np.isfinite(b).all()):
             raise ValueError(f"params W{l}/b{l} hold NaN or infinite values; the network has diverged or is corrupt")
     return out
+
+
+def check_float_arrays(arrays, what):
+    """Refuse anything but a mapping of floating-point NumPy arrays (an optimizer's params, grads)."""
+    if not isinstance(arrays, Mapping):
+        raise TypeError(f"{what} must be a dict of NumPy arrays, got {type(arrays).__name__}")
+    for key, a in arrays.items():
+        if not isinstance(a, np.ndarray) or a.dtype.kind != "f":
+            got = a.dtype if isinstance(a, np.ndarray) else type(a).__name__
+            raise TypeError(f"{what}[{key!r}] must be a floating-point NumPy array, got {got}")
 
 
 def check_grads(grads, params):

@@ -2,8 +2,10 @@
 
 The network's parameters live in one flat buffer ``theta`` (layer by layer: ``W1`` row
 by row, then ``b1``, ``W2``, ``b2``, ...), described by ``sizes`` (the layer widths)
-and ``offsets`` (where each ``W`` and ``b`` starts). The kernel updates ``theta`` in
-place and allocates nothing per sample.
+and ``offsets`` (where each ``W`` and ``b`` starts). The kernels update ``theta`` in
+place and allocate nothing per sample. The per-call options (activation and loss codes,
+L2, dropout, seed, update rule and its constants) come as one record,
+``fastnn.packing.KernelOptions``.
 
 Where the speed comes from: a row of ``W`` belongs to one input of its layer. A zero
 input (about 81% of MNIST pixels) or an inactive ReLU unit contributes nothing to the
@@ -11,9 +13,18 @@ forward sum and receives no gradient, so its row is skipped in the forward pass 
 the backward pass, which is fused with the update: each active row is read once to
 backpropagate the error and written once to update it. Rows go four at a time, so one
 pass over a layer's outputs (forward) or deltas (backward) serves four rows.
+
+Entry points, each compiled only when first used:
+
+- :func:`sgd_epoch`: plain per-sample SGD, sparse rows (the fast path on images);
+- :func:`sgd_window`: plain per-sample SGD over a window of dense inputs whose first-layer
+  products come from matrix products done by the caller (see its docstring);
+- :func:`rule_epoch`: per-sample steps of a dense optimizer rule (momentum, Adam, ...);
+- :func:`optimizer_step`: one rule step on a flat gradient (mini-batch training);
+- :func:`merge_replicas`: sums the changes of per-thread parameter replicas.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 RELU, SIGMOID, TANH, IDENTITY, SOFTMAX = 0, 1, 2, 3, 4
 CROSS_ENTROPY, MSE = 0, 1
@@ -25,6 +36,12 @@ SGD, MOMENTUM, NESTEROV, ADAM, RMSPROP, ADAGRAD = 0, 1, 2, 3, 4, 5
 # those, code compiled afresh and code loaded from the cache gave different float32
 # results for the same seed (measured), and the same seed must give the same params.
 _FAST = {"contract", "reassoc"}
+
+FOLD_BELOW = 1e-4
+"""A lazy L2 factor is multiplied into the stored weights before it falls below this."""
+
+
+# -- one number at a time -------------------------------------------------------------------
 
 
 @njit(cache=True, inline="always")
@@ -71,41 +88,403 @@ def keep_unit(seed, step, layer, unit, keep):
     return (x >> np.uint64(11)) * (1.0 / 9007199254740992.0) < keep
 
 
-@njit(cache=True, fastmath=_FAST)
-def _dense_backward_update(theta, sizes, offsets, h, m, delta, active, n_active, hidden, lr, l2, rule, hyper, slots, t):
-    """Backward pass and a dense optimizer step (every weight) for one sample.
+# -- the pieces of one sample -----------------------------------------------------------------
 
-    ``delta[L]`` holds the output delta on entry. ``t`` is the 0-based update count
-    (Adam's bias correction uses ``t + 1``).
+
+@njit(cache=True, nogil=True, inline="always")
+def layer_views(theta, sizes, offsets, l):
+    """``(W, b)`` of layer ``l`` as views into ``theta``."""
+    n_in, n_out = sizes[l], sizes[l + 1]
+    w0, b0 = offsets[2 * l], offsets[2 * l + 1]
+    return theta[w0 : w0 + n_in * n_out].reshape((n_in, n_out)), theta[b0 : b0 + n_out]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _scan_nonzero(x, idx):
+    """Write the indices of ``x``'s non-zero entries to ``idx``; return how many.
+
+    Branch-free: a mispredicted branch per entry would cost more than the work.
     """
+    c = 0
+    for j in range(x.size):
+        idx[c] = j
+        c += x[j] != 0
+    return c
+
+
+@njit(cache=True, fastmath=_FAST, nogil=True, inline="always")
+def _sum_active_rows(W, v, m, active, n_active, z):
+    """``z = sum over active j of v[j] * m[j] * W[j]``, four rows per pass over ``z``."""
+    for k in range(z.size):
+        z[k] = 0.0
+    a = 0
+    while a + 4 <= n_active:  # a quarter of z's loads and stores
+        j0, j1, j2, j3 = active[a], active[a + 1], active[a + 2], active[a + 3]
+        v0, v1, v2, v3 = v[j0] * m[j0], v[j1] * m[j1], v[j2] * m[j2], v[j3] * m[j3]
+        w0, w1, w2, w3 = W[j0], W[j1], W[j2], W[j3]
+        for k in range(z.size):
+            z[k] += v0 * w0[k] + v1 * w1[k] + v2 * w2[k] + v3 * w3[k]
+        a += 4
+    while a < n_active:
+        j = active[a]
+        vj = v[j] * m[j]
+        w = W[j]
+        for k in range(z.size):
+            z[k] += vj * w[k]
+        a += 1
+
+
+@njit(cache=True, fastmath=_FAST, nogil=True, inline="always")
+def _hidden_layer_out(z, b, sc, l, h, m, active, opts, step):
+    """Activation, dropout mask and the list of units that pass a signal on, for hidden layer ``l``.
+
+    ``z`` is the layer's input sum of the stored weights, ``sc`` their lazy L2 factor.
+    Returns the number of such units (written to ``active``).
+    """
+    for k in range(z.size):
+        h[k] = _activate(sc * z[k] + b[k], opts.hidden)
+    keep = opts.keep[l]
+    if keep < 1.0:
+        for k in range(z.size):
+            m[k] = 1.0 / keep if keep_unit(opts.seed, step, l, k, keep) else 0.0
+    c = 0  # branch-free compaction, as in _scan_nonzero
+    for k in range(z.size):
+        active[c] = k
+        c += (m[k] != 0) & ((h[k] != 0) | (opts.hidden != RELU))
+    return c
+
+
+@njit(cache=True, fastmath=_FAST, nogil=True, inline="always")
+def _softmax(z, best, out):
+    """``out = softmax(z)`` (``z[best]`` is its maximum); returns the log of the normaliser minus z[best]."""
+    total = 0.0
+    for k in range(z.size):
+        e = np.exp(z[k] - z[best])
+        out[k] = e
+        total += e
+    for k in range(z.size):
+        out[k] /= total
+    return np.log(total)
+
+
+@njit(cache=True, fastmath=_FAST, nogil=True, inline="always")
+def _argmax(v):
+    best = 0
+    for k in range(v.size):
+        if v[k] > v[best]:
+            best = k
+    return best
+
+
+@njit(cache=True, fastmath=_FAST, nogil=True, inline="always")
+def _output_loss_delta(z, t, out, delta, output, loss):
+    """Output activations ``out``, the sample's loss and the output delta (dL/dz) from the logits ``z``.
+
+    Returns ``(loss, predicted class)``. Cross-entropy is taken from the logits, so no log(0).
+    """
+    n = z.size
+    best = _argmax(z)
+    log_total = 0.0
+    if output == SOFTMAX:
+        log_total = _softmax(z, best, out)
+    else:
+        for k in range(n):
+            out[k] = _activate(z[k], output)
+    if loss == CROSS_ENTROPY:  # softmax output
+        sample_loss = log_total + z[best]
+        for k in range(n):
+            sample_loss -= t[k] * z[k]
+        for k in range(n):
+            delta[k] = out[k] - t[k]
+        return sample_loss, best
+    sample_loss = 0.0
+    for k in range(n):
+        d = out[k] - t[k]
+        sample_loss += d * d
+    sample_loss /= n
+    if output == SOFTMAX:
+        dot = 0.0
+        for k in range(n):
+            dot += (out[k] - t[k]) * out[k]
+        for k in range(n):
+            delta[k] = 2.0 / n * out[k] * (out[k] - t[k] - dot)
+    else:
+        for k in range(n):
+            delta[k] = 2.0 / n * (out[k] - t[k]) * _derivative(out[k], output)
+    return sample_loss, best
+
+
+@njit(cache=True, fastmath=_FAST, nogil=True, inline="always")
+def _backprop_update_rows(W, d_out, v, m, active, n_active, d_in, back, rate, hidden, propagate):
+    """Backpropagate through, then update, the active rows of ``W`` (four at a time).
+
+    Row ``j`` gets ``W[j] -= rate * v[j] * m[j] * d_out``; before that, when ``propagate``,
+    ``d_in[j] = back * (W[j] . d_out) * f'(v[j]) * m[j]`` (the delta of the layer below).
+    """
+    nz = d_out.size
+    a0 = 0
+    while a0 + 4 <= n_active:  # four rows per pass over d_out, as in the forward pass
+        j0, j1, j2, j3 = active[a0], active[a0 + 1], active[a0 + 2], active[a0 + 3]
+        w0, w1, w2, w3 = W[j0], W[j1], W[j2], W[j3]
+        if propagate:
+            g0 = w0[0] - w0[0]  # zeros of theta's dtype
+            g1, g2, g3 = g0, g0, g0
+            for k in range(nz):
+                dk = d_out[k]
+                g0 += w0[k] * dk
+                g1 += w1[k] * dk
+                g2 += w2[k] * dk
+                g3 += w3[k] * dk
+            d_in[j0] = back * g0 * _derivative(v[j0], hidden) * m[j0]
+            d_in[j1] = back * g1 * _derivative(v[j1], hidden) * m[j1]
+            d_in[j2] = back * g2 * _derivative(v[j2], hidden) * m[j2]
+            d_in[j3] = back * g3 * _derivative(v[j3], hidden) * m[j3]
+        u0, u1 = rate * v[j0] * m[j0], rate * v[j1] * m[j1]
+        u2, u3 = rate * v[j2] * m[j2], rate * v[j3] * m[j3]
+        for k in range(nz):
+            dk = d_out[k]
+            w0[k] -= u0 * dk
+            w1[k] -= u1 * dk
+            w2[k] -= u2 * dk
+            w3[k] -= u3 * dk
+        a0 += 4
+    for a in range(a0, n_active):
+        j = active[a]
+        w = W[j]
+        if propagate:
+            g = w[0] - w[0]  # a zero of theta's dtype
+            for k in range(nz):
+                g += w[k] * d_out[k]
+            d_in[j] = back * g * _derivative(v[j], hidden) * m[j]
+        u = rate * v[j] * m[j]
+        for k in range(nz):
+            w[k] -= u * d_out[k]
+
+
+@njit(cache=True, fastmath=_FAST, nogil=True, inline="always")
+def _scale_rows(W, c):
+    """``W *= c`` in place. Loops, not an array expression: those take far longer to compile."""
+    for j in range(W.shape[0]):
+        for k in range(W.shape[1]):
+            W[j, k] *= c
+
+
+@njit(cache=True, fastmath=_FAST, nogil=True, inline="always")
+def _decay_step(scale, l, lr, l2, W, fold):
+    """Advance layer ``l``'s lazy L2 factor by one step of ``W <- (1 - lr*l2) W``.
+
+    Returns ``(back, rate)``: the factor before this step (stored W times ``back`` are the
+    weights the backward pass must see) and the rate to apply to the stored rows so the
+    effective update is ``lr * grad``. With ``fold``, a factor about to underflow is first
+    multiplied into the stored weights.
+    """
+    # Scalars stay in theta's dtype (scale and lrs share it): a float64 factor
+    # would turn the float32 row updates into conversions.
+    back = scale[l]
+    if l2 > 0.0:
+        scale[l] = back * (1.0 - lr * l2)
+        if fold and scale[l] < FOLD_BELOW:
+            _scale_rows(W, scale[l])
+            back = back / scale[l]
+            scale[l] = 1.0
+    return back, lr / scale[l]
+
+
+# -- the per-sample loops ---------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def _scratch(sizes, dtype):
+    """Per-call work arrays: layer outputs, dropout multipliers, deltas, active lists."""
     L = sizes.size - 1
-    for l in range(L - 1, -1, -1):
-        n_in = sizes[l]
-        nz = sizes[l + 1]
-        wo = offsets[2 * l]
-        bo = offsets[2 * l + 1]
-        W = theta[wo : wo + n_in * nz].reshape((n_in, nz))
-        S0 = slots[0, wo : wo + n_in * nz].reshape((n_in, nz))
-        S1 = slots[1, wo : wo + n_in * nz].reshape((n_in, nz))
-        d_out = delta[l + 1]
-        if l > 0:  # backpropagate through the weights before they change
+    width = 0
+    for l in range(L + 1):
+        width = max(width, sizes[l])
+    h = np.zeros((L + 1, width), dtype)  # layer outputs f(z) (row 0 unused: the input is read in place)
+    m = np.ones((L + 1, width), dtype)  # dropout multipliers (0 or 1/keep)
+    delta = np.zeros((L + 1, width), dtype)  # dL/dz per layer; delta[l + 1] is layer l's z first
+    active = np.zeros((L + 1, width), np.uint64)  # indices of the non-zero inputs of each layer
+    n_active = np.zeros(L + 1, np.int64)
+    return h, m, delta, active, n_active
+
+
+@njit(cache=True, fastmath=_FAST, nogil=True, inline="always")
+def _forward_from(first, theta, sizes, offsets, x, h, m, delta, active, n_active, scale, opts, step):
+    """Forward pass through layers ``first``, ``first + 1``, ... to the output logits in ``delta[L]``."""
+    L = sizes.size - 1
+    for l in range(first, L):
+        W, b = layer_views(theta, sizes, offsets, l)
+        z = delta[l + 1, : sizes[l + 1]]  # scratch for the pre-activation, overwritten by backward later
+        _sum_active_rows(W, x if l == 0 else h[l], m[l], active[l], n_active[l], z)
+        if l < L - 1:
+            n_active[l + 1] = _hidden_layer_out(z, b, scale[l], l, h[l + 1], m[l + 1], active[l + 1], opts, step)
+        else:
+            for k in range(z.size):
+                z[k] = scale[l] * z[k] + b[k]
+
+
+@njit(cache=True, fastmath=_FAST, nogil=True, inline="always")
+def _backward_update_to(last, theta, sizes, offsets, x, h, m, delta, active, n_active, scale, opts, lr, fold):
+    """Backward pass fused with the SGD update, from the output layer down to layer ``last``."""
+    L = sizes.size - 1
+    for l in range(L - 1, last - 1, -1):
+        W, b = layer_views(theta, sizes, offsets, l)
+        d_out = delta[l + 1, : sizes[l + 1]]
+        back, rate = _decay_step(scale, l, lr, opts.l2, W, fold)
+        for k in range(b.size):
+            b[k] -= lr * d_out[k]
+        if l > 0:
             d_in = delta[l]
-            for j in range(n_in):
+            for j in range(sizes[l]):
                 d_in[j] = 0.0
-            for a in range(n_active[l]):
-                j = active[l, a]
-                w = W[j]
-                g = w[0] - w[0]
-                for k in range(nz):
-                    g += w[k] * d_out[k]
-                d_in[j] = g * _derivative(h[l, j], hidden) * m[l, j]
-        for j in range(n_in):
-            _rule_step(W[j], S0[j], S1[j], h[l, j] * m[l, j], d_out, l2, lr, rule, hyper, t)
-        _rule_step(theta[bo : bo + nz], slots[0, bo : bo + nz], slots[1, bo : bo + nz], 1.0, d_out, 0.0, lr, rule,
-                   hyper, t)
+        _backprop_update_rows(W, d_out, x if l == 0 else h[l], m[l], active[l], n_active[l], delta[l], back, rate,
+                              opts.hidden, l > 0)
 
 
-@njit(cache=True, fastmath=_FAST)
+@njit(cache=True, fastmath=_FAST, nogil=True)
+def sgd_epoch(theta, sizes, offsets, X, T, order, lrs, opts, step0, stats):
+    """Run plain per-sample SGD over ``X[order]``, updating ``theta`` in place.
+
+    Parameters
+    ----------
+    theta : 1-D float array, the packed parameters (updated in place).
+    sizes : int64 (L+1,), layer widths. offsets : int64 (2L,), start of W1, b1, W2, b2, ...
+    X : (n, sizes[0]) inputs and T : (n, sizes[L]) targets (one-hot rows for classification),
+        both C-contiguous and of theta's dtype (X's rows are read in place).
+    order : int64, the sample indices in visiting order. lrs : (len(order),), the learning
+        rate of every step, in theta's dtype.
+    opts : fastnn.packing.KernelOptions: activation and loss codes; ``l2`` (each step does
+        ``W <- (1 - lr*l2) W - lr g``; biases are not decayed; kept lazily as one factor
+        per layer, so decay costs no pass over the weights); ``keep``, float64 (L,), the keep
+        probability of each hidden layer's units (inverted dropout; 1 disables it); ``seed``.
+    step0 : dropout draws are keyed on (seed, step0 + s) for the s-th sample of this call.
+    stats : float64 (3,), receives [sum of per-sample losses, correct predictions,
+        steps done], once at the end (a row written per sample would be a cache line
+        that threads running side by side pass back and forth). The loss is evaluated
+        before each sample's update.
+
+    Stops early, leaving ``stats[2]`` below ``len(order)``, at the first non-finite loss.
+    """
+    h, m, delta, active, n_active = _scratch(sizes, theta.dtype)
+    scale = np.ones(sizes.size - 1, theta.dtype)  # lazy L2 factors: weights = scale[l] * stored
+    L = sizes.size - 1
+    loss_sum, correct, done = 0.0, 0, 0
+    for s in range(order.size):
+        x, t = X[order[s]], T[order[s]]
+        n_active[0] = _scan_nonzero(x, active[0])
+        _forward_from(0, theta, sizes, offsets, x, h, m, delta, active, n_active, scale, opts, step0 + s)
+        z, out = delta[L, : sizes[L]], h[L, : sizes[L]]
+        sample_loss, best = _output_loss_delta(z, t, out, z, opts.output, opts.loss)
+        if not np.isfinite(sample_loss):
+            break
+        loss_sum += sample_loss
+        correct += best == _argmax(t)
+        done += 1
+        _backward_update_to(0, theta, sizes, offsets, x, h, m, delta, active, n_active, scale, opts, lrs[s], True)
+    fold_scales(theta, sizes, offsets, scale)
+    stats[0], stats[1], stats[2] = loss_sum, correct, done
+
+
+@njit(cache=True, fastmath=_FAST, nogil=True)
+def sgd_window(theta, sizes, offsets, X, T, lrs, P, G, D, opts, step0, scale, stats):
+    """Plain per-sample SGD over a window of dense inputs, with the first layer's updates delayed.
+
+    For the window's samples ``X`` (k, n_in), in order, with targets ``T``: the caller
+    computed ``P = X @ W1`` (stored weights at the window's start) and ``G = X @ X.T``.
+    Sample s sees ``W1 - sum_{r<s} x_r D[r]``, so its first-layer sum is
+    ``P[s] - sum_{r<s} G[s, r] D[r]``, exactly what per-sample SGD would compute; ``D[s]``
+    receives its own row update (``lr * delta1`` over layer 1's lazy L2 factor). The caller applies the window's
+    first-layer update afterwards as one product, ``W1 -= X.T @ D``. Every later layer is
+    updated per sample as in :func:`sgd_epoch`.
+
+    ``scale`` holds the lazy L2 factors and persists across windows: layer 1's factor is
+    never folded here, since ``P`` refers to the stored weights (the caller folds it
+    between windows). ``stats`` accumulates across windows (it is added to, at the end).
+    Stops at the first non-finite loss, with ``D`` zero from that sample on.
+    """
+    h, m, delta, active, n_active = _scratch(sizes, theta.dtype)
+    L = sizes.size - 1
+    loss_sum, correct, done = 0.0, 0, 0
+    b1 = layer_views(theta, sizes, offsets, 0)[1]
+    for s in range(D.shape[0]):  # rows of samples not reached (after a non-finite loss) stay 0
+        for k in range(D.shape[1]):
+            D[s, k] = 0.0
+    for s in range(X.shape[0]):
+        x, t = X[s], T[s]
+        z = delta[1, : sizes[1]]
+        for k in range(z.size):
+            z[k] = P[s, k]
+        for r in range(s):
+            g = G[s, r]
+            for k in range(z.size):
+                z[k] -= g * D[r, k]
+        if L > 1:
+            n_active[1] = _hidden_layer_out(z, b1, scale[0], 0, h[1], m[1], active[1], opts, step0 + s)
+            _forward_from(1, theta, sizes, offsets, x, h, m, delta, active, n_active, scale, opts, step0 + s)
+        else:
+            for k in range(z.size):
+                z[k] = scale[0] * z[k] + b1[k]
+        z, out = delta[L, : sizes[L]], h[L, : sizes[L]]
+        sample_loss, best = _output_loss_delta(z, t, out, z, opts.output, opts.loss)
+        if not np.isfinite(sample_loss):
+            break
+        loss_sum += sample_loss
+        correct += best == _argmax(t)
+        done += 1
+        lr = lrs[s]
+        _backward_update_to(1, theta, sizes, offsets, x, h, m, delta, active, n_active, scale, opts, lr, True)
+        W1 = layer_views(theta, sizes, offsets, 0)[0]
+        rate = _decay_step(scale, 0, lr, opts.l2, W1, False)[1]
+        d1 = delta[1, : sizes[1]]
+        for k in range(b1.size):
+            b1[k] -= lr * d1[k]
+            D[s, k] = rate * d1[k]
+    stats[0] += loss_sum
+    stats[1] += correct
+    stats[2] += done
+
+
+@njit(cache=True, nogil=True)
+def fold_scales(theta, sizes, offsets, scale):
+    """Multiply the lazy L2 factors into the stored weights (and reset them to 1)."""
+    for l in range(sizes.size - 1):
+        if scale[l] != 1.0:
+            _scale_rows(layer_views(theta, sizes, offsets, l)[0], scale[l])
+            scale[l] = 1.0
+
+
+@njit(cache=True, fastmath=_FAST, nogil=True)
+def merge_replicas(theta, replicas, lo, hi):
+    """Add every replica's change to ``theta[lo:hi]``, then copy the result into each replica.
+
+    Replica ``r`` started the round equal to ``theta``; the merged parameters are
+    ``theta + sum_r (replica_r - theta)``: the changes are summed, not averaged, so each
+    sample's step keeps its full size. ``lo``/``hi`` let threads merge disjoint slices.
+    Works through blocks that stay in L1, each loop running along contiguous memory.
+    """
+    block = 2048
+    total = np.empty(block, theta.dtype)
+    for start in range(lo, hi, block):
+        n = min(block, hi - start)
+        base = theta[start : start + n]
+        for i in range(n):
+            total[i] = base[i]
+        for r in range(replicas.shape[0]):
+            rep = replicas[r, start : start + n]
+            for i in range(n):
+                total[i] += rep[i] - base[i]
+        for i in range(n):
+            base[i] = total[i]
+        for r in range(replicas.shape[0]):
+            rep = replicas[r, start : start + n]
+            for i in range(n):
+                rep[i] = total[i]
+
+
+# -- dense update rules -----------------------------------------------------------------------
+
+
+@njit(cache=True, fastmath=_FAST, nogil=True)
 def _rule_step(p, s0, s1, a, d, l2, lr, rule, hyper, t):
     """One optimizer step on a row ``p`` whose gradient is ``a * d + l2 * p``."""
     n = p.size
@@ -131,10 +510,10 @@ def _rule_step(p, s0, s1, a, d, l2, lr, rule, hyper, t):
             s1[k] = vk
             p[k] -= lr * (mk * c1) / (np.sqrt(vk * c2) + eps)
     elif rule == RMSPROP:
-        rho, eps = hyper[0], hyper[1]
+        decay, eps = hyper[0], hyper[1]
         for k in range(n):
             g = a * d[k] + l2 * p[k]
-            sk = rho * s0[k] + (1.0 - rho) * g * g
+            sk = decay * s0[k] + (1.0 - decay) * g * g
             s0[k] = sk
             p[k] -= lr * g / (np.sqrt(sk) + eps)
     else:  # ADAGRAD
@@ -146,295 +525,70 @@ def _rule_step(p, s0, s1, a, d, l2, lr, rule, hyper, t):
             p[k] -= lr * g / (np.sqrt(sk) + eps)
 
 
-@njit(cache=True, fastmath=_FAST)
+@njit(cache=True, fastmath=_FAST, nogil=True)
 def optimizer_step(theta, grad, slots, lr, rule, hyper, t):
     """One optimizer step on the flat ``theta`` with the flat gradient ``grad`` (in place).
 
-    ``slots`` as for :func:`sgd_epoch`; ``t`` is the 0-based update count.
+    ``slots`` as for :func:`rule_epoch`; ``t`` is the 0-based update count.
     """
     _rule_step(theta, slots[0], slots[1], 1.0, grad, 0.0, lr, rule, hyper, t)
 
 
 @njit(cache=True, fastmath=_FAST, nogil=True)
-def sgd_epoch(theta, sizes, offsets, X, T, order, lrs, hidden, output, loss, l2, keep, seed, step0, rule, hyper, slots,
-              stats):
-    """Run per-sample SGD over ``X[order]``, updating ``theta`` in place.
+def _dense_backward_update(theta, sizes, offsets, x, h, m, delta, active, n_active, opts, lr, slots, t):
+    """Backward pass and a dense optimizer step (every weight) for one sample.
 
-    Parameters
-    ----------
-    theta : 1-D float array, the packed parameters (updated in place).
-    sizes : int64 (L+1,), layer widths. offsets : int64 (2L,), start of W1, b1, W2, b2, ...
-    X : (n, sizes[0]) inputs and T : (n, sizes[L]) targets (one-hot rows for classification),
-        both C-contiguous and of theta's dtype (X's rows are read in place).
-    order : int64, the sample indices in visiting order. lrs : float64 (len(order),), the
-    learning rate of every step, in theta's dtype.
-    hidden, output, loss : activation and loss codes (module constants).
-    l2 : weight decay; each step does ``W <- (1 - lr*l2) W - lr g`` (biases are not decayed).
-        Kept lazily as one scale factor per layer, so decay costs no pass over the weights.
-    keep : float64 (L,), keep probability of each hidden layer's units (inverted dropout;
-        1 disables it). seed, step0 : dropout draws are keyed on (seed, step0 + step).
-    rule : update rule code (SGD, MOMENTUM, ...). hyper : float64 (4,), its constants:
-        momentum/nesterov (beta, -, -, -), adam (b1, b2, eps, -), rmsprop (decay, eps, -, -),
-        adagrad (eps, -, -, -). slots : (2, theta.size) optimizer state in theta's layout
-        (velocity; m and v; the square average or sum), updated in place. Every rule but
-        SGD updates every weight at every step, so only SGD keeps the sparse speed; with
-        them L2 is added to the gradient.
-    stats : float64 (3,), receives [sum of per-sample losses, correct predictions,
-        steps done]. The loss is evaluated before each sample's update.
-
-    Stops early, leaving ``stats[2]`` below ``len(order)``, at the first non-finite loss.
+    ``delta[L]`` holds the output delta on entry. ``t`` is the 0-based update count
+    (Adam's bias correction uses ``t + 1``).
     """
-    scale = np.ones(sizes.size - 1, theta.dtype)
-    _run_samples(theta, sizes, offsets, X, T, order, lrs, hidden, output, loss, l2, keep, seed, step0, rule, hyper,
-                 slots, scale, stats)
-    _fold_scales(theta, sizes, offsets, scale)
-
-
-@njit(cache=True, nogil=True)
-def _fold_scales(theta, sizes, offsets, scale):
-    """Multiply the lazy L2 factors into the stored weights."""
-    for l in range(sizes.size - 1):
-        if scale[l] != 1.0:
-            theta[offsets[2 * l] : offsets[2 * l] + sizes[l] * sizes[l + 1]] *= scale[l]
-
-
-@njit(cache=True, fastmath=_FAST, nogil=True, parallel=True)
-def sgd_epoch_hogwild(theta, sizes, offsets, X, T, order, lrs, hidden, output, loss, l2, keep, seed, step0, rule,
-                      hyper, slots, n_threads, stats):
-    """:func:`sgd_epoch` on ``n_threads`` threads at once (Hogwild!, Recht et al. 2011).
-
-    Each thread runs the per-sample loop over its own contiguous slice of ``order``,
-    and all of them update the one shared ``theta`` without locks. Updates of different
-    samples mostly touch different rows, so collisions are rare and harmless to
-    convergence; the result is not bit-reproducible. ``stats`` sums the threads'.
-    """
-    n = order.size
-    parts = np.zeros((n_threads, 3))
-    scales = np.ones((n_threads, sizes.size - 1), theta.dtype)  # each thread's lazy L2 factors
-    for t in prange(n_threads):
-        lo = t * n // n_threads
-        hi = (t + 1) * n // n_threads
-        _run_samples(theta, sizes, offsets, X, T, order[lo:hi], lrs[lo:hi], hidden, output, loss, l2, keep, seed,
-                     step0 + lo, rule, hyper, slots, scales[t], parts[t])
-    for t in range(n_threads):  # one after the other: the threads' decays multiply
-        _fold_scales(theta, sizes, offsets, scales[t])
-    stats[0] = 0.0
-    stats[1] = 0.0
-    stats[2] = 0.0
-    for t in range(n_threads):
-        stats[0] += parts[t, 0]
-        stats[1] += parts[t, 1]
-        stats[2] += parts[t, 2]
+    L = sizes.size - 1
+    for l in range(L - 1, -1, -1):
+        W, b = layer_views(theta, sizes, offsets, l)
+        n_in, nz = W.shape
+        wo, bo = offsets[2 * l], offsets[2 * l + 1]
+        S0 = slots[0, wo : wo + n_in * nz].reshape((n_in, nz))
+        S1 = slots[1, wo : wo + n_in * nz].reshape((n_in, nz))
+        d_out = delta[l + 1, :nz]
+        v = x if l == 0 else h[l]
+        if l > 0:  # backpropagate through the weights before they change
+            d_in = delta[l]
+            for j in range(n_in):
+                d_in[j] = 0.0
+            for a in range(n_active[l]):
+                j = active[l, a]
+                g = W[j, 0] - W[j, 0]
+                for k in range(nz):
+                    g += W[j, k] * d_out[k]
+                d_in[j] = g * _derivative(v[j], opts.hidden) * m[l, j]
+        for j in range(n_in):
+            _rule_step(W[j], S0[j], S1[j], v[j] * m[l, j], d_out, opts.l2, lr, opts.rule, opts.hyper, t)
+        _rule_step(b, slots[0, bo : bo + nz], slots[1, bo : bo + nz], 1.0, d_out, 0.0, lr, opts.rule, opts.hyper, t)
 
 
 @njit(cache=True, fastmath=_FAST, nogil=True)
-def _run_samples(theta, sizes, offsets, X, T, order, lrs, hidden, output, loss, l2, keep, seed, step0, rule, hyper,
-                 slots, scale, stats):
-    """The per-sample loop. ``scale`` (L,), ones on entry, keeps the lazy L2 factors:
-    layer l's weights are ``scale[l]`` times the stored ones until :func:`_fold_scales`."""
+def rule_epoch(theta, sizes, offsets, X, T, order, lrs, opts, step0, slots, stats):
+    """Per-sample steps of the dense rule ``opts.rule`` over ``X[order]`` (in place).
+
+    As :func:`sgd_epoch`, but every weight takes a step of ``opts.rule`` (MOMENTUM, ADAM, ...)
+    with its constants ``opts.hyper`` (momentum/nesterov: beta; adam: b1, b2, eps; rmsprop:
+    decay, eps; adagrad: eps) and L2 added to the gradient. ``slots`` : (2, theta.size),
+    the optimizer state in theta's layout (velocity; m and v; the square average or sum),
+    updated in place. ``step0 + s`` is the s-th sample's 0-based update count.
+    """
+    h, m, delta, active, n_active = _scratch(sizes, theta.dtype)
+    scale = np.ones(sizes.size - 1, theta.dtype)
     L = sizes.size - 1
-    width = 0
-    for l in range(L + 1):
-        width = max(width, sizes[l])
-    dt = theta.dtype
-    h = np.zeros((L + 1, width), dt)  # layer outputs f(z) (row 0: the input)
-    m = np.ones((L + 1, width), dt)  # dropout multipliers (0 or 1/keep)
-    delta = np.zeros((L + 1, width), dt)  # dL/dz per layer
-    active = np.zeros((L + 1, width), np.uint64)  # indices of non-zero inputs of each layer
-    n_active = np.zeros(L + 1, np.int64)
-    use_dropout = False
-    for l in range(L):
-        if keep[l] < 1.0:
-            use_dropout = True
-    loss_sum = 0.0
-    correct = 0
-    done = 0
-    n_out = sizes[L]
+    loss_sum, correct, done = 0.0, 0, 0
     for s in range(order.size):
-        i = order[s]
-        lr = lrs[s]
-        x = X[i]
-        # input layer: the non-zero pixels
-        # branch-free compaction: a mispredicted branch per pixel would cost more than the work
-        c = 0
-        act0 = active[0]
-        for j in range(sizes[0]):
-            act0[c] = j
-            c += x[j] != 0
-        n_active[0] = c
-        # forward
-        for l in range(L):
-            n_in = sizes[l]
-            nz = sizes[l + 1]
-            W = theta[offsets[2 * l] : offsets[2 * l] + n_in * nz].reshape((n_in, nz))
-            b = theta[offsets[2 * l + 1] : offsets[2 * l + 1] + nz]
-            z = delta[l + 1]  # scratch for the pre-activation, overwritten by backward later
-            for k in range(nz):
-                z[k] = 0.0
-            hl = x if l == 0 else h[l]  # the input is read in place, not copied into h[0]
-            ml = m[l]
-            al = active[l]
-            na = n_active[l]
-            a = 0
-            while a + 4 <= na:  # four rows per pass over z: a quarter of z's loads and stores
-                j0, j1, j2, j3 = al[a], al[a + 1], al[a + 2], al[a + 3]
-                v0, v1, v2, v3 = hl[j0] * ml[j0], hl[j1] * ml[j1], hl[j2] * ml[j2], hl[j3] * ml[j3]
-                w0, w1, w2, w3 = W[j0], W[j1], W[j2], W[j3]
-                for k in range(nz):
-                    z[k] += v0 * w0[k] + v1 * w1[k] + v2 * w2[k] + v3 * w3[k]
-                a += 4
-            while a < na:
-                j = al[a]
-                v = hl[j] * ml[j]
-                w = W[j]
-                for k in range(nz):
-                    z[k] += v * w[k]
-                a += 1
-            sc = scale[l]
-            if l < L - 1:
-                hn = h[l + 1]
-                for k in range(nz):
-                    hn[k] = _activate(sc * z[k] + b[k], hidden)
-                mn = m[l + 1]
-                if use_dropout:
-                    for k in range(nz):
-                        if keep[l] < 1.0 and not keep_unit(seed, step0 + s, l, k, keep[l]):
-                            mn[k] = 0.0
-                        else:
-                            mn[k] = 1.0 / keep[l]
-                # branch-free compaction of the units that pass a signal on (see the input scan)
-                an = active[l + 1]
-                c = 0
-                for k in range(nz):
-                    an[c] = k
-                    c += (mn[k] != 0) & ((hn[k] != 0) | (hidden != RELU))
-                n_active[l + 1] = c
-            else:
-                for k in range(nz):
-                    z[k] = sc * z[k] + b[k]
-        # output layer, loss and its delta
-        z = delta[L]
-        t = T[i]
-        best = 0
-        for k in range(n_out):
-            if z[k] > z[best]:
-                best = k
-        if loss == CROSS_ENTROPY:  # softmax output; loss from the logits, no log(0)
-            total = 0.0
-            for k in range(n_out):
-                e = np.exp(z[k] - z[best])
-                h[L, k] = e
-                total += e
-            sample_loss = np.log(total) + z[best]
-            for k in range(n_out):
-                h[L, k] /= total
-                sample_loss -= t[k] * z[k]
-            for k in range(n_out):
-                delta[L, k] = h[L, k] - t[k]
-        else:
-            if output == SOFTMAX:
-                total = 0.0
-                for k in range(n_out):
-                    e = np.exp(z[k] - z[best])
-                    h[L, k] = e
-                    total += e
-                for k in range(n_out):
-                    h[L, k] /= total
-            else:
-                for k in range(n_out):
-                    h[L, k] = _activate(z[k], output)
-            sample_loss = 0.0
-            for k in range(n_out):
-                d = h[L, k] - t[k]
-                sample_loss += d * d
-            sample_loss /= n_out
-            if output == SOFTMAX:
-                dot = 0.0
-                for k in range(n_out):
-                    dot += (h[L, k] - t[k]) * h[L, k]
-                for k in range(n_out):
-                    delta[L, k] = 2.0 / n_out * h[L, k] * (h[L, k] - t[k] - dot)
-            else:
-                for k in range(n_out):
-                    delta[L, k] = 2.0 / n_out * (h[L, k] - t[k]) * _derivative(h[L, k], output)
+        x, t = X[order[s]], T[order[s]]
+        n_active[0] = _scan_nonzero(x, active[0])
+        _forward_from(0, theta, sizes, offsets, x, h, m, delta, active, n_active, scale, opts, step0 + s)
+        z, out = delta[L, : sizes[L]], h[L, : sizes[L]]
+        sample_loss, best = _output_loss_delta(z, t, out, z, opts.output, opts.loss)
         if not np.isfinite(sample_loss):
             break
         loss_sum += sample_loss
-        tbest = 0
-        for k in range(n_out):
-            if t[k] > t[tbest]:
-                tbest = k
-        if best == tbest:
-            correct += 1
-        if rule != SGD:
-            h[0, : sizes[0]] = x
-            _dense_backward_update(theta, sizes, offsets, h, m, delta, active, n_active, hidden, lr, l2, rule,
-                                   hyper, slots, step0 + s)
-        else:  # plain SGD: sparse, fused with the backward pass, last layer first
-            for l in range(L - 1, -1, -1):
-                n_in = sizes[l]
-                nz = sizes[l + 1]
-                W = theta[offsets[2 * l] : offsets[2 * l] + n_in * nz].reshape((n_in, nz))
-                b = theta[offsets[2 * l + 1] : offsets[2 * l + 1] + nz]
-                d_out = delta[l + 1]
-                # Scalars stay in theta's dtype (scale and lrs share it): a float64 factor
-                # would turn the float32 row updates below into conversions.
-                back = scale[l]  # stored W times back = this layer's weights before this step
-                if l2 > 0.0:
-                    scale[l] = back * (1.0 - lr * l2)
-                    if scale[l] < 1e-4:  # fold the scale into the stored weights before it underflows
-                        W *= scale[l]
-                        back = back / scale[l]
-                        scale[l] = 1.0
-                sc = scale[l]
-                step = lr / sc
-                for k in range(nz):
-                    b[k] -= lr * d_out[k]
-                d_in = delta[l]
-                if l > 0:
-                    for j in range(n_in):
-                        d_in[j] = 0.0
-                hl = x if l == 0 else h[l]
-                ml = m[l]
-                al = active[l]
-                a0 = 0
-                while a0 + 4 <= n_active[l]:  # four rows per pass over d_out, as in the forward pass
-                    j0, j1, j2, j3 = al[a0], al[a0 + 1], al[a0 + 2], al[a0 + 3]
-                    w0, w1, w2, w3 = W[j0], W[j1], W[j2], W[j3]
-                    if l > 0:
-                        g0 = w0[0] - w0[0]  # zeros of theta's dtype
-                        g1, g2, g3 = g0, g0, g0
-                        for k in range(nz):
-                            dk = d_out[k]
-                            g0 += w0[k] * dk
-                            g1 += w1[k] * dk
-                            g2 += w2[k] * dk
-                            g3 += w3[k] * dk
-                        d_in[j0] = back * g0 * _derivative(hl[j0], hidden) * ml[j0]
-                        d_in[j1] = back * g1 * _derivative(hl[j1], hidden) * ml[j1]
-                        d_in[j2] = back * g2 * _derivative(hl[j2], hidden) * ml[j2]
-                        d_in[j3] = back * g3 * _derivative(hl[j3], hidden) * ml[j3]
-                    u0, u1 = step * hl[j0] * ml[j0], step * hl[j1] * ml[j1]
-                    u2, u3 = step * hl[j2] * ml[j2], step * hl[j3] * ml[j3]
-                    for k in range(nz):
-                        dk = d_out[k]
-                        w0[k] -= u0 * dk
-                        w1[k] -= u1 * dk
-                        w2[k] -= u2 * dk
-                        w3[k] -= u3 * dk
-                    a0 += 4
-                for a in range(a0, n_active[l]):
-                    j = active[l, a]
-                    w = W[j]
-                    if l > 0:
-                        g = w[0] - w[0]  # a zero of theta's dtype
-                        for k in range(nz):
-                            g += w[k] * d_out[k]
-                        d_in[j] = back * g * _derivative(hl[j], hidden) * ml[j]
-                    u = step * hl[j] * ml[j]
-                    for k in range(nz):
-                        w[k] -= u * d_out[k]
+        correct += best == _argmax(t)
         done += 1
-    stats[0] = loss_sum
-    stats[1] = correct
-    stats[2] = done
+        _dense_backward_update(theta, sizes, offsets, x, h, m, delta, active, n_active, opts, lrs[s], slots, step0 + s)
+    stats[0], stats[1], stats[2] = loss_sum, correct, done

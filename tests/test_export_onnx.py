@@ -25,11 +25,13 @@ def session(model):
     return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
 
 
-def assert_matches_fastnn(got, params, X, activation="relu", output="softmax"):
-    """``got`` equals predict_proba within TOLERANCE, and in float32 is as near the exact result as fastnn is."""
+def assert_matches_fastnn(got, params, X, activation="relu", output="softmax", tolerance=None):
+    """``got`` equals predict_proba within ``tolerance`` (default TOLERANCE), and in float32 is as near the
+    exact result as fastnn is."""
     dtype = params["W1"].dtype.name
+    tolerance = TOLERANCE[dtype] if tolerance is None else tolerance
     expected = fastnn.predict_proba(params, X, activation=activation, output=output)
-    np.testing.assert_allclose(got, expected, rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
+    np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)
     if dtype == "float32":
         exact = fastnn.predict_proba({k: v.astype(np.float64) for k, v in params.items()}, X.astype(np.float64),
                                      activation=activation, output=output)
@@ -90,11 +92,13 @@ def test_no_hidden_layer_and_metadata():
 @pytest.mark.mnist
 def test_trained_network_on_the_mnist_test_set(mnist, tmp_path):
     (X, y), (X_test, y_test) = mnist
-    params, _ = fastnn.train(fastnn.init_params([784, 64, 10], seed=0), X[:5000], y[:5000], epochs=1, lr=0.02)
+    params, _ = fastnn.train(fastnn.init_params([784, 64, 10], seed=0), X[:5000], y[:5000], epochs=2, lr=0.02, seed=0)
     path = export_onnx(params, tmp_path / "net.onnx")
     onnx.checker.check_model(str(path), full_check=True)
     got = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {INPUT_NAME: X_test})[0]
-    expected = assert_matches_fastnn(got, params, X_test)
+    # A trained network's larger logits put two correct float32 computations up to ~2e-6 apart on a few of
+    # the 100,000 probabilities (1.6e-6 seen): hold both to the float64 result instead (the second check).
+    expected = assert_matches_fastnn(got, params, X_test, tolerance=5e-6)
     assert np.array_equal(got.argmax(1), expected.argmax(1))
     assert np.mean(got.argmax(1) == y_test) > 0.85
 

@@ -48,9 +48,9 @@ def test_vectorised_equals_scalar(schedule):
     assert grid.shape == (5, 8) and np.array_equal(grid.ravel(), values)
 
 
-def test_rebuild_from_name_and_params():
+def test_rebuild_from_name_and_hyperparams():
     for schedule in ALL:
-        again = S.SCHEDULES[schedule.name](**schedule.params)
+        again = S.SCHEDULES[schedule.name](**schedule.hyperparams)
         assert np.array_equal(again(np.arange(30)), schedule(np.arange(30)))
 
 

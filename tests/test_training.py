@@ -3,10 +3,11 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn.kernels import sgd as k
 from fastnn.network import _forward_layers
-from fastnn.packing import pack, unpack
-from fastnn.training import HIDDEN_CODES, LOSS_CODES, OUTPUT_CODES, RULE_CODES, DivergenceError, train
+from fastnn.online import OnlineRunner
+from fastnn.optim import KERNEL_RULES
+from fastnn.packing import KernelOptions, pack, unpack
+from fastnn.training import HIDDEN_CODES, LOSS_CODES, OUTPUT_CODES, DivergenceError, train
 from fastnn.twin import sgd_epoch_numpy
 from fastnn.validation import check_params, one_hot
 
@@ -22,15 +23,19 @@ def _problem(n=500, n_in=12, n_out=4, seed=0, dtype=np.float64):
 
 
 def _run_kernel(params, X, T, order, lrs, activation, output, loss, l2=0.0, keep=None, seed=0, rule="sgd",
-                hyper=()):
+                hyper=(), dense=False, n_threads=1):
+    """One epoch through the compiled per-sample path that train() would pick for these options."""
     theta, sizes, offsets = pack(check_params(params))
     keep = np.ones(len(sizes) - 1) if keep is None else keep
-    stats = np.zeros(3)
-    slots = np.zeros((2, theta.size))
-    k.sgd_epoch(theta, sizes, offsets, X, T, order, lrs.astype(theta.dtype), HIDDEN_CODES[activation],
-                OUTPUT_CODES[output], LOSS_CODES[loss], l2, keep, seed, 0, RULE_CODES[rule],
-                np.array(list(hyper) + [0.0] * (4 - len(hyper))), slots, stats)
-    return unpack(theta, sizes, offsets), stats
+    opts = KernelOptions(HIDDEN_CODES[activation], OUTPUT_CODES[output], LOSS_CODES[loss], l2, keep, seed,
+                         KERNEL_RULES[rule][0], np.array(list(hyper), dtype=np.float64))
+    slots = None if rule == "sgd" else np.zeros((2, theta.size), theta.dtype)
+    runner = OnlineRunner(theta, sizes, offsets, opts, slots, n_threads, dense)
+    try:
+        tally = runner.epoch(X, T, order, lrs.astype(theta.dtype), 0, np.inf)
+    finally:
+        runner.close()
+    return unpack(theta, sizes, offsets), tally
 
 
 def _assert_params_close(got, want, rtol=1e-9, atol=1e-12):
@@ -39,17 +44,21 @@ def _assert_params_close(got, want, rtol=1e-9, atol=1e-12):
         np.testing.assert_allclose(got[key], want[key], rtol=rtol, atol=atol, err_msg=key)
 
 
+PATHS = pytest.mark.parametrize("dense", [False, True], ids=["sparse", "window"])
+
+
+@PATHS
 @pytest.mark.parametrize("depth", [1, 2, 3, 4])
 @pytest.mark.parametrize("output,loss", WIRINGS)
 @pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
-def test_kernel_equals_composed_pure_functions(activation, output, loss, depth):
+def test_kernel_equals_composed_pure_functions(activation, output, loss, depth, dense):
     X, y = _problem()
     sizes = [12] + [9, 7, 6][: depth - 1] + [4]
     params = fastnn.init_params(sizes, init="xavier", seed=1, dtype="float64")
     T = one_hot(y, 4, "float64")
     order = np.random.default_rng(2).permutation(len(X))
     lrs = np.full(len(X), 0.05)
-    got, stats = _run_kernel(params, X, T, order, lrs, activation, output, loss)
+    got, tally = _run_kernel(params, X, T, order, lrs, activation, output, loss, dense=dense)
     # the twin, written out: forward -> backward -> update one sample at a time
     want = params
     for i in order:
@@ -57,19 +66,21 @@ def test_kernel_equals_composed_pure_functions(activation, output, loss, depth):
         grads = fastnn.backward(want, cache, y[i : i + 1], activation=activation, loss=loss)
         want = fastnn.update(want, grads, 0.05)
     _assert_params_close(got, want)
-    assert stats[2] == len(X)
+    assert tally.done == len(X) and not tally.diverged
 
 
+@PATHS
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
 @pytest.mark.parametrize("l2,keep", [(1e-2, 1.0), (0.0, 0.7), (1e-3, 0.8)])
-def test_kernel_with_l2_and_dropout_equals_twin(activation, l2, keep):
+def test_kernel_with_l2_and_dropout_equals_twin(activation, l2, keep, dense):
     X, y = _problem()
     params = fastnn.init_params([12, 9, 7, 4], init="xavier", seed=1, dtype="float64")
     T = one_hot(y, 4, "float64")
     order = np.random.default_rng(3).permutation(len(X))
     lrs = np.linspace(0.05, 0.01, len(X))  # a per-step schedule
     keeps = np.array([keep, keep, 1.0])
-    got, _ = _run_kernel(params, X, T, order, lrs, activation, "softmax", "cross_entropy", l2, keeps, seed=7)
+    got, _ = _run_kernel(params, X, T, order, lrs, activation, "softmax", "cross_entropy", l2, keeps, seed=7,
+                         dense=dense)
     want = sgd_epoch_numpy(params, X, T, order, lrs, activation=activation, l2=l2, keep=keeps, seed=7)
     _assert_params_close(got, want)
 
@@ -93,14 +104,15 @@ def test_kernel_optimizer_rules_equal_fastnn_optim(rule, hyper, l2, keep):
     _assert_params_close(got, want, rtol=1e-8, atol=1e-11)
 
 
-def test_lazy_l2_scale_is_folded_before_it_underflows():
+@PATHS
+def test_lazy_l2_scale_is_folded_before_it_underflows(dense):
     # lr * l2 = 0.05 per step shrinks the scale below 1e-4 after ~180 steps
     X, y = _problem(n=400)
     params = fastnn.init_params([12, 8, 4], seed=1, dtype="float64")
     T = one_hot(y, 4, "float64")
     order = np.arange(400)
     lrs = np.full(400, 0.1)
-    got, _ = _run_kernel(params, X, T, order, lrs, "relu", "softmax", "cross_entropy", l2=0.5)
+    got, _ = _run_kernel(params, X, T, order, lrs, "relu", "softmax", "cross_entropy", l2=0.5, dense=dense)
     want = sgd_epoch_numpy(params, X, T, order, lrs, l2=0.5)
     _assert_params_close(got, want, rtol=1e-8)
 
@@ -166,8 +178,9 @@ def test_history_contents_and_validation():
     params = fastnn.init_params([12, 9, 4], seed=0)
     new, h = train(params, X, y, epochs=3, seed=0, validation_data=(X[:50], y[:50]))
     assert h["epoch"] == [1, 2, 3]
-    assert set(h) == {"epoch", "lr", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"}
-    assert all(len(v) == 3 for v in h.values())
+    assert set(h) == {"epoch", "lr", "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "compile_seconds"}
+    assert all(len(v) == 3 for key, v in h.items() if key != "compile_seconds")
+    assert 0 <= h["compile_seconds"] < 600  # kernels compiled or loaded before epoch 1, timed apart
     assert all(s > 0 for s in h["seconds"])
     assert all(0 <= a <= 1 for a in h["accuracy"] + h["val_accuracy"])
     # the last validation figures are those of the returned params
@@ -188,7 +201,7 @@ def test_callback_can_stop_training():
 
 
 def test_progress_reports_every_chunk(monkeypatch):
-    monkeypatch.setattr("fastnn.training.CHUNK", 64)
+    monkeypatch.setattr("fastnn.online.CHUNK", 64)
     X, y = _problem(n=200, dtype=np.float32)
     calls = []
     train(fastnn.init_params([12, 4], seed=0), X, y, progress=lambda done, total: calls.append((done, total)))
@@ -254,6 +267,34 @@ def test_mnist_per_sample_sgd_reaches_98_percent(mnist):
     acc = fastnn.accuracy(trained, Xt, yt)
     assert acc >= 0.98, f"test accuracy {acc:.4f}"
     assert history["loss"] == sorted(history["loss"], reverse=True)
+
+
+@pytest.mark.mnist
+def test_mnist_two_threads_reach_the_accuracy_of_one(mnist):
+    (X, y), (Xt, yt) = mnist
+    params = fastnn.init_params([784, 128, 64, 10], seed=0)
+    accuracy = {}
+    for threads in (1, 2):
+        trained, _ = train(params, X, y, epochs=3, lr=lambda e: 0.02 / (1 + e), seed=0, n_threads=threads)
+        accuracy[threads] = fastnn.accuracy(trained, Xt, yt)
+    assert accuracy[1] >= 0.975 and abs(accuracy[1] - accuracy[2]) <= 0.004, accuracy
+
+
+@pytest.mark.mnist
+def test_mnist_standardised_inputs_train_in_windows_like_per_sample_sgd(mnist):
+    (X, y), (Xt, yt) = mnist
+    Xs = ((X - X.mean(0)) / (X.std(0) + 0.1)).astype(np.float32)
+    Xts = ((Xt - X.mean(0)) / (X.std(0) + 0.1)).astype(np.float32)
+    params = fastnn.init_params([784, 128, 64, 10], seed=0)
+    rows, _ = train(params, Xs[:20000], y[:20000], lr=0.001, seed=0)  # the row-by-row kernel (the default)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("fastnn.online.DENSE_ABOVE", 0.5)  # standardised pixels are 91% non-zero: windows
+        windows, _ = train(params, Xs[:20000], y[:20000], lr=0.001, seed=0)
+    assert any(not np.array_equal(windows[k], rows[k]) for k in rows)  # another path was taken
+    # the same per-sample SGD in float32, summed in another order: the same model up to rounding
+    for key in rows:
+        np.testing.assert_allclose(windows[key], rows[key], atol=2e-3, err_msg=key)
+    assert abs(fastnn.accuracy(windows, Xts, yt) - fastnn.accuracy(rows, Xts, yt)) <= 0.003
 
 
 @pytest.mark.mnist
@@ -359,44 +400,123 @@ def test_mnist_adam_minibatch_reaches_98_percent_within_10_epochs(mnist):
     assert max(reached) >= 0.98, reached
 
 
-def test_hogwild_with_one_thread_is_bit_identical_to_the_serial_kernel():
-    X, y = _problem(n=500, dtype=np.float32)
-    params = fastnn.init_params([12, 9, 4], seed=0)
-    theta, sizes, offsets = pack(check_params(params))
-    T = one_hot(y, 4, "float32")
-    order = np.random.default_rng(0).permutation(500)
-    lrs = np.full(500, 0.05, np.float32)
-    args = (sizes, offsets, X, T, order, lrs, 0, 4, 0, 1e-3, np.array([0.9, 1.0]), 3, 0, 0, np.zeros(4),
-            np.zeros((2, 1), np.float32))
-    a, b = theta.copy(), theta.copy()
-    sa, sb = np.zeros(3), np.zeros(3)
-    k.sgd_epoch(a, *args, sa)
-    k.sgd_epoch_hogwild(b, *args, 1, sb)
-    assert a.tobytes() == b.tobytes()
-    np.testing.assert_array_equal(sa, sb)
+@pytest.mark.parametrize("dense", [False, True], ids=["sparse", "window"])
+def test_threads_equal_replicas_of_the_twin_merged_by_summed_changes(monkeypatch, dense):
+    # every round, each thread trains its own copy on its share; the copies' changes are summed
+    monkeypatch.setattr("fastnn.online.ROUND", 50)
+    X, y = _problem(n=430)
+    params = fastnn.init_params([12, 9, 7, 4], init="xavier", seed=1, dtype="float64")
+    T = one_hot(y, 4, "float64")
+    order = np.random.default_rng(3).permutation(len(X))
+    lrs = np.linspace(0.05, 0.01, len(X))
+    keeps = np.array([0.8, 0.9, 1.0])
+    got, tally = _run_kernel(params, X, T, order, lrs, "relu", "softmax", "cross_entropy", 1e-3, keeps, seed=7,
+                             dense=dense, n_threads=2)
+    assert tally.done == len(X)
+    want = params
+    for start in range(0, len(X), 100):  # a round: 50 samples on each of 2 threads
+        n = min(100, len(X) - start)
+        copies = [sgd_epoch_numpy(want, X, T, order[lo:hi], lrs[lo:hi], l2=1e-3, keep=keeps, seed=7, step0=lo)
+                  for lo, hi in ((start, start + n // 2), (start + n // 2, start + n))]
+        want = {key: want[key] + sum(c[key] - want[key] for c in copies) for key in want}
+    _assert_params_close(got, want)
 
 
-def test_hogwild_two_threads_learns_as_well_as_one():
+def test_threads_are_deterministic_for_a_seed_and_learn_as_well_as_one():
     rng = np.random.default_rng(0)
     centers = rng.normal(size=(4, 12)) * 2
-    y = rng.integers(0, 4, 4000)
-    X = (centers[y] + rng.normal(size=(4000, 12))).astype(np.float32)
+    y = rng.integers(0, 4, 12000)
+    X = (centers[y] + rng.normal(size=(12000, 12))).astype(np.float32)
     params = fastnn.init_params([12, 32, 4], seed=0)
-    one, h1 = train(params, X[:3000], y[:3000], epochs=3, lr=0.01, seed=0)
-    two, h2 = train(params, X[:3000], y[:3000], epochs=3, lr=0.01, seed=0, n_threads=2)
-    acc1 = fastnn.accuracy(one, X[3000:], y[3000:])
-    acc2 = fastnn.accuracy(two, X[3000:], y[3000:])
+    one, h1 = train(params, X[:10000], y[:10000], epochs=3, lr=0.01, seed=0)
+    two, h2 = train(params, X[:10000], y[:10000], epochs=3, lr=0.01, seed=0, n_threads=2)
+    again, _ = train(params, X[:10000], y[:10000], epochs=3, lr=0.01, seed=0, n_threads=2)
+    for key in two:
+        assert two[key].tobytes() == again[key].tobytes()
+        assert not np.array_equal(two[key], one[key])
+    acc1 = fastnn.accuracy(one, X[10000:], y[10000:])
+    acc2 = fastnn.accuracy(two, X[10000:], y[10000:])
     assert acc1 > 0.8
     assert abs(acc1 - acc2) <= 0.02, (acc1, acc2)
     assert len(h2["loss"]) == 3
 
 
-def test_hogwild_arguments():
+def test_one_thread_is_exactly_the_serial_kernel():
+    X, y = _problem(n=500, dtype=np.float32)
+    params = fastnn.init_params([12, 9, 4], seed=0)
+    got, _ = train(params, X, y, lr=0.05, seed=3, l2=1e-3, dropout=0.1)
+    rng = np.random.default_rng(3)
+    drop_seed = int(rng.integers(2**63))
+    theta, sizes, offsets = pack(check_params(params))
+    opts = KernelOptions(HIDDEN_CODES["relu"], OUTPUT_CODES["softmax"], LOSS_CODES["cross_entropy"], 1e-3,
+                         np.array([0.9, 1.0]), drop_seed, KERNEL_RULES["sgd"][0], np.zeros(0))
+    from fastnn.kernels import sgd as sgd_kernels
+
+    sgd_kernels.sgd_epoch(theta, sizes, offsets, X, one_hot(y, 4, "float32"), rng.permutation(500),
+                          np.full(500, 0.05, np.float32), opts, 0, np.zeros(3))
+    want = unpack(theta, sizes, offsets)
+    for key in want:
+        assert got[key].tobytes() == want[key].tobytes(), key
+
+
+def test_thread_arguments():
     X, y = _problem(n=20, dtype=np.float32)
     with pytest.raises(ValueError, match="per-sample SGD"):
         train(fastnn.init_params([12, 4]), X, y, n_threads=2, batch_size=8)
     with pytest.raises(ValueError, match="NUMBA_NUM_THREADS"):
         train(fastnn.init_params([12, 4]), X, y, n_threads=10_000)
+    with pytest.raises(ValueError, match="plain per-sample SGD.*batch_size"):
+        train(fastnn.init_params([12, 4]), X, y, n_threads=2, optimizer="adam")
+
+
+def test_dense_inputs_train_in_windows_and_equal_the_twin(monkeypatch):
+    from fastnn import online
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 12))  # standardised features: no zeros
+    y = rng.integers(0, 4, 300)
+    assert online.input_density(X) == 1.0 and online.input_density(_problem()[0]) < 0.5
+    calls = []
+    real = online.sgd_kernels.sgd_window
+    monkeypatch.setattr(online.sgd_kernels, "sgd_window", lambda *a: (calls.append(len(a[3])), real(*a))[1])
+    monkeypatch.setattr(online, "DENSE_ABOVE", 0.5)  # opt in (off by default: not faster on the machine measured)
+    params = fastnn.init_params([12, 9, 4], seed=4, dtype="float64")
+    got, _ = train(params, X, y, epochs=2, lr=0.02, seed=9, dropout=0.2, l2=1e-3)
+    assert sum(calls) >= 600  # both epochs went through the windows (plus the warm-up's sample)
+    rng = np.random.default_rng(9)
+    drop_seed = int(rng.integers(2**63))
+    want, T = params, one_hot(y, 4, "float64")
+    keeps = np.array([0.8, 1.0])
+    for epoch in range(2):
+        order = rng.permutation(300)
+        want = sgd_epoch_numpy(want, X, T, order, np.full(300, 0.02), l2=1e-3, keep=keeps, seed=drop_seed,
+                               step0=300 * epoch)
+    _assert_params_close(got, want)
+
+
+def test_custom_optimizer_runs_through_its_own_update():
+    X, y = _problem(n=200)
+    params = fastnn.init_params([12, 9, 4], seed=4, dtype="float64")
+    o = fastnn.optim.sgd(lr=0.1)
+    mine = fastnn.optim.Optimizer(o.init, o.update, "my_sgd", {}, o.lr)
+    got, _ = train(params, X, y, optimizer=mine, batch_size=10, seed=0)
+    want, _ = train(params, X, y, optimizer="sgd", lr=0.1, batch_size=10, seed=0)
+    _assert_params_close(got, want, rtol=0, atol=0)
+
+    def sign_init(p):  # written from scratch: signSGD with a step counter
+        return {"step": np.array(0)}
+
+    def sign_update(p, g, state):
+        return {k: p[k] - 0.01 * np.sign(g[k]) for k in p}, {"step": state["step"] + 1}
+
+    sign = fastnn.optim.Optimizer(sign_init, sign_update, "sign_sgd", {}, fastnn.schedules.constant(0.01))
+    got, history = train(params, X, y, optimizer=sign, batch_size=20, epochs=3, seed=0)
+    assert history["loss"][-1] < history["loss"][0]
+    for key in params:
+        steps = np.abs(got[key] - params[key]) / 0.01  # every element moved by a whole number of steps
+        np.testing.assert_allclose(steps, np.round(steps), atol=1e-9)
+    with pytest.raises(ValueError, match="batch_size"):
+        train(params, X, y, optimizer=sign)
 
 
 def test_augment_trains_on_fresh_distortions_each_epoch(monkeypatch):
