@@ -15,7 +15,6 @@ round ``impl.reset()`` (not timed) and ``result = impl.epoch()`` (timed).
 import importlib
 import importlib.metadata
 import importlib.util
-import inspect
 import os
 import time
 from typing import NamedTuple
@@ -24,7 +23,7 @@ import numpy as np
 
 from fastnn import init_params, predict
 from fastnn.kernels import sgd as sgd_kernel
-from fastnn.packing import pack, unpack
+from fastnn.packing import KernelOptions, pack, unpack
 from fastnn.training import train
 from fastnn.twin import sgd_epoch_numpy
 
@@ -62,6 +61,17 @@ class Workload(NamedTuple):
     params: dict  # initial params, fastnn layout
     lr: float
     seed: int
+
+
+DENSE_LR = 0.001
+"""Learning rate of the dense workload (standardised inputs)."""
+
+
+def standardise(X, reference):
+    """``(X - mean) / (std + 0.1)`` per column, with ``reference``'s column statistics: the
+    dense workload's inputs (91% of standardised MNIST pixels are non-zero)."""
+    mean, std = reference.mean(axis=0), reference.std(axis=0)
+    return np.ascontiguousarray((X - mean) / (std + 0.1), dtype=X.dtype)
 
 
 def make_workload(X, y, *, n_samples=None, layers=LAYERS, lr=LR, seed=0, dtype="float32"):
@@ -119,46 +129,39 @@ class FastnnTrain:
     """
 
     name, title = "fastnn", "fastnn train()"
+    threads = 1
     compile_seconds = None
 
     def __init__(self, w):
         self.w = w
-        train(w.params, w.X[:8], w.y[:8], epochs=1, lr=w.lr, seed=0)  # load the compiled kernel
+        self.compile_seconds = self._train(w.X[:64], w.y[:64])[1]["compile_seconds"]
+
+    def _train(self, X, y):
+        return train(self.w.params, X, y, epochs=1, lr=self.w.lr, batch_size=1, shuffle=True, seed=self.w.seed,
+                     n_threads=self.threads)
 
     def reset(self):
         pass
 
     def epoch(self):
-        params, history = train(self.w.params, self.w.X, self.w.y, epochs=1, lr=self.w.lr, batch_size=1,
-                                shuffle=True, seed=self.w.seed)
+        params, history = self._train(self.w.X, self.w.y)
         return EpochResult(params, len(self.w.X), history["loss"][0])
 
 
-def plain_sgd_kernel(theta, n_layers):
-    """``run(X, T, order, lrs, stats)``: ``kernels.sgd.sgd_epoch`` on ``theta`` with plain SGD,
-    ReLU, softmax cross-entropy, no L2, no dropout.
+class FastnnThreads(FastnnTrain):
+    """:class:`FastnnTrain` with ``n_threads=2``: a parameter replica per thread, merged every few thousand samples."""
 
-    The kernel's trailing arguments grow with its features (dropout, update rules); they are
-    filled by name from the kernel's signature so that this bench keeps calling the plain
-    per-sample SGD path. An argument it does not know is an error naming it.
-    """
+    name, title = "fastnn-2t", "fastnn train(), 2 threads"
+    threads = 2
+
+
+def plain_sgd_kernel(theta, n_layers):
+    """``run(sizes, offsets, X, T, order, lrs, stats)``: ``kernels.sgd.sgd_epoch`` on ``theta``
+    with plain SGD, ReLU, softmax cross-entropy, no L2, no dropout."""
     k = sgd_kernel
-    known = {
-        "hidden": k.RELU, "output": k.SOFTMAX, "loss": k.CROSS_ENTROPY, "l2": 0.0,
-        "keep": np.ones(n_layers), "seed": 0, "step0": 0, "rule": getattr(k, "SGD", 0),
-        "hyper": np.zeros(4), "slots": np.zeros((2, 1), dtype=theta.dtype),
-    }
-    names = list(inspect.signature(k.sgd_epoch.py_func).parameters)
-    head = ["theta", "sizes", "offsets", "X", "T", "order", "lrs"]
-    if names[: len(head)] != head or names[-1] != "stats":
-        raise TypeError(f"kernels.sgd.sgd_epoch{tuple(names)} no longer starts with {head} and ends with stats; "
-                        "update bench/peers.py:plain_sgd_kernel")
-    unknown = [n for n in names[len(head) : -1] if n not in known]
-    if unknown:
-        raise TypeError(f"bench/peers.py:plain_sgd_kernel has no plain-SGD value for kernel argument(s) {unknown}")
-    middle = tuple(known[n] for n in names[len(head) : -1])
+    opts = KernelOptions(k.RELU, k.SOFTMAX, k.CROSS_ENTROPY, 0.0, np.ones(n_layers), 0, k.SGD, np.zeros(0))
     return lambda sizes, offsets, X, T, order, lrs, stats: k.sgd_epoch(theta, sizes, offsets, X, T, order, lrs,
-                                                                       *middle, stats)
+                                                                       opts, 0, stats)
 
 
 class FastnnKernel:
@@ -410,6 +413,6 @@ class SklearnMLP:
         return EpochResult(params, int(self.clf.t_ - self.t0), float(self.clf.loss_))
 
 
-IMPLEMENTATIONS = {cls.name: cls for cls in (FastnnTrain, FastnnKernel, NumpyTwin, NumpyLoop, JaxScan, TorchEager,
-                                             SklearnMLP)}
+IMPLEMENTATIONS = {cls.name: cls for cls in (FastnnTrain, FastnnThreads, FastnnKernel, NumpyTwin, NumpyLoop, JaxScan,
+                                             TorchEager, SklearnMLP)}
 """Every implementation of the reference workload, by short name, fastnn first."""

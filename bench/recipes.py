@@ -39,7 +39,7 @@ class Recipe(NamedTuple):
 
     ``schedule``: ``"inverse"``, ``lr0 / (1 + epoch)`` per epoch; or ``"cosine"``, a per-step
     half cosine from ``lr0`` down to ``lr0 / 100`` over ``epochs`` epochs (then ``lr0 / 100``).
-    ``n_threads > 1`` trains with Hogwild! (``fastnn.train(..., n_threads=k)``).
+    ``n_threads > 1`` trains a parameter replica per thread (``fastnn.train(..., n_threads=k)``).
     """
 
     name: str
@@ -61,7 +61,7 @@ class Recipe(NamedTuple):
     def describe(self):
         lr = (f"lr {self.lr0:g}/(1+epoch)" if self.schedule == "inverse" else
               f"lr {self.lr0:g} cosine to {self.lr0 / 100:g} over {self.epochs} epochs, per step")
-        threads = "" if self.n_threads == 1 else f", Hogwild {self.n_threads} threads"
+        threads = "" if self.n_threads == 1 else f", {self.n_threads} threads"
         return f"{'-'.join(map(str, self.layers))}, ReLU, per-sample SGD, {lr}{threads}, seed {self.seed}"
 
 
@@ -72,10 +72,10 @@ FAST_RECIPE = Recipe("fastnn, fast recipe", (784, 192, 10), 0.02, "cosine", epoc
 """One hidden layer of 192 units and a per-step cosine over 3 epochs: 98.09-98.11% after
 3 epochs with seeds 0, 1 and 2 (the search is in bench/README.md)."""
 
-HOGWILD_RECIPE = FAST_RECIPE._replace(name="fastnn, fast recipe, 2 threads", n_threads=2)
-"""The fast recipe on both cores (PyTorch's side has 2 threads too); not bit-reproducible."""
+THREADS_RECIPE = FAST_RECIPE._replace(name="fastnn, fast recipe, 2 threads", n_threads=2)
+"""The fast recipe on both cores (PyTorch's side has 2 threads too)."""
 
-RECIPES = {"issue": ISSUE_RECIPE, "fast": FAST_RECIPE, "fast-2-threads": HOGWILD_RECIPE}
+RECIPES = {"issue": ISSUE_RECIPE, "fast": FAST_RECIPE, "fast-2-threads": THREADS_RECIPE}
 
 TORCH_ADAM = dict(layers=(784, 256, 128, 10), batch=128, lr=1e-3, threads=2, seed=0)
 """PyTorch's side: mini-batch Adam (default betas), batch 128, 784-256-128-10, 2 threads."""

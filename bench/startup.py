@@ -1,40 +1,62 @@
-"""First-call latency of fastnn.train: JIT compilation with an empty cache vs a warm one.
+"""First-call latency of fastnn.train: JIT compilation with an empty Numba cache vs a warm one.
 
-Run:  python bench/startup.py
+Run:  python bench/startup.py [--runs 3]
 
-Each measurement is a fresh Python process with NUMBA_CACHE_DIR pointing at a new
-(then reused) folder, so the first run compiles every kernel and the later runs load
-them from the cache.
+Every measurement is a fresh Python process with NUMBA_CACHE_DIR pointing at a new (then
+reused) folder: the first process compiles every kernel it calls, the later ones load them
+from the cache. Each process imports fastnn, then calls ``train`` (784-128-64-10, 100
+samples, one epoch of per-sample SGD) on one thread, then on two threads, then on one
+thread again; a second series does the same on dense inputs (every pixel non-zero, the
+windowed path). Printed per call: the wall time of the call and the part of it that
+``history["compile_seconds"]`` attributes to compiling or loading the kernels.
 """
+import argparse
+import json
 import os
 import subprocess
 import sys
 import tempfile
 
 CHILD = """
-import time
+import json, sys, time
 t0 = time.perf_counter()
 import numpy as np
 import fastnn
 t1 = time.perf_counter()
-X = np.random.default_rng(0).random((100, 784), dtype=np.float32)
+rng = np.random.default_rng(0)
+X = rng.random((100, 784), dtype=np.float32)
+if sys.argv[1] == "sparse":
+    X[X < 0.8] = 0  # about MNIST's share of zero pixels
 y = np.arange(100) % 10
-fastnn.train(fastnn.init_params([784, 128, 64, 10], seed=0), X, y, epochs=1)
-t2 = time.perf_counter()
-fastnn.train(fastnn.init_params([784, 128, 64, 10], seed=0), X, y, epochs=1)
-t3 = time.perf_counter()
-print(f"{t1 - t0:.2f} {t2 - t1:.2f} {t3 - t2:.4f}")
+params = fastnn.init_params([784, 128, 64, 10], seed=0)
+calls = []
+for threads in (1, 2, 1):
+    t = time.perf_counter()
+    _, history = fastnn.train(params, X, y, epochs=1, n_threads=threads)
+    calls.append([time.perf_counter() - t, history["compile_seconds"]])
+print(json.dumps({"import": t1 - t0, "calls": calls}))
 """
 
+CALLS = ("first train, 1 thread", "first train, 2 threads", "next train, 1 thread")
 
-def main(warm_runs=3):
-    with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
-        print(f"{'cache':<8}{'import':>10}{'first train':>14}{'next train':>13}")
-        for run in range(1 + warm_runs):
-            out = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, check=True)
-            imp, first, second = out.stdout.split()
-            print(f"{'empty' if run == 0 else 'warm':<8}{imp:>9}s{first:>13}s{second:>12}s")
+
+def measure(kind, cache):
+    env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+    out = subprocess.run([sys.executable, "-c", CHILD, kind], env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=3, help="warm-cache processes after the cold one (default 3)")
+    args = ap.parse_args(argv)
+    print(f"{'inputs':<8}{'cache':<7}{'import':>9}" + "".join(f"{c:>36}" for c in CALLS))
+    for kind in ("sparse", "dense"):
+        with tempfile.TemporaryDirectory() as cache:
+            for run in range(1 + args.runs):
+                r = measure(kind, cache)
+                cells = "".join(f"{f'{wall:.2f} s (compile {comp:.2f} s)':>36}" for wall, comp in r["calls"])
+                print(f"{kind:<8}{'empty' if run == 0 else 'warm':<7}{r['import']:>7.2f} s{cells}", flush=True)
 
 
 if __name__ == "__main__":
