@@ -6,7 +6,7 @@ constant lr 0.01, shuffled) for ``EPOCHS`` epoch(s) of MNIST, through ``fit``; t
 summary gives each one's seconds per epoch, its ratio to fastnn's, and the test accuracy.
 
 Run:  FASTNN_DATA=../shared/mnist python -m pytest bench/bench_sklearn.py --benchmark-only
-      (60,000 samples: scikit-learn takes about a minute per epoch; --bench-samples N for fewer)
+      (60,000 samples by default; --bench-samples N for fewer: scikit-learn's per-sample epoch is slow)
 With --benchmark-disable (CI) each fits once on the quick workload (1,000 samples) and checks
 the accuracy.
 """
@@ -15,11 +15,10 @@ import warnings
 import numpy as np
 import pytest
 
-pytest.importorskip("sklearn")  # in the test extra, so CI always runs this
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.neural_network import MLPClassifier as SklearnMLP  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # scikit-learn is in the test extra: CI runs this
+from sklearn.neural_network import MLPClassifier as SklearnMLP
 
-from fastnn.sklearn import MLPClassifier  # noqa: E402
+from fastnn.sklearn import MLPClassifier
 
 EPOCHS = 1
 SETTINGS = dict(hidden_layer_sizes=(128, 64), activation="relu", solver="sgd", alpha=0.0, batch_size=1,
