@@ -32,7 +32,7 @@ CHUNK = 4096
 """Samples per compiled call on one thread: small enough for a responsive Ctrl-C and
 progress bar, large enough that the call overhead stays below 0.1% of the work."""
 
-ROUND = 1024
+ROUND = 256
 """Samples each thread trains on its replica between two merges (``n_threads > 1``)."""
 
 DENSE_ABOVE = 1.0
