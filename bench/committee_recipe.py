@@ -6,7 +6,7 @@ cosine learning rate from 0.02; members differ only in their seed. They train
 concurrently with :func:`fastnn.committee.train_committee`, one member per core on
 threads (``n_threads=1`` each), and the committee averages their probabilities.
 
-    FASTNN_DATA=../shared/mnist python bench/committee_recipe.py --members 8 --epochs 40 \\
+    FASTNN_DATA=../shared/mnist python bench/committee_recipe.py --members 8 --epochs 45 \\
         --layers "800;500,500;1000,300;600,600"
 
 Prints one line per member as the run goes (every ``--report`` epochs, with its test accuracy
