@@ -2,7 +2,8 @@
 
 Each member is a dense network (default 784-800-10, ReLU, softmax) trained by per-sample
 SGD on freshly distorted digits every epoch (``fastnn.augment.Distortion()`` defaults),
-cosine learning rate from 0.02; members differ only in their seed. They train
+cosine learning rate from 0.02; members differ in their seed (and in architecture when --layers
+gives several). They train
 concurrently with :func:`fastnn.committee.train_committee`, one member per core on
 threads (``n_threads=1`` each), and the committee averages their probabilities.
 
