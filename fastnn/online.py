@@ -13,11 +13,10 @@ a diverging run stops early, Ctrl-C is seen and the progress bar moves:
 - any other rule (momentum, Adam, ...): ``kernels.sgd.rule_epoch``, every weight every step.
 
 With ``n_threads > 1`` every thread trains its own replica of the parameters on its own
-share of the samples for ``ROUND`` samples, then the replicas' changes are summed into
-the parameters and the replicas restart from the sum (local SGD with summed deltas, a
-form of model averaging that keeps each sample's full step). No cache line is written by
-two cores between merges, so the threads run at single-core speed; for a fixed
-``n_threads`` and seed the result is deterministic.
+share of the samples for ``ROUND`` samples, then the parameters become the replicas' mean
+and the replicas restart from it (local SGD with model averaging). No cache line is
+written by two cores between merges, so the threads run at single-core speed; for a
+fixed ``n_threads`` and seed the result is deterministic.
 """
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +32,11 @@ CHUNK = 4096
 progress bar, large enough that the call overhead stays below 0.1% of the work."""
 
 ROUND = 256
-"""Samples each thread trains on its replica between two merges (``n_threads > 1``)."""
+"""Samples each thread trains on its replica between two merges (``n_threads > 1``)..."""
+
+FIRST_ROUND = 16
+"""...after the first rounds, which start at this many samples and double up to ``ROUND``:
+early in training every replica steps the same way, and summing long rounds overshoots."""
 
 DENSE_ABOVE = 1.0
 """Plain SGD runs in windows when more than this fraction of the inputs is non-zero. 1.0
@@ -88,6 +91,7 @@ class OnlineRunner:
         else:
             self.run_part = self._sparse_part
         self.replicas = self.pool = None
+        self.rounds = 0  # merges so far: the first rounds are shorter
         if n_threads > 1:
             self.replicas = np.tile(theta, (n_threads, 1))
             self.pool = ThreadPoolExecutor(n_threads - 1, thread_name_prefix="fastnn-sgd")
@@ -150,20 +154,28 @@ class OnlineRunner:
         ``progress(done, total)`` is called after every part.
         """
         n = len(order)
-        per_call = CHUNK if self.n_threads == 1 else ROUND * self.n_threads
         loss_sum = correct = 0.0
         done = 0
-        for start in range(0, n, per_call):
-            part = order[start : start + per_call]
-            stats = self._run(X, T, part, lrs[start : start + per_call], step0 + start)
+        start = 0
+        while start < n:
+            part = order[start : start + self._samples_per_call()]
+            stats = self._run(X, T, part, lrs[start : start + len(part)], step0 + start)
             if stats[2] < len(part) or not stats[0] <= limit * len(part):
                 return EpochTally(loss_sum, correct, done + int(stats[2]), True)
             loss_sum += stats[0]
             correct += stats[1]
             done += len(part)
+            start += len(part)
             if progress is not None:
                 progress(done, n)
         return EpochTally(loss_sum, correct, done, False)
+
+    def _samples_per_call(self):
+        if self.n_threads == 1:
+            return CHUNK
+        per_thread = min(ROUND, FIRST_ROUND << min(self.rounds, 30))
+        self.rounds += 1
+        return per_thread * self.n_threads
 
     def _run(self, X, T, part, lrs, step0):
         """One compiled part on one thread, or one round on every thread followed by a merge."""

@@ -137,8 +137,8 @@ def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shu
     n_threads : int
         Threads for per-sample plain SGD (``batch_size=1``). k > 1: each thread trains its
         own copy of the params on its share of the samples, and every 256 samples per
-        thread the copies' changes are summed into the params, which all copies then
-        continue from (local SGD with summed updates). The result is deterministic for a
+        thread the params become the copies' mean, which all copies then continue from
+        (local SGD with model averaging). The result is deterministic for a
         given seed and ``n_threads``, and differs slightly from one thread's.
     verbose : bool
         Print one line per epoch.

@@ -455,12 +455,13 @@ def fold_scales(theta, sizes, offsets, scale):
 
 @njit(cache=True, fastmath=_FAST, nogil=True)
 def merge_replicas(theta, replicas, lo, hi):
-    """Add every replica's change to ``theta[lo:hi]``, then copy the result into each replica.
+    """Set ``theta[lo:hi]`` to the mean of the replicas, then copy it into each replica.
 
-    Replica ``r`` started the round equal to ``theta``; the merged parameters are
-    ``theta + sum_r (replica_r - theta)``: the changes are summed, not averaged, so each
-    sample's step keeps its full size. ``lo``/``hi`` let threads merge disjoint slices.
-    Works through blocks that stay in L1, each loop running along contiguous memory.
+    Replica ``r`` started the round equal to ``theta``, so the mean is ``theta`` plus the
+    mean of their changes. (Summing the changes keeps each sample's full step but overshot:
+    early in training every replica steps the same way; see README.) ``lo``/``hi`` let
+    threads merge disjoint slices. Works through blocks that stay in L1, each loop running
+    along contiguous memory.
     """
     block = 2048
     total = np.empty(block, theta.dtype)
@@ -472,7 +473,7 @@ def merge_replicas(theta, replicas, lo, hi):
         for r in range(replicas.shape[0]):
             rep = replicas[r, start : start + n]
             for i in range(n):
-                total[i] += rep[i] - base[i]
+                total[i] += (rep[i] - base[i]) / replicas.shape[0]
         for i in range(n):
             base[i] = total[i]
         for r in range(replicas.shape[0]):
