@@ -7,7 +7,7 @@ a diverging run stops early, Ctrl-C is seen and the progress bar moves:
 
 - plain SGD on sparse inputs (images): ``kernels.sgd.sgd_epoch``, which skips zero
   inputs and inactive units row by row;
-- plain SGD on dense inputs, when enabled (more than ``DENSE_ABOVE`` of the entries
+- plain SGD on one thread on dense inputs (more than ``DENSE_ABOVE`` of the entries
   non-zero): windows of ``WINDOW`` samples whose first-layer products are matrix products
   (``kernels.sgd.sgd_window``), still exactly per-sample SGD;
 - any other rule (momentum, Adam, ...): ``kernels.sgd.rule_epoch``, every weight every step.
@@ -38,11 +38,12 @@ FIRST_ROUND = 16
 """...after the first rounds, which start at this many samples and double up to ``ROUND``:
 early in training every replica steps the same way, and summing long rounds overshoots."""
 
-DENSE_ABOVE = 1.0
-"""Plain SGD runs in windows when more than this fraction of the inputs is non-zero. 1.0
-(never) by default: on the machine measured (Xeon, AVX-512, 1 MB L2 per core) the row-by-row
-kernel was as fast on standardised MNIST (0.89 s against 0.89-1.05 s per epoch) and on
-784-800-10; set 0.5 to use windows where BLAS outruns the row loop."""
+DENSE_ABOVE = 0.5
+"""Plain SGD on one thread runs in windows when more than this fraction of the inputs is
+non-zero (1.0: never). On standardised MNIST the windows took 0.97-1.24 s per epoch against
+2.16-3.0 s for the row loop in the later runs of this session, and tied with it (0.89-1.05 s
+against 0.89 s) in an earlier one. On two threads the replicas' matrix products compete for
+the cores' BLAS threads (1.99 s against 1.67 s for rows), so threads keep the row loop."""
 
 WINDOW = 64
 """Samples per window of the dense path."""
@@ -63,10 +64,10 @@ def input_density(X, max_rows=2048):
     return np.count_nonzero(rows) / max(rows.size, 1)
 
 
-def use_windows(X, rule):
-    """Whether plain SGD (``rule``, a kernel code) on ``X`` takes the windowed path: more than
-    ``DENSE_ABOVE`` of the inputs non-zero."""
-    return rule == sgd_kernels.SGD and input_density(X) > DENSE_ABOVE
+def use_windows(X, rule, n_threads):
+    """Whether plain SGD (``rule``, a kernel code) on ``X`` takes the windowed path: one
+    thread, and more than ``DENSE_ABOVE`` of the inputs non-zero."""
+    return rule == sgd_kernels.SGD and n_threads == 1 and input_density(X) > DENSE_ABOVE
 
 
 class OnlineRunner:

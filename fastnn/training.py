@@ -450,7 +450,7 @@ def _epoch_runner(plan, opt, theta, sizes, offsets):
         code, constants = kernel_rule(opt)
         opts = plan.kernel_options._replace(rule=code, hyper=constants)
         slots = np.zeros((2, theta.size), theta.dtype) if code != sgd_kernels.SGD else None
-        dense = use_windows(plan.X, code)
+        dense = use_windows(plan.X, code, plan.n_threads)
         OnlineRunner.warm_up(theta, sizes, offsets, opts, slots, plan.n_threads, dense, plan.X, plan.T)
         runner = OnlineRunner(theta, sizes, offsets, opts, slots, plan.n_threads, dense)
 

@@ -286,10 +286,10 @@ def test_mnist_standardised_inputs_train_in_windows_like_per_sample_sgd(mnist):
     Xs = ((X - X.mean(0)) / (X.std(0) + 0.1)).astype(np.float32)
     Xts = ((Xt - X.mean(0)) / (X.std(0) + 0.1)).astype(np.float32)
     params = fastnn.init_params([784, 128, 64, 10], seed=0)
-    rows, _ = train(params, Xs[:20000], y[:20000], lr=0.001, seed=0)  # the row-by-row kernel (the default)
+    windows, _ = train(params, Xs[:20000], y[:20000], lr=0.001, seed=0)  # 91% non-zero: windows (the default)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("fastnn.online.DENSE_ABOVE", 0.5)  # standardised pixels are 91% non-zero: windows
-        windows, _ = train(params, Xs[:20000], y[:20000], lr=0.001, seed=0)
+        mp.setattr("fastnn.online.DENSE_ABOVE", 2.0)  # never dense: the row-by-row kernel
+        rows, _ = train(params, Xs[:20000], y[:20000], lr=0.001, seed=0)
     assert any(not np.array_equal(windows[k], rows[k]) for k in rows)  # another path was taken
     # the same per-sample SGD in float32, summed in another order: the same model up to rounding
     for key in rows:
@@ -480,7 +480,6 @@ def test_dense_inputs_train_in_windows_and_equal_the_twin(monkeypatch):
     calls = []
     real = online.sgd_kernels.sgd_window
     monkeypatch.setattr(online.sgd_kernels, "sgd_window", lambda *a: (calls.append(len(a[3])), real(*a))[1])
-    monkeypatch.setattr(online, "DENSE_ABOVE", 0.5)  # opt in (off by default: not faster on the machine measured)
     params = fastnn.init_params([12, 9, 4], seed=4, dtype="float64")
     got, _ = train(params, X, y, epochs=2, lr=0.02, seed=9, dropout=0.2, l2=1e-3)
     assert sum(calls) >= 600  # both epochs went through the windows (plus the warm-up's sample)
