@@ -136,10 +136,12 @@ def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shu
         background thread while the previous epoch trains. Validation data is not distorted.
     n_threads : int
         Threads for per-sample plain SGD (``batch_size=1``). k > 1: each thread trains its
-        own copy of the params on its share of the samples, and every 256 samples per
-        thread the params become the copies' mean, which all copies then continue from
-        (local SGD with model averaging). The result is deterministic for a
-        given seed and ``n_threads``, and differs slightly from one thread's.
+        own copy of the params on its share of the samples; every 256 samples per thread
+        the copies' changes are added to the params, which all copies then continue from.
+        The changes are averaged at first and summed after the first 60,000 samples, the
+        factor rising linearly in between (``fastnn.online.merge_gain``): their sum keeps
+        every sample's full step, but early on it overshoots. The result is deterministic
+        for a given seed and ``n_threads``, and differs slightly from one thread's.
     verbose : bool
         Print one line per epoch.
     callback : callable, optional

@@ -21,7 +21,7 @@ Entry points, each compiled only when first used:
   products come from matrix products done by the caller (see its docstring);
 - :func:`rule_epoch`: per-sample steps of a dense optimizer rule (momentum, Adam, ...);
 - :func:`optimizer_step`: one rule step on a flat gradient (mini-batch training);
-- :func:`merge_replicas`: sums the changes of per-thread parameter replicas.
+- :func:`merge_replicas` and :func:`copy_outside`: merge per-thread parameter replicas.
 """
 import numpy as np
 from numba import njit
@@ -454,14 +454,16 @@ def fold_scales(theta, sizes, offsets, scale):
 
 
 @njit(cache=True, fastmath=_FAST, nogil=True)
-def merge_replicas(theta, replicas, lo, hi):
-    """Set ``theta[lo:hi]`` to the mean of the replicas, then copy it into each replica.
+def merge_replicas(theta, replicas, lo, hi, gain, own):
+    """Set ``theta[lo:hi]`` to ``theta + gain * (sum of the replicas' changes)`` and copy it into replica ``own``.
 
-    Replica ``r`` started the round equal to ``theta``, so the mean is ``theta`` plus the
-    mean of their changes. (Summing the changes keeps each sample's full step but overshot:
-    early in training every replica steps the same way; see README.) ``lo``/``hi`` let
-    threads merge disjoint slices. Works through blocks that stay in L1, each loop running
-    along contiguous memory.
+    Replica ``r`` started the round equal to ``theta``. ``gain = 1`` sums the changes (every
+    sample keeps its full step); ``gain = 1 / n_replicas`` takes their mean. ``lo``/``hi``
+    let threads merge disjoint slices; each thread then copies the rest of ``theta`` into
+    its own replica (:func:`copy_outside`), so no core writes a replica another core trains
+    on (those lines would then cross between the cores one training miss at a time).
+    ``gain`` comes in ``theta``'s dtype. Works through blocks that stay in L1, each loop
+    running along contiguous memory.
     """
     block = 2048
     total = np.empty(block, theta.dtype)
@@ -469,17 +471,24 @@ def merge_replicas(theta, replicas, lo, hi):
         n = min(block, hi - start)
         base = theta[start : start + n]
         for i in range(n):
-            total[i] = base[i]
+            total[i] = 0.0
         for r in range(replicas.shape[0]):
             rep = replicas[r, start : start + n]
             for i in range(n):
-                total[i] += (rep[i] - base[i]) / replicas.shape[0]
+                total[i] += rep[i] - base[i]
+        mine = replicas[own, start : start + n]
         for i in range(n):
-            base[i] = total[i]
-        for r in range(replicas.shape[0]):
-            rep = replicas[r, start : start + n]
-            for i in range(n):
-                rep[i] = total[i]
+            base[i] += gain * total[i]
+            mine[i] = base[i]
+
+
+@njit(cache=True, nogil=True)
+def copy_outside(theta, replica, lo, hi):
+    """``replica[:lo] = theta[:lo]`` and ``replica[hi:] = theta[hi:]``."""
+    for i in range(lo):
+        replica[i] = theta[i]
+    for i in range(hi, theta.size):
+        replica[i] = theta[i]
 
 
 # -- dense update rules -----------------------------------------------------------------------

@@ -4,7 +4,7 @@ import pytest
 
 import fastnn
 from fastnn.network import _forward_layers
-from fastnn.online import OnlineRunner
+from fastnn.online import OnlineRunner, merge_gain
 from fastnn.optim import KERNEL_RULES
 from fastnn.packing import KernelOptions, pack, unpack
 from fastnn.training import HIDDEN_CODES, LOSS_CODES, OUTPUT_CODES, DivergenceError, train
@@ -401,10 +401,12 @@ def test_mnist_adam_minibatch_reaches_98_percent_within_10_epochs(mnist):
 
 
 @pytest.mark.parametrize("dense", [False, True], ids=["sparse", "window"])
-def test_threads_equal_replicas_of_the_twin_merged_by_their_mean(monkeypatch, dense):
-    # every round, each thread trains its own copy on its share; the params become the copies' mean
+def test_threads_equal_replicas_of_the_twin_merged_with_a_rising_gain(monkeypatch, dense):
+    # every round, each thread trains its own copy on its share; then the copies' changes are
+    # added to the params times a gain that rises from 1/2 (their mean) to 1 (their sum)
     monkeypatch.setattr("fastnn.online.ROUND", 50)
     monkeypatch.setattr("fastnn.online.FIRST_ROUND", 50)
+    monkeypatch.setattr("fastnn.online.MERGE_WARMUP", 200)
     X, y = _problem(n=430)
     params = fastnn.init_params([12, 9, 7, 4], init="xavier", seed=1, dtype="float64")
     T = one_hot(y, 4, "float64")
@@ -415,12 +417,21 @@ def test_threads_equal_replicas_of_the_twin_merged_by_their_mean(monkeypatch, de
                              dense=dense, n_threads=2)
     assert tally.done == len(X)
     want = params
-    for start in range(0, len(X), 100):  # a round: 50 samples on each of 2 threads
+    gains = [0.5, 0.75, 1.0, 1.0, 1.0]  # after 0, 100, 200, 300, 400 samples, with a warm-up of 200
+    for start, gain in zip(range(0, len(X), 100), gains):  # a round: 50 samples on each of 2 threads
         n = min(100, len(X) - start)
         copies = [sgd_epoch_numpy(want, X, T, order[lo:hi], lrs[lo:hi], l2=1e-3, keep=keeps, seed=7, step0=lo)
                   for lo, hi in ((start, start + n // 2), (start + n // 2, start + n))]
-        want = {key: want[key] + sum(c[key] - want[key] for c in copies) / 2 for key in want}
+        want = {key: want[key] + gain * sum(c[key] - want[key] for c in copies) for key in want}
     _assert_params_close(got, want)
+
+
+def test_merge_gain_rises_from_the_mean_to_the_sum(monkeypatch):
+    monkeypatch.setattr("fastnn.online.MERGE_WARMUP", 1000)
+    assert [merge_gain(m, 2) for m in (0, 500, 1000, 5000)] == [0.5, 0.75, 1.0, 1.0]
+    assert merge_gain(0, 4) == 0.25
+    monkeypatch.setattr("fastnn.online.MERGE_WARMUP", 0)
+    assert merge_gain(0, 2) == 1.0
 
 
 def test_threads_are_deterministic_for_a_seed_and_learn_as_well_as_one():
