@@ -2,8 +2,10 @@
 
 Each member is a dense network (default 784-800-10, ReLU, softmax) trained by per-sample
 SGD on freshly distorted digits every epoch (``fastnn.augment.Distortion()`` defaults),
-cosine learning rate from 0.02; members differ in their seed (and in architecture when --layers
-gives several). They train
+cosine learning rate from 0.02; members differ in their seed, in architecture when --layers
+gives several, and in the view of the digits when --widths gives several (member i sees the
+digits stretched to width ``widths[i % len(widths)]`` by ``fastnn.augment.normalize_width``,
+0 meaning the original digits, in training and in prediction). They train
 concurrently with :func:`fastnn.committee.train_committee`, one member per core on
 threads (``n_threads=1`` each), and the committee averages their probabilities.
 
@@ -29,6 +31,8 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=50, help="epochs per member (default %(default)s)")
     parser.add_argument("--layers", default="800", help="hidden layer sizes, e.g. 800 or 800,400; several "
                         "architectures separated by ';' are given to the members in turn (default %(default)s)")
+    parser.add_argument("--widths", default="0", help="ink widths in pixels of the members' views of the digits, "
+                        "given to the members in turn; 0 = the original digits (default %(default)s)")
     parser.add_argument("--lr", type=float, default=0.02, help="initial rate of the cosine schedule (default %(default)s)")
     parser.add_argument("--jobs", type=int, default=None, help="members training at once (default: CPU count)")
     parser.add_argument("--seed", type=int, default=0, help="derives every member's seed (default %(default)s)")
@@ -42,7 +46,7 @@ def main(argv=None):
     t0 = time.perf_counter()
     import fastnn
     from fastnn import committee
-    from fastnn.augment import Distortion
+    from fastnn.augment import Distortion, normalize_width
     from fastnn.datasets import load_mnist
     from fastnn.schedules import cosine
 
@@ -53,12 +57,17 @@ def main(argv=None):
     sizes = [archs[i % len(archs)] for i in range(args.members)]
     seeds = committee.member_seeds(args.seed, args.members)
     members = committee.init_committee(sizes, seeds=seeds)
+    widths = [float(w) for w in args.widths.split(",")]
+    views = {w: (X, X_test) if w == 0 else (normalize_width(X, w), normalize_width(X_test, w)) for w in set(widths)}
+    member_widths = [widths[i % len(widths)] for i in range(args.members)]
+    train_views = [views[w][0] for w in member_widths]
+    test_views = [views[w][1] for w in member_widths]
     lock = threading.Lock()
 
     def reporter(i):
         def callback(epoch, params, history):
             if (epoch + 1) % args.report == 0 or epoch + 1 == args.epochs:
-                acc = fastnn.accuracy(params, X_test, y_test)  # off the member's training clock
+                acc = fastnn.accuracy(params, test_views[i], y_test)  # off the member's training clock
                 with lock:
                     print(f"  member {i}: epoch {epoch + 1}/{args.epochs}  loss {history['loss'][-1]:.4f}  "
                           f"test {100 * acc:.2f}%  {sum(history['seconds']):7.1f} s of training  "
@@ -66,23 +75,25 @@ def main(argv=None):
         return callback
 
     names = ", ".join(dict.fromkeys("-".join(map(str, a)) for a in sizes))
+    names += "; views: " + ", ".join("original" if w == 0 else f"width {w:g}" for w in dict.fromkeys(member_widths))
     print(f"committee of {args.members} ({names}), per-sample SGD, cosine lr from {args.lr:g} "
           f"over {args.epochs} epochs, {'no distortions' if args.no_augment else 'Distortion() every epoch'}, "
           f"{len(X):,} training images, seeds {seeds}", flush=True)
     t1 = time.perf_counter()
     trained, histories = committee.train_committee(
-        members, X, y, seeds=seeds, n_jobs=args.jobs, epochs=args.epochs, lr=cosine(args.lr, total=args.epochs),
+        members, train_views, y, seeds=seeds, n_jobs=args.jobs, epochs=args.epochs, lr=cosine(args.lr, total=args.epochs),
         augment=None if args.no_augment else Distortion(), n_threads=1,
         member_options=[{"callback": reporter(i)} for i in range(args.members)])
     train_wall = time.perf_counter() - t1
 
-    print(f"\n| member | network | seed | test accuracy | training (s) |\n|---|---|---:|---:|---:|")
+    print(f"\n| member | network | view | seed | test accuracy | training (s) |\n|---|---|---|---:|---:|---:|")
     for i, (p, h) in enumerate(zip(trained, histories)):
-        print(f"| {i} | {'-'.join(map(str, sizes[i]))} | {seeds[i]} | {100 * fastnn.accuracy(p, X_test, y_test):.2f}% "
-              f"| {sum(h['seconds']):.0f} |")
-    acc = float(np.mean(committee.committee_predict(trained, X_test) == y_test))
+        view = "original" if member_widths[i] == 0 else f"width {member_widths[i]:g}"
+        print(f"| {i} | {'-'.join(map(str, sizes[i]))} | {view} | {seeds[i]} | "
+              f"{100 * fastnn.accuracy(p, test_views[i], y_test):.2f}% | {sum(h['seconds']):.0f} |")
+    acc = float(np.mean(committee.committee_predict(trained, test_views) == y_test))
     total = time.perf_counter() - t0
-    print(f"| **committee** (mean probability) | | | **{100 * acc:.2f}%** | {train_wall:.0f} wall |")
+    print(f"| **committee** (mean probability) | | | | **{100 * acc:.2f}%** | {train_wall:.0f} wall |")
     print(f"\ncommittee test accuracy {100 * acc:.2f}% ({round((1 - acc) * len(y_test))} errors); "
           f"training {train_wall:.1f} s wall, total {total:.1f} s wall ({total / 60:.1f} min)", flush=True)
     if args.save:

@@ -18,6 +18,8 @@ prepare the next epoch in a background thread::
         ...  # train one epoch on X_epoch
 
 ``affine`` and ``elastic`` apply one explicit transformation or one random elastic field;
+``normalize_width`` stretches every digit to one width (another view of the data for a
+committee member, as in Meier et al., 2011);
 ``distort`` is the general form and ``distort_numpy`` its pure-NumPy twin (same arguments,
 same numbers). The conventions (centre, directions, random streams) are described in
 :mod:`fastnn.kernels.distort`.
@@ -37,7 +39,7 @@ from .validation import (
     refuse_integer_images,
 )
 
-__all__ = ["Distortion", "affine", "elastic", "distort", "distort_numpy"]
+__all__ = ["Distortion", "affine", "elastic", "distort", "distort_numpy", "normalize_width"]
 
 TRUNCATE = 3.0  # Gaussian taps reach 3 sigma
 TRANSFORM_COLUMNS = ("rotation", "scale_x", "scale_y", "shear", "translate_x", "translate_y")
@@ -332,6 +334,44 @@ def affine(X, *, rotation=0.0, scale=1.0, shear=0.0, translate=(0.0, 0.0), image
     transforms[:, 3] = _per_image(shear, n, 1, "shear")
     transforms[:, 4:6] = _per_image(translate, n, 2, "translate")
     return _run(X, transforms, np.uint64(0), 0.0, 0.0, image_shape, out)
+
+
+def normalize_width(X, width, *, threshold=0.1, image_shape=(28, 28), out=None):
+    """Stretch or squeeze every image horizontally so that its ink is ``width`` pixels wide, centred.
+
+    Meier et al. (2011) trained committee members on digits normalised to widths of 10 to
+    20 pixels: each width is another view of the same digits, and members that see different
+    views make different mistakes. A member trained on a width must predict from the same
+    width (:func:`fastnn.committee.committee_predict_proba` takes one array per member).
+
+    Parameters
+    ----------
+    X : ndarray (n, h*w), float32 or float64, values in [0, 1]; never modified.
+    width : float
+        Target width in pixels (> 0) of each image's ink: the columns holding a pixel above
+        ``threshold``, from the first to the last.
+    threshold : float
+        Pixel value in [0, 1) above which a pixel counts as ink.
+    image_shape, out : see :func:`distort`.
+
+    Returns
+    -------
+    ndarray like X: each image scaled along x by ``width / (its ink's width)`` about the
+    centre of its ink, which moves to the image's centre column. Images without ink are
+    returned unchanged. Rows stay as tall as they were.
+    """
+    X, image_shape = _images(X, image_shape)
+    width = check_positive_float(width, "width")
+    threshold = check_real(threshold, "threshold", low=0.0, low_open=False, high=1.0, high_open=True)
+    h, w = image_shape
+    ink = (X.reshape(len(X), h, w) > threshold).any(axis=1)  # (n, w): columns holding ink
+    has_ink = ink.any(axis=1)
+    first = np.argmax(ink, axis=1)
+    last = w - 1 - np.argmax(ink[:, ::-1], axis=1)
+    sx = np.where(has_ink, width / (last - first + 1), 1.0)
+    tx = np.where(has_ink, -sx * ((first + last) / 2 - (w - 1) / 2), 0.0)
+    return affine(X, scale=np.stack([sx, np.ones_like(sx)], axis=1), translate=np.stack([tx, np.zeros_like(tx)], axis=1),
+                  image_shape=image_shape, out=out)
 
 
 def elastic(X, seed, *, alpha=34.0, sigma=4.0, image_shape=(28, 28), out=None):

@@ -2,8 +2,10 @@
 
 A committee is a plain list of params dicts. Its members differ in their seed (initial
 weights, sample order, distortions, dropout masks) and optionally in their own training
-options (a different :class:`fastnn.augment.Distortion`, another learning rate) or layer
-sizes. :func:`train_committee` trains them concurrently:
+options (a different :class:`fastnn.augment.Distortion`, another learning rate), their
+layer sizes, or the view of the data they see: ``X`` may be one array per member (e.g.
+digits normalised to different widths by :func:`fastnn.augment.normalize_width`), in
+training and in prediction alike. :func:`train_committee` trains them concurrently:
 
 - locally, one member per thread: the per-sample kernel is compiled with ``nogil=True``,
   so members on different threads run on different cores at once (give each member
@@ -133,6 +135,16 @@ def _member_options(options, member_options, n):
     return merged
 
 
+def _member_views(X, n):
+    """One input array per member: ``X`` for all, or the list of ``n`` arrays given."""
+    if isinstance(X, (list, tuple)):
+        if len(X) != n:
+            raise ValueError(f"X is a list of {len(X)} arrays for {n} members; give one array per member "
+                             f"(or a single array for all)")
+        return list(X)
+    return [X] * n
+
+
 def _train_member(params, X, y, seed, options):
     """One member: ``fastnn.train`` with this member's seed and options (runs on a thread or a Dask worker)."""
     return train(params, X, y, seed=seed, **options)
@@ -147,9 +159,11 @@ def train_committee(members, X, y, *, seed=None, seeds=None, member_options=None
     members : list of dict
         Initial params, one dict per member (e.g. from :func:`init_committee`); never modified.
         Members may differ in layer sizes (not in input or output width).
-    X, y : ndarray
-        Training data, as for :func:`fastnn.train` (shared by all members, never copied per
-        member on threads; scattered once to every worker with Dask).
+    X : ndarray, or list of ndarray
+        Training inputs, as for :func:`fastnn.train`: one array shared by all members (never
+        copied per member on threads; scattered once to every worker with Dask), or one
+        array per member, each its own view of the same samples (same rows, same ``y``).
+    y : ndarray
     seed : int, optional
         Derives one seed per member (:func:`member_seeds`); ignored when ``seeds`` is given.
     seeds : sequence of int, optional
@@ -183,16 +197,17 @@ def train_committee(members, X, y, *, seed=None, seeds=None, member_options=None
     seeds = member_seeds(seed, n) if seeds is None else _check_seeds(seeds, n)
     options.setdefault("n_threads", 1)
     opts = _member_options(options, member_options, n)
+    views = _member_views(X, n)
     if client is not None:
-        return _train_on_dask(client, members, X, y, seeds, opts)
+        return _train_on_dask(client, members, views, y, seeds, opts)
     if n_jobs is None:
         n_jobs = os.cpu_count() or 1
     n_jobs = min(check_positive_int(n_jobs, "n_jobs"), n)
     if n_jobs == 1:
-        results = [_train_member(p, X, y, s, o) for p, s, o in zip(members, seeds, opts)]
+        results = [_train_member(p, x, y, s, o) for p, x, s, o in zip(members, views, seeds, opts)]
     else:
         with ThreadPoolExecutor(n_jobs, thread_name_prefix="fastnn-member") as pool:
-            futures = [pool.submit(_train_member, p, X, y, s, o) for p, s, o in zip(members, seeds, opts)]
+            futures = [pool.submit(_train_member, p, x, y, s, o) for p, x, s, o in zip(members, views, seeds, opts)]
             try:
                 results = [f.result() for f in futures]
             except BaseException:
@@ -202,12 +217,14 @@ def train_committee(members, X, y, *, seed=None, seeds=None, member_options=None
     return [r[0] for r in results], [r[1] for r in results]
 
 
-def _train_on_dask(client, members, X, y, seeds, opts):
+def _train_on_dask(client, members, views, y, seeds, opts):
     if not callable(getattr(client, "map", None)) or not callable(getattr(client, "scatter", None)):
         raise TypeError(f"client must be a dask.distributed.Client, got {type(client).__name__}")
-    X_remote, y_remote = client.scatter([X, y], broadcast=True)
-    futures = client.map(_train_member, members, [X_remote] * len(members), [y_remote] * len(members), seeds, opts,
-                         pure=False)
+    distinct = list({id(x): x for x in views}.values())  # each array crosses the network once
+    *remote, y_remote = client.scatter([*distinct, y], broadcast=True)
+    where = {id(x): r for x, r in zip(distinct, remote)}
+    futures = client.map(_train_member, members, [where[id(x)] for x in views], [y_remote] * len(members), seeds,
+                         opts, pure=False)
     results = client.gather(futures)
     return [r[0] for r in results], [r[1] for r in results]
 
@@ -219,7 +236,9 @@ def committee_predict_proba(members, X, *, weights=None, activation="relu", outp
     ----------
     members : list of dict
         Trained params, with the same input and output widths.
-    X : ndarray (n_samples, n_features)
+    X : ndarray (n_samples, n_features), or list of them
+        One array for all members, or one per member (each member's own view of the same
+        samples, as it was trained on).
     weights : sequence of float, optional
         Non-negative weight of each member (normalised to sum 1); default equal weights.
     activation, output : str
@@ -241,14 +260,21 @@ def committee_predict_proba(members, X, *, weights=None, activation="relu", outp
             raise ValueError(f"weights must be {len(members)} non-negative finite numbers with a positive sum, "
                              f"got {weights!r}")
         w = w / w.sum()
+    views = _member_views(X, len(members))
+    rows = {np.shape(x)[0] if np.ndim(x) else None for x in views}
+    if len(rows) > 1:
+        raise ValueError(f"the members' arrays in X hold different numbers of rows: {sorted(rows, key=str)}; "
+                         f"give every member a view of the same samples")
     total = None
-    for wi, p in zip(w, members):
-        out = predict_proba(p, X, activation=activation, output=output)
+    for wi, p, x in zip(w, members, views):
+        out = predict_proba(p, x, activation=activation, output=output)
         total = out * wi if total is None else total + out * wi
     return total.astype(out.dtype, copy=False)
 
 
 def committee_predict(members, X, *, weights=None, activation="relu", output="softmax"):
-    """The class (column index) of the committee's largest mean probability for every row of ``X`` (int64)."""
+    """The class (column index) of the committee's largest mean probability for every row of ``X`` (int64).
+
+    ``X`` is one array, or one per member, as for :func:`committee_predict_proba`."""
     return np.argmax(committee_predict_proba(members, X, weights=weights, activation=activation, output=output),
                      axis=1).astype(np.int64)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from fastnn import augment
-from fastnn.augment import Distortion, affine, distort, distort_numpy, elastic
+from fastnn.augment import Distortion, affine, distort, distort_numpy, elastic, normalize_width
 from fastnn.kernels import distort as kd
 
 try:  # test-only reference; the library itself needs only NumPy and Numba
@@ -255,6 +255,43 @@ def test_per_image_parameters_in_affine(rng):
     np.testing.assert_allclose(got[1].reshape(28, 28), np.rot90(X[1].reshape(28, 28)), atol=1e-12)
     ref = rc_affine_reference(X[2].reshape(28, 28), (10.0, 1.1, 0.9, 0.0, 1.0, 2.0))
     np.testing.assert_allclose(got[2].reshape(28, 28), ref, atol=1e-12)
+
+
+def _ink_columns(image, level=0.5):
+    cols = np.flatnonzero((image.reshape(28, 28) >= level).any(axis=0))
+    return cols[0], cols[-1]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_normalize_width_stretches_and_squeezes_the_ink_to_the_width_centred(dtype):
+    X = np.zeros((3, 28, 28), dtype)
+    X[0, 6:22, 10:14] = 1.0  # a bar 4 columns wide, left of centre: stretched x3
+    X[1, 3:25, 4:24] = 1.0  # 20 columns wide: squeezed to half
+    X = X.reshape(3, 784)
+    before = X.copy()
+    got = normalize_width(X, 12)
+    assert got.dtype == dtype and got.shape == X.shape
+    np.testing.assert_array_equal(X, before)  # the caller's images are untouched
+    # bilinear resampling: the bar's edges at half height fall on the scaled edges exactly
+    assert _ink_columns(got[0]) == (8, 19)  # 12 columns, centred on column 13.5
+    rows = np.flatnonzero((got[0].reshape(28, 28) > 0).any(axis=1))
+    assert (rows[0], rows[-1]) == (6, 21)  # the height is kept
+    assert _ink_columns(normalize_width(X, 10)[1]) == (9, 18)
+    np.testing.assert_array_equal(got[2], 0.0)  # no ink: unchanged
+
+
+def test_normalize_width_refuses_bad_arguments():
+    X = np.zeros((2, 784), np.float32)
+    with pytest.raises(ValueError, match="width"):
+        normalize_width(X, 0)
+    with pytest.raises(TypeError, match="width"):
+        normalize_width(X, "16")
+    with pytest.raises(ValueError, match="threshold"):
+        normalize_width(X, 16, threshold=1.0)
+    with pytest.raises(ValueError, match="pixel values in \\[0, 1\\]"):
+        normalize_width(X + 2, 16)
+    with pytest.raises(ValueError, match="image_shape"):
+        normalize_width(X, 16, image_shape=(20, 20))
 
 
 @needs_scipy

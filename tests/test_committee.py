@@ -89,6 +89,29 @@ def test_member_options_and_architectures_may_differ():
     assert hist[0]["lr"] == [0.01, 0.01] and hist[1]["lr"] == [0.02, 0.02]
 
 
+def test_members_may_each_see_their_own_view_of_the_data(data):
+    X, y, Xt, _ = data
+    views, test_views = [X, 0.5 * X + 1], [Xt, 0.5 * Xt + 1]  # one array per member
+    members = committee.init_committee([12, 8, 3], seeds=[3, 4])
+    seeds = committee.member_seeds(2, 2)
+    trained, _ = committee.train_committee(members, views, y, seed=2, epochs=2, lr=0.05, n_jobs=2)
+    for p0, p, s, v in zip(members, trained, seeds, views):
+        alone, _ = fastnn.train(p0, v, y, epochs=2, lr=0.05, seed=s)
+        for k in p:
+            np.testing.assert_array_equal(p[k], alone[k])
+    probs = [fastnn.predict_proba(p, v) for p, v in zip(trained, test_views)]
+    np.testing.assert_allclose(committee.committee_predict_proba(trained, test_views), np.mean(probs, axis=0),
+                               rtol=1e-6)
+    np.testing.assert_array_equal(committee.committee_predict(trained, tuple(test_views)),
+                                  np.argmax(np.mean(probs, axis=0), axis=1))
+    with pytest.raises(ValueError, match="one array per member"):
+        committee.train_committee(members, [X], y)
+    with pytest.raises(ValueError, match="one array per member"):
+        committee.committee_predict_proba(trained, [Xt, Xt, Xt])
+    with pytest.raises(ValueError, match="different numbers of rows"):
+        committee.committee_predict_proba(trained, [Xt, Xt[:-1]])
+
+
 def test_bad_committees_and_options_are_refused_before_any_work(data):
     X, y, _, _ = data
     members = committee.init_committee([12, 8, 3], seeds=[0, 1])
@@ -117,16 +140,18 @@ def test_threads_and_dask_give_the_same_members(data):
     from distributed import Client, LocalCluster
 
     X, y, Xt, _ = data
-    members = committee.init_committee([12, 24, 3], seeds=[0, 1])
-    local, _ = committee.train_committee(members, X, y, seed=3, epochs=3, lr=0.05, n_jobs=2)
+    views = [X, 0.5 * X, X]  # members 0 and 2 share one array, member 1 sees its own view
+    members = committee.init_committee([12, 24, 3], seeds=[0, 1, 2])
+    local, _ = committee.train_committee(members, views, y, seed=3, epochs=3, lr=0.05, n_jobs=2)
     with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
                       dashboard_address=None) as cluster, Client(cluster) as client:
-        remote, histories = committee.train_committee(members, X, y, seed=3, epochs=3, lr=0.05, client=client)
+        remote, histories = committee.train_committee(members, views, y, seed=3, epochs=3, lr=0.05, client=client)
         ran_on = client.run(lambda: __import__("os").getpid())
     assert len(set(ran_on.values())) == 2
-    assert len(histories) == 2
+    assert len(histories) == 3
     for a, b in zip(local, remote):
         for k in a:
             np.testing.assert_array_equal(a[k], b[k])
-    np.testing.assert_array_equal(committee.committee_predict_proba(local, Xt),
-                                  committee.committee_predict_proba(remote, Xt))
+    test_views = [Xt, 0.5 * Xt, Xt]
+    np.testing.assert_array_equal(committee.committee_predict_proba(local, test_views),
+                                  committee.committee_predict_proba(remote, test_views))
