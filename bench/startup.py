@@ -8,7 +8,9 @@ from the cache. Each process imports fastnn, then calls ``train`` (784-128-64-10
 samples, one epoch of per-sample SGD) on one thread, then on two threads, then on one
 thread again; a second series does the same on dense inputs (every pixel non-zero, the
 windowed path). Printed per call: the wall time of the call and the part of it that
-``history["compile_seconds"]`` attributes to compiling or loading the kernels.
+``history["compile_seconds"]`` attributes to compiling or loading the kernels. With an empty
+cache it also prints where the compilation of ``sgd_epoch`` (the one-thread kernel) went:
+Numba's own per-pass times, the largest first.
 """
 import argparse
 import json
@@ -34,7 +36,15 @@ for threads in (1, 2, 1):
     t = time.perf_counter()
     _, history = fastnn.train(params, X, y, epochs=1, n_threads=threads)
     calls.append([time.perf_counter() - t, history["compile_seconds"]])
-print(json.dumps({"import": t1 - t0, "calls": calls}))
+from fastnn.kernels import sgd
+passes = {}
+for sig in sgd.sgd_epoch.signatures:
+    try:  # kept only by a compilation, not by a load from the cache
+        times = sgd.sgd_epoch.get_metadata(sig)["pipeline_times"]["nopython"]
+    except (KeyError, TypeError, AttributeError):
+        continue
+    passes = {name.split("_", 1)[1]: t.init + t.run + t.finalize for name, t in times.items()}
+print(json.dumps({"import": t1 - t0, "calls": calls, "passes": passes}))
 """
 
 CALLS = ("first train, 1 thread", "first train, 2 threads", "next train, 1 thread")
@@ -57,6 +67,10 @@ def main(argv=None):
                 r = measure(kind, cache)
                 cells = "".join(f"{f'{wall:.2f} s (compile {comp:.2f} s)':>36}" for wall, comp in r["calls"])
                 print(f"{kind:<8}{'empty' if run == 0 else 'warm':<7}{r['import']:>7.2f} s{cells}", flush=True)
+                if r["passes"]:
+                    top = sorted(r["passes"].items(), key=lambda kv: -kv[1])[:5]
+                    print(f"{'':15}sgd_epoch compiled in {sum(r['passes'].values()):.2f} s of Numba passes: "
+                          + ", ".join(f"{name} {t:.2f} s" for name, t in top), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Multi-core per-sample SGD: speed-up and accuracy of ``train(..., n_threads=2)`` against one thread.
 
 Run:  FASTNN_DATA=../shared/mnist python bench/threads.py [--epochs 5] [--seeds 3] [--round-size 2048]
+          [--merge-warmup N] [--lr 0.02]
 
 For the reference network (784-128-64-10) and a wide one (784-800-10): ``--epochs`` epochs
 of per-sample SGD (lr 0.02/(1+epoch)) on 1 and on 2 threads for each of ``--seeds`` seeds,
@@ -12,7 +13,10 @@ The last column is the host's ceiling at the time: two independent one-thread ``
 calls, each on half of the samples with its own parameters (no merges, nothing shared),
 run side by side on two threads against one after the other, alternated with the rest.
 On a shared virtual machine this moves with the neighbours' load; a speed-up is only
-meaningful next to it. ``--round-size`` sets ``fastnn.online.ROUND``, the samples
+meaningful next to it.
+
+``--merge-warmup`` sets ``fastnn.online.MERGE_WARMUP``: 0 sums the replicas' changes from the
+first merge on, a huge value (1e12) keeps their mean throughout. ``--round-size`` sets ``fastnn.online.ROUND``, the samples
 each thread trains on its replica between two merges. Check ``uptime`` first: the two
 threads need both cores.
 """
@@ -26,10 +30,10 @@ from fastnn import online
 from fastnn.datasets import load_mnist
 
 
-def run(layers, threads, epochs, data, seed=0):
+def run(layers, threads, epochs, data, seed=0, lr=0.02):
     (X, y), (Xt, yt) = data
     params, history = fastnn.train(fastnn.init_params(layers, seed=seed), X, y, epochs=epochs,
-                                   lr=lambda e: 0.02 / (1 + e), seed=seed, n_threads=threads)
+                                   lr=lambda e: lr / (1 + e), seed=seed, n_threads=threads)
     return history["seconds"], fastnn.accuracy(params, Xt, yt)
 
 
@@ -59,11 +63,14 @@ def main():
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--round-size", type=int, default=online.ROUND)
     ap.add_argument("--layers", default="784-128-64-10,784-800-10")
+    ap.add_argument("--merge-warmup", type=float, default=online.MERGE_WARMUP)
+    ap.add_argument("--lr", type=float, default=0.02, help="rate of the first epoch, then lr/(1+epoch)")
     args = ap.parse_args()
     online.ROUND = args.round_size
+    online.MERGE_WARMUP = args.merge_warmup
     data = load_mnist()
     print(f"ROUND = {online.ROUND} samples per thread between merges, MERGE_WARMUP = {online.MERGE_WARMUP}, "
-          f"{args.epochs} epochs, seeds 0-{args.seeds - 1}")
+          f"{args.epochs} epochs, lr {args.lr:g}/(1+epoch), seeds 0-{args.seeds - 1}")
     print("| network | 1 thread: s/epoch | 2 threads: s/epoch | speed-up | test accuracy, 1 thread | 2 threads "
           "| difference (2 - 1), per seed | independent pair: speed-up |")
     print("|---|---:|---:|---:|---:|---:|---|---:|")
@@ -73,7 +80,7 @@ def main():
         seconds, accuracy, pair = {1: [], 2: []}, {1: [], 2: []}, []
         for seed in range(args.seeds):
             for threads in ((1, 2) if seed % 2 == 0 else (2, 1)):
-                s, acc = run(layers, threads, args.epochs, data, seed)
+                s, acc = run(layers, threads, args.epochs, data, seed, args.lr)
                 seconds[threads] += s
                 accuracy[threads].append(100 * acc)
             serial, side_by_side = independent_pair(layers, data)

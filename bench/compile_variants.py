@@ -1,0 +1,81 @@
+"""What would make the first compilation of ``sgd_epoch`` cheaper: variants of the kernel's source, timed.
+
+Run:  python bench/compile_variants.py [--rounds 2]
+
+Each variant is a copy of ``kernels/sgd.py`` with one textual change, compiled afresh
+(``cache=False``) in its own Python process by a first call of ``sgd_epoch`` on 100 sparse
+samples (784-128-64-10, float32); the variants alternate within each round, and the table
+shows each one's median first-call time. The variants:
+
+- ``as is``: the kernel unchanged;
+- ``constant codes``: the activation and loss codes replaced by the constants of ReLU,
+  softmax and cross-entropy, so that only the branches in use reach type inference and code
+  generation (what literal dispatch on the codes would give);
+- ``no inline``: ``inline="always"`` dropped, each piece compiled as a function of its own
+  (and left to LLVM to inline).
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.path.join(HERE, "..", "kernels", "sgd.py")
+
+VARIANTS = {
+    "as is": lambda src: src,
+    "constant codes": lambda src: re.sub(r"opts\.(hidden|output|loss)\b",
+                                         lambda m: {"hidden": "RELU", "output": "SOFTMAX", "loss": "CROSS_ENTROPY"}[m[1]],
+                                         src),
+    "no inline": lambda src: src.replace(', inline="always"', ""),
+}
+
+CHILD = """
+import sys, time
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+import variant
+from fastnn.packing import KernelOptions, pack
+rng = np.random.default_rng(0)
+widths = [784, 128, 64, 10]
+theta, sizes, offsets = pack([(0.05 * rng.standard_normal((a, b)).astype(np.float32), np.zeros(b, np.float32))
+                              for a, b in zip(widths[:-1], widths[1:])])
+X = rng.random((100, 784), dtype=np.float32)
+X[X < 0.8] = 0
+T = np.eye(10, dtype=np.float32)[np.arange(100) % 10]
+opts = KernelOptions(0, 4, 0, 0.0, np.ones(3), 0, 0, np.zeros(0))
+t = time.perf_counter()
+variant.sgd_epoch(theta, sizes, offsets, X, T, np.arange(100), np.full(100, 0.01, np.float32), opts, 0, np.zeros(3))
+print(time.perf_counter() - t)
+"""
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=2)
+    args = ap.parse_args(argv)
+    with open(SOURCE) as f:
+        source = f.read().replace("cache=True", "cache=False")
+    times = {name: [] for name in VARIANTS}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.rounds):
+            names = list(VARIANTS) if r % 2 == 0 else list(VARIANTS)[::-1]
+            for name in names:
+                folder = os.path.join(tmp, f"{r}-{len(times[name])}-{name.replace(' ', '_')}")
+                os.makedirs(folder)
+                with open(os.path.join(folder, "variant.py"), "w") as f:
+                    f.write(VARIANTS[name](source))
+                out = subprocess.run([sys.executable, "-c", CHILD, folder], capture_output=True, text=True, check=True)
+                times[name].append(float(out.stdout.strip().splitlines()[-1]))
+                print(f"round {r + 1}/{args.rounds}  {name:<15} {times[name][-1]:.2f} s", flush=True)
+    base = statistics.median(times["as is"])
+    print("\n| variant | first call of sgd_epoch (median) | against as is |\n|---|---:|---:|")
+    for name, ts in times.items():
+        print(f"| {name} | {statistics.median(ts):.2f} s | {statistics.median(ts) / base:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
