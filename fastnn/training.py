@@ -141,7 +141,10 @@ def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shu
         The changes are averaged at first and summed after the first 60,000 samples, the
         factor rising linearly in between (``fastnn.online.merge_gain``): their sum keeps
         every sample's full step, but early on it overshoots. The result is deterministic
-        for a given seed and ``n_threads``, and differs slightly from one thread's.
+        for a given seed and ``n_threads``, and differs slightly from one thread's. On
+        dense inputs (more than half of the entries non-zero) one thread takes the faster
+        windowed path and several threads the row loop: there ``n_threads=1`` was faster
+        (README, Speed).
     verbose : bool
         Print one line per epoch.
     callback : callable, optional
