@@ -110,7 +110,6 @@ class OnlineRunner:
         self.replicas = self.pool = None
         self.rounds = 0  # merges so far: the first rounds are shorter
         self.merged = 0  # samples trained on the replicas so far
-        self.gain = None
         if n_threads > 1:
             self.replicas = np.tile(theta, (n_threads, 1))
             self.pool = ThreadPoolExecutor(n_threads - 1, thread_name_prefix="fastnn-sgd")
@@ -206,16 +205,16 @@ class OnlineRunner:
             self.run_part(self.theta, X, T, part, lrs, step0, stats)
             return stats
         k = self.n_threads
-        self.gain = self.theta.dtype.type(merge_gain(self.merged, k))
+        gain = self.theta.dtype.type(merge_gain(self.merged, k))
         self.merged += len(part)
         stats = [np.zeros(3) for _ in range(k)]  # one array each: no cache line shared between threads
-        futures = [self.pool.submit(self._share, t, X, T, part, lrs, step0, stats[t]) for t in range(1, k)]
-        self._share(0, X, T, part, lrs, step0, stats[0])
+        futures = [self.pool.submit(self._share, t, X, T, part, lrs, step0, stats[t], gain) for t in range(1, k)]
+        self._share(0, X, T, part, lrs, step0, stats[0], gain)
         for f in futures:
             f.result()
         return np.sum(stats, axis=0)
 
-    def _share(self, t, X, T, part, lrs, step0, stats):
+    def _share(self, t, X, T, part, lrs, step0, stats, gain):
         """Thread ``t``'s part of a round: train replica ``t`` on its share of ``part``, wait
         for the other threads, merge slice ``t`` of the parameters, wait again, and copy the
         other slices into replica ``t``."""
@@ -229,6 +228,6 @@ class OnlineRunner:
         self.barrier.wait()
         size = self.theta.size
         lo, hi = size * t // k, size * (t + 1) // k
-        sgd_kernels.merge_replicas(self.theta, self.replicas, lo, hi, self.gain, t)
+        sgd_kernels.merge_replicas(self.theta, self.replicas, lo, hi, gain, t)
         self.barrier.wait()
         sgd_kernels.copy_outside(self.theta, self.replicas[t], lo, hi)
