@@ -20,11 +20,20 @@ def pack(layers):
     for l, (W, b) in enumerate(layers):
         offsets[2 * l], offsets[2 * l + 1] = pos, pos + W.size
         pos += W.size + b.size
-    theta = np.empty(pos, dtype=layers[0][0].dtype)
+    theta = _aligned_empty(pos, layers[0][0].dtype)
     for l, (W, b) in enumerate(layers):
         theta[offsets[2 * l] : offsets[2 * l] + W.size] = W.ravel()
         theta[offsets[2 * l + 1] : offsets[2 * l + 1] + b.size] = b
     return theta, sizes, offsets
+
+
+def _aligned_empty(n, dtype):
+    """A 1-D array whose first element starts a 64-byte cache line, so that threads that
+    split ``W1``'s columns on line boundaries (``fastnn.online.split_units``) share none."""
+    itemsize = np.dtype(dtype).itemsize
+    raw = np.empty(n * itemsize + 64, np.uint8)
+    start = -raw.ctypes.data % 64
+    return raw[start : start + n * itemsize].view(dtype)
 
 
 def unpack(theta, sizes, offsets):

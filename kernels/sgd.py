@@ -26,6 +26,8 @@ Entry points, each compiled only when first used:
 import numpy as np
 from numba import njit
 
+from .atomics import load_acquire, spin_pause, store_release
+
 RELU, SIGMOID, TANH, IDENTITY, SOFTMAX = 0, 1, 2, 3, 4
 CROSS_ENTROPY, MSE = 0, 1
 # Dense update rules; plain SGD keeps the sparse speed, the others touch every weight.
@@ -135,21 +137,23 @@ def _sum_active_rows(W, v, m, active, n_active, z):
 
 
 @njit(cache=True, fastmath=_FAST, nogil=True, inline="always")
-def _hidden_layer_out(z, b, sc, l, h, m, active, opts, step):
+def _hidden_layer_out(z, b, sc, l, h, m, active, opts, step, unit0):
     """Activation, dropout mask and the list of units that pass a signal on, for hidden layer ``l``.
 
-    ``z`` is the layer's input sum of the stored weights, ``sc`` their lazy L2 factor.
-    Returns the number of such units (written to ``active``).
+    ``z`` is the input sum of the stored weights (``sc`` their lazy L2 factor) of the layer's
+    units ``unit0``, ``unit0 + 1``, ...; ``b``, ``h`` and ``m`` are those units' entries.
+    Returns the number of units that pass a signal on and writes their indices in the
+    layer (from ``unit0`` on) to ``active``.
     """
     for k in range(z.size):
         h[k] = _activate(sc * z[k] + b[k], opts.hidden)
     keep = opts.keep[l]
     if keep < 1.0:
         for k in range(z.size):
-            m[k] = 1.0 / keep if keep_unit(opts.seed, step, l, k, keep) else 0.0
+            m[k] = 1.0 / keep if keep_unit(opts.seed, step, l, unit0 + k, keep) else 0.0
     c = 0  # branch-free compaction, as in _scan_nonzero
     for k in range(z.size):
-        active[c] = k
+        active[c] = unit0 + k
         c += (m[k] != 0) & ((h[k] != 0) | (opts.hidden != RELU))
     return c
 
@@ -317,7 +321,7 @@ def _forward_from(first, theta, sizes, offsets, x, h, m, delta, active, n_active
         z = delta[l + 1, : sizes[l + 1]]  # scratch for the pre-activation, overwritten by backward later
         _sum_active_rows(W, x if l == 0 else h[l], m[l], active[l], n_active[l], z)
         if l < L - 1:
-            n_active[l + 1] = _hidden_layer_out(z, b, scale[l], l, h[l + 1], m[l + 1], active[l + 1], opts, step)
+            n_active[l + 1] = _hidden_layer_out(z, b, scale[l], l, h[l + 1], m[l + 1], active[l + 1], opts, step, 0)
         else:
             for k in range(z.size):
                 z[k] = scale[l] * z[k] + b[k]
@@ -419,7 +423,7 @@ def sgd_window(theta, sizes, offsets, X, T, lrs, P, G, D, opts, step0, scale, st
             for k in range(z.size):
                 z[k] -= g * D[r, k]
         if L > 1:
-            n_active[1] = _hidden_layer_out(z, b1, scale[0], 0, h[1], m[1], active[1], opts, step0 + s)
+            n_active[1] = _hidden_layer_out(z, b1, scale[0], 0, h[1], m[1], active[1], opts, step0 + s, 0)
             _forward_from(1, theta, sizes, offsets, x, h, m, delta, active, n_active, scale, opts, step0 + s)
         else:
             for k in range(z.size):
@@ -442,6 +446,121 @@ def sgd_window(theta, sizes, offsets, X, T, lrs, P, G, D, opts, step0, scale, st
     stats[0] += loss_sum
     stats[1] += correct
     stats[2] += done
+
+
+@njit(cache=True, fastmath=_FAST, nogil=True)
+def sgd_split_epoch(theta, own, block, sizes, offsets, X, T, order, lrs, opts, step0, stats, units, t, partials, flags,
+                    tick0):
+    """Thread ``t``'s part of plain per-sample SGD with the first hidden layer's units split between threads.
+
+    Every thread runs this over the same samples ``X[order]``, at the same time. Thread
+    ``t`` owns units ``units[t]:units[t + 1]`` of the first hidden layer: their columns of
+    ``W1``, which it trains in ``block`` (its own contiguous (n_in, n_units) array, copied
+    from ``theta`` on entry and back on exit), their entries of ``b1`` and their rows of
+    ``W2``, both in the shared ``theta``. No other thread reads or writes them. (Columns
+    trained in place were slower than one thread on two cores: the other thread's half of
+    each row of ``W1`` kept crossing between the cores, measured.) Everything after ``W2``
+    (``b2`` and the later layers) is small: each thread keeps its own copy in ``own`` (same
+    layout as ``theta``), copied from ``theta`` on entry, updated identically by every
+    thread, and copied back by thread 0.
+
+    Per sample, each thread computes its units and their share of the second layer's sum,
+    publishes that share in ``partials[t, tick % 2]`` and its counter ``flags[8 * t] = tick``
+    (release), then waits for every other thread's counter (acquire) and adds the shares in
+    thread order, so every thread sees the same sum. The rest of the sample (later layers,
+    output, backward pass and updates) follows as in :func:`sgd_epoch`, each thread updating
+    what it owns. This is exactly per-sample SGD: only the second layer's sum is added in
+    another order. Ticks run on from ``tick0`` across calls, so the counters never go back.
+    A non-zero ``flags[8 * k]`` (``k`` threads) tells every thread to stop: set by the caller
+    when a thread failed.
+
+    ``stats`` as for :func:`sgd_epoch` (each thread's are the same). Needs a hidden layer.
+    """
+    h, m, delta, active, n_active = _scratch(sizes, theta.dtype)
+    scale = np.ones(sizes.size - 1, theta.dtype)
+    L = sizes.size - 1
+    k = units.size - 1
+    u0, u1 = units[t], units[t + 1]
+    n1, n2 = sizes[1], sizes[2]
+    tail = offsets[3]
+    for i in range(tail, theta.size):
+        own[i] = theta[i]
+    W1, b1 = layer_views(theta, sizes, offsets, 0)
+    for j in range(block.shape[0]):
+        for c in range(block.shape[1]):
+            block[j, c] = W1[j, u0 + c]
+    W2 = layer_views(theta, sizes, offsets, 1)[0]
+    W2_own = theta[offsets[2] + u0 * n2 : offsets[2] + u1 * n2].reshape((u1 - u0, n2))
+    b2 = layer_views(own, sizes, offsets, 1)[1]
+    loss_sum, correct, done = 0.0, 0, 0
+    stop = False
+    for s in range(order.size):
+        x, target = X[order[s]], T[order[s]]
+        step, tick = step0 + s, tick0 + s + 1
+        n_active[0] = _scan_nonzero(x, active[0])
+        z1 = delta[1, u0:u1]
+        _sum_active_rows(block, x, m[0], active[0], n_active[0], z1)
+        n_active[1] = _hidden_layer_out(z1, b1[u0:u1], scale[0], 0, h[1, u0:u1], m[1, u0:u1], active[1], opts, step,
+                                        u0)
+        share = partials[t, tick % 2, :n2]
+        _sum_active_rows(W2, h[1], m[1], active[1], n_active[1], share)
+        store_release(flags, 8 * t, tick)
+        for r in range(k):
+            while load_acquire(flags, 8 * r) < tick:
+                if load_acquire(flags, 8 * k) != 0:
+                    stop = True
+                    break
+                spin_pause()
+        if stop:
+            break
+        z2 = delta[2, :n2]
+        for c in range(n2):
+            z2[c] = partials[0, tick % 2, c]
+        for r in range(1, k):
+            for c in range(n2):
+                z2[c] += partials[r, tick % 2, c]
+        if L > 2:
+            n_active[2] = _hidden_layer_out(z2, b2, scale[1], 1, h[2, :n2], m[2, :n2], active[2], opts, step, 0)
+            _forward_from(2, own, sizes, offsets, x, h, m, delta, active, n_active, scale, opts, step)
+        else:
+            for c in range(n2):
+                z2[c] = scale[1] * z2[c] + b2[c]
+        z, out = delta[L, : sizes[L]], h[L, : sizes[L]]
+        sample_loss, best = _output_loss_delta(z, target, out, z, opts.output, opts.loss)
+        if not np.isfinite(sample_loss):  # the same sample on every thread: they all stop here
+            break
+        loss_sum += sample_loss
+        correct += best == _argmax(target)
+        done += 1
+        lr = lrs[s]
+        if L > 2:
+            _backward_update_to(2, own, sizes, offsets, x, h, m, delta, active, n_active, scale, opts, lr, True)
+        d2 = delta[2, :n2]
+        back, rate = _decay_step(scale, 1, lr, opts.l2, W2_own, True)
+        for c in range(n2):
+            b2[c] -= lr * d2[c]
+        d1 = delta[1, u0:u1]
+        for c in range(d1.size):
+            d1[c] = 0.0
+        _backprop_update_rows(W2, d2, h[1], m[1], active[1], n_active[1], delta[1], back, rate, opts.hidden, True)
+        back, rate = _decay_step(scale, 0, lr, opts.l2, block, True)
+        for c in range(d1.size):
+            b1[u0 + c] -= lr * d1[c]
+        _backprop_update_rows(block, d1, x, m[0], active[0], n_active[0], delta[0], back, rate, opts.hidden, False)
+    if scale[0] != 1.0:
+        _scale_rows(block, scale[0])
+    for j in range(block.shape[0]):
+        for c in range(block.shape[1]):
+            W1[j, u0 + c] = block[j, c]
+    if scale[1] != 1.0:
+        _scale_rows(W2_own, scale[1])
+    for l in range(2, L):
+        if scale[l] != 1.0:
+            _scale_rows(layer_views(own, sizes, offsets, l)[0], scale[l])
+    if t == 0:
+        for i in range(tail, theta.size):
+            theta[i] = own[i]
+    stats[0], stats[1], stats[2] = loss_sum, correct, done
 
 
 @njit(cache=True, nogil=True)
