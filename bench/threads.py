@@ -1,7 +1,6 @@
 """Multi-core per-sample SGD: speed-up and accuracy of ``train(..., n_threads=2)`` against one thread.
 
-Run:  FASTNN_DATA=../shared/mnist python bench/threads.py [--epochs 5] [--seeds 3] [--round-size 2048]
-          [--merge-warmup N] [--lr 0.02]
+Run:  FASTNN_DATA=../shared/mnist python bench/threads.py [--epochs 5] [--seeds 3] [--lr 0.02] [--split-from 256]
 
 For the reference network (784-128-64-10) and a wide one (784-800-10): ``--epochs`` epochs
 of per-sample SGD (lr 0.02/(1+epoch)) on 1 and on 2 threads for each of ``--seeds`` seeds,
@@ -15,10 +14,9 @@ run side by side on two threads against one after the other, alternated with the
 On a shared virtual machine this moves with the neighbours' load; a speed-up is only
 meaningful next to it.
 
-``--merge-warmup`` sets ``fastnn.online.MERGE_WARMUP``: 0 sums the replicas' changes from the
-first merge on, a huge value (1e12) keeps their mean throughout. ``--round-size`` sets ``fastnn.online.ROUND``, the samples
-each thread trains on its replica between two merges. Check ``uptime`` first: the two
-threads need both cores.
+``--split-from`` sets ``fastnn.online.SPLIT_FROM``, the first hidden layer's width from which
+the threads split its units rather than train replicas: 1 splits every network, a huge
+value trains replicas for every network. Check ``uptime`` first: the two threads need both cores.
 """
 import argparse
 import statistics
@@ -61,16 +59,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--round-size", type=int, default=online.ROUND)
     ap.add_argument("--layers", default="784-128-64-10,784-800-10")
-    ap.add_argument("--merge-warmup", type=float, default=online.MERGE_WARMUP)
+    ap.add_argument("--split-from", type=int, default=online.SPLIT_FROM)
     ap.add_argument("--lr", type=float, default=0.02, help="rate of the first epoch, then lr/(1+epoch)")
     args = ap.parse_args()
-    online.ROUND = args.round_size
-    online.MERGE_WARMUP = args.merge_warmup
+    online.SPLIT_FROM = args.split_from
     data = load_mnist()
-    print(f"ROUND = {online.ROUND} samples per thread between merges, MERGE_WARMUP = {online.MERGE_WARMUP}, "
-          f"{args.epochs} epochs, lr {args.lr:g}/(1+epoch), seeds 0-{args.seeds - 1}")
+    print(f"SPLIT_FROM = {online.SPLIT_FROM}, {args.epochs} epochs, lr {args.lr:g}/(1+epoch), seeds 0-{args.seeds - 1}")
     print("| network | 1 thread: s/epoch | 2 threads: s/epoch | speed-up | test accuracy, 1 thread | 2 threads "
           "| difference (2 - 1), per seed | independent pair: speed-up |")
     print("|---|---:|---:|---:|---:|---:|---|---:|")

@@ -12,13 +12,25 @@ a diverging run stops early, Ctrl-C is seen and the progress bar moves:
   (``kernels.sgd.sgd_window``), still exactly per-sample SGD;
 - any other rule (momentum, Adam, ...): ``kernels.sgd.rule_epoch``, every weight every step.
 
-With ``n_threads > 1`` every thread trains its own replica of the parameters on its own
-share of the samples for ``ROUND`` samples, then the replicas' changes are added to the
-parameters, times a gain that rises from ``1 / n_threads`` (their mean) to 1 (their sum)
-over the first ``MERGE_WARMUP`` samples (:func:`merge_gain`), and the replicas restart from
-the result (local SGD with model averaging, then delayed-update summing). No cache line is
-written by two cores between merges, so the threads run at single-core speed; for a
-fixed ``n_threads`` and seed the result is deterministic.
+With ``n_threads > 1`` (plain SGD) the threads share the work in one of two ways, by
+the width of the first hidden layer:
+
+- at least ``SPLIT_FROM`` units: the threads split those units between them
+  (``kernels.sgd.sgd_split_epoch``). Each trains its units' columns of ``W1`` in an array
+  of its own and their rows of ``W2``, so no cache line of the large first layers is
+  written by two cores, and the threads meet once per sample to add their shares of the
+  second layer's sum. This is exactly per-sample SGD (the twin's steps, one sum added in
+  another order).
+- fewer (or no hidden layer): every thread trains its own replica of the parameters on
+  its own share of the samples for ``ROUND`` samples, then the replicas' changes are
+  added to the parameters, times a gain that rises from ``1 / n_threads`` (their mean) to
+  1 (their sum) over the first ``MERGE_WARMUP`` samples (:func:`merge_gain`), and the
+  replicas restart from the result (local SGD with model averaging, then delayed-update
+  summing). Splitting a narrow layer leaves each thread rows too short to pay for the
+  meeting at every sample.
+
+Either way no cache line is written by two cores between meetings, and for a fixed
+``n_threads`` and seed the result is deterministic.
 """
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -46,12 +58,16 @@ replicas step the same way and their sum overshoots; the mean is safe there but 
 sample's step for good (as a warm-up of the learning rate does for large batches). Measured
 on MNIST, 5 epochs, lr 0.02/(1+epoch), mean test accuracy over seeds (README, Speed)."""
 
+SPLIT_FROM = 256
+"""Threads split the first hidden layer's units when it has at least this many, and train
+replicas otherwise. Measured on MNIST, two threads (README, Speed): 784-800-10 ran 1.86x
+one thread's speed split; 784-128-64-10 ran 0.81x split and 1.37-1.60x on replicas."""
+
 DENSE_ABOVE = 0.5
 """Plain SGD on one thread runs in windows when more than this fraction of the inputs is
 non-zero (1.0: never). On standardised MNIST the windows took 0.97-1.24 s per epoch against
 2.16-3.0 s for the row loop in the later runs of this session, and tied with it (0.89-1.05 s
-against 0.89 s) in an earlier one. On two threads the replicas' matrix products compete for
-the cores' BLAS threads (1.99 s against 1.67 s for rows), so threads keep the row loop."""
+against 0.89 s) in an earlier one. Several threads split the units and keep the row loop."""
 
 WINDOW = 64
 """Samples per window of the dense path."""
@@ -63,6 +79,31 @@ def merge_gain(merged, n_threads):
     ``MERGE_WARMUP`` samples."""
     ramp = min(1.0, merged / MERGE_WARMUP) if MERGE_WARMUP > 0 else 1.0
     return 1.0 / n_threads + (1.0 - 1.0 / n_threads) * ramp
+
+
+def splits_units(sizes):
+    """Whether several threads split the first hidden layer (else they train replicas)."""
+    return len(sizes) > 2 and sizes[1] >= SPLIT_FROM
+
+
+def split_units(n_units, n_threads, itemsize):
+    """Boundaries (``n_threads + 1`` int64) of each thread's share of ``n_units`` hidden units.
+
+    Shares are as even as possible with their boundaries on whole 64-byte cache lines of
+    ``b1`` (``64 / itemsize`` units) when there are enough units, so that no line of ``b1``
+    is written by two threads.
+    """
+    q = 64 // itemsize if n_units >= n_threads * 64 // itemsize else 1
+    cuts = [round(n_units * t / n_threads / q) * q for t in range(n_threads)] + [n_units]
+    return np.array(cuts, dtype=np.int64)
+
+
+def _aligned_zeros(shape, dtype):
+    """Zeros whose first element starts a 64-byte cache line."""
+    n = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    raw = np.zeros(n + 64, np.uint8)
+    start = -raw.ctypes.data % 64
+    return raw[start : start + n].view(dtype).reshape(shape)
 
 
 class EpochTally(NamedTuple):
@@ -94,7 +135,7 @@ class OnlineRunner:
     theta, sizes, offsets : the packed parameters (``fastnn.packing.pack``).
     opts : fastnn.packing.KernelOptions.
     slots : (2, theta.size) optimizer state for a rule other than SGD, else None.
-    n_threads : int, threads (and parameter replicas) to train with.
+    n_threads : int, threads to train with (more than one: see the module's docstring).
     dense : bool, use the windowed path for plain SGD.
     """
 
@@ -107,13 +148,23 @@ class OnlineRunner:
             self.run_part = self._window_part
         else:
             self.run_part = self._sparse_part
-        self.replicas = self.pool = None
+        self.pool = self.replicas = self.units = None
         self.rounds = 0  # merges so far: the first rounds are shorter
         self.merged = 0  # samples trained on the replicas so far
         if n_threads > 1:
-            self.replicas = np.tile(theta, (n_threads, 1))
             self.pool = ThreadPoolExecutor(n_threads - 1, thread_name_prefix="fastnn-sgd")
+        if n_threads > 1 and not splits_units(sizes):
+            self.replicas = np.tile(theta, (n_threads, 1))
             self.barrier = threading.Barrier(n_threads)
+        elif n_threads > 1:
+            width = 64 // theta.dtype.itemsize  # each thread's shares and counter on lines of their own
+            self.units = split_units(int(sizes[1]), n_threads, theta.dtype.itemsize)
+            self.own = np.empty((n_threads, theta.size), theta.dtype)
+            self.blocks = [_aligned_zeros((int(sizes[0]), int(b - a)), theta.dtype)
+                           for a, b in zip(self.units[:-1], self.units[1:])]
+            self.partials = _aligned_zeros((n_threads, 2, -(-int(sizes[2]) // width) * width), theta.dtype)
+            self.flags = _aligned_zeros(8 * (n_threads + 1), np.int64)
+            self.tick = 0  # samples done so far: the threads' counters go on from it
 
     def close(self):
         if self.pool is not None:
@@ -122,11 +173,10 @@ class OnlineRunner:
     @classmethod
     def warm_up(cls, theta, sizes, offsets, opts, slots, n_threads, dense, X, T):
         """Compile, or load from Numba's cache, every kernel that an epoch of this
-        configuration calls, by training scratch copies on one sample per thread."""
+        configuration calls, by training scratch copies on one sample."""
         scratch = cls(theta.copy(), sizes, offsets, opts, None if slots is None else slots.copy(), n_threads, dense)
         try:
-            k = min(n_threads, len(X))
-            scratch.epoch(X, T, np.arange(k), np.zeros(k, theta.dtype), 0, np.inf)
+            scratch.epoch(X, T, np.arange(1), np.zeros(1, theta.dtype), 0, np.inf)
         finally:
             scratch.close()
 
@@ -192,18 +242,20 @@ class OnlineRunner:
         return EpochTally(loss_sum, correct, done, False)
 
     def _samples_per_call(self):
-        if self.n_threads == 1:
+        if self.replicas is None:
             return CHUNK
         per_thread = min(ROUND, FIRST_ROUND << min(self.rounds, 30))
         self.rounds += 1
         return per_thread * self.n_threads
 
     def _run(self, X, T, part, lrs, step0):
-        """One compiled part on one thread, or one round on every thread followed by a merge."""
+        """One compiled part on one thread; or on every thread, its units or one round of its replica and a merge."""
         if self.n_threads == 1:
             stats = np.zeros(3)
             self.run_part(self.theta, X, T, part, lrs, step0, stats)
             return stats
+        if self.units is not None:
+            return self._run_split(X, T, part, lrs, step0)
         k = self.n_threads
         gain = self.theta.dtype.type(merge_gain(self.merged, k))
         self.merged += len(part)
@@ -231,3 +283,24 @@ class OnlineRunner:
         sgd_kernels.merge_replicas(self.theta, self.replicas, lo, hi, gain, t)
         self.barrier.wait()
         sgd_kernels.copy_outside(self.theta, self.replicas[t], lo, hi)
+
+    def _run_split(self, X, T, part, lrs, step0):
+        """Every thread's units over ``part``, at once."""
+        stats = [np.zeros(3) for _ in range(self.n_threads)]  # one array each: no cache line shared
+        futures = [self.pool.submit(self._split_part, t, X, T, part, lrs, step0, stats[t])
+                   for t in range(1, self.n_threads)]
+        self._split_part(0, X, T, part, lrs, step0, stats[0])
+        for f in futures:
+            f.result()
+        self.tick += len(part)
+        return stats[0]
+
+    def _split_part(self, t, X, T, part, lrs, step0, stats):
+        """Thread ``t``'s units over ``part``; if it fails, the other threads stop waiting for it."""
+        try:
+            sgd_kernels.sgd_split_epoch(self.theta, self.own[t], self.blocks[t], self.sizes, self.offsets, X, T, part,
+                                        lrs, self.opts, step0, stats, self.units, t, self.partials, self.flags,
+                                        self.tick)
+        except BaseException:
+            self.flags[8 * self.n_threads] = 1
+            raise

@@ -135,16 +135,19 @@ def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shu
         Train every epoch on a freshly distorted copy of ``X`` (seeded), prepared in a
         background thread while the previous epoch trains. Validation data is not distorted.
     n_threads : int
-        Threads for per-sample plain SGD (``batch_size=1``). k > 1: each thread trains its
-        own copy of the params on its share of the samples; every 256 samples per thread
-        the copies' changes are added to the params, which all copies then continue from.
-        The changes are averaged at first and summed after the first 60,000 samples, the
-        factor rising linearly in between (``fastnn.online.merge_gain``): their sum keeps
-        every sample's full step, but early on it overshoots. The result is deterministic
-        for a given seed and ``n_threads``, and differs slightly from one thread's. On
-        dense inputs (more than half of the entries non-zero) one thread takes the faster
-        windowed path and several threads the row loop: there ``n_threads=1`` was faster
-        (README, Speed).
+        Threads for per-sample plain SGD (``batch_size=1``). With k > 1 and a first hidden
+        layer of at least 256 units (``fastnn.online.SPLIT_FROM``), the threads split that
+        layer's units, each updating its units' weights in ``W1`` and ``W2``, and add their
+        shares of the second layer's sum at every sample: every sample still takes its own
+        full step, and the result differs from one thread's only by rounding. With a
+        narrower network each thread trains its own copy of the params on its share of the
+        samples; every 256 samples per thread the copies' changes are added to the params,
+        which all copies then continue from. The changes are averaged at first and summed
+        after the first 60,000 samples, the factor rising linearly in between
+        (``fastnn.online.merge_gain``): their sum keeps every sample's full step, but early
+        on it overshoots. Either way the result is deterministic for a given seed and
+        ``n_threads``. On dense inputs (more than half of the entries non-zero) one thread
+        takes the windowed path and several threads the row loop (README, Speed).
     verbose : bool
         Print one line per epoch.
     callback : callable, optional

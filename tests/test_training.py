@@ -4,7 +4,7 @@ import pytest
 
 import fastnn
 from fastnn.network import _forward_layers
-from fastnn.online import OnlineRunner, merge_gain
+from fastnn.online import OnlineRunner, merge_gain, split_units, splits_units
 from fastnn.optim import KERNEL_RULES
 from fastnn.packing import KernelOptions, pack, unpack
 from fastnn.training import HIDDEN_CODES, LOSS_CODES, OUTPUT_CODES, DivergenceError, train
@@ -23,14 +23,23 @@ def _problem(n=500, n_in=12, n_out=4, seed=0, dtype=np.float64):
 
 
 def _run_kernel(params, X, T, order, lrs, activation, output, loss, l2=0.0, keep=None, seed=0, rule="sgd",
-                hyper=(), dense=False, n_threads=1):
-    """One epoch through the compiled per-sample path that train() would pick for these options."""
+                hyper=(), path="sparse", n_threads=1):
+    """One epoch through the compiled per-sample path that train() would pick for these options.
+
+    ``path``: "sparse" (rows), "window" (dense windows) or "split" (``n_threads``, at least
+    2, split the first hidden layer's units, however narrow).
+    """
     theta, sizes, offsets = pack(check_params(params))
     keep = np.ones(len(sizes) - 1) if keep is None else keep
     opts = KernelOptions(HIDDEN_CODES[activation], OUTPUT_CODES[output], LOSS_CODES[loss], l2, keep, seed,
                          KERNEL_RULES[rule][0], np.array(list(hyper), dtype=np.float64))
     slots = None if rule == "sgd" else np.zeros((2, theta.size), theta.dtype)
-    runner = OnlineRunner(theta, sizes, offsets, opts, slots, n_threads, dense)
+    if path == "split":
+        n_threads = max(n_threads, 2)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("fastnn.online.SPLIT_FROM", 1 if path == "split" else 10**9)
+        runner = OnlineRunner(theta, sizes, offsets, opts, slots, n_threads, path == "window")
+    assert (runner.units is not None) == (path == "split")
     try:
         tally = runner.epoch(X, T, order, lrs.astype(theta.dtype), 0, np.inf)
     finally:
@@ -44,21 +53,22 @@ def _assert_params_close(got, want, rtol=1e-9, atol=1e-12):
         np.testing.assert_allclose(got[key], want[key], rtol=rtol, atol=atol, err_msg=key)
 
 
-PATHS = pytest.mark.parametrize("dense", [False, True], ids=["sparse", "window"])
+PATHS = pytest.mark.parametrize("path", ["sparse", "window", "split"])
+"""The compiled paths of plain per-sample SGD: rows, dense windows, units split between 2 threads."""
 
 
-@PATHS
-@pytest.mark.parametrize("depth", [1, 2, 3, 4])
+@pytest.mark.parametrize("path,depth", [(p, d) for p in ("sparse", "window", "split") for d in (1, 2, 3, 4)
+                                        if not (p == "split" and d == 1)])  # split needs a hidden layer
 @pytest.mark.parametrize("output,loss", WIRINGS)
 @pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
-def test_kernel_equals_composed_pure_functions(activation, output, loss, depth, dense):
+def test_kernel_equals_composed_pure_functions(activation, output, loss, depth, path):
     X, y = _problem()
     sizes = [12] + [9, 7, 6][: depth - 1] + [4]
     params = fastnn.init_params(sizes, init="xavier", seed=1, dtype="float64")
     T = one_hot(y, 4, "float64")
     order = np.random.default_rng(2).permutation(len(X))
     lrs = np.full(len(X), 0.05)
-    got, tally = _run_kernel(params, X, T, order, lrs, activation, output, loss, dense=dense)
+    got, tally = _run_kernel(params, X, T, order, lrs, activation, output, loss, path=path)
     # the twin, written out: forward -> backward -> update one sample at a time
     want = params
     for i in order:
@@ -72,7 +82,7 @@ def test_kernel_equals_composed_pure_functions(activation, output, loss, depth, 
 @PATHS
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
 @pytest.mark.parametrize("l2,keep", [(1e-2, 1.0), (0.0, 0.7), (1e-3, 0.8)])
-def test_kernel_with_l2_and_dropout_equals_twin(activation, l2, keep, dense):
+def test_kernel_with_l2_and_dropout_equals_twin(activation, l2, keep, path):
     X, y = _problem()
     params = fastnn.init_params([12, 9, 7, 4], init="xavier", seed=1, dtype="float64")
     T = one_hot(y, 4, "float64")
@@ -80,7 +90,7 @@ def test_kernel_with_l2_and_dropout_equals_twin(activation, l2, keep, dense):
     lrs = np.linspace(0.05, 0.01, len(X))  # a per-step schedule
     keeps = np.array([keep, keep, 1.0])
     got, _ = _run_kernel(params, X, T, order, lrs, activation, "softmax", "cross_entropy", l2, keeps, seed=7,
-                         dense=dense)
+                         path=path)
     want = sgd_epoch_numpy(params, X, T, order, lrs, activation=activation, l2=l2, keep=keeps, seed=7)
     _assert_params_close(got, want)
 
@@ -105,14 +115,14 @@ def test_kernel_optimizer_rules_equal_fastnn_optim(rule, hyper, l2, keep):
 
 
 @PATHS
-def test_lazy_l2_scale_is_folded_before_it_underflows(dense):
+def test_lazy_l2_scale_is_folded_before_it_underflows(path):
     # lr * l2 = 0.05 per step shrinks the scale below 1e-4 after ~180 steps
     X, y = _problem(n=400)
     params = fastnn.init_params([12, 8, 4], seed=1, dtype="float64")
     T = one_hot(y, 4, "float64")
     order = np.arange(400)
     lrs = np.full(400, 0.1)
-    got, _ = _run_kernel(params, X, T, order, lrs, "relu", "softmax", "cross_entropy", l2=0.5, dense=dense)
+    got, _ = _run_kernel(params, X, T, order, lrs, "relu", "softmax", "cross_entropy", l2=0.5, path=path)
     want = sgd_epoch_numpy(params, X, T, order, lrs, l2=0.5)
     _assert_params_close(got, want, rtol=1e-8)
 
@@ -270,9 +280,10 @@ def test_mnist_per_sample_sgd_reaches_98_percent(mnist):
 
 
 @pytest.mark.mnist
-def test_mnist_two_threads_reach_the_accuracy_of_one(mnist):
+@pytest.mark.parametrize("layers", [[784, 128, 64, 10], [784, 256, 10]], ids=["replicas", "split"])
+def test_mnist_two_threads_reach_the_accuracy_of_one(mnist, layers):
     (X, y), (Xt, yt) = mnist
-    params = fastnn.init_params([784, 128, 64, 10], seed=0)
+    params = fastnn.init_params(layers, seed=0)
     accuracy = {}
     for threads in (1, 2):
         trained, _ = train(params, X, y, epochs=3, lr=lambda e: 0.02 / (1 + e), seed=0, n_threads=threads)
@@ -414,7 +425,7 @@ def test_threads_equal_replicas_of_the_twin_merged_with_a_rising_gain(monkeypatc
     lrs = np.linspace(0.05, 0.01, len(X))
     keeps = np.array([0.8, 0.9, 1.0])
     got, tally = _run_kernel(params, X, T, order, lrs, "relu", "softmax", "cross_entropy", 1e-3, keeps, seed=7,
-                             dense=dense, n_threads=2)
+                             path="window" if dense else "sparse", n_threads=2)
     assert tally.done == len(X)
     want = params
     gains = [0.5, 0.75, 1.0, 1.0, 1.0]  # after 0, 100, 200, 300, 400 samples, with a warm-up of 200
@@ -432,6 +443,51 @@ def test_merge_gain_rises_from_the_mean_to_the_sum(monkeypatch):
     assert merge_gain(0, 4) == 0.25
     monkeypatch.setattr("fastnn.online.MERGE_WARMUP", 0)
     assert merge_gain(0, 2) == 1.0
+
+
+def test_three_threads_splitting_units_on_dense_inputs_equal_the_twin(monkeypatch):
+    # the row loop on every thread (windows are a one-thread path), uneven shares of 9 units
+    monkeypatch.setattr("fastnn.online.SPLIT_FROM", 1)
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(250, 12))
+    T = one_hot(rng.integers(0, 4, 250), 4, "float64")
+    params = fastnn.init_params([12, 9, 7, 4], init="xavier", seed=2, dtype="float64")
+    order = rng.permutation(250)
+    lrs = np.linspace(0.05, 0.01, 250)
+    keeps = np.array([0.8, 0.9, 1.0])
+    got, tally = _run_kernel(params, X, T, order, lrs, "tanh", "softmax", "cross_entropy", 1e-3, keeps, seed=3,
+                             path="split", n_threads=3)
+    assert tally.done == 250
+    want = sgd_epoch_numpy(params, X, T, order, lrs, activation="tanh", l2=1e-3, keep=keeps, seed=3)
+    _assert_params_close(got, want)
+
+
+def test_units_are_split_on_cache_lines_and_only_wide_layers_are_split():
+    assert split_units(800, 2, 4).tolist() == [0, 400, 800]
+    assert split_units(100, 2, 4).tolist() == [0, 48, 100]  # 16 float32 units to a 64-byte line
+    assert split_units(300, 3, 8).tolist() == [0, 96, 200, 300]
+    assert split_units(9, 2, 8).tolist() == [0, 4, 9]  # too few units for whole lines
+    assert splits_units(np.array([784, 256, 10])) and splits_units(np.array([784, 800, 10]))
+    assert not splits_units(np.array([784, 128, 64, 10])) and not splits_units(np.array([784, 10]))
+
+
+def test_a_failing_thread_stops_the_threads_waiting_for_it(monkeypatch):
+    from fastnn import online
+
+    real = online.sgd_kernels.sgd_split_epoch
+
+    def fail_on_thread_1(*args):
+        if args[13] == 1:  # the thread index
+            raise MemoryError("thread 1 could not allocate")
+        return real(*args)
+
+    monkeypatch.setattr("fastnn.online.SPLIT_FROM", 1)
+    X, y = _problem(n=200, dtype=np.float32)
+    params = fastnn.init_params([12, 9, 4], seed=0)
+    train(params, X, y, epochs=1, seed=0, n_threads=2)  # compiled before the failure is injected
+    monkeypatch.setattr(online.sgd_kernels, "sgd_split_epoch", fail_on_thread_1)
+    with pytest.raises(MemoryError, match="thread 1"):  # thread 0 stopped waiting: no hang
+        train(params, X, y, epochs=1, seed=0, n_threads=2)
 
 
 def test_threads_are_deterministic_for_a_seed_and_learn_as_well_as_one():
