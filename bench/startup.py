@@ -1,13 +1,14 @@
 """First-call latency of fastnn.train: JIT compilation with an empty Numba cache vs a warm one.
 
-Run:  python bench/startup.py [--runs 3]
+Run:  python bench/startup.py [--runs 3] [--layers 784-128-64-10]
 
 Every measurement is a fresh Python process with NUMBA_CACHE_DIR pointing at a new (then
 reused) folder: the first process compiles every kernel it calls, the later ones load them
-from the cache. Each process imports fastnn, then calls ``train`` (784-128-64-10, 100
+from the cache. Each process imports fastnn, then calls ``train`` (``--layers``, 100
 samples, one epoch of per-sample SGD) on one thread, then on two threads, then on one
 thread again; a second series does the same on dense inputs (every pixel non-zero, the
-windowed path). Printed per call: the wall time of the call and the part of it that
+windowed path). Two threads reuse the one-thread kernel for replicas (a first hidden layer
+below ``fastnn.online.SPLIT_FROM`` units) and compile ``sgd_split_epoch`` for wider ones. Printed per call: the wall time of the call and the part of it that
 ``history["compile_seconds"]`` attributes to compiling or loading the kernels. With an empty
 cache it also prints where the compilation of ``sgd_epoch`` (the one-thread kernel) went:
 Numba's own per-pass times, the largest first.
@@ -30,7 +31,7 @@ X = rng.random((100, 784), dtype=np.float32)
 if sys.argv[1] == "sparse":
     X[X < 0.8] = 0  # about MNIST's share of zero pixels
 y = np.arange(100) % 10
-params = fastnn.init_params([784, 128, 64, 10], seed=0)
+params = fastnn.init_params([int(n) for n in sys.argv[2].split("-")], seed=0)
 calls = []
 for threads in (1, 2, 1):
     t = time.perf_counter()
@@ -50,21 +51,23 @@ print(json.dumps({"import": t1 - t0, "calls": calls, "passes": passes}))
 CALLS = ("first train, 1 thread", "first train, 2 threads", "next train, 1 thread")
 
 
-def measure(kind, cache):
+def measure(kind, cache, layers):
     env = {**os.environ, "NUMBA_CACHE_DIR": cache}
-    out = subprocess.run([sys.executable, "-c", CHILD, kind], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", CHILD, kind, layers], env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=3, help="warm-cache processes after the cold one (default 3)")
+    ap.add_argument("--layers", default="784-128-64-10")
     args = ap.parse_args(argv)
+    print(f"layers {args.layers}")
     print(f"{'inputs':<8}{'cache':<7}{'import':>9}" + "".join(f"{c:>36}" for c in CALLS))
     for kind in ("sparse", "dense"):
         with tempfile.TemporaryDirectory() as cache:
             for run in range(1 + args.runs):
-                r = measure(kind, cache)
+                r = measure(kind, cache, args.layers)
                 cells = "".join(f"{f'{wall:.2f} s (compile {comp:.2f} s)':>36}" for wall, comp in r["calls"])
                 print(f"{kind:<8}{'empty' if run == 0 else 'warm':<7}{r['import']:>7.2f} s{cells}", flush=True)
                 if r["passes"]:
