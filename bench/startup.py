@@ -7,10 +7,11 @@ reused) folder: the first process compiles every kernel it calls, the later ones
 from the cache. Each process imports fastnn, then calls ``train`` (``--layers``, 100
 samples, one epoch of per-sample SGD) on one thread, then on two threads, then on one
 thread again; a second series does the same on dense inputs (every pixel non-zero, the
-windowed path). Two threads reuse the one-thread kernel for replicas (a first hidden layer
-below ``fastnn.online.SPLIT_FROM`` units) and compile ``sgd_split_epoch`` for wider ones. Printed per call: the wall time of the call and the part of it that
+windowed path). Two threads reuse the one-thread kernel ``sgd_rounds`` for replicas (a
+first hidden layer below ``fastnn.online.SPLIT_FROM`` units; on dense inputs it is their
+first use of it) and compile ``sgd_split_epoch`` for wider ones. Printed per call: the wall time of the call and the part of it that
 ``history["compile_seconds"]`` attributes to compiling or loading the kernels. With an empty
-cache it also prints where the compilation of ``sgd_epoch`` (the one-thread kernel) went:
+cache it also prints where the compilation of ``sgd_rounds`` (the sparse kernel) went:
 Numba's own per-pass times, the largest first.
 """
 import argparse
@@ -39,9 +40,9 @@ for threads in (1, 2, 1):
     calls.append([time.perf_counter() - t, history["compile_seconds"]])
 from fastnn.kernels import sgd
 passes = {}
-for sig in sgd.sgd_epoch.signatures:
+for sig in sgd.sgd_rounds.signatures:
     try:  # kept only by a compilation, not by a load from the cache
-        times = sgd.sgd_epoch.get_metadata(sig)["pipeline_times"]["nopython"]
+        times = sgd.sgd_rounds.get_metadata(sig)["pipeline_times"]["nopython"]
     except (KeyError, TypeError, AttributeError):
         continue
     passes = {name.split("_", 1)[1]: t.init + t.run + t.finalize for name, t in times.items()}
@@ -72,7 +73,7 @@ def main(argv=None):
                 print(f"{kind:<8}{'empty' if run == 0 else 'warm':<7}{r['import']:>7.2f} s{cells}", flush=True)
                 if r["passes"]:
                     top = sorted(r["passes"].items(), key=lambda kv: -kv[1])[:5]
-                    print(f"{'':15}sgd_epoch compiled in {sum(r['passes'].values()):.2f} s of Numba passes: "
+                    print(f"{'':15}sgd_rounds compiled in {sum(r['passes'].values()):.2f} s of Numba passes: "
                           + ", ".join(f"{name} {t:.2f} s" for name, t in top), flush=True)
 
 

@@ -5,7 +5,7 @@ the next sample is seen. :class:`OnlineRunner` picks the compiled path once per
 ``train`` call and runs an epoch as a series of calls of a few thousand samples each, so
 a diverging run stops early, Ctrl-C is seen and the progress bar moves:
 
-- plain SGD on sparse inputs (images): ``kernels.sgd.sgd_epoch``, which skips zero
+- plain SGD on sparse inputs (images): ``kernels.sgd.sgd_rounds``, which skips zero
   inputs and inactive units row by row;
 - plain SGD on one thread on dense inputs (more than ``DENSE_ABOVE`` of the entries
   non-zero): windows of ``WINDOW`` samples whose first-layer products are matrix products
@@ -22,7 +22,9 @@ the width of the first hidden layer:
   second layer's sum. This is exactly per-sample SGD (the twin's steps, one sum added in
   another order).
 - fewer (or no hidden layer): every thread trains its own replica of the parameters on
-  its own share of the samples for ``ROUND`` samples, then the replicas' changes are
+  its own share of the samples for ``ROUND`` samples (``kernels.sgd.sgd_rounds``, the
+  one-thread kernel, which meets the other threads between rounds without returning to
+  Python), then the replicas' changes are
   added to the parameters, times a gain that rises from ``1 / n_threads`` (their mean) to
   1 (their sum) over the first ``MERGE_WARMUP`` samples (:func:`merge_gain`), and the
   replicas restart from the result (local SGD with model averaging, then delayed-update
@@ -32,8 +34,7 @@ the width of the first hidden layer:
 Either way no cache line is written by two cores between meetings, and for a fixed
 ``n_threads`` and seed the result is deterministic.
 """
-import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import NamedTuple
 
 import numpy as np
@@ -136,7 +137,7 @@ class OnlineRunner:
     opts : fastnn.packing.KernelOptions.
     slots : (2, theta.size) optimizer state for a rule other than SGD, else None.
     n_threads : int, threads to train with (more than one: see the module's docstring).
-    dense : bool, use the windowed path for plain SGD.
+    dense : bool, use the windowed path for plain SGD on one thread.
     """
 
     def __init__(self, theta, sizes, offsets, opts, slots, n_threads, dense):
@@ -144,7 +145,7 @@ class OnlineRunner:
         self.n_threads = n_threads
         if opts.rule != sgd_kernels.SGD:
             self.run_part = self._rule_part
-        elif dense:
+        elif dense and n_threads == 1:
             self.run_part = self._window_part
         else:
             self.run_part = self._sparse_part
@@ -153,18 +154,17 @@ class OnlineRunner:
         self.merged = 0  # samples trained on the replicas so far
         if n_threads > 1:
             self.pool = ThreadPoolExecutor(n_threads - 1, thread_name_prefix="fastnn-sgd")
+        self.flags = _aligned_zeros(8 * (n_threads + 1), np.int64)  # each thread's counter on a line of its own
+        self.tick = 0  # where the threads' counters go on from
         if n_threads > 1 and not splits_units(sizes):
             self.replicas = np.tile(theta, (n_threads, 1))
-            self.barrier = threading.Barrier(n_threads)
         elif n_threads > 1:
-            width = 64 // theta.dtype.itemsize  # each thread's shares and counter on lines of their own
+            width = 64 // theta.dtype.itemsize  # each thread's shares on lines of their own
             self.units = split_units(int(sizes[1]), n_threads, theta.dtype.itemsize)
             self.own = np.empty((n_threads, theta.size), theta.dtype)
             self.blocks = [_aligned_zeros((int(sizes[0]), int(b - a)), theta.dtype)
                            for a, b in zip(self.units[:-1], self.units[1:])]
             self.partials = _aligned_zeros((n_threads, 2, -(-int(sizes[2]) // width) * width), theta.dtype)
-            self.flags = _aligned_zeros(8 * (n_threads + 1), np.int64)
-            self.tick = 0  # samples done so far: the threads' counters go on from it
 
     def close(self):
         if self.pool is not None:
@@ -183,7 +183,9 @@ class OnlineRunner:
     # -- the three compiled paths, each over one part of an epoch, on one parameter buffer
 
     def _sparse_part(self, theta, X, T, order, lrs, step0, stats):
-        sgd_kernels.sgd_epoch(theta, self.sizes, self.offsets, X, T, order, lrs, self.opts, step0, stats)
+        # the kernel the threads' replicas run too, with theta as the one replica: one compilation for both
+        sgd_kernels.sgd_rounds(theta, theta.reshape(1, -1), 0, self.sizes, self.offsets, X, T, order, lrs, self.opts,
+                               step0, stats, np.array([0, len(order)]), np.ones(1, theta.dtype), self.flags, 0)
 
     def _rule_part(self, theta, X, T, order, lrs, step0, stats):
         sgd_kernels.rule_epoch(theta, self.sizes, self.offsets, X, T, order, lrs, self.opts, step0, self.slots, stats)
@@ -244,56 +246,65 @@ class OnlineRunner:
     def _samples_per_call(self):
         if self.replicas is None:
             return CHUNK
-        per_thread = min(ROUND, FIRST_ROUND << min(self.rounds, 30))
-        self.rounds += 1
-        return per_thread * self.n_threads
+        total, rounds = 0, self.rounds  # whole rounds, up to CHUNK per thread
+        while True:
+            size = self._round_size(rounds)
+            if total > 0 and total + size > CHUNK * self.n_threads:
+                return total
+            total, rounds = total + size, rounds + 1
+
+    def _round_size(self, rounds):
+        """Samples (all threads) in the round after ``rounds`` rounds: ``FIRST_ROUND`` per
+        thread at first, doubling up to ``ROUND``."""
+        return min(ROUND, FIRST_ROUND << min(rounds, 30)) * self.n_threads
 
     def _run(self, X, T, part, lrs, step0):
-        """One compiled part on one thread; or on every thread, its units or one round of its replica and a merge."""
+        """One compiled part: on one thread; or on every thread, their units or rounds of their replicas."""
         if self.n_threads == 1:
             stats = np.zeros(3)
             self.run_part(self.theta, X, T, part, lrs, step0, stats)
             return stats
-        if self.units is not None:
-            return self._run_split(X, T, part, lrs, step0)
-        k = self.n_threads
-        gain = self.theta.dtype.type(merge_gain(self.merged, k))
-        self.merged += len(part)
-        stats = [np.zeros(3) for _ in range(k)]  # one array each: no cache line shared between threads
-        futures = [self.pool.submit(self._share, t, X, T, part, lrs, step0, stats[t], gain) for t in range(1, k)]
-        self._share(0, X, T, part, lrs, step0, stats[0], gain)
-        for f in futures:
-            f.result()
+        self.flags[8 * self.n_threads] = 0
+        if self.units is not None:  # every thread sees every sample: its stats are the same as the others'
+            return self._on_every_thread(self._split_part, X, T, part, lrs, step0, len(part))[0]
+        bounds, gains = self._rounds(len(part))
+        stats = self._on_every_thread(self._replica_part, X, T, part, lrs, step0, 2 * (len(bounds) - 1), bounds, gains)
         return np.sum(stats, axis=0)
 
-    def _share(self, t, X, T, part, lrs, step0, stats, gain):
-        """Thread ``t``'s part of a round: train replica ``t`` on its share of ``part``, wait
-        for the other threads, merge slice ``t`` of the parameters, wait again, and copy the
-        other slices into replica ``t``."""
-        k = self.n_threads
-        lo, hi = len(part) * t // k, len(part) * (t + 1) // k
-        try:
-            self.run_part(self.replicas[t], X, T, part[lo:hi], lrs[lo:hi], step0 + lo, stats)
-        except BaseException:
-            self.barrier.abort()  # the other threads stop waiting
-            raise
-        self.barrier.wait()
-        size = self.theta.size
-        lo, hi = size * t // k, size * (t + 1) // k
-        sgd_kernels.merge_replicas(self.theta, self.replicas, lo, hi, gain, t)
-        self.barrier.wait()
-        sgd_kernels.copy_outside(self.theta, self.replicas[t], lo, hi)
+    def _rounds(self, n):
+        """Boundaries and merge gains of the next rounds, over ``n`` samples (the last one
+        cut short at the end of an epoch)."""
+        bounds, gains = [0], []
+        while bounds[-1] < n:
+            gains.append(merge_gain(self.merged, self.n_threads))
+            bounds.append(min(n, bounds[-1] + self._round_size(self.rounds)))
+            self.merged += bounds[-1] - bounds[-2]
+            self.rounds += 1
+        return np.array(bounds, dtype=np.int64), np.array(gains, dtype=self.theta.dtype)
 
-    def _run_split(self, X, T, part, lrs, step0):
-        """Every thread's units over ``part``, at once."""
+    def _on_every_thread(self, part_of, X, T, part, lrs, step0, ticks, *extra):
+        """Run ``part_of(t, ...)`` on every thread ``t`` at once (this one is thread 0) and
+        return each thread's stats. ``ticks``: how far the threads' counters move."""
         stats = [np.zeros(3) for _ in range(self.n_threads)]  # one array each: no cache line shared
-        futures = [self.pool.submit(self._split_part, t, X, T, part, lrs, step0, stats[t])
+        futures = [self.pool.submit(part_of, t, X, T, part, lrs, step0, stats[t], *extra)
                    for t in range(1, self.n_threads)]
-        self._split_part(0, X, T, part, lrs, step0, stats[0])
+        try:
+            part_of(0, X, T, part, lrs, step0, stats[0], *extra)
+        finally:
+            wait(futures)  # a failed thread has stopped the others: they return soon
+            self.tick += ticks
         for f in futures:
             f.result()
-        self.tick += len(part)
-        return stats[0]
+        return stats
+
+    def _replica_part(self, t, X, T, part, lrs, step0, stats, bounds, gains):
+        """Thread ``t``'s rounds over ``part``; if it fails, the other threads stop waiting for it."""
+        try:
+            sgd_kernels.sgd_rounds(self.theta, self.replicas, t, self.sizes, self.offsets, X, T, part, lrs, self.opts,
+                                   step0, stats, bounds, gains, self.flags, self.tick)
+        except BaseException:
+            self.flags[8 * self.n_threads] = 1
+            raise
 
     def _split_part(self, t, X, T, part, lrs, step0, stats):
         """Thread ``t``'s units over ``part``; if it fails, the other threads stop waiting for it."""

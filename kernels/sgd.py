@@ -16,11 +16,13 @@ pass over a layer's outputs (forward) or deltas (backward) serves four rows.
 
 Entry points, each compiled only when first used:
 
-- :func:`sgd_epoch`: plain per-sample SGD, sparse rows (the fast path on images);
+- :func:`sgd_rounds`: plain per-sample SGD, sparse rows (the fast path on images), on one
+  thread or on per-thread replicas merged every round; :func:`sgd_epoch` is its one-thread call;
 - :func:`sgd_window`: plain per-sample SGD over a window of dense inputs whose first-layer
   products come from matrix products done by the caller (see its docstring);
 - :func:`rule_epoch`: per-sample steps of a dense optimizer rule (momentum, Adam, ...);
 - :func:`optimizer_step`: one rule step on a flat gradient (mini-batch training);
+- :func:`sgd_split_epoch`: plain per-sample SGD with the first hidden layer's units split between threads;
 - :func:`merge_replicas` and :func:`copy_outside`: merge per-thread parameter replicas.
 """
 import numpy as np
@@ -346,12 +348,24 @@ def _backward_update_to(last, theta, sizes, offsets, x, h, m, delta, active, n_a
 
 
 @njit(cache=True, fastmath=_FAST, nogil=True)
-def sgd_epoch(theta, sizes, offsets, X, T, order, lrs, opts, step0, stats):
-    """Run plain per-sample SGD over ``X[order]``, updating ``theta`` in place.
+def sgd_rounds(theta, replicas, t, sizes, offsets, X, T, order, lrs, opts, step0, stats, bounds, gains, flags,
+               phase0):
+    """Run plain per-sample SGD over ``X[order]``: thread ``t``'s part, with per-thread replicas.
+
+    With one thread (``replicas`` is ``theta`` itself, shape (1, theta.size)), this is
+    per-sample SGD on ``theta`` in place, as :func:`sgd_epoch`. With ``k`` threads, every
+    thread runs this at the same time over the same ``order``, in rounds: round ``r``
+    covers ``order[bounds[r]:bounds[r + 1]]``; thread ``t`` trains replica ``t`` (equal to
+    ``theta`` when the round starts) on its share of those samples, waits for the others,
+    merges slice ``t`` of the parameters with gain ``gains[r]`` (:func:`merge_replicas`),
+    waits again and copies the other slices into its replica (:func:`copy_outside`). The
+    waits spin on ``flags``: thread ``t``'s phase counter at ``flags[8 * t]`` (a cache line
+    each), counting on from ``phase0``, two phases a round.
 
     Parameters
     ----------
     theta : 1-D float array, the packed parameters (updated in place).
+    replicas : (k, theta.size), one replica per thread; ``t``: this thread's index.
     sizes : int64 (L+1,), layer widths. offsets : int64 (2L,), start of W1, b1, W2, b2, ...
     X : (n, sizes[0]) inputs and T : (n, sizes[L]) targets (one-hot rows for classification),
         both C-contiguous and of theta's dtype (X's rows are read in place).
@@ -361,32 +375,59 @@ def sgd_epoch(theta, sizes, offsets, X, T, order, lrs, opts, step0, stats):
         ``W <- (1 - lr*l2) W - lr g``; biases are not decayed; kept lazily as one factor
         per layer, so decay costs no pass over the weights); ``keep``, float64 (L,), the keep
         probability of each hidden layer's units (inverted dropout; 1 disables it); ``seed``.
-    step0 : dropout draws are keyed on (seed, step0 + s) for the s-th sample of this call.
-    stats : float64 (3,), receives [sum of per-sample losses, correct predictions,
-        steps done], once at the end (a row written per sample would be a cache line
-        that threads running side by side pass back and forth). The loss is evaluated
-        before each sample's update.
+    step0 : dropout draws are keyed on (seed, step0 + s) for the s-th sample of ``order``.
+    stats : float64 (3,), receives this thread's [sum of per-sample losses, correct
+        predictions, steps done], once at the end (a row written per sample would be a
+        cache line that threads running side by side pass back and forth). The loss is
+        evaluated before each sample's update.
+    bounds : int64, the rounds' boundaries in ``order`` (one thread: ``[0, len(order)]``).
+    gains : theta's dtype, each round's merge gain (unused with one thread).
+    flags : int64, ``8 * (k + 1)`` entries; ``flags[8 * k]`` non-zero stops every thread.
+    phase0 : where the phase counters go on from.
 
-    Stops early, leaving ``stats[2]`` below ``len(order)``, at the first non-finite loss.
+    Stops early, leaving ``stats[2]`` below the samples it was given, at the first
+    non-finite loss; with several threads it then sets ``flags[8 * k]``, and every thread
+    stops at its next wait, before that round's merge.
     """
     h, m, delta, active, n_active = _scratch(sizes, theta.dtype)
     scale = np.ones(sizes.size - 1, theta.dtype)  # lazy L2 factors: weights = scale[l] * stored
     L = sizes.size - 1
+    k = replicas.shape[0]
+    params = replicas[t]
     loss_sum, correct, done = 0.0, 0, 0
-    for s in range(order.size):
-        x, t = X[order[s]], T[order[s]]
-        n_active[0] = _scan_nonzero(x, active[0])
-        _forward_from(0, theta, sizes, offsets, x, h, m, delta, active, n_active, scale, opts, step0 + s)
-        z, out = delta[L, : sizes[L]], h[L, : sizes[L]]
-        sample_loss, best = _output_loss_delta(z, t, out, z, opts.output, opts.loss)
-        if not np.isfinite(sample_loss):
+    for r in range(bounds.size - 1):
+        a, b = bounds[r], bounds[r + 1]
+        finished = True
+        for s in range(a + (b - a) * t // k, a + (b - a) * (t + 1) // k):
+            x, target = X[order[s]], T[order[s]]
+            n_active[0] = _scan_nonzero(x, active[0])
+            _forward_from(0, params, sizes, offsets, x, h, m, delta, active, n_active, scale, opts, step0 + s)
+            z, out = delta[L, : sizes[L]], h[L, : sizes[L]]
+            sample_loss, best = _output_loss_delta(z, target, out, z, opts.output, opts.loss)
+            if not np.isfinite(sample_loss):
+                finished = False
+                break
+            loss_sum += sample_loss
+            correct += best == _argmax(target)
+            done += 1
+            _backward_update_to(0, params, sizes, offsets, x, h, m, delta, active, n_active, scale, opts, lrs[s],
+                                True)
+        fold_scales(params, sizes, offsets, scale)
+        if not finished:
+            if k > 1:
+                store_release(flags, 8 * k, 1)
             break
-        loss_sum += sample_loss
-        correct += best == _argmax(t)
-        done += 1
-        _backward_update_to(0, theta, sizes, offsets, x, h, m, delta, active, n_active, scale, opts, lrs[s], True)
-    fold_scales(theta, sizes, offsets, scale)
+        if k > 1 and not _merge_round(theta, replicas, t, gains[r], flags, phase0 + 2 * r):
+            break
     stats[0], stats[1], stats[2] = loss_sum, correct, done
+
+
+@njit(cache=True, nogil=True)
+def sgd_epoch(theta, sizes, offsets, X, T, order, lrs, opts, step0, stats):
+    """Plain per-sample SGD over ``X[order]`` on one thread, updating ``theta`` in place:
+    :func:`sgd_rounds` with ``theta`` as the one replica and one round. Arguments as there."""
+    sgd_rounds(theta, theta.reshape((1, theta.size)), 0, sizes, offsets, X, T, order, lrs, opts, step0, stats,
+               np.array([0, order.size]), np.ones(1, theta.dtype), np.zeros(16, np.int64), 0)
 
 
 @njit(cache=True, fastmath=_FAST, nogil=True)
@@ -608,6 +649,34 @@ def copy_outside(theta, replica, lo, hi):
         replica[i] = theta[i]
     for i in range(hi, theta.size):
         replica[i] = theta[i]
+
+
+@njit(cache=True, nogil=True)
+def _barrier(flags, t, k, phase):
+    """Publish that thread ``t`` reached ``phase`` and wait until all ``k`` threads have.
+    Returns False (at once) when ``flags[8 * k]`` is set: a thread stopped."""
+    store_release(flags, 8 * t, phase)
+    for r in range(k):
+        while load_acquire(flags, 8 * r) < phase:
+            if load_acquire(flags, 8 * k) != 0:
+                return False
+            spin_pause()
+    return load_acquire(flags, 8 * k) == 0
+
+
+@njit(cache=True, nogil=True)
+def _merge_round(theta, replicas, t, gain, flags, phase0):
+    """Thread ``t``'s end of a round: wait for every thread, merge slice ``t`` of the
+    parameters, wait again, copy the other slices into replica ``t``. False if a thread stopped."""
+    k = replicas.shape[0]
+    lo, hi = theta.size * t // k, theta.size * (t + 1) // k
+    if not _barrier(flags, t, k, phase0 + 1):
+        return False
+    merge_replicas(theta, replicas, lo, hi, gain, t)
+    if not _barrier(flags, t, k, phase0 + 2):
+        return False
+    copy_outside(theta, replicas[t], lo, hi)
+    return True
 
 
 # -- dense update rules -----------------------------------------------------------------------

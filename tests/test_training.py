@@ -218,12 +218,14 @@ def test_progress_reports_every_chunk(monkeypatch):
     assert calls == [(64, 200), (128, 200), (192, 200), (200, 200)]
 
 
-def test_divergence_raises_with_last_good_params():
+@pytest.mark.parametrize("n_threads,split_from", [(1, 256), (2, 10**9), (2, 1)], ids=["one", "replicas", "split"])
+def test_divergence_raises_with_last_good_params(monkeypatch, n_threads, split_from):
+    monkeypatch.setattr("fastnn.online.SPLIT_FROM", split_from)
     X, y = _problem(n=300, dtype=np.float32)
     params = fastnn.init_params([12, 16, 4], seed=0)
     before = {key: v.copy() for key, v in params.items()}
     with pytest.raises(FloatingPointError, match=r"epoch 1 with lr=1000.*smaller learning rate") as info:
-        train(params, X, y, lr=1e3, seed=0)
+        train(params, X, y, lr=1e3, seed=0, n_threads=n_threads)
     assert isinstance(info.value, DivergenceError)
     assert info.value.lr == 1e3 and info.value.epoch == 0 and "loss" in info.value.reason
     for key in params:
@@ -411,13 +413,15 @@ def test_mnist_adam_minibatch_reaches_98_percent_within_10_epochs(mnist):
     assert max(reached) >= 0.98, reached
 
 
-@pytest.mark.parametrize("dense", [False, True], ids=["sparse", "window"])
-def test_threads_equal_replicas_of_the_twin_merged_with_a_rising_gain(monkeypatch, dense):
+@pytest.mark.parametrize("chunk", [4096, 60], ids=["one-call", "calls-of-two-rounds"])
+def test_threads_equal_replicas_of_the_twin_merged_with_a_rising_gain(monkeypatch, chunk):
     # every round, each thread trains its own copy on its share; then the copies' changes are
-    # added to the params times a gain that rises from 1/2 (their mean) to 1 (their sum)
+    # added to the params times a gain that rises from 1/2 (their mean) to 1 (their sum).
+    # A compiled call runs whole rounds: the same rounds however many calls an epoch takes.
     monkeypatch.setattr("fastnn.online.ROUND", 50)
     monkeypatch.setattr("fastnn.online.FIRST_ROUND", 50)
     monkeypatch.setattr("fastnn.online.MERGE_WARMUP", 200)
+    monkeypatch.setattr("fastnn.online.CHUNK", chunk)
     X, y = _problem(n=430)
     params = fastnn.init_params([12, 9, 7, 4], init="xavier", seed=1, dtype="float64")
     T = one_hot(y, 4, "float64")
@@ -425,7 +429,7 @@ def test_threads_equal_replicas_of_the_twin_merged_with_a_rising_gain(monkeypatc
     lrs = np.linspace(0.05, 0.01, len(X))
     keeps = np.array([0.8, 0.9, 1.0])
     got, tally = _run_kernel(params, X, T, order, lrs, "relu", "softmax", "cross_entropy", 1e-3, keeps, seed=7,
-                             path="window" if dense else "sparse", n_threads=2)
+                             n_threads=2)
     assert tally.done == len(X)
     want = params
     gains = [0.5, 0.75, 1.0, 1.0, 1.0]  # after 0, 100, 200, 300, 400 samples, with a warm-up of 200
@@ -471,21 +475,23 @@ def test_units_are_split_on_cache_lines_and_only_wide_layers_are_split():
     assert not splits_units(np.array([784, 128, 64, 10])) and not splits_units(np.array([784, 10]))
 
 
-def test_a_failing_thread_stops_the_threads_waiting_for_it(monkeypatch):
+@pytest.mark.parametrize("kernel,thread_arg", [("sgd_split_epoch", 13), ("sgd_rounds", 2)],
+                         ids=["split", "replicas"])
+def test_a_failing_thread_stops_the_threads_waiting_for_it(monkeypatch, kernel, thread_arg):
     from fastnn import online
 
-    real = online.sgd_kernels.sgd_split_epoch
+    real = getattr(online.sgd_kernels, kernel)
 
     def fail_on_thread_1(*args):
-        if args[13] == 1:  # the thread index
+        if args[thread_arg] == 1:
             raise MemoryError("thread 1 could not allocate")
         return real(*args)
 
-    monkeypatch.setattr("fastnn.online.SPLIT_FROM", 1)
+    monkeypatch.setattr("fastnn.online.SPLIT_FROM", 1 if kernel == "sgd_split_epoch" else 10**9)
     X, y = _problem(n=200, dtype=np.float32)
     params = fastnn.init_params([12, 9, 4], seed=0)
     train(params, X, y, epochs=1, seed=0, n_threads=2)  # compiled before the failure is injected
-    monkeypatch.setattr(online.sgd_kernels, "sgd_split_epoch", fail_on_thread_1)
+    monkeypatch.setattr(online.sgd_kernels, kernel, fail_on_thread_1)
     with pytest.raises(MemoryError, match="thread 1"):  # thread 0 stopped waiting: no hang
         train(params, X, y, epochs=1, seed=0, n_threads=2)
 
