@@ -1,6 +1,7 @@
 """Multi-core per-sample SGD: speed-up and accuracy of ``train(..., n_threads=2)`` against one thread.
 
 Run:  FASTNN_DATA=../shared/mnist python bench/threads.py [--epochs 5] [--seeds 3] [--lr 0.02] [--split-from 256]
+                                                       [--round-size 256] [--merge-warmup 60000]
 
 For the reference network (784-128-64-10) and a wide one (784-800-10): ``--epochs`` epochs
 of per-sample SGD (lr 0.02/(1+epoch)) on 1 and on 2 threads for each of ``--seeds`` seeds,
@@ -16,7 +17,9 @@ meaningful next to it.
 
 ``--split-from`` sets ``fastnn.online.SPLIT_FROM``, the first hidden layer's width from which
 the threads split its units rather than train replicas: 1 splits every network, a huge
-value trains replicas for every network. Check ``uptime`` first: the two threads need both cores.
+value trains replicas for every network. ``--round-size`` and ``--merge-warmup`` set
+``fastnn.online.ROUND`` and ``MERGE_WARMUP`` for the replicas. Check ``uptime`` first: the
+two threads need both cores.
 """
 import argparse
 import statistics
@@ -61,11 +64,14 @@ def main():
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--layers", default="784-128-64-10,784-800-10")
     ap.add_argument("--split-from", type=int, default=online.SPLIT_FROM)
+    ap.add_argument("--round-size", type=int, default=online.ROUND, help="samples per thread between merges (replicas)")
+    ap.add_argument("--merge-warmup", type=float, default=online.MERGE_WARMUP,
+                    help="samples over which a merge goes from the mean to the sum (replicas)")
     ap.add_argument("--lr", type=float, default=0.02, help="rate of the first epoch, then lr/(1+epoch)")
     args = ap.parse_args()
-    online.SPLIT_FROM = args.split_from
+    online.SPLIT_FROM, online.ROUND, online.MERGE_WARMUP = args.split_from, args.round_size, args.merge_warmup
     data = load_mnist()
-    print(f"SPLIT_FROM = {online.SPLIT_FROM}, {args.epochs} epochs, lr {args.lr:g}/(1+epoch), seeds 0-{args.seeds - 1}")
+    print(f"SPLIT_FROM = {online.SPLIT_FROM}, ROUND = {online.ROUND}, MERGE_WARMUP = {online.MERGE_WARMUP:g}, {args.epochs} epochs, lr {args.lr:g}/(1+epoch), seeds 0-{args.seeds - 1}")
     print("| network | 1 thread: s/epoch | 2 threads: s/epoch | speed-up | test accuracy, 1 thread | 2 threads "
           "| difference (2 - 1), per seed | independent pair: speed-up |")
     print("|---|---:|---:|---:|---:|---:|---|---:|")
