@@ -3,9 +3,11 @@
 Each member is a dense network (default 784-800-10, ReLU, softmax) trained by per-sample
 SGD on freshly distorted digits every epoch (``fastnn.augment.Distortion()`` defaults),
 cosine learning rate from 0.02; members differ in their seed, in architecture when --layers
-gives several, and in the view of the digits when --widths gives several (member i sees the
-digits stretched to width ``widths[i % len(widths)]`` by ``fastnn.augment.normalize_width``,
-0 meaning the original digits, in training and in prediction). They train
+gives several, and in the view of the digits when --views gives several (member i sees
+``views[i % len(views)]`` in training and in prediction: ``original``, ``deskew``
+(``fastnn.augment.deskew``) or a number, the digits stretched to that ink width in pixels by
+``fastnn.augment.normalize_width``, 0 meaning the original digits; --widths is the same
+option under its older name). They train
 concurrently with :func:`fastnn.committee.train_committee`, one member per core on
 threads (``n_threads=1`` each), and the committee averages their probabilities.
 
@@ -15,7 +17,9 @@ threads (``n_threads=1`` each), and the committee averages their probabilities.
 Prints one line per member as the run goes (every ``--report`` epochs, with its test accuracy
 so far; the evaluation is not counted in the member's training time) and at the end a
 table of each member's and the committee's test accuracy, the training time and the total
-wall time (loading the data, training, evaluating).
+wall time (loading the data, training, evaluating). ``--holdout N`` trains on the first
+60,000 - N training images and scores on the last N instead of the test set, to compare
+recipes without choosing on the test set.
 """
 import argparse
 import sys
@@ -25,14 +29,34 @@ import time
 import numpy as np
 
 
+def view_name(spec):
+    """``original``, ``deskew`` or ``width W`` for one entry of --views."""
+    spec = spec.strip()
+    if spec in ("original", "deskew"):
+        return spec
+    try:
+        width = float(spec)
+    except ValueError:
+        raise SystemExit(f"--views: {spec!r} is not original, deskew or an ink width in pixels") from None
+    return "original" if width == 0 else f"width {width:g}"
+
+
+def width_view(name, normalize_width):
+    width = float(name.split()[1])
+    return lambda A: normalize_width(A, width)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=8, help="networks in the committee (default %(default)s)")
     parser.add_argument("--epochs", type=int, default=50, help="epochs per member (default %(default)s)")
     parser.add_argument("--layers", default="800", help="hidden layer sizes, e.g. 800 or 800,400; several "
                         "architectures separated by ';' are given to the members in turn (default %(default)s)")
-    parser.add_argument("--widths", default="0", help="ink widths in pixels of the members' views of the digits, "
-                        "given to the members in turn; 0 = the original digits (default %(default)s)")
+    parser.add_argument("--views", "--widths", dest="views", default="original",
+                        help="the members' views of the digits, given to them in turn: original, deskew, or an ink "
+                        "width in pixels (0 = original), e.g. original,deskew or 0,14,0,16 (default %(default)s)")
+    parser.add_argument("--holdout", type=int, default=0, help="score on the last N training images instead of the "
+                        "test set, training on the others (default: the test set)")
     parser.add_argument("--lr", type=float, default=0.02, help="initial rate of the cosine schedule (default %(default)s)")
     parser.add_argument("--jobs", type=int, default=None, help="members training at once (default: CPU count)")
     parser.add_argument("--seed", type=int, default=0, help="derives every member's seed (default %(default)s)")
@@ -46,22 +70,27 @@ def main(argv=None):
     t0 = time.perf_counter()
     import fastnn
     from fastnn import committee
-    from fastnn.augment import Distortion, normalize_width
+    from fastnn.augment import Distortion, deskew, normalize_width
     from fastnn.datasets import load_mnist
     from fastnn.schedules import cosine
 
     (X, y), (X_test, y_test) = load_mnist(args.data)
+    if args.holdout:
+        X, y, X_test, y_test = X[: -args.holdout], y[: -args.holdout], X[-args.holdout :], y[-args.holdout :]
     if args.limit is not None:
         X, y = X[: args.limit], y[: args.limit]
     archs = [[X.shape[1], *(int(s) for s in spec.split(",") if s.strip()), 10] for spec in args.layers.split(";")]
     sizes = [archs[i % len(archs)] for i in range(args.members)]
     seeds = committee.member_seeds(args.seed, args.members)
     members = committee.init_committee(sizes, seeds=seeds)
-    widths = [float(w) for w in args.widths.split(",")]
-    views = {w: (X, X_test) if w == 0 else (normalize_width(X, w), normalize_width(X_test, w)) for w in set(widths)}
-    member_widths = [widths[i % len(widths)] for i in range(args.members)]
-    train_views = [views[w][0] for w in member_widths]
-    test_views = [views[w][1] for w in member_widths]
+    names_of_views = [view_name(v) for v in args.views.split(",")]
+    transform = {"original": lambda A: A, "deskew": deskew}
+    views = {v: (X, X_test) if v == "original" else tuple(map(transform.get(v) or width_view(v, normalize_width),
+                                                              (X, X_test)))
+             for v in set(names_of_views)}
+    member_views = [names_of_views[i % len(names_of_views)] for i in range(args.members)]
+    train_views = [views[v][0] for v in member_views]
+    test_views = [views[v][1] for v in member_views]
     lock = threading.Lock()
 
     def reporter(i):
@@ -75,10 +104,10 @@ def main(argv=None):
         return callback
 
     names = ", ".join(dict.fromkeys("-".join(map(str, a)) for a in sizes))
-    names += "; views: " + ", ".join("original" if w == 0 else f"width {w:g}" for w in dict.fromkeys(member_widths))
+    names += "; views: " + ", ".join(dict.fromkeys(member_views))
     print(f"committee of {args.members} ({names}), per-sample SGD, cosine lr from {args.lr:g} "
           f"over {args.epochs} epochs, {'no distortions' if args.no_augment else 'Distortion() every epoch'}, "
-          f"{len(X):,} training images, seeds {seeds}", flush=True)
+          f"{len(X):,} training images, scored on {'the last %d training images' % args.holdout if args.holdout else 'the test set'}, seeds {seeds}", flush=True)
     t1 = time.perf_counter()
     trained, histories = committee.train_committee(
         members, train_views, y, seeds=seeds, n_jobs=args.jobs, epochs=args.epochs, lr=cosine(args.lr, total=args.epochs),
@@ -88,7 +117,7 @@ def main(argv=None):
 
     print(f"\n| member | network | view | seed | test accuracy | training (s) |\n|---|---|---|---:|---:|---:|")
     for i, (p, h) in enumerate(zip(trained, histories)):
-        view = "original" if member_widths[i] == 0 else f"width {member_widths[i]:g}"
+        view = member_views[i]
         print(f"| {i} | {'-'.join(map(str, sizes[i]))} | {view} | {seeds[i]} | "
               f"{100 * fastnn.accuracy(p, test_views[i], y_test):.2f}% | {sum(h['seconds']):.0f} |")
     acc = float(np.mean(committee.committee_predict(trained, test_views) == y_test))

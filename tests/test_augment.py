@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from fastnn import augment
-from fastnn.augment import Distortion, affine, distort, distort_numpy, elastic, normalize_width
+from fastnn.augment import Distortion, affine, deskew, distort, distort_numpy, elastic, normalize_width
 from fastnn.kernels import distort as kd
 
 try:  # test-only reference; the library itself needs only NumPy and Numba
@@ -292,6 +292,53 @@ def test_normalize_width_refuses_bad_arguments():
         normalize_width(X + 2, 16)
     with pytest.raises(ValueError, match="image_shape"):
         normalize_width(X, 16, image_shape=(20, 20))
+
+
+def _slant_and_centre(image):
+    """(cov(x, y) / var(y), cx, cy) of one 28x28 image's intensity, x right and y down."""
+    img = image.reshape(28, 28).astype(np.float64)
+    ys, xs = np.mgrid[:28, :28]
+    m = img.sum()
+    cx, cy = (img * xs).sum() / m, (img * ys).sum() / m
+    return (img * (xs - cx) * (ys - cy)).sum() / (img * (ys - cy) ** 2).sum(), cx, cy
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_deskew_straightens_the_slant_about_the_centre_of_mass(dtype):
+    X = np.zeros((4, 28, 28), dtype)
+    for y in range(5, 23):  # bars leaning by +0.5, -0.3 px per row, off centre; an upright one
+        for n, (slope, x0) in enumerate(((0.5, 11.0), (-0.3, 16.0), (0.0, 13.0))):
+            x = x0 + slope * (y - 14)
+            X[n, y, int(x)] += 1 - (x - int(x))
+            X[n, y, int(x) + 1] += x - int(x)
+    X = X.reshape(4, 784)
+    before = X.copy()
+    got = deskew(X)
+    assert got.dtype == dtype and got.shape == X.shape
+    np.testing.assert_array_equal(X, before)  # the caller's images are untouched
+    for n in range(3):
+        slant, cx, cy = _slant_and_centre(X[n])
+        assert abs(slant) > 0.25 or n == 2
+        new_slant, new_cx, new_cy = _slant_and_centre(got[n])
+        assert abs(new_slant) < 0.02, (n, slant, new_slant)
+        assert abs(new_cx - cx) < 0.05 and abs(new_cy - cy) < 0.05, (n, cx, new_cx, cy, new_cy)
+    np.testing.assert_array_equal(got[3], 0.0)  # no ink: unchanged
+
+
+@pytest.mark.mnist
+def test_deskew_removes_most_of_the_slant_of_real_digits(mnist):
+    (X, _), _ = mnist
+    before = np.array([_slant_and_centre(x)[0] for x in X[:200]])
+    after = np.array([_slant_and_centre(x)[0] for x in deskew(X[:200])])
+    assert np.median(np.abs(before)) > 0.1  # MNIST's digits do lean
+    assert np.median(np.abs(after)) < 0.2 * np.median(np.abs(before)), (np.median(np.abs(before)), np.median(np.abs(after)))
+
+
+def test_deskew_refuses_bad_images():
+    with pytest.raises(ValueError, match="pixel values in \\[0, 1\\]"):
+        deskew(np.full((2, 784), 2.0, np.float32))
+    with pytest.raises(ValueError, match="image_shape"):
+        deskew(np.zeros((2, 784), np.float32), image_shape=(20, 20))
 
 
 @needs_scipy
