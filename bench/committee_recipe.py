@@ -11,8 +11,9 @@ option under its older name). They train
 concurrently with :func:`fastnn.committee.train_committee`, one member per core on
 threads (``n_threads=1`` each), and the committee averages their probabilities.
 
-    FASTNN_DATA=../shared/mnist python bench/committee_recipe.py --members 8 --epochs 45 \\
-        --layers "800;500,500;1000,300;600,600"
+    FASTNN_DATA=../shared/mnist python bench/committee_recipe.py --members 8 --epochs 40 \\
+        --layers "800;500,500;1000,300;600,600" \\
+        --views original,deskew,deskew,deskew,deskew,deskew,deskew,original
 
 Prints one line per member as the run goes (every ``--report`` epochs, with its test accuracy
 so far; the evaluation is not counted in the member's training time) and at the end a
