@@ -11,8 +11,9 @@ shows each one's median first-call time. The variants:
 - ``constant codes``: the activation and loss codes replaced by the constants of ReLU,
   softmax and cross-entropy, so that only the branches in use reach type inference and code
   generation (what literal dispatch on the codes would give);
-- ``no inline``: ``inline="always"`` dropped, each piece compiled as a function of its own
-  (and left to LLVM to inline).
+- ``all inlined``: the layer-level pieces (``_sum_active_rows``, ``_forward_from``, ...)
+  inlined into the kernel in Numba's IR as well (``inline="always"``), as the small ones are;
+  before 2026-11-27 every piece was.
 """
 import argparse
 import os
@@ -25,12 +26,16 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.join(HERE, "..", "kernels", "sgd.py")
 
+LAYER_PIECES = ("_sum_active_rows", "_hidden_layer_out", "_output_loss_delta", "_backprop_update_rows",
+                "_forward_from", "_backward_update_to")
+
 VARIANTS = {
     "as is": lambda src: src,
     "constant codes": lambda src: re.sub(r"opts\.(hidden|output|loss)\b",
                                          lambda m: {"hidden": "RELU", "output": "SOFTMAX", "loss": "CROSS_ENTROPY"}[m[1]],
                                          src),
-    "no inline": lambda src: src.replace(', inline="always"', ""),
+    "all inlined": lambda src: re.sub(r"@njit\(([^)]*)\)\ndef (%s)\(" % "|".join(LAYER_PIECES),
+                                      lambda m: f'@njit({m[1]}, inline="always")\ndef {m[2]}(', src),
 }
 
 CHILD = """
@@ -58,7 +63,7 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=2)
     args = ap.parse_args(argv)
     with open(SOURCE) as f:
-        source = f.read().replace("cache=True", "cache=False")
+        source = f.read().replace("cache=True", "cache=False").replace("from .atomics", "from fastnn.kernels.atomics")
     times = {name: [] for name in VARIANTS}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):

@@ -12,7 +12,8 @@ first hidden layer below ``fastnn.online.SPLIT_FROM`` units; on dense inputs it 
 first use of it) and compile ``sgd_split_epoch`` for wider ones. Printed per call: the wall time of the call and the part of it that
 ``history["compile_seconds"]`` attributes to compiling or loading the kernels. With an empty
 cache it also prints where the compilation of ``sgd_rounds`` (the sparse kernel) went:
-Numba's own per-pass times, the largest first.
+Numba's own per-pass times, the largest first (type inference includes compiling the
+helpers it calls, each a function of its own).
 """
 import argparse
 import json
