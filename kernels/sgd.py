@@ -438,8 +438,8 @@ def sgd_rounds(theta, replicas, t, sizes, offsets, X, T, order, lrs, opts, step0
 def sgd_epoch(theta, sizes, offsets, X, T, order, lrs, opts, step0, stats):
     """Plain per-sample SGD over ``X[order]`` on one thread, updating ``theta`` in place:
     :func:`sgd_rounds` with ``theta`` as the one replica and one round. Arguments as there."""
-    sgd_rounds(theta, theta.reshape((1, theta.size)), 0, sizes, offsets, X, T, order, lrs, opts, step0, stats,
-               np.array([0, order.size]), np.ones(1, theta.dtype), np.zeros(16, np.int64), 0)
+    sgd_rounds(theta, theta.reshape((1, theta.size)), int(0), sizes, offsets, X, T, order, lrs, opts, step0, stats,
+               np.array([0, order.size]), np.ones(1, theta.dtype), np.zeros(16, np.int64), int(0))
 
 
 @njit(cache=True, fastmath=_FAST, nogil=True)

@@ -533,6 +533,33 @@ def test_one_thread_is_exactly_the_serial_kernel():
         assert got[key].tobytes() == want[key].tobytes(), key
 
 
+def test_shared_kernel_pieces_are_never_called_with_a_literal():
+    # The kernels share the pieces that are compiled functions of their own (not inlined);
+    # Numba types an integer, bool or string literal argument (0, 2, True) as a literal type,
+    # and would compile one more copy of the piece per value: callers wrap them in int() or
+    # bool(). (Float constants are typed as plain floats.)
+    import ast
+    import inspect
+
+    from fastnn.kernels import sgd as sgd_kernels
+
+    tree = ast.parse(inspect.getsource(sgd_kernels))
+
+    def inlined(fn):
+        return any(k.arg == "inline" for d in fn.decorator_list if isinstance(d, ast.Call) for k in d.keywords)
+
+    kernels = {fn.name: fn for fn in tree.body if isinstance(fn, ast.FunctionDef) and fn.decorator_list}
+    shared = {name for name, fn in kernels.items() if not inlined(fn)}
+    assert {"_forward_from", "_backward_update_to", "_backprop_update_rows", "_hidden_layer_out"} <= shared
+    calls = [c for fn in kernels.values() for c in ast.walk(fn)
+             if isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id in shared]
+    assert len(calls) > 10
+    literal = [f"line {c.lineno}: {c.func.id}" for c in calls
+               if any(isinstance(a, ast.Constant) and isinstance(a.value, (bool, int, str))
+                      for a in [*c.args, *(k.value for k in c.keywords)])]
+    assert not literal, literal
+
+
 def test_thread_arguments():
     X, y = _problem(n=20, dtype=np.float32)
     with pytest.raises(ValueError, match="per-sample SGD"):
