@@ -98,12 +98,12 @@ def keep_unit(seed, step, layer, unit, keep):
 # _backprop_update_rows, _forward_from, _backward_update_to) are functions of their own, not
 # inlined into the kernels in Numba's IR: each is typed and compiled once and shared by
 # every kernel that calls it. Inlined, each kernel carried its own copies, and a cold start
-# compiled the split kernel for 31.8 s after sgd_rounds, against 5.9 s now. The small
+# compiled the split kernel for 22.8 s after sgd_rounds, against 5.1 s now. The small
 # ones (one number, a view, the L2 factor) stay inlined: as calls they made the reference
-# epoch 13% slower (alternated runs: 0.599 s against 0.528 s, and 0.565 s with everything
-# inlined; the params are bit-identical in all three). Callers pass layer indices and flags
-# through int() and bool(): a literal 0, 1 or True is typed as a literal type of its own and
-# would compile a copy of the helper per value.
+# epoch 7% slower (0.592 s against 0.553 s, alternated runs); against the old all-inlined
+# kernel it is unchanged (0.555 s against 0.558 s), with bit-identical params. Callers pass
+# layer indices and flags through int() and bool(): a literal 0, 1 or True is typed as a
+# literal type of its own and would compile a copy of the helper per value.
 
 
 @njit(cache=True, nogil=True, inline="always")
