@@ -13,7 +13,11 @@ shows each one's median first-call time. The variants:
   generation (what literal dispatch on the codes would give);
 - ``all inlined``: the layer-level pieces (``_sum_active_rows``, ``_forward_from``, ...)
   inlined into the kernel in Numba's IR as well (``inline="always"``), as the small ones are;
-  before 2026-11-27 every piece was.
+  before 2026-11-27 every piece was;
+- ``only this call``: everything this call does not use cut from the source: ReLU is the only
+  activation and softmax cross-entropy the only output and loss, no dropout, no L2 decay, no
+  merging of per-thread replicas. The most that compiling only what a call uses could save,
+  short of restructuring the kernel.
 """
 import argparse
 import os
@@ -29,6 +33,57 @@ SOURCE = os.path.join(HERE, "..", "kernels", "sgd.py")
 LAYER_PIECES = ("_sum_active_rows", "_hidden_layer_out", "_output_loss_delta", "_backprop_update_rows",
                 "_forward_from", "_backward_update_to")
 
+
+
+def _replace(src, old, new):
+    if old not in src:
+        raise SystemExit(f"compile_variants: kernels/sgd.py no longer contains {old.strip()[:60]!r}; update the variant")
+    return src.replace(old, new)
+
+
+def _rest_of_function(src, start, body):
+    """Replace the function's source from the line starting with ``start`` to its end by ``body``."""
+    i = src.find(start)
+    if i < 0:
+        raise SystemExit(f"compile_variants: kernels/sgd.py no longer contains {start!r}; update the variant")
+    return src[:i] + body + src[src.index("\n\n\n", i):]
+
+
+def only_this_call(src):
+    """The kernel with only what a plain ReLU / softmax cross-entropy, one-thread call uses."""
+    src = _rest_of_function(src, "    if code == RELU:\n        return z", "    return z if z > 0 else 0.0")
+    src = _rest_of_function(src, "    if code == RELU:\n        return 1.0", "    return 1.0 if h > 0 else 0.0")
+    src = _replace(src, """    keep = opts.keep[l]
+    if keep < 1.0:
+        for k in range(z.size):
+            m[k] = 1.0 / keep if keep_unit(opts.seed, step, l, unit0 + k, keep) else 0.0
+""", "")
+    src = _replace(src, """    if output == SOFTMAX:
+        log_total = _softmax(z, best, out)
+    else:
+        for k in range(n):
+            out[k] = _activate(z[k], output)
+""", "    log_total = _softmax(z, best, out)\n")
+    src = _rest_of_function(src, "    if loss == CROSS_ENTROPY:  # softmax output", """\
+    sample_loss = log_total + z[best]
+    for k in range(n):
+        sample_loss -= t[k] * z[k]
+    for k in range(n):
+        delta[k] = out[k] - t[k]
+    return sample_loss, best""")
+    src = _rest_of_function(src, "    if l2 > 0.0:\n        scale[l] = back", "    return back, lr / scale[l]")
+    return _replace(src, """        fold_scales(params, sizes, offsets, scale)
+        if not finished:
+            if k > 1:
+                store_release(flags, 8 * k, 1)
+            break
+        if k > 1 and not _merge_round(theta, replicas, t, gains[r], flags, phase0 + 2 * r):
+            break
+""", """        if not finished:
+            break
+""")
+
+
 VARIANTS = {
     "as is": lambda src: src,
     "constant codes": lambda src: re.sub(r"opts\.(hidden|output|loss)\b",
@@ -36,6 +91,7 @@ VARIANTS = {
                                          src),
     "all inlined": lambda src: re.sub(r"@njit\(([^)]*)\)\ndef (%s)\(" % "|".join(LAYER_PIECES),
                                       lambda m: f'@njit({m[1]}, inline="always")\ndef {m[2]}(', src),
+    "only this call": only_this_call,
 }
 
 CHILD = """
