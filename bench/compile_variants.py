@@ -15,9 +15,11 @@ shows each one's median first-call time. The variants:
   inlined into the kernel in Numba's IR as well (``inline="always"``), as the small ones are;
   before 2026-11-27 every piece was;
 - ``only this call``: everything this call does not use cut from the source: ReLU is the only
-  activation and softmax cross-entropy the only output and loss, no dropout, no L2 decay, no
-  merging of per-thread replicas. The most that compiling only what a call uses could save,
-  short of restructuring the kernel.
+  activation and softmax cross-entropy the only output and loss, no dropout, no L2 decay. The
+  most that compiling only what a call uses could save, short of restructuring the kernel.
+
+None of them compiles the merging of per-thread replicas: ``sgd_epoch`` passes
+``flags=None`` to ``sgd_rounds``, and Numba prunes it, in the kernel as it is.
 """
 import argparse
 import os
@@ -71,17 +73,7 @@ def only_this_call(src):
     for k in range(n):
         delta[k] = out[k] - t[k]
     return sample_loss, best""")
-    src = _rest_of_function(src, "    if l2 > 0.0:\n        scale[l] = back", "    return back, lr / scale[l]")
-    return _replace(src, """        fold_scales(params, sizes, offsets, scale)
-        if not finished:
-            if k > 1:
-                store_release(flags, 8 * k, 1)
-            break
-        if k > 1 and not _merge_round(theta, replicas, t, gains[r], flags, phase0 + 2 * r):
-            break
-""", """        if not finished:
-            break
-""")
+    return _rest_of_function(src, "    if l2 > 0.0:\n        scale[l] = back", "    return back, lr / scale[l]")
 
 
 VARIANTS = {

@@ -7,13 +7,14 @@ reused) folder: the first process compiles every kernel it calls, the later ones
 from the cache. Each process imports fastnn, then calls ``train`` (``--layers``, 100
 samples, one epoch of per-sample SGD) on one thread, then on two threads, then on one
 thread again; a second series does the same on dense inputs (every pixel non-zero, the
-windowed path). Two threads reuse the one-thread kernel ``sgd_rounds`` for replicas (a
-first hidden layer below ``fastnn.online.SPLIT_FROM`` units; on dense inputs it is their
-first use of it) and compile ``sgd_split_epoch`` for wider ones. Printed per call: the wall time of the call and the part of it that
-``history["compile_seconds"]`` attributes to compiling or loading the kernels. With an empty
-cache it also prints where the compilation of ``sgd_rounds`` (the sparse kernel) went:
-Numba's own per-pass times, the largest first (type inference includes compiling the
-helpers it calls, each a function of its own).
+windowed path). Two threads compile ``sgd_rounds`` again for replicas (a first hidden
+layer below ``fastnn.online.SPLIT_FROM`` units), this time with the merging that the
+one-thread call leaves out (its ``flags`` is None), and ``sgd_split_epoch`` for wider
+ones. Printed per call: the wall time of the call and the part of it that
+``history["compile_seconds"]`` attributes to compiling or loading the kernels. With an
+empty cache it also prints where each compilation of ``sgd_rounds`` (the sparse kernel:
+one thread, and replicas) went: Numba's own per-pass times, the largest first (type
+inference includes compiling the helpers it calls, each a function of its own).
 """
 import argparse
 import json
@@ -46,7 +47,8 @@ for sig in sgd.sgd_rounds.signatures:
         times = sgd.sgd_rounds.get_metadata(sig)["pipeline_times"]["nopython"]
     except (KeyError, TypeError, AttributeError):
         continue
-    passes = {name.split("_", 1)[1]: t.init + t.run + t.finalize for name, t in times.items()}
+    which = "one thread" if str(sig[14]) == "none" else "replicas"  # flags: None on one thread
+    passes[which] = {name.split("_", 1)[1]: t.init + t.run + t.finalize for name, t in times.items()}
 print(json.dumps({"import": t1 - t0, "calls": calls, "passes": passes}))
 """
 
@@ -72,9 +74,9 @@ def main(argv=None):
                 r = measure(kind, cache, args.layers)
                 cells = "".join(f"{f'{wall:.2f} s (compile {comp:.2f} s)':>36}" for wall, comp in r["calls"])
                 print(f"{kind:<8}{'empty' if run == 0 else 'warm':<7}{r['import']:>7.2f} s{cells}", flush=True)
-                if r["passes"]:
-                    top = sorted(r["passes"].items(), key=lambda kv: -kv[1])[:5]
-                    print(f"{'':15}sgd_rounds compiled in {sum(r['passes'].values()):.2f} s of Numba passes: "
+                for which, passes in r["passes"].items():
+                    top = sorted(passes.items(), key=lambda kv: -kv[1])[:5]
+                    print(f"{'':15}sgd_rounds ({which}) compiled in {sum(passes.values()):.2f} s of Numba passes: "
                           + ", ".join(f"{name} {t:.2f} s" for name, t in top), flush=True)
 
 

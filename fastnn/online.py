@@ -183,9 +183,10 @@ class OnlineRunner:
     # -- the three compiled paths, each over one part of an epoch, on one parameter buffer
 
     def _sparse_part(self, theta, X, T, order, lrs, step0, stats):
-        # the kernel the threads' replicas run too, with theta as the one replica: one compilation for both
+        # the kernel the threads' replicas run, with theta as the one replica; flags=None
+        # compiles it without the merging, which one thread never does
         sgd_kernels.sgd_rounds(theta, theta.reshape(1, -1), 0, self.sizes, self.offsets, X, T, order, lrs, self.opts,
-                               step0, stats, np.array([0, len(order)]), np.ones(1, theta.dtype), self.flags, 0)
+                               step0, stats, np.array([0, len(order)]), np.ones(1, theta.dtype), None, 0)
 
     def _rule_part(self, theta, X, T, order, lrs, step0, stats):
         sgd_kernels.rule_epoch(theta, self.sizes, self.offsets, X, T, order, lrs, self.opts, step0, self.slots, stats)

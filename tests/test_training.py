@@ -1,4 +1,9 @@
 """train() and the fused per-sample kernel, held to the composed pure functions."""
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -531,6 +536,31 @@ def test_one_thread_is_exactly_the_serial_kernel():
     want = unpack(theta, sizes, offsets)
     for key in want:
         assert got[key].tobytes() == want[key].tobytes(), key
+
+
+def test_one_thread_compiles_none_of_the_replicas_merging(tmp_path):
+    # flags=None prunes the merging from the one-thread kernel (about a fifth of its first
+    # compilation). Only a compilation shows which pieces were compiled, not a load from the
+    # cache, hence a fresh process with an empty cache.
+    child = """
+import json, numpy as np, fastnn
+from fastnn.kernels import sgd
+rng = np.random.default_rng(0)
+X = rng.random((64, 12)); X[X < 0.6] = 0
+y = rng.integers(0, 4, 64)
+compiled = lambda: [len(f.signatures) for f in (sgd.sgd_rounds, sgd._merge_round, sgd.merge_replicas, sgd._barrier)]
+counts = []
+for threads in (1, 2):
+    fastnn.train(fastnn.init_params([12, 9, 4], seed=0), X, y, epochs=1, seed=0, n_threads=threads)
+    counts.append(compiled())
+print(json.dumps(counts))
+"""
+    out = subprocess.run([sys.executable, "-c", child], env={**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)},
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    one, two = json.loads(out.stdout)
+    assert one == [1, 0, 0, 0]  # sgd_rounds without any of the merging
+    assert two == [2, 1, 1, 1]  # the threads' replicas: a second sgd_rounds, with it
 
 
 def test_shared_kernel_pieces_are_never_called_with_a_literal():
