@@ -98,10 +98,11 @@ def keep_unit(seed, step, layer, unit, keep):
 # _backprop_update_rows, _forward_from, _backward_update_to) are functions of their own, not
 # inlined into the kernels in Numba's IR: each is typed and compiled once and shared by
 # every kernel that calls it. Inlined, each kernel carried its own copies, and a cold start
-# compiled the split kernel for 22.8 s after sgd_rounds, against 5.1 s now. The small
-# ones (one number, a view, the L2 factor) stay inlined: as calls they made the reference
-# epoch 7% slower (0.592 s against 0.553 s, alternated runs); against the old all-inlined
-# kernel it is unchanged (0.555 s against 0.558 s), with bit-identical params. Callers pass
+# compiled the split kernel for 22.8 s after sgd_rounds, against 5.1 s then. The small
+# ones that run per sample (one number, a view, the L2 factor) stay inlined: as calls they
+# made the reference epoch 7% slower (0.592 s against 0.553 s, alternated runs); against the
+# old all-inlined kernel it is unchanged (0.555 s against 0.558 s), with bit-identical
+# params. _scale_rows, which never runs per sample, is a call. Callers pass
 # layer indices and flags through int() and bool(): a literal 0, 1 or True is typed as a
 # literal type of its own and would compile a copy of the helper per value.
 
@@ -282,9 +283,12 @@ def _backprop_update_rows(W, d_out, v, m, active, n_active, d_in, back, rate, hi
             d_in[j] = d_in[j] * _derivative(v[j], hidden) * m[j]
 
 
-@njit(cache=True, fastmath=_FAST, nogil=True, inline="always")
+@njit(cache=True, fastmath=_FAST, nogil=True)
 def _scale_rows(W, c):
-    """``W *= c`` in place. Loops, not an array expression: those take far longer to compile."""
+    """``W *= c`` in place. Loops, not an array expression: those take far longer to compile.
+
+    A call, not inlined: it runs once per call or when a lazy L2 factor is folded, never per
+    sample, and five inlined copies made the split kernel's first call 0.8 s longer."""
     for j in range(W.shape[0]):
         for k in range(W.shape[1]):
             W[j, k] *= c
