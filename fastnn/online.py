@@ -122,6 +122,16 @@ def input_density(X, max_rows=2048):
     return np.count_nonzero(rows) / max(rows.size, 1)
 
 
+def kernel_work(sizes, dtype):
+    """The work arrays one kernel call needs (one set per thread): layer outputs ``h``, dropout
+    multipliers ``m`` (ones), deltas, lists of active units and their lengths, each row as
+    wide as the widest layer. Allocated here, not in the kernels: compiling NumPy's
+    allocation into them took 1.3-1.6 s of a cold start."""
+    L, width = len(sizes) - 1, int(max(sizes))
+    return (np.zeros((L + 1, width), dtype), np.ones((L + 1, width), dtype), np.zeros((L + 1, width), dtype),
+            np.zeros((L + 1, width), np.uint64), np.zeros(L + 1, np.int64))
+
+
 def use_windows(X, rule, n_threads):
     """Whether plain SGD (``rule``, a kernel code) on ``X`` takes the windowed path: one
     thread, and more than ``DENSE_ABOVE`` of the inputs non-zero."""
@@ -182,14 +192,20 @@ class OnlineRunner:
 
     # -- the three compiled paths, each over one part of an epoch, on one parameter buffer
 
+    def _ones(self, theta):
+        """Fresh lazy L2 factors, one per layer, for a kernel call."""
+        return np.ones(len(self.sizes) - 1, theta.dtype)
+
     def _sparse_part(self, theta, X, T, order, lrs, step0, stats):
         # the kernel the threads' replicas run, with theta as the one replica; flags=None
         # compiles it without the merging, which one thread never does
         sgd_kernels.sgd_rounds(theta, theta.reshape(1, -1), 0, self.sizes, self.offsets, X, T, order, lrs, self.opts,
-                               step0, stats, np.array([0, len(order)]), np.ones(1, theta.dtype), None, 0)
+                               step0, stats, np.array([0, len(order)]), np.ones(1, theta.dtype), None, 0,
+                               kernel_work(self.sizes, theta.dtype), self._ones(theta))
 
     def _rule_part(self, theta, X, T, order, lrs, step0, stats):
-        sgd_kernels.rule_epoch(theta, self.sizes, self.offsets, X, T, order, lrs, self.opts, step0, self.slots, stats)
+        sgd_kernels.rule_epoch(theta, self.sizes, self.offsets, X, T, order, lrs, self.opts, step0, self.slots, stats,
+                               kernel_work(self.sizes, theta.dtype), self._ones(theta))
 
     def _window_part(self, theta, X, T, order, lrs, step0, stats):
         W1 = unpack_views(theta, self.sizes, self.offsets)[0][0]
@@ -199,7 +215,7 @@ class OnlineRunner:
         # G is cut from a flat buffer so that a short last window's (n, n) block stays
         # C-contiguous: a strided block would compile the kernel a second time (11.7 s, measured)
         G, dW = np.empty(k * k, X.dtype), np.empty_like(W1)
-        scale = np.ones(len(self.sizes) - 1, theta.dtype)
+        scale, work = self._ones(theta), kernel_work(self.sizes, theta.dtype)
         stats[:] = 0.0
         for a in range(0, len(order), WINDOW):
             idx = order[a : a + WINDOW]
@@ -209,7 +225,7 @@ class OnlineRunner:
             g = G[: n * n].reshape(n, n)
             np.matmul(xw, xw.T, out=g)
             sgd_kernels.sgd_window(theta, self.sizes, self.offsets, xw, tw, lrs[a : a + n], P[:n], g, D[:n],
-                                   self.opts, step0 + a, scale, stats)
+                                   self.opts, step0 + a, scale, stats, work)
             np.matmul(xw.T, D[:n], out=dW)
             W1 -= dW
             if stats[2] < a + n:
@@ -302,7 +318,8 @@ class OnlineRunner:
         """Thread ``t``'s rounds over ``part``; if it fails, the other threads stop waiting for it."""
         try:
             sgd_kernels.sgd_rounds(self.theta, self.replicas, t, self.sizes, self.offsets, X, T, part, lrs, self.opts,
-                                   step0, stats, bounds, gains, self.flags, self.tick)
+                                   step0, stats, bounds, gains, self.flags, self.tick,
+                                   kernel_work(self.sizes, self.theta.dtype), self._ones(self.theta))
         except BaseException:
             self.flags[8 * self.n_threads] = 1
             raise
@@ -312,7 +329,7 @@ class OnlineRunner:
         try:
             sgd_kernels.sgd_split_epoch(self.theta, self.own[t], self.blocks[t], self.sizes, self.offsets, X, T, part,
                                         lrs, self.opts, step0, stats, self.units, t, self.partials, self.flags,
-                                        self.tick)
+                                        self.tick, kernel_work(self.sizes, self.theta.dtype), self._ones(self.theta))
         except BaseException:
             self.flags[8 * self.n_threads] = 1
             raise

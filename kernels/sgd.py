@@ -318,21 +318,6 @@ def _decay_step(scale, l, lr, l2, W, fold):
 # -- the per-sample loops ---------------------------------------------------------------------
 
 
-@njit(cache=True, nogil=True)
-def _scratch(sizes, dtype):
-    """Per-call work arrays: layer outputs, dropout multipliers, deltas, active lists."""
-    L = sizes.size - 1
-    width = 0
-    for l in range(L + 1):
-        width = max(width, sizes[l])
-    h = np.zeros((L + 1, width), dtype)  # layer outputs f(z) (row 0 unused: the input is read in place)
-    m = np.ones((L + 1, width), dtype)  # dropout multipliers (0 or 1/keep)
-    delta = np.zeros((L + 1, width), dtype)  # dL/dz per layer; delta[l + 1] is layer l's z first
-    active = np.zeros((L + 1, width), np.uint64)  # indices of the non-zero inputs of each layer
-    n_active = np.zeros(L + 1, np.int64)
-    return h, m, delta, active, n_active
-
-
 @njit(cache=True, fastmath=_FAST, nogil=True)
 def _forward_from(first, theta, sizes, offsets, x, h, m, delta, active, n_active, scale, opts, step):
     """Forward pass through layers ``first``, ``first + 1``, ... to the output logits in ``delta[L]``."""
@@ -369,7 +354,7 @@ def _backward_update_to(last, theta, sizes, offsets, x, h, m, delta, active, n_a
 
 @njit(cache=True, fastmath=_FAST, nogil=True)
 def sgd_rounds(theta, replicas, t, sizes, offsets, X, T, order, lrs, opts, step0, stats, bounds, gains, flags,
-               phase0):
+               phase0, work, scale):
     """Run plain per-sample SGD over ``X[order]``: thread ``t``'s part, with per-thread replicas.
 
     With one thread (``replicas`` is ``theta`` itself, shape (1, theta.size)), this is
@@ -407,13 +392,18 @@ def sgd_rounds(theta, replicas, t, sizes, offsets, X, T, order, lrs, opts, step0
         from this compilation, which shortens the first one-thread call by 1.2-1.6 s of 12
         (the threads' first call compiles the version with ``flags`` on its own).
     phase0 : where the phase counters go on from.
+    work : this thread's work arrays, ``fastnn.online.kernel_work(sizes, theta.dtype)``:
+        layer outputs, dropout multipliers, deltas, active lists and their lengths. The
+        caller allocates them (and ``scale``): NumPy's allocation compiled into the kernels
+        took 1.3-1.6 s of a cold start.
+    scale : theta's dtype (L,), ones: the lazy L2 factors (weights = scale[l] * stored),
+        folded into the weights at the end of every round and so left at one.
 
     Stops early, leaving ``stats[2]`` below the samples it was given, at the first
     non-finite loss; with several threads it then sets ``flags[8 * k]``, and every thread
     stops at its next wait, before that round's merge.
     """
-    h, m, delta, active, n_active = _scratch(sizes, theta.dtype)
-    scale = np.ones(sizes.size - 1, theta.dtype)  # lazy L2 factors: weights = scale[l] * stored
+    h, m, delta, active, n_active = work
     L = sizes.size - 1
     k = replicas.shape[0]
     params = replicas[t]
@@ -449,15 +439,16 @@ def sgd_rounds(theta, replicas, t, sizes, offsets, X, T, order, lrs, opts, step0
 
 
 @njit(cache=True, nogil=True)
-def sgd_epoch(theta, sizes, offsets, X, T, order, lrs, opts, step0, stats):
+def sgd_epoch(theta, sizes, offsets, X, T, order, lrs, opts, step0, stats, work):
     """Plain per-sample SGD over ``X[order]`` on one thread, updating ``theta`` in place:
     :func:`sgd_rounds` with ``theta`` as the one replica and one round. Arguments as there."""
     sgd_rounds(theta, theta.reshape((1, theta.size)), int(0), sizes, offsets, X, T, order, lrs, opts, step0, stats,
-               np.array([0, order.size]), np.ones(1, theta.dtype), None, int(0))
+               np.array([0, order.size]), np.ones(1, theta.dtype), None, int(0), work,
+               np.ones(sizes.size - 1, theta.dtype))
 
 
 @njit(cache=True, fastmath=_FAST, nogil=True)
-def sgd_window(theta, sizes, offsets, X, T, lrs, P, G, D, opts, step0, scale, stats):
+def sgd_window(theta, sizes, offsets, X, T, lrs, P, G, D, opts, step0, scale, stats, work):
     """Plain per-sample SGD over a window of dense inputs, with the first layer's updates delayed.
 
     For the window's samples ``X`` (k, n_in), in order, with targets ``T``: the caller
@@ -471,9 +462,10 @@ def sgd_window(theta, sizes, offsets, X, T, lrs, P, G, D, opts, step0, scale, st
     ``scale`` holds the lazy L2 factors and persists across windows: layer 1's factor is
     never folded here, since ``P`` refers to the stored weights (the caller folds it
     between windows). ``stats`` accumulates across windows (it is added to, at the end).
-    Stops at the first non-finite loss, with ``D`` zero from that sample on.
+    Stops at the first non-finite loss, with ``D`` zero from that sample on. ``work`` as for
+    :func:`sgd_rounds` (it may be reused from window to window).
     """
-    h, m, delta, active, n_active = _scratch(sizes, theta.dtype)
+    h, m, delta, active, n_active = work
     L = sizes.size - 1
     loss_sum, correct, done = 0.0, 0, 0
     b1 = layer_views(theta, sizes, offsets, 0)[1]
@@ -518,7 +510,7 @@ def sgd_window(theta, sizes, offsets, X, T, lrs, P, G, D, opts, step0, scale, st
 
 @njit(cache=True, fastmath=_FAST, nogil=True)
 def sgd_split_epoch(theta, own, block, sizes, offsets, X, T, order, lrs, opts, step0, stats, units, t, partials, flags,
-                    tick0):
+                    tick0, work, scale):
     """Thread ``t``'s part of plain per-sample SGD with the first hidden layer's units split between threads.
 
     Every thread runs this over the same samples ``X[order]``, at the same time. Thread
@@ -542,10 +534,10 @@ def sgd_split_epoch(theta, own, block, sizes, offsets, X, T, order, lrs, opts, s
     A non-zero ``flags[8 * k]`` (``k`` threads) tells every thread to stop: set by the caller
     when a thread failed.
 
-    ``stats`` as for :func:`sgd_epoch` (each thread's are the same). Needs a hidden layer.
+    ``stats`` as for :func:`sgd_epoch` (each thread's are the same); ``work`` and ``scale``
+    (ones, this thread's own) as for :func:`sgd_rounds`. Needs a hidden layer.
     """
-    h, m, delta, active, n_active = _scratch(sizes, theta.dtype)
-    scale = np.ones(sizes.size - 1, theta.dtype)
+    h, m, delta, active, n_active = work
     L = sizes.size - 1
     k = units.size - 1
     u0, u1 = units[t], units[t + 1]
@@ -794,17 +786,18 @@ def _dense_backward_update(theta, sizes, offsets, x, h, m, delta, active, n_acti
 
 
 @njit(cache=True, fastmath=_FAST, nogil=True)
-def rule_epoch(theta, sizes, offsets, X, T, order, lrs, opts, step0, slots, stats):
+def rule_epoch(theta, sizes, offsets, X, T, order, lrs, opts, step0, slots, stats, work, scale):
     """Per-sample steps of the dense rule ``opts.rule`` over ``X[order]`` (in place).
 
     As :func:`sgd_epoch`, but every weight takes a step of ``opts.rule`` (MOMENTUM, ADAM, ...)
     with its constants ``opts.hyper`` (momentum/nesterov: beta; adam: b1, b2, eps; rmsprop:
     decay, eps; adagrad: eps) and L2 added to the gradient. ``slots`` : (2, theta.size),
     the optimizer state in theta's layout (velocity; m and v; the square average or sum),
-    updated in place. ``step0 + s`` is the s-th sample's 0-based update count.
+    updated in place. ``step0 + s`` is the s-th sample's 0-based update count. ``work`` and
+    ``scale`` (ones; L2 is part of the rule's gradient here, so they stay one) as for
+    :func:`sgd_rounds`.
     """
-    h, m, delta, active, n_active = _scratch(sizes, theta.dtype)
-    scale = np.ones(sizes.size - 1, theta.dtype)
+    h, m, delta, active, n_active = work
     L = sizes.size - 1
     loss_sum, correct, done = 0.0, 0, 0
     for s in range(order.size):

@@ -9,7 +9,7 @@ import pytest
 
 import fastnn
 from fastnn.network import _forward_layers
-from fastnn.online import OnlineRunner, merge_gain, split_units, splits_units
+from fastnn.online import OnlineRunner, kernel_work, merge_gain, split_units, splits_units
 from fastnn.optim import KERNEL_RULES
 from fastnn.packing import KernelOptions, pack, unpack
 from fastnn.training import HIDDEN_CODES, LOSS_CODES, OUTPUT_CODES, DivergenceError, train
@@ -532,7 +532,7 @@ def test_one_thread_is_exactly_the_serial_kernel():
     from fastnn.kernels import sgd as sgd_kernels
 
     sgd_kernels.sgd_epoch(theta, sizes, offsets, X, one_hot(y, 4, "float32"), rng.permutation(500),
-                          np.full(500, 0.05, np.float32), opts, 0, np.zeros(3))
+                          np.full(500, 0.05, np.float32), opts, 0, np.zeros(3), kernel_work(sizes, theta.dtype))
     want = unpack(theta, sizes, offsets)
     for key in want:
         assert got[key].tobytes() == want[key].tobytes(), key
