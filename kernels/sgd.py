@@ -395,7 +395,7 @@ def sgd_rounds(theta, replicas, t, sizes, offsets, X, T, order, lrs, opts, step0
     work : this thread's work arrays, ``fastnn.online.kernel_work(sizes, theta.dtype)``:
         layer outputs, dropout multipliers, deltas, active lists and their lengths. The
         caller allocates them (and ``scale``): NumPy's allocation compiled into the kernels
-        took 1.3-1.6 s of a cold start.
+        took 1.1-1.4 s of a cold start.
     scale : theta's dtype (L,), ones: the lazy L2 factors (weights = scale[l] * stored),
         folded into the weights at the end of every round and so left at one.
 
