@@ -31,6 +31,21 @@ def test_sklearn_estimator_checks(estimator, check):
         check(estimator)
 
 
+def test_the_estimator_checks_fail_on_a_broken_estimator():
+    # The test above asserts through scikit-learn: each check raises when the estimator breaks
+    # a convention. Shown here on a copy of MLPClassifier that sets an attribute in __init__.
+    from sklearn.utils.estimator_checks import check_no_attributes_set_in_init
+
+    class Broken(MLPClassifier):
+        def __init__(self, hidden_layer_sizes=(16,)):
+            super().__init__(hidden_layer_sizes=hidden_layer_sizes)
+            self.fitted_here_ = True
+
+    check_no_attributes_set_in_init("MLPClassifier", MLPClassifier(**SMALL))
+    with pytest.raises(AssertionError):
+        check_no_attributes_set_in_init("Broken", Broken())
+
+
 @pytest.fixture(scope="module")
 def digits():
     X, y = load_digits(return_X_y=True)  # 1,797 8x8 images, ints 0..16
