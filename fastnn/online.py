@@ -329,7 +329,8 @@ class OnlineRunner:
         try:
             sgd_kernels.sgd_split_epoch(self.theta, self.own[t], self.blocks[t], self.sizes, self.offsets, X, T, part,
                                         lrs, self.opts, step0, stats, self.units, t, self.partials, self.flags,
-                                        self.tick, kernel_work(self.sizes, self.theta.dtype), self._ones(self.theta))
+                                        self.tick, kernel_work(self.sizes, self.theta.dtype), self._ones(self.theta),
+                                        None if self.sizes.size == 3 else True)
         except BaseException:
             self.flags[8 * self.n_threads] = 1
             raise

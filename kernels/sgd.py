@@ -41,6 +41,11 @@ SGD, MOMENTUM, NESTEROV, ADAM, RMSPROP, ADAGRAD = 0, 1, 2, 3, 4, 5
 # results for the same seed (measured), and the same seed must give the same params.
 _FAST = {"contract", "reassoc"}
 
+# The pieces below that only kernels call get no wrappers for Python or for first-class
+# function pointers: Numba would otherwise build both for each piece, 0.4-0.8 s of an
+# 8-8.5 s cold start (alternated fresh processes), and no Python code calls them.
+_PIECE = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
+
 FOLD_BELOW = 1e-4
 """A lazy L2 factor is multiplied into the stored weights before it falls below this."""
 
@@ -128,7 +133,7 @@ def _scan_nonzero(x, idx):
     return c
 
 
-@njit(cache=True, fastmath=_FAST, nogil=True)
+@njit(cache=True, fastmath=_FAST, nogil=True, **_PIECE)
 def _sum_active_rows(W, v, m, active, n_active, z):
     """``z = sum over active j of v[j] * m[j] * W[j]``, four rows per pass over ``z``."""
     for k in range(z.size):
@@ -150,7 +155,7 @@ def _sum_active_rows(W, v, m, active, n_active, z):
         a += 1
 
 
-@njit(cache=True, fastmath=_FAST, nogil=True)
+@njit(cache=True, fastmath=_FAST, nogil=True, **_PIECE)
 def _hidden_layer_out(z, b, sc, l, h, m, active, opts, step, unit0):
     """Activation, dropout mask and the list of units that pass a signal on, for hidden layer ``l``.
 
@@ -194,7 +199,7 @@ def _argmax(v):
     return best
 
 
-@njit(cache=True, fastmath=_FAST, nogil=True)
+@njit(cache=True, fastmath=_FAST, nogil=True, **_PIECE)
 def _output_loss_delta(z, t, out, delta, output, loss):
     """Output activations ``out``, the sample's loss and the output delta (dL/dz) from the logits ``z``.
 
@@ -232,7 +237,7 @@ def _output_loss_delta(z, t, out, delta, output, loss):
     return sample_loss, best
 
 
-@njit(cache=True, fastmath=_FAST, nogil=True)
+@njit(cache=True, fastmath=_FAST, nogil=True, **_PIECE)
 def _backprop_update_rows(W, d_out, v, m, active, n_active, d_in, back, rate, hidden, propagate):
     """Backpropagate through, then update, the active rows of ``W`` (four at a time).
 
@@ -283,7 +288,7 @@ def _backprop_update_rows(W, d_out, v, m, active, n_active, d_in, back, rate, hi
             d_in[j] = d_in[j] * _derivative(v[j], hidden) * m[j]
 
 
-@njit(cache=True, fastmath=_FAST, nogil=True)
+@njit(cache=True, fastmath=_FAST, nogil=True, **_PIECE)
 def _scale_rows(W, c):
     """``W *= c`` in place. Loops, not an array expression: those take far longer to compile.
 
@@ -318,7 +323,7 @@ def _decay_step(scale, l, lr, l2, W, fold):
 # -- the per-sample loops ---------------------------------------------------------------------
 
 
-@njit(cache=True, fastmath=_FAST, nogil=True)
+@njit(cache=True, fastmath=_FAST, nogil=True, **_PIECE)
 def _forward_from(first, theta, sizes, offsets, x, h, m, delta, active, n_active, scale, opts, step):
     """Forward pass through layers ``first``, ``first + 1``, ... to the output logits in ``delta[L]``."""
     L = sizes.size - 1
@@ -334,7 +339,7 @@ def _forward_from(first, theta, sizes, offsets, x, h, m, delta, active, n_active
                 z[k] = scale[l] * z[k] + b[k]
 
 
-@njit(cache=True, fastmath=_FAST, nogil=True)
+@njit(cache=True, fastmath=_FAST, nogil=True, **_PIECE)
 def _backward_update_to(last, theta, sizes, offsets, x, h, m, delta, active, n_active, scale, opts, lr, fold):
     """Backward pass fused with the SGD update, from the output layer down to layer ``last``."""
     L = sizes.size - 1
@@ -510,7 +515,7 @@ def sgd_window(theta, sizes, offsets, X, T, lrs, P, G, D, opts, step0, scale, st
 
 @njit(cache=True, fastmath=_FAST, nogil=True)
 def sgd_split_epoch(theta, own, block, sizes, offsets, X, T, order, lrs, opts, step0, stats, units, t, partials, flags,
-                    tick0, work, scale):
+                    tick0, work, scale, deep):
     """Thread ``t``'s part of plain per-sample SGD with the first hidden layer's units split between threads.
 
     Every thread runs this over the same samples ``X[order]``, at the same time. Thread
@@ -535,7 +540,10 @@ def sgd_split_epoch(theta, own, block, sizes, offsets, X, T, order, lrs, opts, s
     when a thread failed.
 
     ``stats`` as for :func:`sgd_epoch` (each thread's are the same); ``work`` and ``scale``
-    (ones, this thread's own) as for :func:`sgd_rounds`. Needs a hidden layer.
+    (ones, this thread's own) as for :func:`sgd_rounds`. Needs a hidden layer. ``deep``:
+    True with more than one hidden layer, ``None`` with exactly one; Numba then prunes the
+    deeper layers' code from the compilation (as ``flags`` in :func:`sgd_rounds`), which
+    shortens this kernel's first call for a 784-800-10 network.
     """
     h, m, delta, active, n_active = work
     L = sizes.size - 1
@@ -579,7 +587,7 @@ def sgd_split_epoch(theta, own, block, sizes, offsets, X, T, order, lrs, opts, s
         for r in range(1, k):
             for c in range(n2):
                 z2[c] += partials[r, tick % 2, c]
-        if L > 2:
+        if deep is not None:
             n_active[2] = _hidden_layer_out(z2, b2, scale[1], int(1), h[2, :n2], m[2, :n2], active[2], opts, step,
                                             int(0))
             _forward_from(int(2), own, sizes, offsets, x, h, m, delta, active, n_active, scale, opts, step)
@@ -594,7 +602,7 @@ def sgd_split_epoch(theta, own, block, sizes, offsets, X, T, order, lrs, opts, s
         correct += best == _argmax(target)
         done += 1
         lr = lrs[s]
-        if L > 2:
+        if deep is not None:
             _backward_update_to(int(2), own, sizes, offsets, x, h, m, delta, active, n_active, scale, opts, lr,
                                 bool(True))
         d2 = delta[2, :n2]
