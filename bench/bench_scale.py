@@ -50,8 +50,8 @@ TRAIN = COMMON + textwrap.dedent("""
     fastnn.train(params, X[:100], y[:100])
     before = status("VmRSS")
     calls = []
-    real = online.sgd_kernels.sgd_rounds
-    online.sgd_kernels.sgd_rounds = lambda *a: (calls.append(len(a[7])), real(*a))[1]
+    real = online.sgd_kernels.sgd_epoch
+    online.sgd_kernels.sgd_epoch = lambda *a: (calls.append(len(a[5])), real(*a))[1]
     start = time.perf_counter()
     trained, history = fastnn.train(params, X, y, epochs=1, seed=0)
     seconds = time.perf_counter() - start

@@ -11,15 +11,15 @@ shows each one's median first-call time. The variants:
 - ``constant codes``: the activation and loss codes replaced by the constants of ReLU,
   softmax and cross-entropy, so that only the branches in use reach type inference and code
   generation (what literal dispatch on the codes would give);
-- ``all inlined``: the layer-level pieces (``_sum_active_rows``, ``_forward_from``, ...)
-  inlined into the kernel in Numba's IR as well (``inline="always"``), as the small ones are;
-  before 2026-11-27 every piece was;
+- ``all inlined``: the layer-level pieces (``_sum_active_rows``, ``_backprop_update_rows``,
+  ...) inlined into the kernel in Numba's IR as well (``inline="always"``), as the small ones
+  and the loops over the layers are; before 2026-11-27 every piece was;
 - ``only this call``: everything this call does not use cut from the source: ReLU is the only
   activation and softmax cross-entropy the only output and loss, no dropout, no L2 decay. The
   most that compiling only what a call uses could save, short of restructuring the kernel.
 
-None of them compiles the merging of per-thread replicas: ``sgd_epoch`` passes
-``flags=None`` to ``sgd_rounds``, and Numba prunes it, in the kernel as it is.
+None of them compiles the merging of per-thread replicas: ``sgd_epoch`` holds none of it
+(``sgd_rounds`` calls it for the threads' replicas).
 """
 import argparse
 import os
@@ -32,8 +32,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.join(HERE, "..", "kernels", "sgd.py")
 
-LAYER_PIECES = ("_sum_active_rows", "_hidden_layer_out", "_output_loss_delta", "_backprop_update_rows",
-                "_forward_from", "_backward_update_to")
+LAYER_PIECES = ("_sum_active_rows", "_hidden_layer_out", "_output_loss_delta", "_backprop_update_rows")
 
 
 
@@ -104,7 +103,7 @@ opts = KernelOptions(0, 4, 0, 0.0, np.ones(3), 0, 0, np.zeros(0))
 work = kernel_work(sizes, theta.dtype)
 t = time.perf_counter()
 variant.sgd_epoch(theta, sizes, offsets, X, T, np.arange(100), np.full(100, 0.01, np.float32), opts, 0, np.zeros(3),
-                  work)
+                  work, np.ones(3, np.float32))
 print(time.perf_counter() - t)
 """
 

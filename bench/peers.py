@@ -162,7 +162,8 @@ def plain_sgd_kernel(theta, n_layers):
     k = sgd_kernel
     opts = KernelOptions(k.RELU, k.SOFTMAX, k.CROSS_ENTROPY, 0.0, np.ones(n_layers), 0, k.SGD, np.zeros(0))
     return lambda sizes, offsets, X, T, order, lrs, stats: k.sgd_epoch(theta, sizes, offsets, X, T, order, lrs,
-                                                                       opts, 0, stats, kernel_work(sizes, theta.dtype))
+                                                                       opts, 0, stats, kernel_work(sizes, theta.dtype),
+                                                                       np.ones(n_layers, theta.dtype))
 
 
 class FastnnKernel:
@@ -187,6 +188,7 @@ class FastnnKernel:
         self.theta[:] = self.theta0  # in place: the kernel closure holds this buffer
 
     def epoch(self):
+        self.stats[:] = 0.0  # the kernel adds to it
         self.kernel(self.sizes, self.offsets, self.w.X, self.w.T, self.w.order, self.lrs, self.stats)
         return EpochResult(unpack(self.theta, self.sizes, self.offsets), int(self.stats[2]),
                            self.stats[0] / max(self.stats[2], 1))

@@ -7,14 +7,15 @@ reused) folder: the first process compiles every kernel it calls, the later ones
 from the cache. Each process imports fastnn, then calls ``train`` (``--layers``, 100
 samples, one epoch of per-sample SGD) on one thread, then on two threads, then on one
 thread again; a second series does the same on dense inputs (every pixel non-zero, the
-windowed path). Two threads compile ``sgd_rounds`` again for replicas (a first hidden
-layer below ``fastnn.online.SPLIT_FROM`` units), this time with the merging that the
-one-thread call leaves out (its ``flags`` is None), and ``sgd_split_epoch`` for wider
-ones. Printed per call: the wall time of the call and the part of it that
-``history["compile_seconds"]`` attributes to compiling or loading the kernels. With an
-empty cache it also prints where each compilation of ``sgd_rounds`` (the sparse kernel:
-one thread, and replicas) went: Numba's own per-pass times, the largest first (type
-inference includes compiling the helpers it calls, each a function of its own).
+windowed path). One thread runs ``sgd_epoch`` on sparse inputs; two threads compile
+``sgd_rounds`` for replicas (a first hidden layer below ``fastnn.online.SPLIT_FROM``
+units), which runs that same compilation of ``sgd_epoch`` on each round's share and adds
+the merging, and ``sgd_split_epoch`` for wider ones. Printed per call: the wall time of
+the call and the part of it that ``history["compile_seconds"]`` attributes to compiling or
+loading the kernels. With an empty cache it also prints where the compilations of the
+sparse kernels (``sgd_epoch``, one thread; ``sgd_rounds``, replicas) went: Numba's own
+per-pass times, the largest first (type inference includes compiling the helpers it
+calls, each a function of its own).
 """
 import argparse
 import json
@@ -42,13 +43,13 @@ for threads in (1, 2, 1):
     calls.append([time.perf_counter() - t, history["compile_seconds"]])
 from fastnn.kernels import sgd
 passes = {}
-for sig in sgd.sgd_rounds.signatures:
-    try:  # kept only by a compilation, not by a load from the cache
-        times = sgd.sgd_rounds.get_metadata(sig)["pipeline_times"]["nopython"]
-    except (KeyError, TypeError, AttributeError):
-        continue
-    which = "one thread" if str(sig[14]) == "none" else "replicas"  # flags: None on one thread
-    passes[which] = {name.split("_", 1)[1]: t.init + t.run + t.finalize for name, t in times.items()}
+for which, kernel in (("sgd_epoch, one thread", sgd.sgd_epoch), ("sgd_rounds, replicas", sgd.sgd_rounds)):
+    for sig in kernel.signatures:
+        try:  # kept only by a compilation, not by a load from the cache
+            times = kernel.get_metadata(sig)["pipeline_times"]["nopython"]
+        except (KeyError, TypeError, AttributeError):
+            continue
+        passes[which] = {name.split("_", 1)[1]: t.init + t.run + t.finalize for name, t in times.items()}
 print(json.dumps({"import": t1 - t0, "calls": calls, "passes": passes}))
 """
 
@@ -76,7 +77,7 @@ def main(argv=None):
                 print(f"{kind:<8}{'empty' if run == 0 else 'warm':<7}{r['import']:>7.2f} s{cells}", flush=True)
                 for which, passes in r["passes"].items():
                     top = sorted(passes.items(), key=lambda kv: -kv[1])[:5]
-                    print(f"{'':15}sgd_rounds ({which}) compiled in {sum(passes.values()):.2f} s of Numba passes: "
+                    print(f"{'':15}{which}: compiled in {sum(passes.values()):.2f} s of Numba passes: "
                           + ", ".join(f"{name} {t:.2f} s" for name, t in top), flush=True)
 
 

@@ -5,7 +5,7 @@ the next sample is seen. :class:`OnlineRunner` picks the compiled path once per
 ``train`` call and runs an epoch as a series of calls of a few thousand samples each, so
 a diverging run stops early, Ctrl-C is seen and the progress bar moves:
 
-- plain SGD on sparse inputs (images): ``kernels.sgd.sgd_rounds``, which skips zero
+- plain SGD on sparse inputs (images): ``kernels.sgd.sgd_epoch``, which skips zero
   inputs and inactive units row by row;
 - plain SGD on one thread on dense inputs (more than ``DENSE_ABOVE`` of the entries
   non-zero): windows of ``WINDOW`` samples whose first-layer products are matrix products
@@ -22,9 +22,9 @@ the width of the first hidden layer:
   second layer's sum. This is exactly per-sample SGD (the twin's steps, one sum added in
   another order).
 - fewer (or no hidden layer): every thread trains its own replica of the parameters on
-  its own share of the samples for ``ROUND`` samples (``kernels.sgd.sgd_rounds``, the
-  one-thread kernel, which meets the other threads between rounds without returning to
-  Python), then the replicas' changes are
+  its own share of the samples for ``ROUND`` samples (``kernels.sgd.sgd_rounds``, which
+  runs the one-thread kernel on each round's share and meets the other threads between
+  rounds without returning to Python), then the replicas' changes are
   added to the parameters, times a gain that rises from ``1 / n_threads`` (their mean) to
   1 (their sum) over the first ``MERGE_WARMUP`` samples (:func:`merge_gain`), and the
   replicas restart from the result (local SGD with model averaging, then delayed-update
@@ -197,11 +197,8 @@ class OnlineRunner:
         return np.ones(len(self.sizes) - 1, theta.dtype)
 
     def _sparse_part(self, theta, X, T, order, lrs, step0, stats):
-        # the kernel the threads' replicas run, with theta as the one replica; flags=None
-        # compiles it without the merging, which one thread never does
-        sgd_kernels.sgd_rounds(theta, theta.reshape(1, -1), 0, self.sizes, self.offsets, X, T, order, lrs, self.opts,
-                               step0, stats, np.array([0, len(order)]), np.ones(1, theta.dtype), None, 0,
-                               kernel_work(self.sizes, theta.dtype), self._ones(theta))
+        sgd_kernels.sgd_epoch(theta, self.sizes, self.offsets, X, T, order, lrs, self.opts, step0, stats,
+                              kernel_work(self.sizes, theta.dtype), self._ones(theta))
 
     def _rule_part(self, theta, X, T, order, lrs, step0, stats):
         sgd_kernels.rule_epoch(theta, self.sizes, self.offsets, X, T, order, lrs, self.opts, step0, self.slots, stats,

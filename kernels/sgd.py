@@ -16,8 +16,8 @@ pass over a layer's outputs (forward) or deltas (backward) serves four rows.
 
 Entry points, each compiled only when first used:
 
-- :func:`sgd_rounds`: plain per-sample SGD, sparse rows (the fast path on images), on one
-  thread or on per-thread replicas merged every round; :func:`sgd_epoch` is its one-thread call;
+- :func:`sgd_epoch`: plain per-sample SGD, sparse rows (the fast path on images), on one
+  thread; :func:`sgd_rounds` runs it on per-thread replicas merged every round;
 - :func:`sgd_window`: plain per-sample SGD over a window of dense inputs whose first-layer
   products come from matrix products done by the caller (see its docstring);
 - :func:`rule_epoch`: per-sample steps of a dense optimizer rule (momentum, Adam, ...);
@@ -100,16 +100,19 @@ def keep_unit(seed, step, layer, unit, keep):
 # -- the pieces of one sample -----------------------------------------------------------------
 #
 # The layer-level pieces (_sum_active_rows, _hidden_layer_out, _output_loss_delta,
-# _backprop_update_rows, _forward_from, _backward_update_to) are functions of their own, not
-# inlined into the kernels in Numba's IR: each is typed and compiled once and shared by
-# every kernel that calls it. Inlined, each kernel carried its own copies, and a cold start
-# compiled the split kernel for 22.8 s after sgd_rounds, against 5.1 s then. The small
-# ones that run per sample (one number, a view, the L2 factor) stay inlined: as calls they
-# made the reference epoch 7% slower (0.592 s against 0.553 s, alternated runs); against the
-# old all-inlined kernel it is unchanged (0.555 s against 0.558 s), with bit-identical
-# params. _scale_rows, which never runs per sample, is a call. Callers pass
-# layer indices and flags through int() and bool(): a literal 0, 1 or True is typed as a
-# literal type of its own and would compile a copy of the helper per value.
+# _backprop_update_rows) are functions of their own, not inlined into the kernels in Numba's
+# IR: each is typed and compiled once and shared by every kernel that calls it. Inlined,
+# each kernel carried its own copies, and a cold start compiled the split kernel for 22.8 s
+# after the one-thread kernel, against 5.1 s then. The small ones that run per sample (one
+# number, a view, the L2 factor) stay inlined: as calls they made the reference epoch 7%
+# slower (0.592 s against 0.553 s, alternated runs); against the old all-inlined kernel it
+# is unchanged (0.555 s against 0.558 s), with bit-identical params. _scale_rows, which never
+# runs per sample, is a call. _forward_from and _backward_update_to, the loops over the
+# layers that call the pieces, are inlined: as functions of their own each was compiled
+# with its own copy of the pieces it calls, and the first one-thread call took 1.3 s longer
+# (alternated fresh processes). Callers pass layer indices and flags through int() and
+# bool(): a literal 0, 1 or True is typed as a literal type of its own and would compile a
+# copy of a piece per value.
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -323,7 +326,7 @@ def _decay_step(scale, l, lr, l2, W, fold):
 # -- the per-sample loops ---------------------------------------------------------------------
 
 
-@njit(cache=True, fastmath=_FAST, nogil=True, **_PIECE)
+@njit(cache=True, fastmath=_FAST, nogil=True, inline="always")
 def _forward_from(first, theta, sizes, offsets, x, h, m, delta, active, n_active, scale, opts, step):
     """Forward pass through layers ``first``, ``first + 1``, ... to the output logits in ``delta[L]``."""
     L = sizes.size - 1
@@ -339,7 +342,7 @@ def _forward_from(first, theta, sizes, offsets, x, h, m, delta, active, n_active
                 z[k] = scale[l] * z[k] + b[k]
 
 
-@njit(cache=True, fastmath=_FAST, nogil=True, **_PIECE)
+@njit(cache=True, fastmath=_FAST, nogil=True, inline="always")
 def _backward_update_to(last, theta, sizes, offsets, x, h, m, delta, active, n_active, scale, opts, lr, fold):
     """Backward pass fused with the SGD update, from the output layer down to layer ``last``."""
     L = sizes.size - 1
@@ -358,24 +361,12 @@ def _backward_update_to(last, theta, sizes, offsets, x, h, m, delta, active, n_a
 
 
 @njit(cache=True, fastmath=_FAST, nogil=True)
-def sgd_rounds(theta, replicas, t, sizes, offsets, X, T, order, lrs, opts, step0, stats, bounds, gains, flags,
-               phase0, work, scale):
-    """Run plain per-sample SGD over ``X[order]``: thread ``t``'s part, with per-thread replicas.
-
-    With one thread (``replicas`` is ``theta`` itself, shape (1, theta.size)), this is
-    per-sample SGD on ``theta`` in place, as :func:`sgd_epoch`. With ``k`` threads, every
-    thread runs this at the same time over the same ``order``, in rounds: round ``r``
-    covers ``order[bounds[r]:bounds[r + 1]]``; thread ``t`` trains replica ``t`` (equal to
-    ``theta`` when the round starts) on its share of those samples, waits for the others,
-    merges slice ``t`` of the parameters with gain ``gains[r]`` (:func:`merge_replicas`),
-    waits again and copies the other slices into its replica (:func:`copy_outside`). The
-    waits spin on ``flags``: thread ``t``'s phase counter at ``flags[8 * t]`` (a cache line
-    each), counting on from ``phase0``, two phases a round.
+def sgd_epoch(theta, sizes, offsets, X, T, order, lrs, opts, step0, stats, work, scale):
+    """Plain per-sample SGD over ``X[order]`` on one thread, updating ``theta`` in place.
 
     Parameters
     ----------
     theta : 1-D float array, the packed parameters (updated in place).
-    replicas : (k, theta.size), one replica per thread; ``t``: this thread's index.
     sizes : int64 (L+1,), layer widths. offsets : int64 (2L,), start of W1, b1, W2, b2, ...
     X : (n, sizes[0]) inputs and T : (n, sizes[L]) targets (one-hot rows for classification),
         both C-contiguous and of theta's dtype (X's rows are read in place).
@@ -386,70 +377,74 @@ def sgd_rounds(theta, replicas, t, sizes, offsets, X, T, order, lrs, opts, step0
         per layer, so decay costs no pass over the weights); ``keep``, float64 (L,), the keep
         probability of each hidden layer's units (inverted dropout; 1 disables it); ``seed``.
     step0 : dropout draws are keyed on (seed, step0 + s) for the s-th sample of ``order``.
-    stats : float64 (3,), receives this thread's [sum of per-sample losses, correct
-        predictions, steps done], once at the end (a row written per sample would be a
-        cache line that threads running side by side pass back and forth). The loss is
-        evaluated before each sample's update.
-    bounds : int64, the rounds' boundaries in ``order`` (one thread: ``[0, len(order)]``).
-    gains : theta's dtype, each round's merge gain (unused with one thread).
-    flags : int64, ``8 * (k + 1)`` entries; ``flags[8 * k]`` non-zero stops every thread.
-        ``None`` for one thread (``k == 1``): Numba then prunes the merging and the waits
-        from this compilation, which shortens the first one-thread call by 1.2-1.6 s of 12
-        (the threads' first call compiles the version with ``flags`` on its own).
-    phase0 : where the phase counters go on from.
-    work : this thread's work arrays, ``fastnn.online.kernel_work(sizes, theta.dtype)``:
-        layer outputs, dropout multipliers, deltas, active lists and their lengths. The
-        caller allocates them (and ``scale``): NumPy's allocation compiled into the kernels
-        took 1.1-1.4 s of a cold start.
+    stats : float64 (3,); [sum of per-sample losses, correct predictions, steps done] are
+        added to it, once at the end (a row written per sample would be a cache line that
+        threads running side by side pass back and forth). The loss is evaluated before each
+        sample's update.
+    work : the work arrays, ``fastnn.online.kernel_work(sizes, theta.dtype)``: layer outputs,
+        dropout multipliers, deltas, active lists and their lengths. The caller allocates
+        them (and ``scale``): NumPy's allocation compiled into the kernels took 1.1-1.4 s of
+        a cold start.
     scale : theta's dtype (L,), ones: the lazy L2 factors (weights = scale[l] * stored),
-        folded into the weights at the end of every round and so left at one.
+        folded into the weights at the end and so left at one.
 
-    Stops early, leaving ``stats[2]`` below the samples it was given, at the first
-    non-finite loss; with several threads it then sets ``flags[8 * k]``, and every thread
-    stops at its next wait, before that round's merge.
+    Returns True, or False if it stopped at the first non-finite loss (``stats[2]`` then
+    counts the samples before it).
     """
     h, m, delta, active, n_active = work
     L = sizes.size - 1
-    k = replicas.shape[0]
-    params = replicas[t]
     loss_sum, correct, done = 0.0, 0, 0
+    finished = True
+    for s in range(order.size):
+        x, target = X[order[s]], T[order[s]]
+        n_active[0] = _scan_nonzero(x, active[0])
+        _forward_from(int(0), theta, sizes, offsets, x, h, m, delta, active, n_active, scale, opts, step0 + s)
+        z, out = delta[L, : sizes[L]], h[L, : sizes[L]]
+        sample_loss, best = _output_loss_delta(z, target, out, z, opts.output, opts.loss)
+        if not np.isfinite(sample_loss):
+            finished = False
+            break
+        loss_sum += sample_loss
+        correct += best == _argmax(target)
+        done += 1
+        _backward_update_to(int(0), theta, sizes, offsets, x, h, m, delta, active, n_active, scale, opts, lrs[s],
+                            bool(True))
+    fold_scales(theta, sizes, offsets, scale)
+    stats[0] += loss_sum
+    stats[1] += correct
+    stats[2] += done
+    return finished
+
+
+@njit(cache=True, fastmath=_FAST, nogil=True)
+def sgd_rounds(theta, replicas, t, sizes, offsets, X, T, order, lrs, opts, step0, stats, bounds, gains, flags,
+               phase0, work, scale):
+    """Thread ``t``'s part of plain per-sample SGD over ``X[order]`` on per-thread replicas.
+
+    Every thread runs this at the same time over the same ``order``, in rounds: round ``r``
+    covers ``order[bounds[r]:bounds[r + 1]]``; thread ``t`` trains replica ``t`` (equal to
+    ``theta`` when the round starts) on its share of those samples with :func:`sgd_epoch`,
+    waits for the others, merges slice ``t`` of the parameters with gain ``gains[r]``
+    (:func:`merge_replicas`), waits again and copies the other slices into its replica
+    (:func:`copy_outside`). ``replicas``: (k, theta.size), one per thread. The waits spin on
+    ``flags``: thread ``t``'s phase counter at ``flags[8 * t]`` (a cache line each), counting
+    on from ``phase0``, two phases a round; ``flags[8 * k]`` non-zero stops every thread.
+    ``gains``: theta's dtype. The other arguments as for :func:`sgd_epoch`, whose compilation
+    this one calls (so the threads' first call compiles only the merging and this loop).
+
+    Stops early at the first non-finite loss: it then sets ``flags[8 * k]``, and every
+    thread stops at its next wait, before that round's merge.
+    """
+    k = replicas.shape[0]
     for r in range(bounds.size - 1):
         a, b = bounds[r], bounds[r + 1]
-        finished = True
-        for s in range(a + (b - a) * t // k, a + (b - a) * (t + 1) // k):
-            x, target = X[order[s]], T[order[s]]
-            n_active[0] = _scan_nonzero(x, active[0])
-            _forward_from(int(0), params, sizes, offsets, x, h, m, delta, active, n_active, scale, opts, step0 + s)
-            z, out = delta[L, : sizes[L]], h[L, : sizes[L]]
-            sample_loss, best = _output_loss_delta(z, target, out, z, opts.output, opts.loss)
-            if not np.isfinite(sample_loss):
-                finished = False
-                break
-            loss_sum += sample_loss
-            correct += best == _argmax(target)
-            done += 1
-            _backward_update_to(int(0), params, sizes, offsets, x, h, m, delta, active, n_active, scale, opts, lrs[s],
-                                bool(True))
-        fold_scales(params, sizes, offsets, scale)
-        if flags is None:  # one thread: Numba prunes the rest, so the merging is not even compiled
-            if not finished:
-                break
-            continue
-        if not finished:
+        lo, hi = a + (b - a) * t // k, a + (b - a) * (t + 1) // k
+        if not sgd_epoch(replicas[t], sizes, offsets, X, T, order[lo:hi], lrs[lo:hi], opts, step0 + lo, stats, work,
+                         scale):
             store_release(flags, 8 * k, 1)
             break
         if not _merge_round(theta, replicas, t, gains[r], flags, phase0 + 2 * r):
             break
-    stats[0], stats[1], stats[2] = loss_sum, correct, done
-
-
-@njit(cache=True, nogil=True)
-def sgd_epoch(theta, sizes, offsets, X, T, order, lrs, opts, step0, stats, work):
-    """Plain per-sample SGD over ``X[order]`` on one thread, updating ``theta`` in place:
-    :func:`sgd_rounds` with ``theta`` as the one replica and one round. Arguments as there."""
-    sgd_rounds(theta, theta.reshape((1, theta.size)), int(0), sizes, offsets, X, T, order, lrs, opts, step0, stats,
-               np.array([0, order.size]), np.ones(1, theta.dtype), None, int(0), work,
-               np.ones(sizes.size - 1, theta.dtype))
 
 
 @njit(cache=True, fastmath=_FAST, nogil=True)
@@ -468,7 +463,7 @@ def sgd_window(theta, sizes, offsets, X, T, lrs, P, G, D, opts, step0, scale, st
     never folded here, since ``P`` refers to the stored weights (the caller folds it
     between windows). ``stats`` accumulates across windows (it is added to, at the end).
     Stops at the first non-finite loss, with ``D`` zero from that sample on. ``work`` as for
-    :func:`sgd_rounds` (it may be reused from window to window).
+    :func:`sgd_epoch` (it may be reused from window to window).
     """
     h, m, delta, active, n_active = work
     L = sizes.size - 1
@@ -540,10 +535,10 @@ def sgd_split_epoch(theta, own, block, sizes, offsets, X, T, order, lrs, opts, s
     when a thread failed.
 
     ``stats`` as for :func:`sgd_epoch` (each thread's are the same); ``work`` and ``scale``
-    (ones, this thread's own) as for :func:`sgd_rounds`. Needs a hidden layer. ``deep``:
-    True with more than one hidden layer, ``None`` with exactly one; Numba then prunes the
-    deeper layers' code from the compilation (as ``flags`` in :func:`sgd_rounds`), which
-    shortens this kernel's first call for a 784-800-10 network.
+    (ones, this thread's own) as there. Needs a hidden layer. ``deep``: True with more than
+    one hidden layer, ``None`` with exactly one; Numba then prunes the deeper layers' code
+    (a branch on an argument typed None is dead), which shortens this kernel's first call for
+    a 784-800-10 network.
     """
     h, m, delta, active, n_active = work
     L = sizes.size - 1
@@ -631,7 +626,9 @@ def sgd_split_epoch(theta, own, block, sizes, offsets, X, T, order, lrs, opts, s
     if t == 0:
         for i in range(tail, theta.size):
             theta[i] = own[i]
-    stats[0], stats[1], stats[2] = loss_sum, correct, done
+    stats[0] += loss_sum
+    stats[1] += correct
+    stats[2] += done
 
 
 @njit(cache=True, nogil=True)
@@ -643,7 +640,7 @@ def fold_scales(theta, sizes, offsets, scale):
             scale[l] = 1.0
 
 
-@njit(cache=True, fastmath=_FAST, nogil=True)
+@njit(cache=True, fastmath=_FAST, nogil=True, **_PIECE)
 def merge_replicas(theta, replicas, lo, hi, gain, own):
     """Set ``theta[lo:hi]`` to ``theta + gain * (sum of the replicas' changes)`` and copy it into replica ``own``.
 
@@ -672,7 +669,7 @@ def merge_replicas(theta, replicas, lo, hi, gain, own):
             mine[i] = base[i]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **_PIECE)
 def copy_outside(theta, replica, lo, hi):
     """``replica[:lo] = theta[:lo]`` and ``replica[hi:] = theta[hi:]``."""
     for i in range(lo):
@@ -681,7 +678,7 @@ def copy_outside(theta, replica, lo, hi):
         replica[i] = theta[i]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **_PIECE)
 def _barrier(flags, t, k, phase):
     """Publish that thread ``t`` reached ``phase`` and wait until all ``k`` threads have.
     Returns False (at once) when ``flags[8 * k]`` is set: a thread stopped."""
@@ -694,7 +691,7 @@ def _barrier(flags, t, k, phase):
     return load_acquire(flags, 8 * k) == 0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, **_PIECE)
 def _merge_round(theta, replicas, t, gain, flags, phase0):
     """Thread ``t``'s end of a round: wait for every thread, merge slice ``t`` of the
     parameters, wait again, copy the other slices into replica ``t``. False if a thread stopped."""
@@ -803,7 +800,7 @@ def rule_epoch(theta, sizes, offsets, X, T, order, lrs, opts, step0, slots, stat
     the optimizer state in theta's layout (velocity; m and v; the square average or sum),
     updated in place. ``step0 + s`` is the s-th sample's 0-based update count. ``work`` and
     ``scale`` (ones; L2 is part of the rule's gradient here, so they stay one) as for
-    :func:`sgd_rounds`.
+    :func:`sgd_epoch`.
     """
     h, m, delta, active, n_active = work
     L = sizes.size - 1
@@ -820,4 +817,6 @@ def rule_epoch(theta, sizes, offsets, X, T, order, lrs, opts, step0, slots, stat
         correct += best == _argmax(t)
         done += 1
         _dense_backward_update(theta, sizes, offsets, x, h, m, delta, active, n_active, opts, lrs[s], slots, step0 + s)
-    stats[0], stats[1], stats[2] = loss_sum, correct, done
+    stats[0] += loss_sum
+    stats[1] += correct
+    stats[2] += done

@@ -55,13 +55,13 @@ def _python_calls(fn):
 def test_train_calls_the_kernel_once_per_chunk(monkeypatch):
     X, y = _data(10_000, n_features=20)
     params = fastnn.init_params([20, 16, 10], seed=0)
-    real, sizes = online.sgd_kernels.sgd_rounds, []
+    real, sizes = online.sgd_kernels.sgd_epoch, []
 
     def counted(*args):
-        sizes.append(len(args[7]))  # the chunk of the visiting order
+        sizes.append(len(args[5]))  # the chunk of the visiting order
         return real(*args)
 
-    monkeypatch.setattr(online.sgd_kernels, "sgd_rounds", counted)
+    monkeypatch.setattr(online.sgd_kernels, "sgd_epoch", counted)
     fastnn.train(params, X, y, epochs=2, seed=0)
     chunk = online.CHUNK
     per_epoch = [chunk] * (len(X) // chunk) + [len(X) % chunk]
@@ -157,8 +157,8 @@ TRAIN_1M = PEAK + textwrap.dedent("""
     fastnn.train(params, X[:100], y[:100])  # compile or load the kernel
     before = status("VmRSS")
     calls = []
-    real = online.sgd_kernels.sgd_rounds
-    online.sgd_kernels.sgd_rounds = lambda *a: (calls.append(len(a[7])), real(*a))[1]
+    real = online.sgd_kernels.sgd_epoch
+    online.sgd_kernels.sgd_epoch = lambda *a: (calls.append(len(a[5])), real(*a))[1]
     start = time.perf_counter()
     trained, history = fastnn.train(params, X, y, epochs=1, seed=0)
     seconds = time.perf_counter() - start

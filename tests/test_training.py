@@ -532,23 +532,26 @@ def test_one_thread_is_exactly_the_serial_kernel():
     from fastnn.kernels import sgd as sgd_kernels
 
     sgd_kernels.sgd_epoch(theta, sizes, offsets, X, one_hot(y, 4, "float32"), rng.permutation(500),
-                          np.full(500, 0.05, np.float32), opts, 0, np.zeros(3), kernel_work(sizes, theta.dtype))
+                          np.full(500, 0.05, np.float32), opts, 0, np.zeros(3), kernel_work(sizes, theta.dtype),
+                          np.ones(2, np.float32))
     want = unpack(theta, sizes, offsets)
     for key in want:
         assert got[key].tobytes() == want[key].tobytes(), key
 
 
 def test_one_thread_compiles_none_of_the_replicas_merging(tmp_path):
-    # flags=None prunes the merging from the one-thread kernel (1.2-1.6 s of its first 12 s of
-    # compilation). Only a compilation shows which pieces were compiled, not a load from the
-    # cache, hence a fresh process with an empty cache.
+    # One thread calls sgd_epoch, which holds none of the merging (1.2-1.6 s of a first 12 s
+    # of compilation when it did); two threads on replicas compile sgd_rounds, which calls that
+    # same compilation of sgd_epoch. Only a compilation shows which pieces were compiled, not a
+    # load from the cache, hence a fresh process with an empty cache.
     child = """
 import json, numpy as np, fastnn
 from fastnn.kernels import sgd
 rng = np.random.default_rng(0)
 X = rng.random((64, 12)); X[X < 0.6] = 0
 y = rng.integers(0, 4, 64)
-compiled = lambda: [len(f.signatures) for f in (sgd.sgd_rounds, sgd._merge_round, sgd.merge_replicas, sgd._barrier)]
+kernels = (sgd.sgd_epoch, sgd.sgd_rounds, sgd._merge_round, sgd.merge_replicas, sgd._barrier)
+compiled = lambda: [len(f.signatures) for f in kernels]
 counts = []
 for threads in (1, 2):
     fastnn.train(fastnn.init_params([12, 9, 4], seed=0), X, y, epochs=1, seed=0, n_threads=threads)
@@ -559,8 +562,8 @@ print(json.dumps(counts))
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
     one, two = json.loads(out.stdout)
-    assert one == [1, 0, 0, 0]  # sgd_rounds without any of the merging
-    assert two == [2, 1, 1, 1]  # the threads' replicas: a second sgd_rounds, with it
+    assert one == [1, 0, 0, 0, 0]  # the one-thread kernel, without any of the merging
+    assert two == [1, 1, 1, 1, 1]  # the threads' replicas: the merging, and no second sgd_epoch
 
 
 def test_shared_kernel_pieces_are_never_called_with_a_literal():
@@ -580,7 +583,7 @@ def test_shared_kernel_pieces_are_never_called_with_a_literal():
 
     kernels = {fn.name: fn for fn in tree.body if isinstance(fn, ast.FunctionDef) and fn.decorator_list}
     shared = {name for name, fn in kernels.items() if not inlined(fn)}
-    assert {"_forward_from", "_backward_update_to", "_backprop_update_rows", "_hidden_layer_out"} <= shared
+    assert {"sgd_epoch", "_backprop_update_rows", "_hidden_layer_out", "_sum_active_rows"} <= shared
     calls = [c for fn in kernels.values() for c in ast.walk(fn)
              if isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id in shared]
     assert len(calls) > 10
