@@ -699,7 +699,7 @@ def _merge_round(theta, replicas, t, gain, flags, phase0):
     parameters, wait again, copy the other slices into replica ``t``. False if a thread stopped.
 
     One function, its steps inlined: as four functions the first two-thread call took
-    0.2 s longer (alternated fresh processes)."""
+    about 0.2 s longer (alternated fresh processes; near the host's noise)."""
     k = replicas.shape[0]
     lo, hi = theta.size * t // k, theta.size * (t + 1) // k
     if not _barrier(flags, t, k, phase0 + 1):
