@@ -18,7 +18,10 @@ threads (``n_threads=1`` each), and the committee averages their probabilities.
 Prints one line per member as the run goes (every ``--report`` epochs, with its test accuracy
 so far; the evaluation is not counted in the member's training time) and at the end a
 table of each member's and the committee's test accuracy, the training time and the total
-wall time (loading the data, training, evaluating). ``--holdout N`` trains on the first
+wall time (loading the data, training, evaluating). ``--test-shifts PX`` scores the committee a
+second time with test-time shifts (:func:`fastnn.committee.committee_predict_proba`'s
+``shifts``: each member's probabilities averaged over its test images as they are and moved
+PX pixels in each of the four directions). ``--holdout N`` trains on the first
 60,000 - N training images and scores on the last N instead of the test set, to compare
 recipes without choosing on the test set.
 """
@@ -65,6 +68,10 @@ def main(argv=None):
     parser.add_argument("--limit", type=int, default=None, help="train on the first N images (a quick check)")
     parser.add_argument("--report", type=int, default=10, help="print progress every N epochs (default %(default)s)")
     parser.add_argument("--data", default=None, help="folder of the MNIST files (default: $FASTNN_DATA, ...)")
+    parser.add_argument("--test-shifts", type=float, default=0.0, metavar="PX",
+                        help="also score the committee with test-time shifts: each member's probabilities averaged "
+                        "over its test images as they are and moved by PX pixels left, right, up and down "
+                        "(default: none)")
     parser.add_argument("--save", default=None, help="save the members to this .npz prefix (PREFIX-0.npz, ...)")
     args = parser.parse_args(argv)
 
@@ -122,10 +129,20 @@ def main(argv=None):
         print(f"| {i} | {'-'.join(map(str, sizes[i]))} | {view} | {seeds[i]} | "
               f"{100 * fastnn.accuracy(p, test_views[i], y_test):.2f}% | {sum(h['seconds']):.0f} |")
     acc = float(np.mean(committee.committee_predict(trained, test_views) == y_test))
-    total = time.perf_counter() - t0
     print(f"| **committee** (mean probability) | | | | **{100 * acc:.2f}%** | {train_wall:.0f} wall |")
-    print(f"\ncommittee test accuracy {100 * acc:.2f}% ({round((1 - acc) * len(y_test))} errors); "
-          f"training {train_wall:.1f} s wall, total {total:.1f} s wall ({total / 60:.1f} min)", flush=True)
+    scored = [("committee", acc)]
+    if args.test_shifts:
+        d = args.test_shifts
+        shifts = [(0.0, 0.0), (d, 0.0), (-d, 0.0), (0.0, d), (0.0, -d)]
+        acc_shifted = float(np.mean(committee.committee_predict(trained, test_views, shifts=shifts) == y_test))
+        print(f"| **committee, test-time shifts of {d:g} px** (mean over members and 5 shifts) | | | | "
+              f"**{100 * acc_shifted:.2f}%** | |")
+        scored.append((f"with test-time shifts of {d:g} px", acc_shifted))
+    total = time.perf_counter() - t0
+    print()
+    for name, a in scored:
+        print(f"{name} test accuracy {100 * a:.2f}% ({round((1 - a) * len(y_test))} errors)")
+    print(f"training {train_wall:.1f} s wall, total {total:.1f} s wall ({total / 60:.1f} min)", flush=True)
     if args.save:
         for i, (p, h) in enumerate(zip(trained, histories)):
             fastnn.save(f"{args.save}-{i}.npz", p, history=h, seed=seeds[i])

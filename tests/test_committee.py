@@ -1,10 +1,14 @@
 """fastnn.committee: members differ, the committee's output is their mean, threads and Dask agree."""
+import pathlib
+
 import numpy as np
 import pytest
 
 import fastnn
 from fastnn import committee
-from fastnn.augment import Distortion
+from fastnn.augment import Distortion, affine
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +116,38 @@ def test_members_may_each_see_their_own_view_of_the_data(data):
         committee.committee_predict_proba(trained, [Xt, Xt[:-1]])
 
 
+def test_test_time_shifts_average_each_member_over_its_shifted_images(data):
+    X, y, Xt, _ = data
+    lo, hi = X.min(), X.max()
+    images, test_images = (X - lo) / (hi - lo), np.clip((Xt - lo) / (hi - lo), 0, 1)  # 3x4 "images" in [0, 1]
+    views, test_views = [images, images[:, ::-1].copy()], [test_images, test_images[:, ::-1].copy()]
+    members, _ = committee.train_committee(committee.init_committee([12, 8, 3], seeds=[3, 4]), views, y, seed=2,
+                                           epochs=2, lr=0.05, n_jobs=1)
+    shifts = [(0, 0), (0.5, 0), (0, -1)]
+    by_hand = np.mean([fastnn.predict_proba(p, affine(v, translate=s, image_shape=(3, 4)))
+                       for p, v in zip(members, test_views) for s in shifts], axis=0)
+    shifted = committee.committee_predict_proba(members, test_views, shifts=shifts, image_shape=(3, 4))
+    np.testing.assert_allclose(shifted, by_hand, rtol=1e-6)
+    plain = committee.committee_predict_proba(members, test_views)
+    assert np.abs(shifted - plain).max() > 1e-3  # the shifts do move the inputs
+    np.testing.assert_allclose(committee.committee_predict_proba(members, test_views, shifts=[(0, 0)],
+                                                                 image_shape=(3, 4)), plain, rtol=1e-6)
+    weighted = committee.committee_predict_proba(members, test_views, weights=[3, 1], shifts=shifts, image_shape=(3, 4))
+    each = [np.mean([fastnn.predict_proba(p, affine(v, translate=s, image_shape=(3, 4))) for s in shifts], axis=0)
+            for p, v in zip(members, test_views)]
+    np.testing.assert_allclose(weighted, 0.75 * each[0] + 0.25 * each[1], rtol=1e-6)
+    np.testing.assert_array_equal(committee.committee_predict(members, test_views, shifts=shifts, image_shape=(3, 4)),
+                                  np.argmax(shifted, axis=1))
+    for bad, err, match in [([], ValueError, "non-empty"), ([(1, 2, 3)], ValueError, "shape"),
+                            ([(0, np.nan)], ValueError, "NaN"), ("left", TypeError, "pixel pairs")]:
+        with pytest.raises(err, match=match):
+            committee.committee_predict_proba(members, test_views, shifts=bad, image_shape=(3, 4))
+    with pytest.raises(ValueError, match="image_shape"):  # 12 pixels are not 28x28
+        committee.committee_predict_proba(members, test_views, shifts=shifts)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):  # the second member's view is checked before any work
+        committee.committee_predict_proba(members, [test_images, Xt], shifts=shifts, image_shape=(3, 4))
+
+
 def test_bad_committees_and_options_are_refused_before_any_work(data):
     X, y, _, _ = data
     members = committee.init_committee([12, 8, 3], seeds=[0, 1])
@@ -155,3 +191,18 @@ def test_threads_and_dask_give_the_same_members(data):
     test_views = [Xt, 0.5 * Xt, Xt]
     np.testing.assert_array_equal(committee.committee_predict_proba(local, test_views),
                                   committee.committee_predict_proba(remote, test_views))
+
+
+def test_the_committee_recipe_scores_with_and_without_test_time_shifts(mnist_dir, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("committee_recipe", REPO / "bench" / "committee_recipe.py")
+    recipe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recipe)
+    assert recipe.main(["--members", "2", "--epochs", "1", "--limit", "600", "--holdout", "1000",
+                        "--views", "original,deskew", "--test-shifts", "0.5", "--data", str(mnist_dir)]) == 0
+    out = capsys.readouterr().out
+    accuracies = [float(line.split()[-3].rstrip("%")) for line in out.splitlines() if " test accuracy " in line
+                  and line.startswith(("committee", "with test-time shifts"))]
+    assert len(accuracies) == 2 and all(50 < a <= 100 for a in accuracies), out
+    assert "scored on the last 1000 training images" in out
