@@ -54,6 +54,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import committee as _committee
+from .augment import _image_shape, _images
 from .initializers import init_params
 from .network import predict_proba as _predict_proba
 from .schedules import cosine
@@ -217,6 +218,8 @@ class _BaseMLP(BaseEstimator):
         options = self._check_hyperparameters()
         fresh = not hasattr(self, "n_iter_") or (not incremental and not self.warm_start)
         X, T = self._prepare(X, y, fresh=fresh, classes=classes)
+        if self._test_views():  # images that the test-time shifts can move, checked before training
+            _images(X, self.image_shape, "X")
         if fresh:
             for name in ("n_iter_", "t_", "loss_curve_", "validation_scores_", "best_loss_",
                          "best_validation_score_"):
@@ -303,13 +306,17 @@ class _BaseMLP(BaseEstimator):
         """The network's (a committee's: the mean) output for validated X, in float64."""
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        members = self._get_members()
-        if len(members) == 1:
+        members, views = self._get_members(), self._test_views()
+        if len(members) == 1 and not views:
             out = _predict_proba(members[0], X, activation=ACTIVATIONS[self.activation], output=self._output)
         else:
             out = _committee.committee_predict_proba(members, X, activation=ACTIVATIONS[self.activation],
-                                                     output=self._output)
+                                                     output=self._output, **views)
         return out.astype(np.float64)
+
+    def _test_views(self):
+        """Keyword arguments of committee_predict_proba for test-time views (none for one network)."""
+        return {}
 
     @property
     def coefs_(self):
@@ -614,6 +621,13 @@ class MLPCommitteeClassifier(MLPClassifier):
         Members training at once on threads (None: the number of CPUs).
     dask : bool, default False
         Train the members on the current Dask client's workers.
+    test_shifts : sequence of (dx, dy) pairs or None, default None
+        Test-time shifts of image inputs, in pixels: each member's probabilities are first
+        averaged over its input moved by every shift (see
+        :func:`fastnn.committee.committee_predict_proba`), e.g. ``[(0, 0), (0.5, 0), (-0.5, 0),
+        (0, 0.5), (0, -0.5)]``. Needs rows of ``image_shape`` pixels in [0, 1].
+    image_shape : (height, width), default (28, 28)
+        The images' shape, with ``test_shifts``.
     **kwargs
         The hyperparameters of :class:`MLPClassifier`.
 
@@ -629,7 +643,7 @@ class MLPCommitteeClassifier(MLPClassifier):
     """
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, n_members=5, n_jobs=None, dask=False,
-                 solver="sgd", alpha=0.0, batch_size=1, learning_rate="constant", learning_rate_init=0.01,
+                 test_shifts=None, image_shape=(28, 28), solver="sgd", alpha=0.0, batch_size=1, learning_rate="constant", learning_rate_init=0.01,
                  power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
                  warm_start=False, momentum=0.9, early_stopping=False, validation_fraction=0.1, beta_1=0.9,
                  beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, dropout=0.0, augment=None, n_threads=1,
@@ -644,13 +658,22 @@ class MLPCommitteeClassifier(MLPClassifier):
         self.n_members = n_members
         self.n_jobs = n_jobs
         self.dask = dask
+        self.test_shifts = test_shifts
+        self.image_shape = image_shape
 
     def _check_hyperparameters(self):
         _check_number(self.n_members, "n_members", low=1, integer=True)
         if self.n_jobs is not None:
             _check_number(self.n_jobs, "n_jobs", low=1, integer=True)
         _check_flag(self.dask, "dask")
+        _committee._check_shifts(self.test_shifts)
+        _image_shape(self.image_shape)
         return super()._check_hyperparameters()
+
+    def _test_views(self):
+        if self.test_shifts is None:
+            return {}
+        return {"shifts": self.test_shifts, "image_shape": self.image_shape}
 
     def _n_members(self):
         return int(self.n_members)

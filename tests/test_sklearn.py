@@ -251,3 +251,28 @@ def test_committee_estimator_on_dask_matches_threads(dask_client, digits):
     for a, b in zip(on_dask.members_, on_threads.members_):
         for k in a:
             np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_committee_estimator_test_time_shifts(digits):
+    X_train, X_test, y_train, _ = digits
+    shifts = [(0, 0), (0.5, 0), (0, -0.5)]
+    com = MLPCommitteeClassifier(n_members=2, n_jobs=1, hidden_layer_sizes=(16,), max_iter=3, random_state=0,
+                                 test_shifts=shifts, image_shape=(8, 8))
+    com.fit(X_train / 16, y_train)
+    Xt = (X_test / 16).astype(np.float32)
+    by_hand = fastnn.committee.committee_predict_proba(com.members_, Xt, shifts=shifts, image_shape=(8, 8))
+    np.testing.assert_allclose(com.predict_proba(Xt), by_hand, rtol=1e-5, atol=1e-7)
+    plain = clone(com).set_params(test_shifts=None).fit(X_train / 16, y_train)
+    for a, b in zip(com.members_, plain.members_):  # the shifts change the scoring only, not the training
+        np.testing.assert_array_equal(a["W1"], b["W1"])
+    assert np.abs(com.predict_proba(Xt) - plain.predict_proba(Xt)).max() > 1e-3
+    one = MLPCommitteeClassifier(n_members=1, hidden_layer_sizes=(16,), max_iter=2, random_state=0,
+                                 test_shifts=shifts, image_shape=(8, 8)).fit(X_train / 16, y_train)
+    np.testing.assert_allclose(one.predict_proba(Xt), fastnn.committee.committee_predict_proba(
+        one.members_, Xt, shifts=shifts, image_shape=(8, 8)), rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="image_shape"):  # 64 pixels are not 28x28: refused before training
+        clone(com).set_params(image_shape=(28, 28)).fit(X_train / 16, y_train)
+    with pytest.raises(ValueError, match="shape"):
+        clone(com).set_params(test_shifts=[(1, 2, 3)]).fit(X_train / 16, y_train)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        clone(com).fit(X_train, y_train)  # 0..16, not pixel values in [0, 1]
