@@ -150,7 +150,8 @@ class FastnnTrain:
 
 
 class FastnnThreads(FastnnTrain):
-    """:class:`FastnnTrain` with ``n_threads=2``: a parameter replica per thread, merged every few thousand samples."""
+    """:class:`FastnnTrain` with ``n_threads=2``: on sparse inputs a parameter replica per thread, merged every
+    few hundred samples per thread; dense inputs take the windows on one thread whatever ``n_threads``."""
 
     name, title = "fastnn-2t", "fastnn train(), 2 threads"
     threads = 2

@@ -6,8 +6,9 @@ Every measurement is a fresh Python process with NUMBA_CACHE_DIR pointing at a n
 reused) folder: the first process compiles every kernel it calls, the later ones load them
 from the cache. Each process imports fastnn, then calls ``train`` (``--layers``, 100
 samples, one epoch of per-sample SGD) on one thread, then on two threads, then on one
-thread again; a second series does the same on dense inputs (every pixel non-zero, the
-windowed path). One thread runs ``sgd_epoch`` on sparse inputs; two threads compile
+thread again; a second series does the same on dense inputs (every pixel non-zero: the
+windowed path, on one thread whatever ``n_threads``, so its two-thread call compiles
+nothing more). One thread runs ``sgd_epoch`` on sparse inputs; two threads compile
 ``sgd_rounds`` for replicas (a first hidden layer below ``fastnn.online.SPLIT_FROM``
 units), which runs that same compilation of ``sgd_epoch`` on each round's share and adds
 the merging, and ``sgd_split_epoch`` for wider ones. Printed per call: the wall time of

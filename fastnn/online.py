@@ -7,13 +7,15 @@ a diverging run stops early, Ctrl-C is seen and the progress bar moves:
 
 - plain SGD on sparse inputs (images): ``kernels.sgd.sgd_epoch``, which skips zero
   inputs and inactive units row by row;
-- plain SGD on one thread on dense inputs (more than ``DENSE_ABOVE`` of the entries
-  non-zero): windows of ``WINDOW`` samples whose first-layer products are matrix products
-  (``kernels.sgd.sgd_window``), still exactly per-sample SGD;
+- plain SGD on dense inputs (more than ``DENSE_ABOVE`` of the entries non-zero), with any
+  ``n_threads``: windows of ``WINDOW`` samples whose first-layer products are matrix
+  products (``kernels.sgd.sgd_window``), still exactly per-sample SGD. One Python thread
+  runs them; the matrix products use the cores through BLAS, and this measured faster
+  than two threads on the row loop for every network tried (:data:`DENSE_ABOVE`);
 - any other rule (momentum, Adam, ...): ``kernels.sgd.rule_epoch``, every weight every step.
 
-With ``n_threads > 1`` (plain SGD) the threads share the work in one of two ways, by
-the width of the first hidden layer:
+With ``n_threads > 1`` (plain SGD on sparse inputs) the threads share the work in one of
+two ways, by the width of the first hidden layer:
 
 - at least ``SPLIT_FROM`` units: the threads split those units between them
   (``kernels.sgd.sgd_split_epoch``). Each trains its units' columns of ``W1`` in an array
@@ -65,10 +67,14 @@ replicas otherwise. Measured on MNIST, two threads (README, Speed): 784-800-10 r
 one thread's speed split; 784-128-64-10 ran 0.81x split and 1.37-1.60x on replicas."""
 
 DENSE_ABOVE = 0.5
-"""Plain SGD on one thread runs in windows when more than this fraction of the inputs is
-non-zero (1.0: never). On standardised MNIST the windows took 0.97-1.24 s per epoch against
-2.16-3.0 s for the row loop in the later runs of this session, and tied with it (0.89-1.05 s
-against 0.89 s) in an earlier one. Several threads split the units and keep the row loop."""
+"""Plain SGD runs in windows when more than this fraction of the inputs is non-zero (1.0:
+never), whatever ``n_threads``. On standardised MNIST the windows took 0.97-1.24 s per epoch
+against 2.16-3.0 s for the row loop on one thread in the later runs of one session, and tied
+with it (0.89-1.05 s against 0.89 s) in an earlier one. Against two threads on the row loop
+(2026-11-27, alternated in one process, medians of 6 epochs): 784-128-64-10 0.77 s against
+1.05 s (replicas), 784-256-10 1.59 s against 1.98 s and 784-800-10 3.38 s against 4.30 s
+(split units); with BLAS held to one thread (``OPENBLAS_NUM_THREADS=1``) 0.94 s against
+1.09 s and 4.29 s against 4.46 s."""
 
 WINDOW = 64
 """Samples per window of the dense path."""
@@ -132,10 +138,10 @@ def kernel_work(sizes, dtype):
             np.zeros((L + 1, width), np.uint64), np.zeros(L + 1, np.int64))
 
 
-def use_windows(X, rule, n_threads):
-    """Whether plain SGD (``rule``, a kernel code) on ``X`` takes the windowed path: one
-    thread, and more than ``DENSE_ABOVE`` of the inputs non-zero."""
-    return rule == sgd_kernels.SGD and n_threads == 1 and input_density(X) > DENSE_ABOVE
+def use_windows(X, rule):
+    """Whether plain SGD (``rule``, a kernel code) on ``X`` takes the windowed path (on one
+    thread, whatever ``n_threads``): more than ``DENSE_ABOVE`` of the inputs non-zero."""
+    return rule == sgd_kernels.SGD and input_density(X) > DENSE_ABOVE
 
 
 class OnlineRunner:

@@ -338,11 +338,6 @@ class _BaseMLP(BaseEstimator):
         """scikit-learn's name of the output activation."""
         return self._output
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.non_deterministic = not isinstance(self.n_threads, numbers.Integral) or self.n_threads > 1
-        return tags
-
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
     """A multilayer-perceptron classifier trained with :func:`fastnn.train` (softmax output, cross-entropy).
@@ -391,7 +386,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Train every epoch on freshly distorted images (X's rows must be images of
         ``augment.image_shape``).
     n_threads : int, default 1
-        Hogwild! threads for per-sample SGD; more than 1 is not bit-reproducible.
+        Threads for per-sample plain SGD (see :func:`fastnn.train`); the result is
+        deterministic for a given ``n_threads`` and ``random_state``. Dense inputs take the
+        windowed path on one thread whatever ``n_threads``.
     dtype : {'float32', 'float64'}, default 'float32'
         The params' and the training data's dtype.
     init : {'he', 'xavier', 'normal', 'uniform'}, default 'he'

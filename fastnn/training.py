@@ -146,8 +146,10 @@ def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shu
         after the first 60,000 samples, the factor rising linearly in between
         (``fastnn.online.merge_gain``): their sum keeps every sample's full step, but early
         on it overshoots. Either way the result is deterministic for a given seed and
-        ``n_threads``. On dense inputs (more than half of the entries non-zero) one thread
-        takes the windowed path and several threads the row loop (README, Speed).
+        ``n_threads``. On dense inputs (more than half of the entries non-zero) plain SGD
+        takes the windowed path whatever ``n_threads``: one thread, whose matrix products
+        use the cores through BLAS, measured faster than several threads on the row loop
+        (``fastnn.online.DENSE_ABOVE``).
     verbose : bool
         Print one line per epoch.
     callback : callable, optional
@@ -458,9 +460,10 @@ def _epoch_runner(plan, opt, theta, sizes, offsets):
         code, constants = kernel_rule(opt)
         opts = plan.kernel_options._replace(rule=code, hyper=constants)
         slots = np.zeros((2, theta.size), theta.dtype) if code != sgd_kernels.SGD else None
-        dense = use_windows(plan.X, code, plan.n_threads)
-        OnlineRunner.warm_up(theta, sizes, offsets, opts, slots, plan.n_threads, dense, plan.X, plan.T)
-        runner = OnlineRunner(theta, sizes, offsets, opts, slots, plan.n_threads, dense)
+        dense = use_windows(plan.X, code)
+        threads = 1 if dense else plan.n_threads  # the windows' matrix products use the cores through BLAS
+        OnlineRunner.warm_up(theta, sizes, offsets, opts, slots, threads, dense, plan.X, plan.T)
+        runner = OnlineRunner(theta, sizes, offsets, opts, slots, threads, dense)
 
         def run(X, order, lrs, first_update, limit):
             return runner.epoch(X, plan.T, order, lrs.astype(theta.dtype), first_update, limit, plan.progress)

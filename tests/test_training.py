@@ -9,7 +9,7 @@ import pytest
 
 import fastnn
 from fastnn.network import _forward_layers
-from fastnn.online import OnlineRunner, kernel_work, merge_gain, split_units, splits_units
+from fastnn.online import DENSE_ABOVE, OnlineRunner, input_density, kernel_work, merge_gain, split_units, splits_units
 from fastnn.optim import KERNEL_RULES
 from fastnn.packing import KernelOptions, pack, unpack
 from fastnn.training import HIDDEN_CODES, LOSS_CODES, OUTPUT_CODES, DivergenceError, train
@@ -505,7 +505,8 @@ def test_threads_are_deterministic_for_a_seed_and_learn_as_well_as_one():
     rng = np.random.default_rng(0)
     centers = rng.normal(size=(4, 12)) * 2
     y = rng.integers(0, 4, 12000)
-    X = (centers[y] + rng.normal(size=(12000, 12))).astype(np.float32)
+    X = np.maximum(centers[y] + rng.normal(size=(12000, 12)) - 1, 0).astype(np.float32)  # sparse: the threads' path
+    assert input_density(X) < DENSE_ABOVE
     params = fastnn.init_params([12, 32, 4], seed=0)
     one, h1 = train(params, X[:10000], y[:10000], epochs=3, lr=0.01, seed=0)
     two, h2 = train(params, X[:10000], y[:10000], epochs=3, lr=0.01, seed=0, n_threads=2)
@@ -734,3 +735,20 @@ def test_batch_dropout_keeps_the_expected_fraction():
         acts = _forward_layers(layers, X, "relu", "softmax", [mask])
         losses.append(fastnn.losses.cross_entropy(acts[-1], T))
     assert abs(h["loss"][0] - np.mean(losses)) < 4 * np.std(losses) + 1e-3
+
+
+def test_dense_inputs_take_the_windows_whatever_n_threads(monkeypatch):
+    # the windows' matrix products use the cores through BLAS; two threads on the row loop were slower
+    from fastnn.kernels import sgd as sgd_kernels
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(3000, 12)).astype(np.float32)  # every entry non-zero
+    y = rng.integers(0, 4, 3000)
+    params = fastnn.init_params([12, 16, 8, 4], seed=0)
+    one, h1 = train(params, X, y, epochs=2, lr=0.01, seed=0)
+    for kernel in ("sgd_epoch", "sgd_rounds", "sgd_split_epoch"):  # the row loop and the threads' kernels
+        monkeypatch.setattr(sgd_kernels, kernel, None)
+    two, h2 = train(params, X, y, epochs=2, lr=0.01, seed=0, n_threads=2)
+    for key in one:
+        assert one[key].tobytes() == two[key].tobytes()
+    assert h1["loss"] == h2["loss"]

@@ -251,8 +251,10 @@ def add_parser(sub):
     t.add_argument("--augment", action="store_true",
                    help="train each epoch on freshly distorted images (fastnn.augment.Distortion defaults)")
     t.add_argument("--threads", type=positive_int, default=1, metavar="K",
-                   help="per-sample SGD on K threads at once, a parameter copy per thread merged every few "
-                        "hundred samples (deterministic for a given K and seed) (default: %(default)s)")
+                   help="per-sample SGD on K threads at once: the first hidden layer's units split between "
+                        "them (256 units or more), else a parameter copy per thread merged every few hundred "
+                        "samples; deterministic for a given K and seed. Dense inputs train in windows on one "
+                        "thread whatever K (default: %(default)s)")
     data_option(t)
     t.add_argument("--fashion", action="store_true", help="train on Fashion-MNIST")
     t.add_argument("--limit", type=positive_int, metavar="N", help="train on the first N training images only")
