@@ -283,10 +283,11 @@ def committee_predict_proba(members, X, *, weights=None, shifts=None, image_shap
             check_images(x, image_shape, "X")
     total = None
     for wi, p, x in zip(w, members, views):
+        share = wi / len(moves)
         for move in moves:
             seen = x if move is None else affine(x, translate=move, image_shape=image_shape)
             out = predict_proba(p, seen, activation=activation, output=output)
-            total = out * (wi / len(moves)) if total is None else total + out * (wi / len(moves))
+            total = out * share if total is None else total + out * share
     return total.astype(out.dtype, copy=False)
 
 

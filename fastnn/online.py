@@ -153,15 +153,17 @@ class OnlineRunner:
     opts : fastnn.packing.KernelOptions.
     slots : (2, theta.size) optimizer state for a rule other than SGD, else None.
     n_threads : int, threads to train with (more than one: see the module's docstring).
-    dense : bool, use the windowed path for plain SGD on one thread.
+    dense : bool, use the windowed path for plain SGD, on one thread whatever ``n_threads``.
     """
 
     def __init__(self, theta, sizes, offsets, opts, slots, n_threads, dense):
         self.theta, self.sizes, self.offsets, self.opts, self.slots = theta, sizes, offsets, opts, slots
+        dense = dense and opts.rule == sgd_kernels.SGD
+        n_threads = 1 if dense else n_threads  # the windows' matrix products use the cores through BLAS
         self.n_threads = n_threads
         if opts.rule != sgd_kernels.SGD:
             self.run_part = self._rule_part
-        elif dense and n_threads == 1:
+        elif dense:
             self.run_part = self._window_part
         else:
             self.run_part = self._sparse_part

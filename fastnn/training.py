@@ -461,9 +461,8 @@ def _epoch_runner(plan, opt, theta, sizes, offsets):
         opts = plan.kernel_options._replace(rule=code, hyper=constants)
         slots = np.zeros((2, theta.size), theta.dtype) if code != sgd_kernels.SGD else None
         dense = use_windows(plan.X, code)
-        threads = 1 if dense else plan.n_threads  # the windows' matrix products use the cores through BLAS
-        OnlineRunner.warm_up(theta, sizes, offsets, opts, slots, threads, dense, plan.X, plan.T)
-        runner = OnlineRunner(theta, sizes, offsets, opts, slots, threads, dense)
+        OnlineRunner.warm_up(theta, sizes, offsets, opts, slots, plan.n_threads, dense, plan.X, plan.T)
+        runner = OnlineRunner(theta, sizes, offsets, opts, slots, plan.n_threads, dense)
 
         def run(X, order, lrs, first_update, limit):
             return runner.epoch(X, plan.T, order, lrs.astype(theta.dtype), first_update, limit, plan.progress)
