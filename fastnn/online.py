@@ -74,7 +74,8 @@ with it (0.89-1.05 s against 0.89 s) in an earlier one. Against two threads on t
 (2026-11-27, alternated in one process, medians of 6 epochs): 784-128-64-10 0.77 s against
 1.05 s (replicas), 784-256-10 1.59 s against 1.98 s and 784-800-10 3.38 s against 4.30 s
 (split units); with BLAS held to one thread (``OPENBLAS_NUM_THREADS=1``) 0.94 s against
-1.09 s and 4.29 s against 4.46 s."""
+1.09 s and 4.29 s against 4.46 s. Re-run from an idle machine (load 0.47) on the README's
+dense workload: 0.93 s against 1.10 s, 1.00 s against 1.77 s and 3.39 s against 4.63 s."""
 
 WINDOW = 64
 """Samples per window of the dense path."""
