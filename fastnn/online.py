@@ -239,7 +239,12 @@ class OnlineRunner:
             if scale[0] < sgd_kernels.FOLD_BELOW:  # fold layer 1's factor between windows
                 W1 *= scale[0]
                 scale[0] = 1.0
-        sgd_kernels.fold_scales(theta, self.sizes, self.offsets, scale)
+        # the lazy L2 factors folded in, as sgd_epoch ends: in NumPy, since calling the
+        # kernels' fold_scales from Python compiled it on its own (0.4 s of a first call)
+        for l, (W, _) in enumerate(unpack_views(theta, self.sizes, self.offsets)):
+            if scale[l] != 1.0:
+                W *= scale[l]
+                scale[l] = 1.0
 
     # -- one epoch
 

@@ -635,7 +635,8 @@ def fold_scales(theta, sizes, offsets, scale):
     """Multiply the lazy L2 factors into the stored weights (and reset them to 1).
 
     Inlined into :func:`sgd_epoch`: as a function of its own it added 0.4 s to the first
-    one-thread call (alternated fresh processes); Python calls compile it on its own."""
+    one-thread call (alternated fresh processes). A call from Python would compile it on its
+    own, so the windowed path (``fastnn.online``) folds in NumPy instead."""
     for l in range(sizes.size - 1):
         if scale[l] != 1.0:
             _scale_rows(layer_views(theta, sizes, offsets, l)[0], scale[l])
