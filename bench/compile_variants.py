@@ -19,7 +19,7 @@ shows each one's median first-call time. The variants:
   most that compiling only what a call uses could save, short of restructuring the kernel.
 
 None of them compiles the merging of per-thread replicas: ``sgd_epoch`` holds none of it
-(``sgd_rounds`` calls it for the threads' replicas).
+(the threads' replicas call it between their merges, ``merge_round``).
 """
 import argparse
 import os

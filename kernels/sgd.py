@@ -17,7 +17,7 @@ pass over a layer's outputs (forward) or deltas (backward) serves four rows.
 Entry points, each compiled only when first used:
 
 - :func:`sgd_epoch`: plain per-sample SGD, sparse rows (the fast path on images), on one
-  thread; :func:`sgd_rounds` runs it on per-thread replicas merged every round;
+  thread, or on each thread's replica between two calls of :func:`merge_round`;
 - :func:`sgd_window`: plain per-sample SGD over a window of dense inputs whose first-layer
   products come from matrix products done by the caller (see its docstring);
 - :func:`rule_epoch`: per-sample steps of a dense optimizer rule (momentum, Adam, ...);
@@ -416,37 +416,6 @@ def sgd_epoch(theta, sizes, offsets, X, T, order, lrs, opts, step0, stats, work,
 
 
 @njit(cache=True, fastmath=_FAST, nogil=True)
-def sgd_rounds(theta, replicas, t, sizes, offsets, X, T, order, lrs, opts, step0, stats, bounds, gains, flags,
-               phase0, work, scale):
-    """Thread ``t``'s part of plain per-sample SGD over ``X[order]`` on per-thread replicas.
-
-    Every thread runs this at the same time over the same ``order``, in rounds: round ``r``
-    covers ``order[bounds[r]:bounds[r + 1]]``; thread ``t`` trains replica ``t`` (equal to
-    ``theta`` when the round starts) on its share of those samples with :func:`sgd_epoch`,
-    waits for the others, merges slice ``t`` of the parameters with gain ``gains[r]``
-    (:func:`merge_replicas`), waits again and copies the other slices into its replica
-    (:func:`copy_outside`). ``replicas``: (k, theta.size), one per thread. The waits spin on
-    ``flags``: thread ``t``'s phase counter at ``flags[8 * t]`` (a cache line each), counting
-    on from ``phase0``, two phases a round; ``flags[8 * k]`` non-zero stops every thread.
-    ``gains``: theta's dtype. The other arguments as for :func:`sgd_epoch`, whose compilation
-    this one calls (so the threads' first call compiles only the merging and this loop).
-
-    Stops early at the first non-finite loss: it then sets ``flags[8 * k]``, and every
-    thread stops at its next wait, before that round's merge.
-    """
-    k = replicas.shape[0]
-    for r in range(bounds.size - 1):
-        a, b = bounds[r], bounds[r + 1]
-        lo, hi = a + (b - a) * t // k, a + (b - a) * (t + 1) // k
-        if not sgd_epoch(replicas[t], sizes, offsets, X, T, order[lo:hi], lrs[lo:hi], opts, step0 + lo, stats, work,
-                         scale):
-            store_release(flags, 8 * k, 1)
-            break
-        if not _merge_round(theta, replicas, t, gains[r], flags, phase0 + 2 * r):
-            break
-
-
-@njit(cache=True, fastmath=_FAST, nogil=True)
 def sgd_window(theta, sizes, offsets, X, T, lrs, P, G, D, opts, step0, scale, stats, work):
     """Plain per-sample SGD over a window of dense inputs, with the first layer's updates delayed.
 
@@ -694,13 +663,25 @@ def _barrier(flags, t, k, phase):
     return load_acquire(flags, 8 * k) == 0
 
 
-@njit(cache=True, fastmath=_FAST, nogil=True, **_PIECE)
-def _merge_round(theta, replicas, t, gain, flags, phase0):
-    """Thread ``t``'s end of a round: wait for every thread, merge slice ``t`` of the
-    parameters, wait again, copy the other slices into replica ``t``. False if a thread stopped.
+@njit(cache=True, fastmath=_FAST, nogil=True)
+def merge_round(theta, replicas, t, gain, flags, phase0):
+    """Thread ``t``'s end of a round of training on per-thread replicas: wait for every
+    thread, merge slice ``t`` of the parameters, wait again, copy the other slices into
+    replica ``t``. Returns False if a thread stopped.
 
-    One function, its steps inlined: as four functions the first two-thread call took
-    about 0.2 s longer (alternated fresh processes; near the host's noise)."""
+    Every thread calls it at the same time, after training its replica (``replicas[t]``,
+    equal to ``theta`` when the round started) on its share of the round's samples with
+    :func:`sgd_epoch`. ``replicas``: (k, theta.size), one per thread. Slice ``t`` of
+    ``theta`` becomes ``theta + gain * (sum of the replicas' changes)`` (:func:`merge_replicas`;
+    ``gain`` in theta's dtype). The waits spin on ``flags``: thread ``t``'s phase counter
+    at ``flags[8 * t]`` (a cache line each), set to ``phase0 + 1`` and then ``phase0 + 2``;
+    ``flags[8 * k]`` non-zero stops every thread.
+
+    The rounds' loop is in Python (``fastnn.online``), not compiled around
+    :func:`sgd_epoch`: Numba links a called function's code into its caller and optimises
+    it again, so a compiled loop made the first two-thread call recompile the one-thread
+    kernel's code. One function, its steps inlined: as four functions the first two-thread
+    call took about 0.2 s longer (alternated fresh processes; near the host's noise)."""
     k = replicas.shape[0]
     lo, hi = theta.size * t // k, theta.size * (t + 1) // k
     if not _barrier(flags, t, k, phase0 + 1):

@@ -480,7 +480,7 @@ def test_units_are_split_on_cache_lines_and_only_wide_layers_are_split():
     assert not splits_units(np.array([784, 128, 64, 10])) and not splits_units(np.array([784, 10]))
 
 
-@pytest.mark.parametrize("kernel,thread_arg", [("sgd_split_epoch", 13), ("sgd_rounds", 2)],
+@pytest.mark.parametrize("kernel,thread_arg", [("sgd_split_epoch", 13), ("merge_round", 2)],
                          ids=["split", "replicas"])
 def test_a_failing_thread_stops_the_threads_waiting_for_it(monkeypatch, kernel, thread_arg):
     from fastnn import online
@@ -542,8 +542,9 @@ def test_one_thread_is_exactly_the_serial_kernel():
 
 def test_one_thread_compiles_none_of_the_replicas_merging(tmp_path):
     # One thread calls sgd_epoch, which holds none of the merging (1.2-1.6 s of a first 12 s
-    # of compilation when it did); two threads on replicas compile sgd_rounds, which calls that
-    # same compilation of sgd_epoch. Only a compilation shows which pieces were compiled, not a
+    # of compilation when it did); two threads on replicas call that same compilation of
+    # sgd_epoch between their merges (merge_round), and compile only the merging. Only a
+    # compilation shows which pieces were compiled, not a
     # load from the cache, hence a fresh process with an empty cache.
     child = """
 import json, numpy as np, fastnn
@@ -551,7 +552,7 @@ from fastnn.kernels import sgd
 rng = np.random.default_rng(0)
 X = rng.random((64, 12)); X[X < 0.6] = 0
 y = rng.integers(0, 4, 64)
-kernels = (sgd.sgd_epoch, sgd.sgd_rounds, sgd._merge_round)
+kernels = (sgd.sgd_epoch, sgd.merge_round, sgd._sum_active_rows)
 compiled = lambda: [len(f.signatures) for f in kernels]
 counts = []
 for threads in (1, 2):
@@ -563,8 +564,8 @@ print(json.dumps(counts))
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
     one, two = json.loads(out.stdout)
-    assert one == [1, 0, 0]  # the one-thread kernel, without any of the merging
-    assert two == [1, 1, 1]  # the threads' replicas: the merging, and no second sgd_epoch
+    assert one == [1, 0, 1]  # the one-thread kernel, without any of the merging
+    assert two == [1, 1, 1]  # the threads' replicas: the merging, and no second sgd_epoch or piece
 
 
 def test_shared_kernel_pieces_are_never_called_with_a_literal():
@@ -746,7 +747,7 @@ def test_dense_inputs_take_the_windows_whatever_n_threads(monkeypatch):
     y = rng.integers(0, 4, 3000)
     params = fastnn.init_params([12, 16, 8, 4], seed=0)
     one, h1 = train(params, X, y, epochs=2, lr=0.01, seed=0)
-    for kernel in ("sgd_epoch", "sgd_rounds", "sgd_split_epoch"):  # the row loop and the threads' kernels
+    for kernel in ("sgd_epoch", "merge_round", "sgd_split_epoch"):  # the row loop and the threads' kernels
         monkeypatch.setattr(sgd_kernels, kernel, None)
     two, h2 = train(params, X, y, epochs=2, lr=0.01, seed=0, n_threads=2)
     for key in one:
