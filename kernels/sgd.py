@@ -28,6 +28,7 @@ import numpy as np
 from numba import njit
 
 from .atomics import load_acquire, spin_pause, store_release
+from .prefetch import prefetch
 
 RELU, SIGMOID, TANH, IDENTITY, SOFTMAX = 0, 1, 2, 3, 4
 CROSS_ENTROPY, MSE = 0, 1
@@ -133,6 +134,19 @@ def _scan_nonzero(x, idx):
         idx[c] = j
         c += x[j] != 0
     return c
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _prefetch_next(X, order, s):
+    """Ask for the cache lines of the row that the sample after ``s`` will read: rows come in
+    a random order, which the hardware prefetcher cannot foresee. Bit-identical results; on
+    784-128-64-10, alternated with the kernel without it chunk by chunk in one process, it
+    took 5-14% off each of 6 epochs in one run, and in another nothing in the host's fast
+    phase (0.42 s) and 3-5% in its slow one (0.55 s); 784-800-10 1-2%."""
+    if s + 1 < order.size:
+        x = X[order[s + 1]]
+        for j in range(0, x.size, 16):  # 16 floats (or 8 doubles: every line twice) to a 64-byte line
+            prefetch(x, j)
 
 
 @njit(cache=True, fastmath=_FAST, nogil=True, **_PIECE)
@@ -396,6 +410,7 @@ def sgd_epoch(theta, sizes, offsets, X, T, order, lrs, opts, step0, stats, work,
     finished = True
     for s in range(order.size):
         x, target = X[order[s]], T[order[s]]
+        _prefetch_next(X, order, s)
         n_active[0] = _scan_nonzero(x, active[0])
         _forward_from(int(0), theta, sizes, offsets, x, h, m, delta, active, n_active, scale, opts, step0 + s)
         z, out = delta[L, : sizes[L]], h[L, : sizes[L]]
