@@ -113,7 +113,8 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=2)
     args = ap.parse_args(argv)
     with open(SOURCE) as f:
-        source = f.read().replace("cache=True", "cache=False").replace("from .atomics", "from fastnn.kernels.atomics")
+        source = re.sub(r"^from \.(\w+) import", r"from fastnn.kernels.\1 import", f.read().replace("cache=True", "cache=False"),
+                        flags=re.M)
     times = {name: [] for name in VARIANTS}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
