@@ -108,13 +108,20 @@ print(time.perf_counter() - t)
 """
 
 
+def variant_sources():
+    """Each variant's source: ``kernels/sgd.py`` as a module of its own (compiled afresh, its
+    relative imports of the other kernel modules made absolute), then changed."""
+    with open(SOURCE) as f:
+        source = re.sub(r"^from \.(\w+) import", r"from fastnn.kernels.\1 import",
+                        f.read().replace("cache=True", "cache=False"), flags=re.M)
+    return {name: change(source) for name, change in VARIANTS.items()}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=2)
     args = ap.parse_args(argv)
-    with open(SOURCE) as f:
-        source = re.sub(r"^from \.(\w+) import", r"from fastnn.kernels.\1 import", f.read().replace("cache=True", "cache=False"),
-                        flags=re.M)
+    sources = variant_sources()
     times = {name: [] for name in VARIANTS}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
@@ -123,7 +130,7 @@ def main(argv=None):
                 folder = os.path.join(tmp, f"{r}-{len(times[name])}-{name.replace(' ', '_')}")
                 os.makedirs(folder)
                 with open(os.path.join(folder, "variant.py"), "w") as f:
-                    f.write(VARIANTS[name](source))
+                    f.write(sources[name])
                 out = subprocess.run([sys.executable, "-c", CHILD, folder], capture_output=True, text=True, check=True)
                 times[name].append(float(out.stdout.strip().splitlines()[-1]))
                 print(f"round {r + 1}/{args.rounds}  {name:<15} {times[name][-1]:.2f} s", flush=True)
