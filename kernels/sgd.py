@@ -140,9 +140,10 @@ def _scan_nonzero(x, idx):
 def _prefetch_next(X, order, s):
     """Ask for the cache lines of the row that the sample after ``s`` will read: rows come in
     a random order, which the hardware prefetcher cannot foresee. Bit-identical results; on
-    784-128-64-10, alternated with the kernel without it chunk by chunk in one process, it
-    took 5-14% off each of 6 epochs in one run, and in another nothing in the host's fast
-    phase (0.42 s) and 3-5% in its slow one (0.55 s); 784-800-10 1-2%."""
+    784-128-64-10, alternated with the kernel without it chunk by chunk in one process (runs
+    started on an idle machine), it took 1-4% off each of 8 epochs in one run, and in
+    another nothing in the host's fast phase (0.42 s) and 3-5% in its slow one (0.55 s);
+    784-800-10 1-2%."""
     if s + 1 < order.size:
         x = X[order[s + 1]]
         for j in range(0, x.size, 16):  # 16 floats (or 8 doubles: every line twice) to a 64-byte line
