@@ -640,7 +640,8 @@ class MLPCommitteeClassifier(MLPClassifier):
     """
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, n_members=5, n_jobs=None, dask=False,
-                 test_shifts=None, image_shape=(28, 28), solver="sgd", alpha=0.0, batch_size=1, learning_rate="constant", learning_rate_init=0.01,
+                 test_shifts=None, image_shape=(28, 28), solver="sgd", alpha=0.0, batch_size=1,
+                 learning_rate="constant", learning_rate_init=0.01,
                  power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
                  warm_start=False, momentum=0.9, early_stopping=False, validation_fraction=0.1, beta_1=0.9,
                  beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, dropout=0.0, augment=None, n_threads=1,
