@@ -1,32 +1,63 @@
 """A small local web page to draw a digit on, and the JSON endpoint that reads it.
 
-:func:`make_server` returns a standard-library ``ThreadingHTTPServer`` with two routes:
+The page and the endpoint are a small ASGI application (Starlette, :func:`make_app`) served by
+uvicorn (:func:`make_server`); both come with the ``serve`` extra (``pip install -e ".[serve]"``)
+and are never imported by ``import fastnn``. Two routes:
 
-``GET /``
+``GET /`` (also ``/index.html``; ``HEAD`` as HTTP asks of every ``GET``)
     One page (``fastnn/serve.html``: inline CSS and JavaScript, no build step) with a canvas
     for the mouse or a finger, the answer and every class's probability as the stroke is drawn,
     a button to clear, and the 28 x 28 image the network saw.
 ``POST /predict``
     A JSON object ``{"width": W, "height": H, "pixels": [...], "background": "light"}``: a
-    grayscale drawing, ``W * H`` integers 0..255 row by row (``background`` is optional:
+    grayscale drawing, ``W * H`` numbers 0..255 row by row (``background`` is optional:
     ``auto``, ``light`` or ``dark``, as ``fastnn predict --background``). The drawing is
     prepared exactly as ``fastnn predict`` prepares an image file
     (:func:`fastnn.images.preprocess_digit`: cropped to the ink, scaled into 20 x 20, centred
     on the centre of mass in 28 x 28). The answer: ``{"label", "index", "scores", "classes",
     "kind", "image"}`` (``image``: the 28 x 28 input, 0..1, three decimals).
 
-Bad input never stops the server: a body over :data:`MAX_BODY` bytes is refused with 413,
-malformed JSON or a wrong image size with 400, a blank drawing with 422, each with a JSON
-``{"error": "..."}``; unknown paths give 404 and other methods 405.
+Every answer of the application is strict JSON (RFC 8259: no ``NaN`` or ``Infinity``) except the
+page itself. Bad input never stops the server and never gets a 500: a body over :data:`MAX_BODY`
+bytes is refused with 413, a POST without a length with 411, malformed JSON or a wrong drawing with
+400, a blank drawing with 422, a request line or headers that break HTTP/1.1 with 400 (from the
+HTTP parser), each with ``{"error": "..."}``; unknown paths give 404 and methods other than GET,
+HEAD and POST 405 with an ``Allow`` header. A request must arrive whole (request line, headers and
+body) within :data:`REQUEST_DEADLINE` seconds of the connection opening or of the previous answer on
+it, or it gets 408 and the connection is closed: a client sending a byte now and then cannot hold a
+connection. Scores that are not finite (a model whose weights overflow) are the model's fault, not
+the client's: 500 with a JSON error naming it.
 """
+from __future__ import annotations
+
+import asyncio
+import functools
 import html
 import json
 import math
 import pathlib
+import socket
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import numpy as np
+
+try:
+    import h11
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
+    from starlette.exceptions import HTTPException
+    from starlette.middleware import Middleware
+    from starlette.requests import ClientDisconnect, Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+except ImportError as e:  # the serve extra is optional; say how to get it
+    raise ImportError(f"fastnn serve needs Starlette and uvicorn ({e}); install them with "
+                      f'pip install -e ".[serve]" (from a checkout) or pip install "fastnn-numba[serve]"') from e
 
 MAX_SIDE = 280
 """Largest accepted width or height of a drawing, in pixels (the page sends 140 x 140)."""
@@ -40,22 +71,38 @@ MAX_BODY = 512 * 1024
 DRAIN_LIMIT = 4 * MAX_BODY
 """A body over MAX_BODY but within this many bytes is read and dropped before the 413 answer (a client
 that is still sending would otherwise see its connection reset instead of the answer); a larger one is
-refused at once, unread."""
+refused at once, unread, and the connection closed."""
+
+REQUEST_DEADLINE = 10.0
+"""Seconds a client has to send one whole request (line, headers, body), counted from the opening of
+the connection or from the end of the previous answer on it."""
+
+KEEP_ALIVE = 5.0
+"""Seconds an idle keep-alive connection stays open after an answer."""
+
+MAX_CONNECTIONS = 1000
+"""Open connections at most; a connection beyond them gets 503 at once and is closed."""
+
+BACKLOG = 1024
+"""Connections the kernel queues before the server accepts them (the standard library's was 5)."""
 
 PAGE = pathlib.Path(__file__).with_name("serve.html")
 
-__all__ = ["make_server", "read_drawing", "RequestError", "MAX_SIDE", "MIN_SIDE", "MAX_BODY"]
+__all__ = ["make_app", "make_server", "Server", "read_drawing", "RequestError", "MAX_SIDE", "MIN_SIDE",
+           "MAX_BODY", "REQUEST_DEADLINE", "MAX_CONNECTIONS"]
+
+_ALLOWED = "GET, HEAD, POST"
 
 
 class RequestError(ValueError):
     """A request the server refuses: answered with ``status`` and ``{"error": message}``."""
 
-    def __init__(self, status, message):
+    def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status = status
 
 
-def read_drawing(payload):
+def read_drawing(payload: Any) -> tuple[np.ndarray, str]:
     """The grayscale drawing of a ``/predict`` request: ``(pixels (H, W) float64 in [0, 1], background)``.
 
     Parameters
@@ -78,7 +125,7 @@ def read_drawing(payload):
     for key in ("width", "height"):
         side = payload[key]
         if not isinstance(side, int) or isinstance(side, bool) or not MIN_SIDE <= side <= MAX_SIDE:
-            raise RequestError(bad, f"{key} must be an integer from {MIN_SIDE} to {MAX_SIDE}, got {side!r}")
+            raise RequestError(bad, f"{key} must be an integer from {MIN_SIDE} to {MAX_SIDE}, got {_short(side)}")
         sides[key] = side
     pixels = payload["pixels"]
     expected = sides["width"] * sides["height"]
@@ -87,49 +134,114 @@ def read_drawing(payload):
         raise RequestError(bad, f"pixels must be a list of width*height = {expected} values, got {got}")
     if not all(type(v) is int or type(v) is float and math.isfinite(v) for v in pixels):
         raise RequestError(bad, "pixels must be numbers from 0 to 255")
-    gray = np.array(pixels, dtype=np.float64)
+    try:
+        gray = np.array(pixels, dtype=np.float64)
+    except OverflowError:  # an integer beyond float64, e.g. 400 digits long
+        big = next(v for v in pixels if abs(v) > 1e308)
+        raise RequestError(bad, f"pixels must lie from 0 to 255, got {_short(big)}") from None
     if gray.min() < 0 or gray.max() > 255:
         raise RequestError(bad, f"pixels must lie from 0 to 255, got {gray.min():g} to {gray.max():g}")
     background = payload.get("background", "auto")
     if background not in ("auto", "light", "dark"):
-        raise RequestError(bad, f"background must be 'auto', 'light' or 'dark', got {background!r}")
+        raise RequestError(bad, f"background must be 'auto', 'light' or 'dark', got {_short(background)}")
     return gray.reshape(sides["height"], sides["width"]) / 255.0, background
 
 
-def make_server(classify, class_names, *, host="127.0.0.1", port=0, kind="probability", title="fastnn"):
-    """A ``ThreadingHTTPServer`` serving the drawing page and ``/predict``, bound but not yet serving.
+def _short(value: Any, limit: int = 40) -> str:
+    """``repr(value)``, cut to ``limit`` characters: error messages must not echo a huge input."""
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**limit else f"an integer of {len(str(abs(value)))} digits"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _error(status: int, message: str, *, close: bool = False, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    extra = {"Cache-Control": "no-store", **(headers or {})}
+    if close:  # an unread body must not be taken for the next request
+        extra["Connection"] = "close"
+    return JSONResponse({"error": message}, status_code=int(status), headers=extra)
+
+
+def _classifier(model: Any, n_classes: int, wiring: Mapping[str, str] | None,
+                kind: str | None) -> tuple[Callable[[np.ndarray], Any], str]:
+    """``(classify, kind)`` for a params dict read with ``wiring``, or for a ``classify`` callable."""
+    if callable(model):
+        if wiring is not None:
+            raise TypeError("wiring goes with a params dict; a classify callable applies its own")
+        kind = "probability" if kind is None else kind
+        if kind not in ("probability", "score"):
+            raise ValueError(f"kind must be 'probability' or 'score', got {kind!r}")
+        return model, kind
+    if not isinstance(model, Mapping):
+        raise TypeError(f"model must be a params dict (with wiring=) or a callable classify(image), "
+                        f"got {type(model).__name__}")
+    if wiring is None:
+        raise TypeError("a params dict needs its wiring: pass wiring=meta['wiring'] from fastnn.load "
+                        "(the hidden activation and output the network was trained with)")
+    if not isinstance(wiring, Mapping) or not all(isinstance(wiring.get(k), str) for k in ("activation", "output")):
+        raise TypeError(f"wiring must be a dict with 'activation' and 'output' names, got {wiring!r}")
+    if kind is not None:
+        raise TypeError("kind follows from the wiring's output; pass it only with a classify callable")
+    from .network import predict_proba
+
+    wired = {"activation": wiring["activation"], "output": wiring["output"]}
+    W1 = model.get("W1")
+    if not isinstance(W1, np.ndarray) or W1.ndim != 2 or W1.shape[0] != 28 * 28:
+        raise ValueError(f"the network must take 784 inputs (28 x 28 pixels); its W1 is "
+                         f"{getattr(W1, 'shape', None)}")
+    try:  # a wrong wiring name or a broken params dict fails here, before the server starts
+        with np.errstate(all="ignore"):
+            probe = predict_proba(model, np.zeros((1, W1.shape[0]), dtype=W1.dtype), **wired)
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"cannot run the network with wiring {wired}: {e}") from None
+    if probe.shape != (1, n_classes):
+        raise ValueError(f"the network gives {probe.shape[1]} scores but {n_classes} class names were given")
+
+    def classify(image: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):  # overflow shows as non-finite scores, refused by the caller
+            return predict_proba(model, image.reshape(1, -1).astype(W1.dtype, copy=False), **wired)[0]
+
+    return classify, "probability" if wired["output"] == "softmax" else "score"
+
+
+def make_app(model: Any, class_names: Sequence[str], *, wiring: Mapping[str, str] | None = None,
+             kind: str | None = None, title: str = "fastnn") -> Starlette:
+    """The ASGI application: the drawing page at ``/`` and the JSON endpoint ``POST /predict``.
 
     Parameters
     ----------
-    classify : callable
-        ``classify(image)`` -> the network's scores (one per class) for a prepared (28, 28)
-        float32 image; called from several threads at once.
+    model : dict or callable
+        The network's params dict (read with ``wiring``), or ``classify(image)`` returning the
+        scores (one per class) of a prepared (28, 28) float32 image, called from several threads at once.
     class_names : sequence of str
         The name of each class, in the order of the scores.
-    host : str
-        Address to bind; the default, 127.0.0.1, is reachable from this machine only.
-    port : int
-        Port to bind; 0 picks a free one (read it back from ``server.server_address``).
-    kind : {'probability', 'score'}
-        What the scores are (a softmax output's are probabilities); the page labels them so.
+    wiring : dict, optional
+        With a params dict, required: ``{"activation": ..., "output": ...}`` as trained, e.g.
+        ``meta["wiring"]`` from :func:`fastnn.load`. A softmax output's scores are shown as probabilities.
+    kind : {'probability', 'score'}, optional
+        With a ``classify`` callable only: what its scores are (default ``'probability'``).
     title : str
         Shown in the page's heading (e.g. the model's file name).
 
     Returns
     -------
-    http.server.ThreadingHTTPServer
-        Call ``serve_forever()`` (and ``shutdown()`` from another thread, then ``server_close()``).
+    starlette.applications.Starlette
+
+    Raises
+    ------
+    TypeError, ValueError
+        A model that is neither, a missing or unknown wiring, a network that does not take 784
+        pixels or gives another number of scores than ``class_names``.
     """
     from .images import preprocess_digit
 
+    if isinstance(class_names, str):
+        class_names = list(class_names)
     names = [str(n) for n in class_names]
-    if not callable(classify):
-        raise TypeError(f"classify must be callable, got {type(classify).__name__}")
-    if kind not in ("probability", "score"):
-        raise ValueError(f"kind must be 'probability' or 'score', got {kind!r}")
+    if not names:
+        raise ValueError("class_names is empty; give one name per score")
+    classify, kind = _classifier(model, len(names), wiring, kind)
     page = PAGE.read_text(encoding="utf-8").replace("{{TITLE}}", html.escape(str(title))).encode("utf-8")
 
-    def predict(body):
+    def predict(body: bytes) -> dict:
         try:
             payload = json.loads(body)
         except (UnicodeDecodeError, ValueError, RecursionError) as e:
@@ -140,72 +252,277 @@ def make_server(classify, class_names, *, host="127.0.0.1", port=0, kind="probab
         except ValueError as e:  # a blank canvas
             raise RequestError(HTTPStatus.UNPROCESSABLE_ENTITY, str(e)) from None
         scores = np.asarray(classify(image), dtype=np.float64)
+        if scores.shape != (len(names),):
+            raise RuntimeError(f"the model gave {scores.shape} scores for {len(names)} classes")
+        if not np.isfinite(scores).all():
+            raise RequestError(HTTPStatus.INTERNAL_SERVER_ERROR,
+                               "the model's scores are not finite (NaN or infinity): its weights overflow "
+                               "on this input; retrain or check the model file")
         index = int(np.argmax(scores))
         return {"label": names[index], "index": index, "scores": [round(float(s), 6) for s in scores],
                 "classes": names, "kind": kind, "image": np.round(image, 3).tolist()}
 
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "fastnn-serve"
-        timeout = 10  # seconds a client may take to send its request
-        protocol_version = "HTTP/1.1"
+    async def read_body(request: Request) -> bytes:
+        headers = request.headers
+        if "transfer-encoding" not in headers and "content-length" not in headers:
+            raise RequestError(HTTPStatus.LENGTH_REQUIRED, "send the body with a Content-Length")
+        if "transfer-encoding" in headers and "content-length" in headers:
+            raise RequestError(HTTPStatus.BAD_REQUEST, "send either Content-Length or Transfer-Encoding, not both")
+        declared = int(headers["content-length"]) if "content-length" in headers else None  # h11 checked its digits
+        if declared is not None and declared > DRAIN_LIMIT:
+            raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                               f"the body has {declared} bytes; the limit is {MAX_BODY}")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size <= MAX_BODY:
+                chunks.append(chunk)
+            elif size > DRAIN_LIMIT:
+                break  # read away no more: refused and the connection closed
+        if size > MAX_BODY:
+            raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                               f"the body has {declared or f'over {MAX_BODY}'} bytes; the limit is {MAX_BODY}")
+        return b"".join(chunks)
 
-        def log_message(self, format, *args):  # quiet: the terminal shows only the address
-            pass
+    async def show_page(request: Request) -> Response:
+        return Response(page, media_type="text/html; charset=utf-8",
+                        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
 
-        def send(self, status, body, content_type):
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            self.send_header("X-Content-Type-Options", "nosniff")
-            self.end_headers()
-            self.wfile.write(body)
+    async def answer(request: Request) -> Response:
+        try:
+            body = await read_body(request)
+        except RequestError as e:
+            return _error(e.status, str(e), close=True)
+        except ClientDisconnect:  # gone (or cut off by the deadline): nobody to answer
+            return Response(status_code=HTTPStatus.BAD_REQUEST)
+        try:  # JSON parsing, preparation and the network are CPU work: off the event loop
+            return JSONResponse(await run_in_threadpool(predict, body), headers={"Cache-Control": "no-store"})
+        except RequestError as e:
+            return _error(e.status, str(e))
+        except Exception as e:  # a failing model answers this request with 500; the server goes on
+            return _error(HTTPStatus.INTERNAL_SERVER_ERROR, f"{type(e).__name__}: {e}")
 
-        def send_json(self, status, obj):
-            self.send(status, json.dumps(obj).encode("utf-8"), "application/json")
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
+            message = ("POST a JSON drawing to /predict" if request.url.path == "/predict"
+                       else "only GET / and POST /predict")
+            return _error(exc.status_code, message, close=True, headers={"Allow": exc.headers.get("Allow", _ALLOWED)})
+        if exc.status_code == HTTPStatus.NOT_FOUND:
+            what = "endpoint" if request.method == "POST" else "page"
+            return _error(exc.status_code, f"no {what} {_short(request.url.path)}; the page is / and the endpoint "
+                                           f"POST /predict", close=request.method == "POST")
+        return _error(exc.status_code, exc.detail, close=True)
 
-        def refuse(self, status, message):
-            self.close_connection = True  # an unread body must not be taken for the next request
-            self.send_json(status, {"error": message})
+    app = Starlette(routes=[Route("/", show_page, methods=["GET"]), Route("/index.html", show_page, methods=["GET"]),
+                            Route("/predict", answer, methods=["POST"])],
+                    exception_handlers={HTTPException: http_error}, middleware=[Middleware(_MethodsFirst)])
 
-        def do_GET(self):
-            if self.path.split("?", 1)[0] in ("/", "/index.html"):
-                self.send(HTTPStatus.OK, page, "text/html; charset=utf-8")
-            elif self.path == "/predict":
-                self.refuse(HTTPStatus.METHOD_NOT_ALLOWED, "POST a JSON drawing to /predict")
-            else:
-                self.refuse(HTTPStatus.NOT_FOUND, f"no page {self.path!r}; the page is /")
+    return app
 
-        def do_POST(self):
-            if self.path != "/predict":
-                return self.refuse(HTTPStatus.NOT_FOUND, f"no endpoint {self.path!r}; POST to /predict")
-            length = self.headers.get("Content-Length")
-            if self.headers.get("Transfer-Encoding") or length is None:
-                return self.refuse(HTTPStatus.LENGTH_REQUIRED, "send the body with a Content-Length")
-            if not length.isdigit():
-                return self.refuse(HTTPStatus.BAD_REQUEST, f"bad Content-Length {length!r}")
-            if int(length) > MAX_BODY:
-                if int(length) <= DRAIN_LIMIT:  # read it away, so the client is not cut off mid-send
-                    remaining = int(length)
-                    while remaining > 0 and (chunk := self.rfile.read(min(remaining, 1 << 16))):
-                        remaining -= len(chunk)
-                return self.refuse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                                   f"the body has {int(length)} bytes; the limit is {MAX_BODY}")
-            body = self.rfile.read(int(length))
-            if len(body) < int(length):
-                return self.refuse(HTTPStatus.BAD_REQUEST, "the body is shorter than its Content-Length")
-            try:
-                self.send_json(HTTPStatus.OK, predict(body))
-            except RequestError as e:
-                self.refuse(e.status, str(e))
-            except Exception as e:  # never let one request take the server down
-                self.refuse(HTTPStatus.INTERNAL_SERVER_ERROR, f"{type(e).__name__}: {e}")
 
-        def do_PUT(self):
-            self.refuse(HTTPStatus.METHOD_NOT_ALLOWED, "only GET / and POST /predict")
+class _MethodsFirst:
+    """ASGI middleware: OPTIONS, TRACE, CONNECT, PUT, ... on any path (even ``*``) get 405, not 404;
+    an HTTP version other than 1.0 and 1.1 (h11 parses any ``HTTP/d.d``) gets 505."""
 
-        do_DELETE = do_PATCH = do_PUT
+    def __init__(self, app):
+        self.app = app
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    return server
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["http_version"] not in ("1.0", "1.1"):
+            response = _error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED, f"HTTP/{_short(scope['http_version'])} is not "
+                              "served; use HTTP/1.1", close=True)
+            return await response(scope, receive, send)
+        if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD", "POST"):
+            response = _error(HTTPStatus.METHOD_NOT_ALLOWED, f"{_short(scope['method'])} is not served; only "
+                              "GET / and POST /predict", close=True, headers={"Allow": _ALLOWED})
+            return await response(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
+# -- the HTTP connection: uvicorn's h11 protocol with a whole-request deadline ---------------------
+
+
+def _raw_json(status: HTTPStatus, message: str) -> bytes:
+    body = json.dumps({"error": message}).encode()
+    return (f"HTTP/1.1 {status.value} {status.phrase}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n").encode() + body
+
+
+class _DeadlineProtocol(H11Protocol):
+    """uvicorn's h11 protocol, plus: a request must arrive whole within ``deadline`` seconds; a
+    connection beyond ``max_connections`` is refused; HTTP parse errors answer in JSON.
+
+    uvicorn's own keep-alive timeout starts only after a first answer, and nothing bounds the time
+    a request takes to arrive, so a client sending a header byte every few seconds would hold its
+    connection forever.
+    """
+
+    def __init__(self, *args, deadline: float, max_connections: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.deadline = deadline
+        self.max_connections = max_connections
+        self._timer: asyncio.TimerHandle | None = None
+        self._partial = False  # bytes of the awaited request have arrived
+
+    def connection_made(self, transport):
+        super().connection_made(transport)
+        if len(self.connections) > self.max_connections:
+            transport.write(_raw_json(HTTPStatus.SERVICE_UNAVAILABLE,
+                                      f"the server has {self.max_connections} connections open; try again later"))
+            transport.close()
+            return
+        self._follow()
+
+    def data_received(self, data):
+        self._partial = True
+        super().data_received(data)
+        self._follow()
+
+    def on_response_complete(self):
+        super().on_response_complete()
+        self._follow()
+
+    def connection_lost(self, exc):
+        self._stop()
+        super().connection_lost(exc)
+
+    def eof_received(self):
+        # the client ended its side mid-request (a body shorter than its Content-Length, headers cut
+        # off): say so before closing, rather than dropping the connection
+        if self._partial and self.conn.their_state in (h11.IDLE, h11.SEND_BODY) and not self._answering():
+            self._refuse(HTTPStatus.BAD_REQUEST, "the request ended before it was whole (a body shorter than its "
+                                                 "Content-Length, or the headers cut off)")
+        return None  # asyncio closes the transport
+
+    def send_400_response(self, msg):
+        # h11 refused the request line, a header or the chunked framing; uvicorn would answer in text
+        self._refuse(HTTPStatus.BAD_REQUEST, "malformed HTTP request: the request line, a header or the chunked "
+                                             "body breaks HTTP/1.1 (RFC 9112)")
+
+    def _stop(self):
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _follow(self):
+        """Run the clock while a request is awaited or arriving; stop it once it is whole."""
+        if self.transport.is_closing():
+            return self._stop()
+        if self.conn.their_state in (h11.IDLE, h11.SEND_BODY):
+            if self._timer is None:
+                self._timer = self.loop.call_later(self.deadline, self._expired)
+        else:  # DONE (whole, being answered), MUST_CLOSE, CLOSED, ERROR, or a protocol switch refused
+            self._stop()
+            self._partial = False
+
+    def _answering(self):
+        return self.cycle is not None and self.cycle.response_started and not self.cycle.response_complete
+
+    def _refuse(self, status, message):
+        """Answer ``status`` in place of the application, which stops waiting for the body, and close."""
+        self._stop()
+        self.transport.write(_raw_json(status, message))
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.disconnected = True
+            self.cycle.message_event.set()
+        self.transport.close()
+
+    def _expired(self):
+        self._timer = None
+        if self.transport.is_closing():
+            return
+        if self._partial and not self._answering():
+            self._refuse(HTTPStatus.REQUEST_TIMEOUT, f"the request did not arrive whole within {self.deadline:g} s")
+        else:  # idle, or an answer is being written: close without a word
+            if self.cycle is not None and not self.cycle.response_complete:
+                self.cycle.disconnected = True
+                self.cycle.message_event.set()
+            self.transport.close()
+
+
+class Server:
+    """A bound server (uvicorn under the hood) with the standard library's server calls.
+
+    ``serve_forever()`` blocks until ``shutdown()`` (from another thread) or Ctrl-C (in the main
+    thread, re-raised as ``KeyboardInterrupt`` after a graceful stop); ``server_close()`` releases
+    the socket. ``server_address`` is the bound ``(host, port)``.
+    """
+
+    def __init__(self, app: Starlette, sock: socket.socket, *, request_deadline: float, max_connections: int):
+        self.app = app
+        self.socket = sock
+        self.server_address = sock.getsockname()
+        self.request_deadline = request_deadline
+        protocol = functools.partial(_DeadlineProtocol, deadline=request_deadline, max_connections=max_connections)
+        config = uvicorn.Config(app, http=protocol, ws="none", lifespan="off", log_config=None, log_level="error",
+                                access_log=False, server_header=False, backlog=BACKLOG,
+                                timeout_keep_alive=KEEP_ALIVE, timeout_graceful_shutdown=5)
+        self._uvicorn = uvicorn.Server(config)
+        self._stopped = threading.Event()
+        self._stopped.set()
+
+    def serve_forever(self) -> None:
+        """Answer requests until :meth:`shutdown` or Ctrl-C."""
+        self._stopped.clear()
+        self._uvicorn.should_exit = False
+        try:
+            self._uvicorn.run(sockets=[self.socket])
+        finally:
+            self._stopped.set()
+
+    def shutdown(self, timeout: float = 30) -> None:
+        """Stop :meth:`serve_forever` (open connections get a few seconds to finish) and wait for it."""
+        self._uvicorn.should_exit = True
+        self._stopped.wait(timeout)
+
+    def server_close(self) -> None:
+        """Close the listening socket."""
+        self.socket.close()
+
+
+def make_server(model: Any, class_names: Sequence[str], *, wiring: Mapping[str, str] | None = None,
+                kind: str | None = None, host: str = "127.0.0.1", port: int = 0, title: str = "fastnn",
+                request_deadline: float = REQUEST_DEADLINE, max_connections: int = MAX_CONNECTIONS) -> Server:
+    """A server of :func:`make_app`'s page and endpoint, bound to ``host:port`` but not yet serving.
+
+    Parameters
+    ----------
+    model, class_names, wiring, kind, title
+        As :func:`make_app`. From a model file: ``params, meta = fastnn.load(path)``, then
+        ``make_server(params, names, wiring=meta["wiring"])``.
+    host : str
+        Address to bind; the default, 127.0.0.1, is reachable from this machine only.
+    port : int
+        Port to bind; 0 picks a free one (read it back from ``server.server_address``).
+    request_deadline : float
+        Seconds a client has to send one whole request (see :data:`REQUEST_DEADLINE`).
+    max_connections : int
+        Open connections at most; more get 503.
+
+    Returns
+    -------
+    Server
+        Call ``serve_forever()`` (and ``shutdown()`` from another thread, then ``server_close()``).
+
+    Raises
+    ------
+    OSError
+        The address cannot be bound (port in use, no such address, permission).
+    """
+    if isinstance(request_deadline, bool) or not isinstance(request_deadline, (int, float)) \
+            or not 0 < request_deadline < math.inf:
+        raise ValueError(f"request_deadline must be a positive number of seconds, got {request_deadline!r}")
+    if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
+        raise ValueError(f"max_connections must be a positive integer, got {max_connections!r}")
+    app = make_app(model, class_names, wiring=wiring, kind=kind, title=title)
+    family, kind_, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind_, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(BACKLOG)
+    except OSError:
+        sock.close()
+        raise
+    return Server(app, sock, request_deadline=request_deadline, max_connections=max_connections)
+

@@ -1,7 +1,9 @@
-"""fastnn.server and `fastnn serve`: the page, the JSON endpoint, bad input, concurrent requests.
+"""fastnn.server and `fastnn serve`: the page, the JSON endpoint, bad input, malformed HTTP, methods,
+strict JSON, the whole-request deadline, concurrent requests.
 
 Every server here listens on 127.0.0.1 on a free port and is shut down by its fixture; request
-loops are bounded in count and in time.
+loops are bounded in count and in time. Timings are never asserted beyond "answers at all, in time
+to be useful" (bench/serve_load.py measures them).
 """
 import concurrent.futures
 import http.client
@@ -20,36 +22,56 @@ import fastnn
 from fastnn import cli
 from fastnn.cli.common import scores_of
 from fastnn.images import load_digit, preprocess_digit
-from fastnn.server import DRAIN_LIMIT, MAX_BODY, MAX_SIDE, make_server
 
+pytest.importorskip("starlette", reason='fastnn serve needs the serve extra: pip install -e ".[serve]"')
+pytest.importorskip("uvicorn", reason='fastnn serve needs the serve extra: pip install -e ".[serve]"')
 Image = pytest.importorskip("PIL.Image")
 
+from fastnn.server import DRAIN_LIMIT, MAX_BODY, MAX_SIDE, make_server  # noqa: E402
+
 HOST = "127.0.0.1"
+
+
+WIRING = {"activation": "relu", "output": "softmax"}
 
 
 @pytest.fixture(scope="module")
 def model():
     params = fastnn.init_params([784, 32, 10], seed=4)
-    return params, {"activation": "relu", "output": "softmax"}
+    return params, dict(WIRING)
+
+
+class running:
+    """``with running(make_server(...)) as srv:`` serves in a thread and always stops it."""
+
+    def __init__(self, srv):
+        self.srv = srv
+
+    def __enter__(self):
+        self.thread = threading.Thread(target=self.srv.serve_forever, daemon=True)
+        self.thread.start()
+        return self.srv
+
+    def __exit__(self, *exc):
+        self.srv.shutdown()
+        self.srv.server_close()
+        self.thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
 def server(model):
-    params, meta = model
-    calls = []
+    params, wiring = model
+    with running(make_server(params, [str(k) for k in range(10)], wiring=wiring, host=HOST, port=0,
+                             title="<model>.npz")) as srv:
+        yield srv
 
-    def classify(image):
-        calls.append(image)
-        return scores_of(params, meta, image)
 
-    srv = make_server(classify, [str(k) for k in range(10)], host=HOST, port=0, title="<model>.npz")
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    srv.calls = calls
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-    thread.join(timeout=10)
+def strict_json(data):
+    """JSON as RFC 8259 has it: NaN, Infinity and -Infinity are refused (Python's json takes them)."""
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(data, parse_constant=refuse)
 
 
 def request(server, method, path, body=None, headers=None, timeout=10):
@@ -62,7 +84,7 @@ def request(server, method, path, body=None, headers=None, timeout=10):
         response = conn.getresponse()
         data = response.read()
         kind = response.getheader("Content-Type", "")
-        return response.status, json.loads(data) if kind.startswith("application/json") else data.decode()
+        return response.status, strict_json(data) if kind.startswith("application/json") else data.decode()
     finally:
         conn.close()
 
@@ -136,6 +158,14 @@ def test_light_ink_on_dark_and_auto_background_read_the_same(server):
     ({"width": 10, "height": 10, "pixels": [0] * 99 + [True]}, 400, "numbers from 0 to 255"),
     ('{"width": 10, "height": 10, "pixels": [' + "NaN," * 99 + "0]}", 400, "numbers from 0 to 255"),
     ({"width": 10, "height": 10, "pixels": [0] * 99 + [256]}, 400, "from 0 to 255, got 0 to 256"),
+    pytest.param('{"width": 10, "height": 10, "pixels": [' + "0," * 99 + "9" * 400 + "]}", 400,
+                 "got an integer of 400 digits", id="400-digit-pixel"),
+    pytest.param('{"width": 10, "height": 10, "pixels": [' + "0," * 99 + "9" * 5000 + "]}", 400,
+                 "malformed JSON", id="5000-digit-pixel"),
+    pytest.param('{"width": 10, "height": 10, "pixels": [' + "0," * 99 + "1e400]}", 400,
+                 "numbers from 0 to 255", id="infinite-pixel"),
+    pytest.param('{"width": ' + "9" * 400 + ', "height": 10, "pixels": []}', 400,
+                 "width must be an integer from 8 to 280, got an integer of 400 digits", id="400-digit-width"),
     ({"width": 10, "height": 10, "pixels": [-1] + [0] * 99}, 400, "from 0 to 255"),
     ({"width": 10, "height": 10, "pixels": [0] * 100, "background": "grey"}, 400, "background must be"),
     ({"width": 140, "height": 140, "pixels": [255] * 140 * 140}, 422, "no ink"),
@@ -148,7 +178,8 @@ def test_bad_requests_get_a_4xx_json_error_and_the_server_goes_on(server, body, 
 
 
 def test_unknown_paths_and_methods(server):
-    assert request(server, "GET", "/nothing")[0] == 404
+    status, answer = request(server, "GET", "/nothing")
+    assert status == 404 and "the page is /" in answer["error"]
     assert request(server, "POST", "/nothing", "{}")[0] == 404
     status, answer = request(server, "GET", "/predict")
     assert status == 405 and "POST" in answer["error"]
@@ -156,15 +187,81 @@ def test_unknown_paths_and_methods(server):
     assert request(server, "DELETE", "/")[0] == 405
 
 
-def raw_exchange(server, data, timeout=10):
-    """Send ``data`` on a raw socket; return the status line and the JSON body of the answer."""
+@pytest.mark.parametrize("method, path", [("OPTIONS", "/"), ("OPTIONS", "*"), ("TRACE", "/"), ("PATCH", "/predict"),
+                                          ("CONNECT", "127.0.0.1:443"), ("PROPFIND", "/"), ("HEAD", "/predict")])
+def test_methods_other_than_get_and_post_get_405_in_json_with_allow(server, method, path):
+    head, headers, body = raw_exchange(server, f"{method} {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode(), parse=False)
+    assert head.split()[1] == "405", head
+    assert headers["allow"] in ("GET, HEAD, POST", "POST")
+    if method != "HEAD":  # a HEAD answer has the headers of the GET answer and no body
+        assert headers["content-type"] == "application/json" and "error" in strict_json(body)
+    else:
+        assert body == b""
+
+
+def test_head_gives_the_page_headers_without_the_page(server):
+    conn = http.client.HTTPConnection(HOST, server.server_address[1], timeout=10)
+    try:
+        conn.request("HEAD", "/")
+        response = conn.getresponse()
+        assert response.status == 200 and response.read() == b""
+        assert response.getheader("Content-Type").startswith("text/html")
+        conn.request("GET", "/")  # the same connection goes on: nothing of a body was left behind
+        response = conn.getresponse()
+        assert response.status == 200 and int(response.getheader("Content-Length")) == len(response.read()) > 1000
+    finally:
+        conn.close()
+
+
+def read_until_closed(sock):
+    received = b""
+    while chunk := sock.recv(65536):
+        received += chunk
+    return received
+
+
+def raw_exchange(server, data, timeout=10, parse=True):
+    """Send ``data`` on a raw socket and read until the server closes; return the status line and the
+    JSON body of the answer, or with ``parse=False`` the status line, headers (lower-case) and raw body."""
     with socket.create_connection((HOST, server.server_address[1]), timeout=timeout) as sock:
         sock.sendall(data)
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
+        received = read_until_closed(sock)
     head, _, body = received.partition(b"\r\n\r\n")
-    return head.split(b"\r\n")[0].decode(), json.loads(body)
+    lines = head.decode("latin-1").split("\r\n")
+    if parse:
+        return lines[0], strict_json(body)
+    headers = {name.lower(): value for name, value in (line.split(": ", 1) for line in lines[1:])}
+    return lines[0], headers, body
+
+
+@pytest.mark.parametrize("length", ["\u00b2", "\u0661", "9" * 5000, "9" * 30, "+5", "5 5", "0x10", "", "-0"])
+def test_malformed_content_length_gets_400_in_json_not_a_dropped_connection(server, length):
+    data = b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: " + length.encode() + b"\r\n\r\n{}"
+    status, answer = raw_exchange(server, data)
+    assert status.split()[1] == "400" and "malformed HTTP request" in answer["error"]
+
+
+@pytest.mark.parametrize("data", [
+    b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+    b"POST /predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n{}",
+    b"POST /predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+    b"GET / HTTP/1.1\r\n\r\n",                                          # no Host
+    b"GET /\xff HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nX: \x00\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 40_000,    # unfinished headers beyond h11's 16 KB
+    b"GARBAGE\r\n\r\n",
+], ids=["two-lengths", "gzip-coding", "bad-chunk", "no-host", "byte-ff", "space-in-name", "nul", "huge-header",
+        "garbage"])
+def test_malformed_requests_get_a_4xx_in_json(server, data):
+    status, answer = raw_exchange(server, data)
+    assert 400 <= int(status.split()[1]) < 500 and answer["error"], status
+
+
+def test_an_unknown_http_version_gets_505_in_json(server):
+    """Well-formed, but not a version this server speaks (h11 parses any 'HTTP/d.d'): RFC 9110's 505."""
+    status, answer = raw_exchange(server, b"GET / HTTP/9.9\r\nHost: x\r\n\r\n")
+    assert status.split()[1] == "505" and "HTTP/1.1" in answer["error"]
 
 
 def test_a_body_over_the_limit_is_refused(server):
@@ -183,15 +280,25 @@ def test_missing_or_bad_length_and_a_short_body(server):
     assert status.split()[1] == "411" and "Content-Length" in answer["error"]
     status, _ = raw_exchange(server, b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n")
     assert status.split()[1] == "400"
-    chunked = b"POST /predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
-    assert raw_exchange(server, chunked)[0].split()[1] == "411"
+    both = b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+    status, answer = raw_exchange(server, both)
+    assert status.split()[1] == "400" and "not both" in answer["error"]
     with socket.create_connection((HOST, server.server_address[1]), timeout=20) as sock:
         sock.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{}")
         sock.shutdown(socket.SHUT_WR)  # 2 of the 50 bytes, then the end of the stream
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
+        answer = read_until_closed(sock)
     assert answer.split()[1] == b"400" and b"shorter than its Content-Length" in answer
+
+
+def test_a_chunked_body_is_read_and_bounded(server):
+    body = json.dumps(payload(drawing())).encode()
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[k : k + 4000]), body[k : k + 4000]) for k in range(0, len(body), 4000))
+    head = b"POST /predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    status, answer = raw_exchange(server, head + chunks + b"0\r\n\r\n")
+    assert status.split()[1] == "200" and answer == request(server, "POST", "/predict", body)[1]
+    big = b"%x\r\n%s\r\n" % (MAX_BODY + 1, b" " * (MAX_BODY + 1))
+    status, answer = raw_exchange(server, head + big + b"0\r\n\r\n")
+    assert status.split()[1] == "413" and str(MAX_BODY) in answer["error"]
 
 
 def test_the_largest_drawing_fits_the_body_limit(server):
@@ -247,11 +354,149 @@ def test_a_failing_network_gives_500_and_the_server_goes_on():
         thread.join(timeout=10)
 
 
-def test_make_server_checks_its_arguments():
+def test_make_server_checks_its_arguments(model):
+    params, wiring = model
+    names = "0123456789"
     with pytest.raises(TypeError, match="callable"):
-        make_server("not a function", "0123456789")
+        make_server("not a function", names)
     with pytest.raises(ValueError, match="kind"):
-        make_server(lambda image: image, "0123456789", kind="odds")
+        make_server(lambda image: image, names, kind="odds")
+    with pytest.raises(TypeError, match=r"wiring=meta\['wiring'\]"):
+        make_server(params, names)  # the wiring is never guessed
+    with pytest.raises(ValueError, match="cannot run the network with wiring"):
+        make_server(params, names, wiring={"activation": "swish", "output": "softmax"})
+    with pytest.raises(TypeError, match="'activation' and 'output'"):
+        make_server(params, names, wiring={"activation": "relu"})
+    with pytest.raises(ValueError, match="10 scores but 3 class names"):
+        make_server(params, ["a", "b", "c"], wiring=wiring)
+    with pytest.raises(ValueError, match="784 inputs"):
+        make_server(fastnn.init_params([10, 4, 10], seed=0), names, wiring=wiring)
+    with pytest.raises(ValueError, match="request_deadline"):
+        make_server(params, names, wiring=wiring, request_deadline=0)
+    with pytest.raises(ValueError, match="request_deadline"):
+        make_server(params, names, wiring=wiring, request_deadline=float("nan"))
+
+
+def test_the_wiring_given_is_the_wiring_used(model):
+    """A tanh network with a sigmoid output answers with that wiring's scores, labelled as scores."""
+    params, _ = model
+    wiring = {"activation": "tanh", "output": "sigmoid", "loss": "mse"}
+    with running(make_server(params, [str(k) for k in range(10)], wiring=wiring, host=HOST)) as srv:
+        status, answer = request(srv, "POST", "/predict", payload(drawing()))
+    assert status == 200 and answer["kind"] == "score"
+    image = np.asarray(answer["image"], dtype=np.float32).reshape(1, 784)
+    expected = fastnn.predict_proba(params, image, activation="tanh", output="sigmoid")[0]
+    np.testing.assert_allclose(answer["scores"], expected, atol=2e-3)  # from the 3-decimal image
+    relu = fastnn.predict_proba(params, image, activation="relu", output="softmax")[0]
+    assert not np.allclose(answer["scores"], relu, atol=2e-3)
+
+
+def test_non_finite_scores_are_a_json_error_not_nan(model):
+    params, wiring = model
+    huge = {key: np.full_like(value, 3e38) for key, value in params.items()}  # finite, but overflows
+    with running(make_server(huge, [str(k) for k in range(10)], wiring=wiring, host=HOST)) as srv:
+        conn = http.client.HTTPConnection(HOST, srv.server_address[1], timeout=10)
+        conn.request("POST", "/predict", json.dumps(payload(drawing())))
+        response = conn.getresponse()
+        data = response.read()
+        conn.close()
+        answer = strict_json(data)  # today's code answered 200 {"scores": [NaN, ...]}
+        assert response.status == 500 and list(answer) == ["error"] and "not finite" in answer["error"]
+    with running(make_server(lambda image: [np.inf] + [0] * 9, "0123456789", host=HOST)) as srv:
+        status, answer = request(srv, "POST", "/predict", payload(drawing()))
+        assert status == 500 and "not finite" in answer["error"]
+
+
+def test_every_answer_is_strict_json(server):
+    """Page aside, each answer of a mixed bag of requests parses under RFC 8259 (request() checks it)."""
+    bodies = [payload(drawing()), "{", {"width": 10}, payload(drawing(), background=float("nan")), "[]", "1e999"]
+    for body in bodies:
+        status, answer = request(server, "POST", "/predict", json.dumps(body) if not isinstance(body, str) else body)
+        assert isinstance(answer, dict) and ("error" in answer) == (status != 200)
+
+
+# -- slow clients, load --------------------------------------------------------------------------
+
+
+def test_a_slow_client_is_cut_off_by_the_whole_request_deadline(model):
+    """A header byte every 0.2 s (each read well within any per-read timeout) is answered 408 at the
+    deadline of the whole request, while a normal client is served meanwhile; an idle connection is
+    closed silently."""
+    params, wiring = model
+    deadline = 1.5
+    with running(make_server(params, "0123456789", wiring=wiring, host=HOST, request_deadline=deadline)) as srv:
+        port = srv.server_address[1]
+        with socket.create_connection((HOST, port), timeout=10) as slow, \
+                socket.create_connection((HOST, port), timeout=10) as idle:
+            started = time.monotonic()
+            request_bytes = b"POST /predict HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 200
+            sent, answer = 0, b""
+            slow.settimeout(0.2)
+            while time.monotonic() - started < deadline + 8:  # bounded: the test ends whatever happens
+                try:
+                    slow.send(request_bytes[sent : sent + 1])
+                    sent += 1
+                    chunk = slow.recv(65536)
+                except TimeoutError:
+                    continue
+                except (BrokenPipeError, ConnectionResetError):
+                    break
+                if not chunk:
+                    break
+                answer += chunk
+            cut_after = time.monotonic() - started
+            assert request(srv, "POST", "/predict", payload(drawing()))[0] == 200
+            idle.settimeout(10)
+            assert read_until_closed(idle) == b""
+        assert answer.split(b"\r\n")[0] == b"HTTP/1.1 408 Request Timeout", answer
+        assert "within 1.5 s" in strict_json(answer.partition(b"\r\n\r\n")[2])["error"]
+        assert deadline <= cut_after < deadline + 8 and sent < len(request_bytes)
+
+
+def test_many_concurrent_connections_all_get_answers(server):
+    """A smoke test of the backlog and concurrency: 200 requests over 20 threads, each on its own
+    connection, half of them drawings, half the page: no errors, no resets."""
+    body = json.dumps(payload(drawing()))
+
+    def one(k):
+        try:
+            if k % 2:
+                return request(server, "POST", "/predict", body, None, 60)[0]
+            return request(server, "GET", "/", None, None, 60)[0]
+        except OSError as e:
+            return repr(e)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = list(pool.map(one, range(200), timeout=300))
+    assert statuses == [200] * 200, [s for s in statuses if s != 200][:5]
+
+
+def test_keep_alive_connection_serves_many_requests(server):
+    conn = http.client.HTTPConnection(HOST, server.server_address[1], timeout=10)
+    conn.connect()
+    local = conn.sock.getsockname()
+    body = json.dumps(payload(drawing()))
+    try:
+        for _ in range(20):
+            conn.request("POST", "/predict", body)
+            response = conn.getresponse()
+            assert response.status == 200 and strict_json(response.read())["label"]
+            assert conn.sock is not None and conn.sock.getsockname() == local  # no reconnection
+    finally:
+        conn.close()
+
+
+# -- the serve extra is optional ------------------------------------------------------------------
+
+
+def test_import_fastnn_does_not_import_the_server_and_a_missing_extra_says_how_to_install():
+    code = ("import sys; import fastnn, fastnn.cli; "
+            "assert not {'starlette', 'uvicorn', 'fastnn.server'} & set(sys.modules), sorted(sys.modules)\n"
+            "sys.modules['starlette'] = None\n"
+            "try:\n    import fastnn.server\nexcept ImportError as e:\n    print(e)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert 'pip install -e ".[serve]"' in done.stdout and "Starlette and uvicorn" in done.stdout
 
 
 # -- fastnn serve ---------------------------------------------------------------------------------
