@@ -46,7 +46,7 @@ def model(mnist):
 @pytest.fixture(scope="module")
 def url(model):
     params, meta = model
-    server = make_server(lambda image: scores_of(params, meta, image), [str(k) for k in range(10)],
+    server = make_server(params, [str(k) for k in range(10)], wiring=meta,
                          host="127.0.0.1", port=0, title="model.npz")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
