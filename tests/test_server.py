@@ -234,9 +234,10 @@ def raw_exchange(server, data, timeout=10, parse=True):
     return lines[0], headers, body
 
 
-@pytest.mark.parametrize("length", ["\u00b2", "\u0661", "9" * 5000, "9" * 30, "+5", "5 5", "0x10", "", "-0"])
-def test_malformed_content_length_gets_400_in_json_not_a_dropped_connection(server, length):
-    data = b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: " + length.encode() + b"\r\n\r\n{}"
+@pytest.mark.parametrize("encoding", ["latin-1", "utf-8"])
+@pytest.mark.parametrize("length", ["\u00b2", "\u00b9\u00b2", "9" * 5000, "9" * 30, "+5", "5 5", "0x10", "", "-0"])
+def test_malformed_content_length_gets_400_in_json_not_a_dropped_connection(server, length, encoding):
+    data = b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: " + length.encode(encoding) + b"\r\n\r\n{}"
     status, answer = raw_exchange(server, data)
     assert status.split()[1] == "400" and "malformed HTTP request" in answer["error"]
 
@@ -251,8 +252,9 @@ def test_malformed_content_length_gets_400_in_json_not_a_dropped_connection(serv
     b"GET / HTTP/1.1\r\nHost: x\r\nX: \x00\r\n\r\n",
     b"GET / HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 40_000,    # unfinished headers beyond h11's 16 KB
     b"GARBAGE\r\n\r\n",
+    "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: \u0661\r\n\r\n{}".encode(),  # an Arabic-Indic 1
 ], ids=["two-lengths", "gzip-coding", "bad-chunk", "no-host", "byte-ff", "space-in-name", "nul", "huge-header",
-        "garbage"])
+        "garbage", "arabic-indic-length"])
 def test_malformed_requests_get_a_4xx_in_json(server, data):
     status, answer = raw_exchange(server, data)
     assert 400 <= int(status.split()[1]) < 500 and answer["error"], status
