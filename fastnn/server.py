@@ -462,11 +462,14 @@ class Server:
         self._uvicorn = uvicorn.Server(config)
         self._stopped = threading.Event()
         self._stopped.set()
+        self._lock = threading.Lock()  # a shutdown() that comes before serve_forever() still stops it
 
     def serve_forever(self) -> None:
-        """Answer requests until :meth:`shutdown` or Ctrl-C."""
-        self._stopped.clear()
-        self._uvicorn.should_exit = False
+        """Answer requests until :meth:`shutdown` or Ctrl-C (returns at once after a shutdown)."""
+        with self._lock:
+            if self._uvicorn.should_exit:  # shut down before it started
+                return
+            self._stopped.clear()
         try:
             self._uvicorn.run(sockets=[self.socket])
         finally:
@@ -474,7 +477,8 @@ class Server:
 
     def shutdown(self, timeout: float = 30) -> None:
         """Stop :meth:`serve_forever` (open connections get a few seconds to finish) and wait for it."""
-        self._uvicorn.should_exit = True
+        with self._lock:
+            self._uvicorn.should_exit = True
         self._stopped.wait(timeout)
 
     def server_close(self) -> None:

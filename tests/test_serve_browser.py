@@ -57,6 +57,20 @@ def url(model):
 
 
 @pytest.fixture(scope="module")
+def overflowing_url(model):
+    """A network whose weights are finite but whose outputs overflow (3e38 everywhere)."""
+    params, meta = model
+    huge = {key: np.full_like(value, 3e38) for key, value in params.items()}
+    server = make_server(huge, [str(k) for k in range(10)], wiring=meta, host="127.0.0.1", port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     for program in (CHROMIUM, CHROMEDRIVER):
         assert os.access(program, os.X_OK), f"{program} is missing: apt-get install chromium chromium-driver"
@@ -215,6 +229,15 @@ def test_a_broken_request_gets_a_json_error_and_the_page_goes_on(page):
     assert results[0][0] == 400 and "malformed JSON" in results[0][1]
     assert results[1][0] == 400 and "19600 values, got 3" in results[1][1]
     assert draw(page, STROKES["digits"][14]["strokes"]) != "–"  # the server still answers the page
+
+
+def test_a_model_that_overflows_is_reported_on_the_page(browser, overflowing_url):
+    """Its NaN scores once came as 200 with a body that is not JSON, and the page said nothing useful."""
+    browser.get(overflowing_url)
+    WebDriverWait(browser, WAIT).until(lambda d: d.find_element(By.ID, "pad").is_displayed())
+    assert draw(browser, STROKES["digits"][14]["strokes"]) == "–"  # no answer shown
+    status = browser.find_element(By.ID, "status")
+    assert "not finite" in status.text and status.get_attribute("class") == "error"
 
 
 def test_screenshot_of_the_page(page, tmp_path):
