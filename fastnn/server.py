@@ -151,7 +151,9 @@ def read_drawing(payload: Any) -> tuple[np.ndarray, str]:
 
 def _short(value: Any, limit: int = 40) -> str:
     """``repr(value)``, cut to ``limit`` characters: error messages must not echo a huge input."""
-    text = repr(value) if not isinstance(value, int) or abs(value) < 10**limit else f"an integer of {len(str(abs(value)))} digits"
+    if isinstance(value, int) and abs(value) >= 10**limit:
+        return f"an integer of {len(str(abs(value)))} digits"
+    text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -308,7 +310,8 @@ def make_app(model: Any, class_names: Sequence[str], *, wiring: Mapping[str, str
         if exc.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
             message = ("POST a JSON drawing to /predict" if request.url.path == "/predict"
                        else "only GET / and POST /predict")
-            return _error(exc.status_code, message, close=True, headers={"Allow": exc.headers.get("Allow", _ALLOWED)})
+            allow = (exc.headers or {}).get("Allow", _ALLOWED)
+            return _error(exc.status_code, message, close=True, headers={"Allow": allow})
         if exc.status_code == HTTPStatus.NOT_FOUND:
             what = "endpoint" if request.method == "POST" else "page"
             return _error(exc.status_code, f"no {what} {_short(request.url.path)}; the page is / and the endpoint "

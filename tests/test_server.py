@@ -21,7 +21,7 @@ import pytest
 import fastnn
 from fastnn import cli
 from fastnn.cli.common import scores_of
-from fastnn.images import load_digit, preprocess_digit
+from fastnn.images import load_digit
 
 pytest.importorskip("starlette", reason='fastnn serve needs the serve extra: pip install -e ".[serve]"')
 pytest.importorskip("uvicorn", reason='fastnn serve needs the serve extra: pip install -e ".[serve]"')
@@ -294,7 +294,8 @@ def test_missing_or_bad_length_and_a_short_body(server):
 
 def test_a_chunked_body_is_read_and_bounded(server):
     body = json.dumps(payload(drawing())).encode()
-    chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[k : k + 4000]), body[k : k + 4000]) for k in range(0, len(body), 4000))
+    pieces = [body[k : k + 4000] for k in range(0, len(body), 4000)]
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces)
     head = b"POST /predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
     status, answer = raw_exchange(server, head + chunks + b"0\r\n\r\n")
     assert status.split()[1] == "200" and answer == request(server, "POST", "/predict", body)[1]
