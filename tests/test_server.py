@@ -474,6 +474,26 @@ def test_many_concurrent_connections_all_get_answers(server):
     assert statuses == [200] * 200, [s for s in statuses if s != 200][:5]
 
 
+def test_the_listen_backlog_holds_a_burst_of_connections(model):
+    """100 connections made before the server accepts any: the kernel queues them all (a backlog of 5
+    dropped the SYNs beyond the sixth, and those connects stalled), then each gets its answer."""
+    params, wiring = model
+    srv = make_server(params, "0123456789", wiring=wiring, host=HOST)  # listening, not yet accepting
+    waiting = []
+    try:
+        for _ in range(100):
+            waiting.append(socket.create_connection((HOST, srv.server_address[1]), timeout=3))
+        with running(srv):
+            for sock in waiting:
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answers = [read_until_closed(sock) for sock in waiting]
+    finally:
+        for sock in waiting:
+            sock.close()
+        srv.server_close()
+    assert all(a.startswith(b"HTTP/1.1 200 OK") for a in answers)
+
+
 def test_keep_alive_connection_serves_many_requests(server):
     conn = http.client.HTTPConnection(HOST, server.server_address[1], timeout=10)
     conn.connect()
