@@ -83,6 +83,10 @@ KEEP_ALIVE = 5.0
 MAX_CONNECTIONS = 1000
 """Open connections at most; a connection beyond them gets 503 at once and is closed."""
 
+LINGER = 2.0
+"""Seconds a refused connection is still read (and what comes dropped) after its answer, so the client
+reads the answer instead of a reset."""
+
 BACKLOG = 1024
 """Connections the kernel queues before the server accepts them (the standard library's was 5)."""
 
@@ -368,17 +372,19 @@ class _DeadlineProtocol(H11Protocol):
         self.max_connections = max_connections
         self._timer: asyncio.TimerHandle | None = None
         self._partial = False  # bytes of the awaited request have arrived
+        self._lingering = False  # answered and half-closed: input is read and dropped until the client closes
 
     def connection_made(self, transport):
         super().connection_made(transport)
         if len(self.connections) > self.max_connections:
-            transport.write(_raw_json(HTTPStatus.SERVICE_UNAVAILABLE,
-                                      f"the server has {self.max_connections} connections open; try again later"))
-            transport.close()
+            self._refuse(HTTPStatus.SERVICE_UNAVAILABLE,
+                         f"the server has {self.max_connections} connections open; try again later")
             return
         self._follow()
 
     def data_received(self, data):
+        if self._lingering:
+            return
         self._partial = True
         super().data_received(data)
         self._follow()
@@ -392,6 +398,8 @@ class _DeadlineProtocol(H11Protocol):
         super().connection_lost(exc)
 
     def eof_received(self):
+        if self._lingering:
+            return None  # the client read the answer and closed: asyncio closes the transport
         # the client ended its side mid-request (a body shorter than its Content-Length, headers cut
         # off): say so before closing, rather than dropping the connection
         if self._partial and self.conn.their_state in (h11.IDLE, h11.SEND_BODY) and not self._answering():
@@ -403,6 +411,12 @@ class _DeadlineProtocol(H11Protocol):
         # h11 refused the request line, a header or the chunked framing; uvicorn would answer in text
         self._refuse(HTTPStatus.BAD_REQUEST, "malformed HTTP request: the request line, a header or the chunked "
                                              "body breaks HTTP/1.1 (RFC 9112)")
+
+    def shutdown(self):
+        if self._lingering:  # h11's state is past caring; the answer is out
+            self.transport.close()
+        else:
+            super().shutdown()
 
     def _stop(self):
         if self._timer is not None:
@@ -424,13 +438,24 @@ class _DeadlineProtocol(H11Protocol):
         return self.cycle is not None and self.cycle.response_started and not self.cycle.response_complete
 
     def _refuse(self, status, message):
-        """Answer ``status`` in place of the application, which stops waiting for the body, and close."""
+        """Answer ``status`` in place of the application, which stops waiting for the body, and close.
+
+        The close lingers: the answer and a FIN go out at once, and what the client still sends is
+        read and dropped until it closes (at most LINGER seconds). Closing a socket with unread
+        input makes the kernel send a reset, which can destroy the answer before the client reads it.
+        """
         self._stop()
+        self._lingering = True
         self.transport.write(_raw_json(status, message))
         if self.cycle is not None and not self.cycle.response_complete:
             self.cycle.disconnected = True
             self.cycle.message_event.set()
-        self.transport.close()
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+            self.transport.resume_reading()  # flow control may have paused it mid-body
+            self.loop.call_later(LINGER, self.transport.close)
+        else:
+            self.transport.close()
 
     def _expired(self):
         self._timer = None

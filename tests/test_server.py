@@ -494,6 +494,21 @@ def test_the_listen_backlog_holds_a_burst_of_connections(model):
     assert all(a.startswith(b"HTTP/1.1 200 OK") for a in answers)
 
 
+def test_connections_beyond_the_limit_get_503_in_json_and_the_others_go_on(model):
+    params, wiring = model
+    with running(make_server(params, "0123456789", wiring=wiring, host=HOST, max_connections=2)) as srv:
+        port = srv.server_address[1]
+        with socket.create_connection((HOST, port), timeout=10) as first, \
+                socket.create_connection((HOST, port), timeout=10) as second:
+            time.sleep(0.3)  # both accepted
+            status, answer = raw_exchange(srv, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert status.split()[1] == "503" and "2 connections" in answer["error"]
+            first.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert read_until_closed(first).startswith(b"HTTP/1.1 200 OK")
+        time.sleep(0.3)  # both closed: room again
+        assert request(srv, "GET", "/")[0] == 200
+
+
 def test_keep_alive_connection_serves_many_requests(server):
     conn = http.client.HTTPConnection(HOST, server.server_address[1], timeout=10)
     conn.connect()
