@@ -7,7 +7,7 @@ import zlib
 
 import numpy as np
 
-from ._atomic import atomic_path
+from .files import atomic_path
 from ._version import __version__
 from .activations import HIDDEN, OUTPUTS
 from .losses import LOSSES, check_pairing

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from fastnn._atomic import atomic_path
+from fastnn.files import atomic_path
 
 
 def test_writes_land_at_the_path_on_success(tmp_path):
