@@ -386,10 +386,12 @@ def _run_epochs(plan, opt, epoch_lrs):
             for key, value in (("epoch", epoch + 1), ("lr", float(lrs[0])), ("loss", float(tally.loss_sum / n)),
                                ("accuracy", float(tally.correct / n)), ("seconds", seconds)):
                 history[key].append(value)
-            best, stop = _after_epoch(plan, theta, sizes, offsets, epoch, history, best)
-            good[:] = theta  # only now, validated and reported, is the epoch complete
-            completed = (epoch + 1, history.get("best_epoch"))
-            if stop:
+            best, stop = _validate(plan, theta, sizes, offsets, epoch, history, best)
+            best_epoch = history.get("best_epoch")
+            # the epoch is complete once validated; no call between these two lines lets Ctrl-C in
+            good[:] = theta
+            completed = (epoch + 1, best_epoch)
+            if _report(plan, theta, sizes, offsets, epoch, history) or stop:
                 break
     except KeyboardInterrupt:
         raise TrainingInterrupted(unpack(good, sizes, offsets), _history_of(history, *completed)) from None
@@ -420,12 +422,11 @@ class _Best(NamedTuple):
     theta: np.ndarray
 
 
-def _after_epoch(plan, theta, sizes, offsets, epoch, history, best):
-    """Evaluate, track the best epoch, report and call back. Returns ``(best, stop)``."""
-    current = unpack(theta, sizes, offsets) if plan.validation is not None or plan.callback is not None else None
+def _validate(plan, theta, sizes, offsets, epoch, history, best):
+    """Evaluate and track the best epoch. Returns ``(best, stop)``."""
     stop = False
     if plan.validation is not None:
-        val_loss, val_acc = _evaluate(current, *plan.validation, plan.wiring)
+        val_loss, val_acc = _evaluate(unpack(theta, sizes, offsets), *plan.validation, plan.wiring)
         history["val_loss"].append(val_loss)
         history["val_accuracy"].append(val_acc)
         if plan.early is not None:
@@ -434,11 +435,14 @@ def _after_epoch(plan, theta, sizes, offsets, epoch, history, best):
                 best = _Best(val_loss, epoch, theta.copy())
             history["best_epoch"] = best.epoch + 1
             stop = epoch - best.epoch >= patience
+    return best, stop
+
+
+def _report(plan, theta, sizes, offsets, epoch, history):
+    """Print the epoch's line and call back; True when the callback asks to stop."""
     if plan.verbose:
         print(epoch_line(history, plan.epochs, len(plan.X)), flush=True)
-    if plan.callback is not None and plan.callback(epoch, current, history) is False:
-        stop = True
-    return best, stop
+    return plan.callback is not None and plan.callback(epoch, unpack(theta, sizes, offsets), history) is False
 
 
 def _evaluate(params, X, T, wiring):

@@ -20,6 +20,8 @@ from fastnn.training import train
 
 Image = pytest.importorskip("PIL.Image")
 
+RELU = {"activation": "relu", "output": "softmax", "loss": "cross_entropy"}
+
 EPOCH_LINE = re.compile(r"^epoch +(\d+)/(\d+) +loss ([\d.]+) +train +([\d.]+)% +test +([\d.]+)%")
 
 
@@ -266,10 +268,10 @@ def test_ctrl_c_saves_the_last_completed_epoch_and_exits_130(mnist, mnist_dir, t
 @pytest.fixture
 def files(tmp_path):
     """A valid (untrained) model, a corrupt one, a foreign .npz, a wrong-shaped model, a junk image."""
-    fastnn.save(tmp_path / "model.npz", fastnn.init_params([784, 16, 10], seed=0))
+    fastnn.save(tmp_path / "model.npz", fastnn.init_params([784, 16, 10], seed=0), wiring=RELU)
     (tmp_path / "corrupt.npz").write_bytes(b"PK\x03\x04 this is not a zip archive at all")
     np.savez(tmp_path / "foreign.npz", W1=np.zeros((784, 10)))
-    fastnn.save(tmp_path / "small.npz", fastnn.init_params([4, 3], seed=0))
+    fastnn.save(tmp_path / "small.npz", fastnn.init_params([4, 3], seed=0), wiring=RELU)
     (tmp_path / "junk.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     np.save(tmp_path / "ok.npy", np.zeros((28, 28), dtype=np.uint8))
     return tmp_path
@@ -359,7 +361,7 @@ def test_plot_without_history_skips_the_curves_and_a_bad_history_is_refused(file
     assert rc == 0, err
     assert "no training history" in err
     assert sorted(p.name for p in (files / "figs").iterdir()) == ["confusion_matrix.png", "misclassified.png"]
-    fastnn.save(files / "odd.npz", fastnn.init_params([784, 10], seed=0), history={"epoch": [1]})
+    fastnn.save(files / "odd.npz", fastnn.init_params([784, 10], seed=0), history={"epoch": [1]}, wiring=RELU)
     rc, _, err = main(capsys, "plot", files / "odd.npz", "--data", mnist_dir, "-o", files / "figs")
     assert_one_line_error(rc, err, "cannot plot .*odd.npz.*'loss'")
 
