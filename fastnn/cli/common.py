@@ -163,8 +163,15 @@ def class_names(meta):
 
 def forward_options(meta):
     """``activation=`` and ``output=`` of the model as its file records it (``meta["wiring"]`` from
-    :func:`load_model`), for :func:`fastnn.predict` and :func:`fastnn.predict_proba`."""
-    return {"activation": meta["wiring"]["activation"], "output": meta["wiring"]["output"]}
+    :func:`load_model`), for :func:`fastnn.predict` and :func:`fastnn.predict_proba`.
+
+    A hand-made ``meta`` without a wiring record must name both explicitly; nothing is defaulted.
+    """
+    wiring = meta.get("wiring") or meta
+    missing = [k for k in ("activation", "output") if k not in wiring]
+    if missing:
+        raise KeyError(f"the model's metadata names no {' and no '.join(missing)}; load it with load_model()")
+    return {"activation": wiring["activation"], "output": wiring["output"]}
 
 
 def scores_of(params, meta, image):
