@@ -18,6 +18,8 @@ untouched for :data:`STALE_SECONDS`.
 Reading (:func:`open_regular`): the file is opened without blocking and checked with ``fstat``, so a
 FIFO (which would block ``open`` until a writer appears) or a device is an error at once.
 """
+from __future__ import annotations
+
 import contextlib
 import errno
 import os
@@ -26,6 +28,8 @@ import secrets
 import shutil
 import stat
 import time
+from collections.abc import Iterator
+from typing import BinaryIO
 
 try:
     import fcntl
@@ -45,7 +49,7 @@ class NotARegularFileError(OSError):
     """The path names something other than a regular file (a FIFO, socket, device or link)."""
 
 
-def kind_of(mode):
+def kind_of(mode: int) -> str:
     """What a ``st_mode`` describes, in words: ``"a regular file"``, ``"a FIFO (named pipe)"``, ..."""
     for test, words in ((stat.S_ISREG, "a regular file"), (stat.S_ISDIR, "a folder"),
                         (stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
@@ -56,7 +60,7 @@ def kind_of(mode):
     return "not a regular file"
 
 
-def check_replaceable(path):
+def check_replaceable(path: str | os.PathLike) -> None:
     """Raise unless ``path`` is absent or a regular file (not followed through a symbolic link).
 
     Raises
@@ -87,7 +91,7 @@ def check_replaceable(path):
 
 
 @contextlib.contextmanager
-def atomic_path(path):
+def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     """Yield a temporary path beside ``path``; move it onto ``path`` only on success.
 
     The temporary file lives in the same folder, so the final ``os.replace`` is an atomic
@@ -152,7 +156,7 @@ def _create_part(folder, name):
         os.close(fd)  # a remover took it for abandoned between our create and our lock
 
 
-def remove_stale_parts(path):
+def remove_stale_parts(path: str | os.PathLike) -> list[str]:
     """Remove the abandoned temporary files that writes to ``path`` left (a writer killed mid-write).
 
     Returns
@@ -221,7 +225,7 @@ def _sync_folder(folder):
         os.close(fd)
 
 
-def open_regular(path):
+def open_regular(path: str | os.PathLike) -> BinaryIO:
     """Open ``path`` for binary reading if it is a regular file (a symbolic link to one is followed).
 
     The file is opened with ``O_NONBLOCK`` and checked with ``fstat`` before anything is read,

@@ -13,6 +13,8 @@ member's size bounded by its declared shape before it is read, and at most what 
 declare inflated, however the zip directory lies. Arrays stored in the other byte order are
 converted to the machine's. Every metadata field fastnn reads is checked (:func:`check_metadata`).
 """
+from __future__ import annotations
+
 import json
 import math
 import numbers
@@ -21,6 +23,7 @@ import re
 import warnings
 import zipfile
 import zlib
+from typing import Any
 
 import numpy as np
 
@@ -56,7 +59,8 @@ _HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.f
 # -- saving ---------------------------------------------------------------------------------------
 
 
-def save(path, params, *, state=None, history=None, wiring=None, **meta):
+def save(path: str | os.PathLike, params: dict[str, np.ndarray], *, state: dict[str, np.ndarray] | None = None,
+         history: dict[str, Any] | None = None, wiring: dict[str, str] | None = None, **meta: Any) -> str:
     """Write ``params`` (and optionally an optimizer ``state``) with metadata to one ``.npz``.
 
     The file is written beside ``path`` under a temporary name, synced, and renamed into place
@@ -165,7 +169,7 @@ def _jsonable(x):
 # -- checking the metadata ------------------------------------------------------------------------
 
 
-def check_wiring(wiring, what="wiring"):
+def check_wiring(wiring: Any, what: str = "wiring") -> dict[str, str]:
     """Return ``wiring`` as a new dict ``{"activation", "output", "loss"}`` if it names a valid network.
 
     Raises
@@ -211,7 +215,7 @@ def _short(value, limit=60):
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def check_history(history, what="history"):
+def check_history(history: Any, what: str = "history") -> dict[str, Any] | None:
     """Raise a one-line ValueError unless ``history`` looks like what :func:`fastnn.train` returns.
 
     The per-epoch lists (``epoch``, ``lr``, ``loss``, ``accuracy``, ``seconds``, ``val_*``) must
@@ -249,7 +253,7 @@ def check_history(history, what="history"):
     return history
 
 
-def check_metadata(meta):
+def check_metadata(meta: Any) -> dict[str, Any]:
     """Raise a one-line ValueError naming the first metadata field fastnn reads that is malformed.
 
     Checked: the wiring (``wiring`` and the plain ``activation``/``output``/``loss`` fields, which
@@ -305,7 +309,7 @@ def _wiring_of(meta, path):
 # -- loading --------------------------------------------------------------------------------------
 
 
-def load(path, *, with_state=False):
+def load(path: str | os.PathLike, *, with_state: bool = False) -> tuple:
     """Read a model written by :func:`save`.
 
     Returns

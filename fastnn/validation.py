@@ -362,8 +362,10 @@ def one_hot(labels, n_classes, dtype="float32"):
 
 # -- strict checks added for issue 32 (seeds, label ranges before any cast, epoch schedules) ------
 
+from collections.abc import Callable  # noqa: E402 - beside the one check that uses it
 
-def check_seed(seed, what="seed"):
+
+def check_seed(seed: object, what: str = "seed") -> int | None:
     """Return ``seed`` as an int if it is None or an integer >= 0 (Python's or NumPy's, not a bool).
 
     A negative seed, a float or a string is refused with a message naming ``what``, instead of
@@ -378,7 +380,7 @@ def check_seed(seed, what="seed"):
     return int(seed)
 
 
-def check_label_range(y, n_classes=None, name="y"):
+def check_label_range(y: np.ndarray, n_classes: int | None = None, name: str = "y") -> None:
     """Raise a ValueError unless every label of the integer-valued array ``y`` lies in ``[0, n_classes)``.
 
     Checked on ``y``'s own dtype, before any cast: a float label of 1e20 or a uint64 label above
@@ -391,7 +393,7 @@ def check_label_range(y, n_classes=None, name="y"):
         raise ValueError(f"{name} holds labels from {show(lo)} to {show(hi)}, outside {bound}")
 
 
-def check_epoch_schedule(lr, epochs, what="lr"):
+def check_epoch_schedule(lr: Callable[[int], float], epochs: int, what: str = "lr") -> None:
     """Call the learning-rate schedule ``lr(epoch)`` for every epoch before any work is done.
 
     Raises a ValueError naming the first epoch whose rate is not a finite number > 0 (or a

@@ -3,6 +3,8 @@
 A command reports bad input by raising :class:`CommandError`; :func:`fastnn.cli.main` prints it
 as one line ``PROG: error: MESSAGE`` on stderr and exits with status 2.
 """
+from __future__ import annotations
+
 import argparse
 import os
 import sys
@@ -86,7 +88,7 @@ def say(*parts, **kwargs):
     print(*parts, flush=True, **kwargs)
 
 
-def check_output(output, force, option="-o/--output"):
+def check_output(output: str, force: bool, option: str = "-o/--output") -> None:
     """Refuse an output path that is a folder, exists (without ``force``), lies in a missing folder,
     or is anything but a regular file (a FIFO, device node, socket or symbolic link), before any work."""
     from ..files import NotARegularFileError, check_replaceable
@@ -105,7 +107,7 @@ def check_output(output, force, option="-o/--output"):
         raise CommandError(f"the folder of {output!r} does not exist; create it first")
 
 
-def load_model(path, *, mnist=True, prog="fastnn"):
+def load_model(path: str, *, mnist: bool = True, prog: str = "fastnn") -> tuple[dict, dict]:
     """``(params, meta)`` of a model file, or a CommandError saying why not.
 
     The model must record its wiring (``meta["wiring"]``); an older file's assumed wiring is
@@ -161,7 +163,7 @@ def class_names(meta):
     return FASHION_CLASSES if meta.get("dataset") == "fashion-mnist" else tuple(str(i) for i in range(N_CLASSES))
 
 
-def forward_options(meta):
+def forward_options(meta: dict) -> dict[str, str]:
     """``activation=`` and ``output=`` of the model as its file records it (``meta["wiring"]`` from
     :func:`load_model`), for :func:`fastnn.predict` and :func:`fastnn.predict_proba`.
 
@@ -174,14 +176,14 @@ def forward_options(meta):
     return {"activation": wiring["activation"], "output": wiring["output"]}
 
 
-def scores_of(params, meta, image):
+def scores_of(params: dict, meta: dict, image: np.ndarray) -> np.ndarray:
     """The network's output for one prepared (28, 28) image: a vector of class scores."""
     from ..network import predict_proba
 
     return predict_proba(params, image.reshape(1, N_PIXELS).astype(params["W1"].dtype), **forward_options(meta))[0]
 
 
-def describe_model(path, meta):
+def describe_model(path: str, meta: dict) -> str:
     sizes = "-".join(map(str, meta.get("layer_sizes", [])))
     wiring = meta["wiring"]
     text = f"{path}: {sizes} ({wiring['activation']} hidden, {wiring['output']} output, {wiring['loss']} loss)"

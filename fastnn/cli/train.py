@@ -1,4 +1,6 @@
 """``fastnn train``: train an MLP on MNIST or Fashion-MNIST and save it."""
+from __future__ import annotations
+
 import argparse
 import contextlib
 import inspect
@@ -8,6 +10,8 @@ import signal
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -109,7 +113,7 @@ def make_schedule(spec, lr, epochs):
     return schedule
 
 
-def interrupted_path(output, tag="interrupted"):
+def interrupted_path(output: str, tag: str = "interrupted") -> str:
     """Where an interrupted run saves: ``model.npz`` -> ``model.interrupted.npz`` (never an existing file)."""
     stem, suffix = os.path.splitext(output)
     suffix = suffix or ".npz"
@@ -121,7 +125,7 @@ def interrupted_path(output, tag="interrupted"):
     return candidate
 
 
-def rescue_paths(output, tag):
+def rescue_paths(output: str, tag: str) -> Iterator[str]:
     """Places to try, in order, for trained params that cannot go to ``output``: beside it, in the
     current folder, in the temporary folder (the output's folder may be gone or full)."""
     name = os.path.basename(output) or "model.npz"
@@ -147,7 +151,7 @@ def _sigint_deferred():
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
-def save_rescue(output, params, tag, **meta):
+def save_rescue(output: str, params: dict, tag: str, **meta: Any) -> str | None:
     """Save ``params`` where :func:`rescue_paths` finds room; return the path, or None if nowhere would do.
 
     Should the full metadata be refused, the params are saved with their wiring alone: the
@@ -168,7 +172,7 @@ def save_rescue(output, params, tag, **meta):
     return None
 
 
-def save_final(output, params, history, meta):
+def save_final(output: str, params: dict, history: dict, meta: dict) -> int:
     """Save the trained model to ``output``; if that fails (folder gone, disk full, permission,
     Ctrl-C during the write), save it to a rescue file and say where. Returns the exit status."""
     from ..io import save
