@@ -215,13 +215,14 @@ def _short(value, limit=60):
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def check_history(history: Any, what: str = "history") -> dict[str, Any] | None:
+def check_history(history: Any, what: str = "history", *, equal_lengths: bool = True) -> dict[str, Any] | None:
     """Raise a one-line ValueError unless ``history`` looks like what :func:`fastnn.train` returns.
 
     The per-epoch lists (``epoch``, ``lr``, ``loss``, ``accuracy``, ``seconds``, ``val_*``) must
     hold finite numbers and be equally long; ``epoch`` counts from 1; ``best_epoch`` names one of
     the epochs; ``compile_seconds`` is a number >= 0; ``wiring`` is a valid wiring. Other keys are
-    kept as they are.
+    kept as they are. ``equal_lengths=False`` only warns about lists of different lengths, which
+    fastnn before the wiring record saved when Ctrl-C landed during a validation.
     """
     if history is None:
         return None
@@ -234,8 +235,12 @@ def check_history(history: Any, what: str = "history") -> dict[str, Any] | None:
                 raise ValueError(f"{what}[{key!r}] must be a list of finite numbers, got {_short(value)}")
             lengths[key] = len(value)
     if len(set(lengths.values())) > 1:
-        raise ValueError(f"{what} lists differ in length ({', '.join(f'{k}: {n}' for k, n in lengths.items())}); "
-                         "each holds one entry per epoch")
+        message = (f"{what} lists differ in length ({', '.join(f'{k}: {n}' for k, n in lengths.items())}); "
+                   "each holds one entry per epoch")
+        if equal_lengths:
+            raise ValueError(message)
+        warnings.warn(f"{message}: kept as saved (an earlier fastnn interrupted during a validation)", UserWarning,
+                      stacklevel=4)
     epochs = history.get("epoch")
     if epochs is not None and not all(_is_int(e) and e >= 1 for e in epochs):
         raise ValueError(f"{what}['epoch'] must count epochs from 1, got {_short(epochs)}")
@@ -276,7 +281,7 @@ def check_metadata(meta: Any) -> dict[str, Any]:
     _field(meta, "test_accuracy", lambda v: _is_number(v) and 0 <= v <= 1, "a number in [0, 1]")
     _field(meta, "hidden_layers", lambda v: isinstance(v, list) and all(_is_int(s) and s >= 1 for s in v),
            "a list of positive integers")
-    check_history(meta.get("history"))
+    check_history(meta.get("history"), equal_lengths="wiring" in meta)  # older files: see check_history
     for key, choices in zip(WIRING_KEYS, (HIDDEN, OUTPUTS, LOSSES)):
         _field(meta, key, lambda v, c=choices: isinstance(v, str) and v in c, f"one of {', '.join(map(repr, choices))}")
     wiring = meta.get("wiring")

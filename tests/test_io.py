@@ -657,3 +657,19 @@ def test_a_member_twice_is_refused(tmp_path, params):
             z.writestr("W1.npy", b"\x93NUMPY")
     with pytest.raises(ValueError, match=_names(path) + " has a member twice"):
         load(path)
+
+
+def test_an_older_file_s_uneven_history_loads_with_a_warning(tmp_path, params):
+    """fastnn before the wiring record saved one more epoch than validations when Ctrl-C hit a
+    validation; such files still load (their params matter), and say so. New files may not."""
+    uneven = {"epoch": [1, 2], "loss": [0.5, 0.4], "val_accuracy": [0.8]}
+    old = tmp_path / "old.npz"
+    _write_raw(old, params, activation="relu", output="softmax", loss="cross_entropy", history=uneven)
+    with pytest.warns(UserWarning, match=r"lists differ in length .* kept as saved"):
+        got, meta = load(old)
+    assert meta["history"] == uneven
+    _assert_bit_identical(got, params)
+    new = tmp_path / "new.npz"
+    _write_raw(new, params, wiring=WIRING, history=uneven)
+    with pytest.raises(ValueError, match="lists differ in length"):
+        load(new)
