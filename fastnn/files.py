@@ -147,7 +147,10 @@ def _create_part(folder, name):
         if fcntl is None:
             os.close(fd)  # Windows cannot rename a file that is open
             return tmp, None
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:  # a file system without locks (some network mounts): removers cannot lock it either
+            return tmp, fd
         try:
             if os.stat(tmp).st_ino == os.fstat(fd).st_ino:
                 return tmp, fd

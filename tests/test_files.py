@@ -306,3 +306,17 @@ def test_open_regular_refuses_a_fifo_or_device_at_once(tmp_path, make, kind):
 def test_open_regular_refuses_a_folder(tmp_path):
     with pytest.raises(IsADirectoryError):
         open_regular(tmp_path)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="flock is POSIX")
+def test_a_file_system_without_locks_still_writes_and_keeps_parts_it_cannot_judge(tmp_path, monkeypatch):
+    import fastnn.files
+
+    def no_locks(fd, op):
+        raise OSError(37, "No locks available")
+
+    (tmp_path / ".out.bin.0123456789ab.part").write_bytes(b"unknown")
+    monkeypatch.setattr(fastnn.files.fcntl, "flock", no_locks)
+    _write(tmp_path / "out.bin", b"data")
+    assert (tmp_path / "out.bin").read_bytes() == b"data"
+    assert sorted(os.listdir(tmp_path)) == [".out.bin.0123456789ab.part", "out.bin"]
