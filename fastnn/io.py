@@ -366,7 +366,8 @@ def load(path: str | os.PathLike, *, with_state: bool = False) -> tuple:
         raise ValueError(f"{path!r} does not hold a valid network: {e}") from None
     sizes = list(layer_sizes_of(layers))
     if meta.get("layer_sizes") is not None and meta["layer_sizes"] != sizes:
-        raise ValueError(f"{path!r} is inconsistent: metadata says layer_sizes={meta['layer_sizes']}, arrays give {sizes}")
+        raise ValueError(f"{path!r} is inconsistent: metadata says layer_sizes={meta['layer_sizes']}, "
+                         f"arrays give {sizes}")
     if meta.get("dtype") is not None and meta["dtype"] != layers[0][0].dtype.name:
         raise ValueError(f"{path!r} is inconsistent: metadata says dtype={meta['dtype']}, "
                          f"arrays are {layers[0][0].dtype.name}")
@@ -450,7 +451,8 @@ def _read_header(archive, info):
     with archive.open(info) as f:
         version = np.lib.format.read_magic(f)
         if version not in _HEADER_READERS:
-            raise _Refused(f"has a member {name!r} that is a .npy file of version {version}, which fastnn does not write")
+            raise _Refused(f"has a member {name!r} that is a .npy file of version {version}, "
+                           "which fastnn does not write")
         shape, fortran_order, dtype = _HEADER_READERS[version](f)
         offset = f.tell()
     if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
