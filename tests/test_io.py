@@ -659,6 +659,7 @@ def test_a_member_twice_is_refused(tmp_path, params):
         load(path)
 
 
+@pytest.mark.filterwarnings("ignore:.*saved before fastnn recorded:UserWarning")
 def test_an_older_file_s_uneven_history_loads_with_a_warning(tmp_path, params):
     """fastnn before the wiring record saved one more epoch than validations when Ctrl-C hit a
     validation; such files still load (their params matter), and say so. New files may not."""
