@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _idx
-from ._atomic import atomic_path
+from .files import atomic_path
 from ._version import __version__
 from .progress import load_tqdm, progress_bar
 from .validation import check_dtype, check_flag

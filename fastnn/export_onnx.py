@@ -15,7 +15,7 @@ computes what :func:`fastnn.predict_proba` computes. Needs the ``onnx`` extra
 """
 import os
 
-from ._atomic import atomic_path
+from .files import atomic_path
 from ._version import __version__
 from .activations import HIDDEN, OUTPUTS
 from .validation import check_choice, check_params, layer_sizes_of

@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from ._atomic import atomic_path
+from .files import atomic_path
 from .validation import is_integer
 
 DPI = 100

@@ -27,10 +27,13 @@ from .progress import epoch_line
 from .schedules import lr_values
 from .validation import (
     check_choice,
+    check_epoch_schedule,
+    check_flag,
     check_inputs,
     check_params,
     check_positive_float,
     check_positive_int,
+    check_seed,
     check_targets,
 )
 
@@ -230,6 +233,12 @@ def _prepare(params, X, y, *, epochs, lr, batch_size, shuffle, seed, activation,
     n_features, n_outputs = layers[0][0].shape[0], layers[-1][0].shape[1]
     X, T = _check_data(X, y, n_features, n_outputs, dtype)
     epochs = check_positive_int(epochs, "epochs")
+    shuffle = check_flag(shuffle, "shuffle")  # issue 32.4: flags are bools, seeds integers >= 0,
+    early_stopping = check_flag(early_stopping, "early_stopping")  # an epoch schedule is checked for
+    verbose = check_flag(verbose, "verbose")  # every epoch before the first runs
+    seed = check_seed(seed)
+    if callable(lr) and schedule_unit == "epoch":
+        check_epoch_schedule(lr, epochs)
     if batch_size is not None:
         batch_size = check_positive_int(batch_size, "batch_size")
     if lr is not None and not callable(lr):
@@ -347,6 +356,7 @@ def _run_epochs(plan, opt, epoch_lrs):
     theta, sizes, offsets = pack(plan.layers)
     good = theta.copy()  # the params at the end of the last completed epoch
     history = {"epoch": [], "lr": [], "loss": [], "accuracy": [], "seconds": []}
+    history["wiring"] = dict(zip(("activation", "output", "loss"), plan.wiring))  # saved with the params (issue 30.1)
     if plan.validation is not None:
         history.update(val_loss=[], val_accuracy=[])
     best = None  # _Best of the best epoch when stopping early
@@ -358,6 +368,7 @@ def _run_epochs(plan, opt, epoch_lrs):
     distorted = _Distortions(plan)
     run_epoch = _epoch_runner(plan, opt, theta, sizes, offsets)
     history["compile_seconds"] = time.perf_counter() - started
+    completed = (0, None)  # epochs whose params are in `good`, and their best_epoch (issue 32.3)
     try:
         for epoch in range(plan.epochs):
             X = distorted.epoch(epoch)
@@ -372,19 +383,35 @@ def _run_epochs(plan, opt, epoch_lrs):
                           f"({initial_loss:.3g}) by sample {tally.done} of {n}" if tally.diverged
                           else "the weights became non-finite")
                 raise DivergenceError(unpack(good, sizes, offsets), history, epoch, float(lrs[0]), reason)
-            good[:] = theta
             for key, value in (("epoch", epoch + 1), ("lr", float(lrs[0])), ("loss", float(tally.loss_sum / n)),
                                ("accuracy", float(tally.correct / n)), ("seconds", seconds)):
                 history[key].append(value)
-            best, stop = _after_epoch(plan, theta, sizes, offsets, epoch, history, best)
-            if stop:
+            best, stop = _validate(plan, theta, sizes, offsets, epoch, history, best)
+            best_epoch = history.get("best_epoch")
+            # the epoch is complete once validated; no call between these two lines lets Ctrl-C in
+            good[:] = theta
+            completed = (epoch + 1, best_epoch)
+            if _report(plan, theta, sizes, offsets, epoch, history) or stop:
                 break
     except KeyboardInterrupt:
-        raise TrainingInterrupted(unpack(good, sizes, offsets), history) from None
+        raise TrainingInterrupted(unpack(good, sizes, offsets), _history_of(history, *completed)) from None
     finally:
         distorted.close()
         getattr(run_epoch, "close", lambda: None)()
     return unpack(theta if best is None else best.theta, sizes, offsets), history
+
+
+def _history_of(history, epochs, best_epoch):
+    """``history`` cut to its first ``epochs`` epochs: what the params of the last completed epoch
+    go with when an interruption lands between an epoch's training and the end of its validation."""
+    for value in history.values():
+        if isinstance(value, list):
+            del value[epochs:]
+    if best_epoch is None:
+        history.pop("best_epoch", None)
+    else:
+        history["best_epoch"] = best_epoch
+    return history
 
 
 class _Best(NamedTuple):
@@ -395,12 +422,11 @@ class _Best(NamedTuple):
     theta: np.ndarray
 
 
-def _after_epoch(plan, theta, sizes, offsets, epoch, history, best):
-    """Evaluate, track the best epoch, report and call back. Returns ``(best, stop)``."""
-    current = unpack(theta, sizes, offsets) if plan.validation is not None or plan.callback is not None else None
+def _validate(plan, theta, sizes, offsets, epoch, history, best):
+    """Evaluate and track the best epoch. Returns ``(best, stop)``."""
     stop = False
     if plan.validation is not None:
-        val_loss, val_acc = _evaluate(current, *plan.validation, plan.wiring)
+        val_loss, val_acc = _evaluate(unpack(theta, sizes, offsets), *plan.validation, plan.wiring)
         history["val_loss"].append(val_loss)
         history["val_accuracy"].append(val_acc)
         if plan.early is not None:
@@ -409,11 +435,14 @@ def _after_epoch(plan, theta, sizes, offsets, epoch, history, best):
                 best = _Best(val_loss, epoch, theta.copy())
             history["best_epoch"] = best.epoch + 1
             stop = epoch - best.epoch >= patience
+    return best, stop
+
+
+def _report(plan, theta, sizes, offsets, epoch, history):
+    """Print the epoch's line and call back; True when the callback asks to stop."""
     if plan.verbose:
         print(epoch_line(history, plan.epochs, len(plan.X)), flush=True)
-    if plan.callback is not None and plan.callback(epoch, current, history) is False:
-        stop = True
-    return best, stop
+    return plan.callback is not None and plan.callback(epoch, unpack(theta, sizes, offsets), history) is False
 
 
 def _evaluate(params, X, T, wiring):

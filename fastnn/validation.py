@@ -344,6 +344,7 @@ def check_labels(y, n_classes=None, name="y"):
             raise TypeError(f"{name} must hold integer class labels, got non-integer floats ({y.dtype})")
     elif y.dtype.kind not in "iu":
         raise TypeError(f"{name} must hold integer class labels, got dtype {y.dtype}")
+    check_label_range(y, n_classes, name)  # before the cast, which would wrap 1e20 around
     y = y.astype(np.int64, copy=False)
     lo, hi = int(y.min()), int(y.max())
     if lo < 0 or (n_classes is not None and hi >= n_classes):
@@ -357,3 +358,53 @@ def one_hot(labels, n_classes, dtype="float32"):
     T = np.zeros((len(labels), n_classes), dtype=dtype)
     T[np.arange(len(labels)), labels] = 1
     return T
+
+
+# -- strict checks added for issue 32 (seeds, label ranges before any cast, epoch schedules) ------
+
+from collections.abc import Callable  # noqa: E402 - beside the one check that uses it
+
+
+def check_seed(seed: object, what: str = "seed") -> int | None:
+    """Return ``seed`` as an int if it is None or an integer >= 0 (Python's or NumPy's, not a bool).
+
+    A negative seed, a float or a string is refused with a message naming ``what``, instead of
+    failing inside NumPy's random generator.
+    """
+    if seed is None:
+        return None
+    if not is_integer(seed):
+        raise TypeError(f"{what} must be None or an integer >= 0, got {seed!r} ({type(seed).__name__})")
+    if seed < 0:
+        raise ValueError(f"{what} must be an integer >= 0, got {seed}")
+    return int(seed)
+
+
+def check_label_range(y: np.ndarray, n_classes: int | None = None, name: str = "y") -> None:
+    """Raise a ValueError unless every label of the integer-valued array ``y`` lies in ``[0, n_classes)``.
+
+    Checked on ``y``'s own dtype, before any cast: a float label of 1e20 or a uint64 label above
+    2**63 is reported as the caller wrote it, not as the wrapped-around value an int64 cast makes.
+    """
+    lo, hi = y.min(), y.max()
+    if lo < 0 or (n_classes is not None and hi >= n_classes):
+        bound = f"[0, {n_classes})" if n_classes is not None else ">= 0"
+        show = (lambda v: f"{v:g}") if y.dtype.kind == "f" else (lambda v: f"{int(v)}")
+        raise ValueError(f"{name} holds labels from {show(lo)} to {show(hi)}, outside {bound}")
+
+
+def check_epoch_schedule(lr: Callable[[int], float], epochs: int, what: str = "lr") -> None:
+    """Call the learning-rate schedule ``lr(epoch)`` for every epoch before any work is done.
+
+    Raises a ValueError naming the first epoch whose rate is not a finite number > 0 (or a
+    TypeError for a rate that is no number), so a schedule that fails at epoch 7 fails at once,
+    not after seven epochs of training.
+    """
+    for epoch in range(epochs):
+        value = lr(epoch)
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.ndarray)) or np.ndim(value):
+            raise TypeError(f"{what}({epoch}) must return a number, got {value!r} ({type(value).__name__})")
+        value = float(value)
+        if not np.isfinite(value) or value <= 0:
+            raise ValueError(f"the learning rate {what}({epoch}) for epoch {epoch} is {value}; "
+                             "a schedule must give a finite number > 0 for every epoch")

@@ -3,9 +3,13 @@
 Subprocess runs cost 1-2 s each (imports, Numba cache), so the model trained by the
 command is shared by the tests of evaluate, predict and plot.
 """
+import errno
 import io
+import json
+import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 
@@ -19,6 +23,8 @@ from fastnn.images import load_digit
 from fastnn.training import train
 
 Image = pytest.importorskip("PIL.Image")
+
+RELU = {"activation": "relu", "output": "softmax", "loss": "cross_entropy"}
 
 EPOCH_LINE = re.compile(r"^epoch +(\d+)/(\d+) +loss ([\d.]+) +train +([\d.]+)% +test +([\d.]+)%")
 
@@ -266,10 +272,10 @@ def test_ctrl_c_saves_the_last_completed_epoch_and_exits_130(mnist, mnist_dir, t
 @pytest.fixture
 def files(tmp_path):
     """A valid (untrained) model, a corrupt one, a foreign .npz, a wrong-shaped model, a junk image."""
-    fastnn.save(tmp_path / "model.npz", fastnn.init_params([784, 16, 10], seed=0))
+    fastnn.save(tmp_path / "model.npz", fastnn.init_params([784, 16, 10], seed=0), wiring=RELU)
     (tmp_path / "corrupt.npz").write_bytes(b"PK\x03\x04 this is not a zip archive at all")
     np.savez(tmp_path / "foreign.npz", W1=np.zeros((784, 10)))
-    fastnn.save(tmp_path / "small.npz", fastnn.init_params([4, 3], seed=0))
+    fastnn.save(tmp_path / "small.npz", fastnn.init_params([4, 3], seed=0), wiring=RELU)
     (tmp_path / "junk.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     np.save(tmp_path / "ok.npy", np.zeros((28, 28), dtype=np.uint8))
     return tmp_path
@@ -359,7 +365,7 @@ def test_plot_without_history_skips_the_curves_and_a_bad_history_is_refused(file
     assert rc == 0, err
     assert "no training history" in err
     assert sorted(p.name for p in (files / "figs").iterdir()) == ["confusion_matrix.png", "misclassified.png"]
-    fastnn.save(files / "odd.npz", fastnn.init_params([784, 10], seed=0), history={"epoch": [1]})
+    fastnn.save(files / "odd.npz", fastnn.init_params([784, 10], seed=0), history={"epoch": [1]}, wiring=RELU)
     rc, _, err = main(capsys, "plot", files / "odd.npz", "--data", mnist_dir, "-o", files / "figs")
     assert_one_line_error(rc, err, "cannot plot .*odd.npz.*'loss'")
 
@@ -500,3 +506,346 @@ def test_network_line_describes_the_schedule(monkeypatch, tmp_path, capsys):
                         "-o", tmp_path / "m.npz")
     assert rc == 0, err
     assert "lr 0.02*0.5^(epoch//2), seed 0" in out.splitlines()[1]
+
+
+# -- the wiring travels with the model through every command (issue 30) ------------------------
+
+TANH = {"activation": "tanh", "output": "sigmoid", "loss": "mse"}
+
+
+@pytest.fixture(scope="module")
+def tanh_model(mnist, tmp_path_factory):
+    """A 784-32-10 tanh / sigmoid-output / MSE network trained in-process and saved the README's way."""
+    (X, y), _ = mnist
+    params, history = train(fastnn.init_params([784, 32, 10], seed=0), X[:2000], y[:2000], epochs=2, lr=0.2,
+                            seed=0, **TANH)
+    path = tmp_path_factory.mktemp("tanh") / "tanh.npz"
+    fastnn.save(path, params, history=history, dataset="mnist")
+    return path, params
+
+
+def _in_memory(params, X):
+    return fastnn.predict_proba(params, X, activation="tanh", output="sigmoid")
+
+
+@pytest.mark.mnist
+def test_evaluate_and_plot_use_the_recorded_wiring(tanh_model, mnist, mnist_dir, capsys, monkeypatch, tmp_path):
+    path, params = tanh_model
+    _, (X_test, y_test) = mnist
+    want = _in_memory(params, X_test).argmax(axis=1)
+    correct = int((want == y_test).sum())
+    assert correct != int((fastnn.predict(params, X_test) == y_test).sum())  # relu would answer otherwise
+    rc, out, err = main(capsys, "evaluate", path, "--data", mnist_dir)
+    assert rc == 0 and err == "", err
+    assert "(tanh hidden, sigmoid output, mse loss)" in out.splitlines()[0]
+    assert f"({correct:,} of {len(y_test):,};" in out
+    from fastnn import plotting
+
+    seen = {}
+    real = plotting.plot_confusion_matrix
+    monkeypatch.setattr(plotting, "plot_confusion_matrix", lambda cm, *a, **k: seen.setdefault("cm", cm) is None
+                        or real(cm, *a, **k))
+    rc, _, err = main(capsys, "plot", path, "--data", mnist_dir, "-o", tmp_path, "--dpi", 20, "--max-images", 4)
+    assert rc == 0, err
+    np.testing.assert_array_equal(seen["cm"], fastnn.confusion_matrix(y_test, want, 10))
+
+
+@pytest.mark.mnist
+def test_predict_prints_the_recorded_wiring_s_scores(tanh_model, mnist, capsys, tmp_path):
+    path, params = tanh_model
+    _, (X_test, _) = mnist
+    for i in range(3):
+        np.save(tmp_path / f"{i}.npy", X_test[i])
+    rc, out, err = main(capsys, "predict", path, *(tmp_path / f"{i}.npy" for i in range(3)), "--top", "10")
+    assert rc == 0, err
+    scores = _in_memory(params, X_test[:3])
+    for line, s in zip(out.splitlines(), scores):
+        shown = {int(k): float(v) for k, v in re.findall(r"(\d) (-?[\d.]+)", line.split("(", 1)[1])}
+        assert int(line.split()[1]) == s.argmax()
+        assert shown == {k: pytest.approx(s[k], abs=5e-4) for k in range(10)}
+
+
+@pytest.mark.mnist
+def test_serve_classifies_with_the_recorded_wiring(tanh_model, mnist, capsys, monkeypatch):
+    path, params = tanh_model
+    _, (X_test, _) = mnist
+    pytest.importorskip("PIL")
+    import fastnn.server
+
+    passed = {}
+
+    class Stopped:
+        server_address = ("127.0.0.1", 8123)
+
+        def serve_forever(self):
+            pass
+
+        def server_close(self):
+            pass
+
+    def make_server(classify, class_names, **options):
+        passed.update(classify=classify, options=options)
+        return Stopped()
+
+    monkeypatch.setattr(fastnn.server, "make_server", make_server)
+    rc, out, err = main(capsys, "serve", path, "--port", 0)
+    assert rc == 0, err
+    assert passed["options"]["kind"] == "score"  # sigmoid outputs are scores, not probabilities
+    for i in range(3):
+        got = passed["classify"](X_test[i].reshape(28, 28))
+        np.testing.assert_array_equal(got, _in_memory(params, X_test[i : i + 1])[0])
+
+
+@pytest.mark.mnist
+def test_export_writes_the_recorded_wiring(tanh_model, mnist, capsys, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    path, params = tanh_model
+    _, (X_test, _) = mnist
+    rc, out, err = main(capsys, "export", path, tmp_path / "m.onnx")
+    assert rc == 0, err
+    assert "(tanh hidden, sigmoid output)" in out
+    got = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"]).run(
+        None, {"input": X_test[:200]})[0]
+    np.testing.assert_allclose(got, _in_memory(params, X_test[:200]), rtol=1e-5, atol=1e-6)
+
+
+def test_a_model_without_wiring_is_refused_and_an_older_one_is_used_with_a_warning(tmp_path, capsys):
+    params = fastnn.init_params([784, 16, 10], seed=0)
+    with pytest.warns(UserWarning):
+        fastnn.save(tmp_path / "bare.npz", params)
+    np.save(tmp_path / "x.npy", np.zeros((28, 28), np.uint8))
+    rc, _, err = main(capsys, "predict", tmp_path / "bare.npz", tmp_path / "x.npy")
+    assert_one_line_error(rc, err, "does not record how its network is wired.*wiring=")
+    # a file from before the wiring was recorded: its plain fields are used, and the command says so
+    blob = json.dumps({"activation": "tanh", "output": "softmax", "loss": "cross_entropy",
+                       "layer_sizes": [784, 16, 10], "dtype": "float32"}).encode()
+    np.savez(tmp_path / "old.npz", **params, __fastnn_meta__=np.frombuffer(blob, np.uint8))
+    rc, out, err = main(capsys, "predict", tmp_path / "old.npz", tmp_path / "x.npy")
+    assert rc == 0 and len(err.splitlines()) == 1 and err.startswith("fastnn predict: warning: ")
+    assert "assuming tanh/softmax/cross_entropy" in err
+    scores = fastnn.predict_proba(params, np.zeros((1, 784), np.float32), activation="tanh")[0]
+    assert out.split()[1] == str(scores.argmax())
+
+
+# -- metadata and special files: one line, exit 2 (issue 32) ----------------------------------
+
+
+@pytest.mark.parametrize("field, value", [
+    ("wiring", {"activation": "swish", "output": "softmax", "loss": "cross_entropy"}),
+    ("activation", "swish"),
+    ("output", "softmin"),
+    ("dataset", ["mnist"]),
+    ("history", {"epoch": [1, 2], "loss": [0.3]}),
+    ("history", "long"),
+    ("train_samples", "60000"),
+    ("layer_sizes", [784, "16", 10]),
+])
+@pytest.mark.parametrize("command", ["evaluate", "predict", "serve", "export", "plot"])
+def test_bad_metadata_is_one_line_and_exit_2(tmp_path, capsys, command, field, value):
+    params = fastnn.init_params([784, 16, 10], seed=0)
+    meta = {"wiring": RELU, "layer_sizes": [784, 16, 10], "dtype": "float32", field: value}
+    np.savez(tmp_path / "bad.npz", **params, __fastnn_meta__=np.frombuffer(json.dumps(meta).encode(), np.uint8))
+    extra = {"predict": [tmp_path / "x.npy"], "export": [tmp_path / "x.onnx"]}.get(command, [])
+    np.save(tmp_path / "x.npy", np.zeros((28, 28), np.uint8))
+    rc, out, err = main(capsys, command, tmp_path / "bad.npz", *extra)
+    assert_one_line_error(rc, err, rf"bad\.npz' has bad metadata: .*{field}")
+    assert out == "" and not (tmp_path / "x.onnx").exists()
+
+
+def test_a_model_dataset_the_command_does_not_know_is_one_line(tmp_path, capsys):
+    fastnn.save(tmp_path / "m.npz", fastnn.init_params([784, 10], seed=0), wiring=RELU, dataset="cifar")
+    rc, _, err = main(capsys, "evaluate", tmp_path / "m.npz")
+    assert_one_line_error(rc, err, "records the data set 'cifar'; the fastnn command knows mnist, fashion-mnist")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+@pytest.mark.parametrize("command", ["evaluate", "predict", "export", "serve", "plot"])
+def test_a_fifo_given_as_the_model_fails_at_once(tmp_path, capsys, command):
+    import threading
+
+    os.mkfifo(tmp_path / "pipe.npz")
+    extra = {"predict": [tmp_path / "x.npy"], "export": [tmp_path / "x.onnx"]}.get(command, [])
+    result = []
+    runner = threading.Thread(target=lambda: result.append(cli.main([command, str(tmp_path / "pipe.npz"),
+                                                                      *map(str, extra)])), daemon=True)
+    runner.start()
+    runner.join(20)
+    if runner.is_alive():
+        os.close(os.open(tmp_path / "pipe.npz", os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail(f"fastnn {command} blocked on a FIFO")
+    _, err = capsys.readouterr()
+    assert_one_line_error(result[0], err, "pipe.npz' is a FIFO")
+
+
+def _special_output(kind, folder):
+    path = folder / "out.npz"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "device":
+        try:
+            os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        except (PermissionError, OSError) as e:
+            pytest.skip(f"cannot create a device node here: {e}")
+    else:
+        (folder / "target.npz").write_bytes(b"keep")
+        path.symlink_to(folder / "target.npz")
+    return path
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX special files")
+@pytest.mark.parametrize("kind", ["fifo", "device", "symlink"])
+@pytest.mark.parametrize("command", ["train", "export"])
+def test_an_output_that_is_not_a_regular_file_is_refused_before_any_work(tmp_path, capsys, monkeypatch, kind,
+                                                                          command):
+    out = _special_output(kind, tmp_path)
+    before = os.lstat(out)
+    monkeypatch.setattr(cli_train, "load_data", lambda *a, **k: pytest.fail("data loaded"))
+    fastnn.save(tmp_path / "m.npz", fastnn.init_params([784, 10], seed=0), wiring=RELU)
+    argv = ["train", "-o", out, "--force"] if command == "train" else ["export", tmp_path / "m.npz", out, "--force"]
+    rc, _, err = main(capsys, *argv)
+    assert_one_line_error(rc, err, "out.npz' is a .*; fastnn replaces only regular files")
+    assert os.lstat(out).st_ino == before.st_ino and os.lstat(out).st_mode == before.st_mode
+
+
+# -- finished training is never lost (issue 32) -------------------------------------------------
+
+SMALL = ["--limit", "300", "--layers", "16", "--epochs", "2", "--no-progress"]
+
+
+def _train_small(capsys, mnist_dir, output, *extra):
+    return main(capsys, "train", "--data", mnist_dir, "-o", output, *SMALL, *extra)
+
+
+def _savez_failing_once(monkeypatch, exc):
+    from fastnn import io as fio
+
+    real = fio.np.savez
+    calls = []
+
+    def savez(file, **arrays):
+        calls.append(file)
+        if len(calls) == 1:
+            file.write(b"PK\x03\x04 half")
+            raise exc
+        return real(file, **arrays)
+
+    monkeypatch.setattr(fio.np, "savez", savez)
+    return calls
+
+
+def _trained_in_process(mnist, epochs=2):
+    (X, y), _ = mnist
+    return train(fastnn.init_params([784, 16, 10], seed=0), X[:300], y[:300], epochs=epochs,
+                 lr=lambda e: 0.02 / (1 + e), seed=0)[0]
+
+
+@pytest.mark.mnist
+@pytest.mark.parametrize("exc, status, words", [
+    (OSError(errno.ENOSPC, "No space left on device"), 1, "cannot write .*model.npz: No space left on device"),
+    (PermissionError(errno.EACCES, "Permission denied"), 1, "cannot write .*model.npz: Permission denied"),
+    (KeyboardInterrupt(), 130, "interrupted while writing .*model.npz"),
+])
+def test_a_failed_final_save_leaves_the_params_in_a_rescue_file(mnist, mnist_dir, tmp_path, capsys, monkeypatch,
+                                                                 exc, status, words):
+    _savez_failing_once(monkeypatch, exc)
+    rc, out, err = _train_small(capsys, mnist_dir, tmp_path / "model.npz")
+    assert rc == status, err
+    rescue = tmp_path / "model.rescued.npz"
+    assert re.search(words + f".*the trained model is saved in {re.escape(str(rescue))} instead", err), err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert sorted(os.listdir(tmp_path)) == ["model.rescued.npz"]
+    params, meta = fastnn.load(rescue)
+    expected = _trained_in_process(mnist)
+    for key in expected:
+        np.testing.assert_array_equal(params[key], expected[key])
+    assert meta["wiring"] == RELU and meta["history"]["epoch"] == [1, 2]
+
+
+@pytest.mark.mnist
+def test_a_vanished_output_folder_rescues_to_the_current_folder(mnist, mnist_dir, tmp_path, capsys, monkeypatch):
+    gone, here = tmp_path / "gone", tmp_path / "here"
+    gone.mkdir()
+    here.mkdir()
+    monkeypatch.chdir(here)
+    real_train = fastnn.training.train
+
+    def train_then_remove_the_folder(*args, **kwargs):
+        result = real_train(*args, **kwargs)
+        gone.rmdir()
+        return result
+
+    monkeypatch.setattr(fastnn.training, "train", train_then_remove_the_folder)
+    rc, out, err = _train_small(capsys, mnist_dir, gone / "model.npz")
+    assert rc == 1, err
+    assert "cannot write" in err and f"saved in {here / 'model.rescued.npz'} instead" in err
+    params, _ = fastnn.load(here / "model.rescued.npz")
+    expected = _trained_in_process(mnist)
+    for key in expected:
+        np.testing.assert_array_equal(params[key], expected[key])
+
+
+@pytest.mark.mnist
+def test_an_interruption_during_validation_saves_a_consistent_model(mnist, mnist_dir, tmp_path, capsys,
+                                                                      monkeypatch):
+    """Ctrl-C while epoch 2 is being validated: the model of epoch 1 is saved, with one entry in every
+    history list and the test accuracy of the weights saved (not epoch 1's with epoch 2's weights)."""
+    import fastnn.training
+
+    real, calls = fastnn.training._evaluate, []
+
+    def evaluate(*args):
+        calls.append(1)
+        if len(calls) == 3:  # the initial loss, epoch 1's validation, then epoch 2's
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(fastnn.training, "_evaluate", evaluate)
+    rc, out, err = _train_small(capsys, mnist_dir, tmp_path / "model.npz")
+    assert rc == 130, err
+    assert "saved the model after epoch 1 to" in err
+    params, meta = fastnn.load(tmp_path / "model.interrupted.npz")
+    history = meta["history"]
+    assert meta["epochs_completed"] == 1 and history["epoch"] == [1]
+    assert {len(v) for v in history.values() if isinstance(v, list)} == {1}
+    expected = _trained_in_process(mnist, epochs=1)
+    for key in expected:
+        np.testing.assert_array_equal(params[key], expected[key])
+    _, (X_test, y_test) = mnist
+    assert meta["test_accuracy"] == history["val_accuracy"][0] == pytest.approx(fastnn.accuracy(params, X_test, y_test))
+
+
+def test_train_s_interruption_in_validation_returns_the_previous_epoch(monkeypatch):
+    """The library side: TrainingInterrupted carries params and history of the same epoch."""
+    import fastnn.training
+
+    rng = np.random.default_rng(0)
+    X, y = rng.random((60, 5), dtype=np.float32), rng.integers(0, 3, 60)
+    p0 = fastnn.init_params([5, 4, 3], seed=0)
+    real, calls = fastnn.training._evaluate, []
+
+    def evaluate(*args):
+        calls.append(1)
+        if len(calls) == 4:  # epoch 3's validation
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(fastnn.training, "_evaluate", evaluate)
+    with pytest.raises(fastnn.training.TrainingInterrupted) as info:
+        train(p0, X, y, epochs=5, lr=0.1, seed=1, validation_data=(X, y), early_stopping=True)
+    monkeypatch.undo()
+    history = info.value.history
+    assert history["epoch"] == [1, 2] and len(history["val_loss"]) == len(history["val_accuracy"]) == 2
+    assert history["best_epoch"] in (1, 2)
+    want, _ = train(p0, X, y, epochs=2, lr=0.1, seed=1, validation_data=(X, y))
+    for key in want:
+        np.testing.assert_array_equal(info.value.params[key], want[key])
+
+
+def test_rescue_paths_fall_back_to_the_current_and_temporary_folders(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "model.rescued.npz").write_bytes(b"taken")
+    got = list(cli_train.rescue_paths(str(tmp_path / "gone" / "model.npz"), "rescued"))
+    assert len(got) == 2 and got[0] == str(tmp_path / "model.rescued-2.npz")
+    assert os.path.dirname(got[1]) == tempfile.gettempdir() and os.path.basename(got[1]).startswith("model.rescued")

@@ -3,7 +3,11 @@ damaged or foreign files, and an old file left intact when a save fails."""
 import json
 import os
 import re
+import stat
+import struct
+import warnings
 import zipfile
+import zlib
 
 import numpy as np
 import pytest
@@ -11,6 +15,11 @@ import pytest
 import fastnn
 from fastnn import io as fio
 from fastnn import load, optim, save
+from fastnn.files import NotARegularFileError
+
+WIRING = {"activation": "relu", "output": "softmax", "loss": "cross_entropy"}
+
+pytestmark = pytest.mark.filterwarnings("ignore:saving without a wiring:UserWarning")
 
 
 @pytest.fixture
@@ -46,7 +55,7 @@ def test_round_trip_is_bit_exact_with_metadata(tmp_path, dtype):
         "accuracy": [0.1135, 0.9, 0.97],
         "seconds": [1e-300, 12.5, 3.0e8],
     }
-    meta = {"activation": "tanh", "output": "softmax", "loss": "cross_entropy", "history": history,
+    meta = {"wiring": {"activation": "tanh", "output": "softmax", "loss": "cross_entropy"}, "history": history,
             "config": {"lr": 0.01, "schedule": {"name": "step", "every": 2, "gamma": 0.5}, "tags": ["a", "b"]},
             "note": "ünïcode ✓", "flag": True, "nothing": None, "seed": 2**40 + 1}
     path = save(tmp_path / "model.npz", p, **meta)
@@ -61,10 +70,9 @@ def test_round_trip_is_bit_exact_with_metadata(tmp_path, dtype):
     assert got_meta["fastnn_version"] == fastnn.__version__
 
 
-def test_defaults_and_numpy_values_in_metadata(tmp_path, params):
-    save(tmp_path / "m.npz", params, best=np.float32(0.5), count=np.int64(7), curve=np.array([1.5, 2.5]))
+def test_numpy_values_in_metadata(tmp_path, params):
+    save(tmp_path / "m.npz", params, wiring=WIRING, best=np.float32(0.5), count=np.int64(7), curve=np.array([1.5, 2.5]))
     _, meta = load(tmp_path / "m.npz")
-    assert (meta["activation"], meta["output"], meta["loss"]) == ("relu", "softmax", "cross_entropy")
     assert meta["best"] == 0.5 and meta["count"] == 7 and meta["curve"] == [1.5, 2.5]
 
 
@@ -124,7 +132,7 @@ def test_save_does_not_modify_its_arguments(tmp_path, params):
 
 
 def test_save_refuses_what_it_cannot_write(tmp_path, params):
-    for meta in ({"obj": object()}, {"loss": float("nan")}, {"history": {"loss": [1.0, float("inf")]}}):
+    for meta in ({"obj": object()}, {"score": float("nan")}, {"history": {"loss": [1.0, float("inf")]}}):
         with pytest.raises(TypeError, match=r"JSON-serialisable"):
             save(tmp_path / "m.npz", params, **meta)
     with pytest.raises(ValueError, match=r"missing b3"):
@@ -299,3 +307,370 @@ def test_saving_over_an_existing_file_replaces_it(tmp_path, params):
     got, meta = load(path)
     _assert_bit_identical(got, newer)
     assert meta["note"] == "new" and os.listdir(tmp_path) == ["model.npz"]
+
+
+# --- the wiring travels with the model (issue 30) ------------------------------------------------
+
+TANH_SIGMOID_MSE = {"activation": "tanh", "output": "sigmoid", "loss": "mse"}
+
+
+@pytest.fixture(scope="module")
+def tanh_model():
+    """A tanh / sigmoid-output / MSE network trained by train(), with the history it returned."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 6)).astype(np.float32)
+    y = (X[:, 0] > X[:, 1]).astype(np.int64) + (X[:, 2] > 0.5)
+    params, history = fastnn.train(fastnn.init_params([6, 8, 3], seed=1), X, y, epochs=3, lr=0.1, seed=0,
+                                   **TANH_SIGMOID_MSE)
+    return params, history, X
+
+
+def test_train_reports_its_wiring_and_save_records_it(tmp_path, tanh_model):
+    """The README's way, save(path, params, history=history), keeps how the network was trained:
+    the loaded model predicts exactly as the one in memory (relu would not)."""
+    params, history, X = tanh_model
+    assert history["wiring"] == TANH_SIGMOID_MSE
+    save(tmp_path / "m.npz", params, history=history)
+    got, meta = load(tmp_path / "m.npz")
+    assert meta["wiring"] == TANH_SIGMOID_MSE and meta["wiring_assumed"] is False
+    assert (meta["activation"], meta["output"], meta["loss"]) == ("tanh", "sigmoid", "mse")  # for older readers
+    wiring = {k: meta["wiring"][k] for k in ("activation", "output")}
+    np.testing.assert_array_equal(fastnn.predict_proba(got, X, **wiring),
+                                  fastnn.predict_proba(params, X, activation="tanh", output="sigmoid"))
+    assert not np.array_equal(fastnn.predict_proba(got, X),  # the old default would have changed the answers
+                              fastnn.predict_proba(params, X, activation="tanh", output="sigmoid"))
+
+
+def test_an_explicit_wiring_is_recorded(tmp_path, params):
+    save(tmp_path / "m.npz", params, wiring=TANH_SIGMOID_MSE)
+    assert load(tmp_path / "m.npz")[1]["wiring"] == TANH_SIGMOID_MSE
+
+
+def test_no_wiring_given_records_none_and_says_so(tmp_path, params):
+    with pytest.warns(UserWarning, match="saving without a wiring"):
+        save(tmp_path / "m.npz", params, history={"loss": [0.5]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a file saved without a wiring loads without a warning
+        _, meta = load(tmp_path / "m.npz")
+    assert meta["wiring"] is None and meta["wiring_assumed"] is False
+    assert "activation" not in meta and "output" not in meta and "loss" not in meta
+
+
+def test_two_different_wirings_are_refused(tmp_path, tanh_model):
+    params, history, _ = tanh_model
+    with pytest.raises(ValueError, match=r"two different wirings given: wiring= says relu/softmax/cross_entropy, "
+                                         r"history\['wiring'\] says tanh/sigmoid/mse"):
+        save(tmp_path / "m.npz", params, history=history, wiring=WIRING)
+    save(tmp_path / "m.npz", params, history=history, wiring=dict(TANH_SIGMOID_MSE))  # the same one twice is fine
+    assert os.listdir(tmp_path) == ["m.npz"]
+
+
+@pytest.mark.parametrize("wiring, error, fragment", [
+    ({"activation": "swish", "output": "softmax", "loss": "cross_entropy"}, ValueError, "unknown activation 'swish'"),
+    ({"activation": "relu", "output": "sigmoid", "loss": "cross_entropy"}, ValueError, "cross"),
+    ({"activation": "relu", "output": "softmax"}, ValueError, "exactly the keys"),
+    ("relu", TypeError, "must be a dict"),
+])
+def test_a_bad_wiring_is_refused_by_save(tmp_path, params, wiring, error, fragment):
+    with pytest.raises(error, match=fragment):
+        save(tmp_path / "m.npz", params, wiring=wiring)
+    assert os.listdir(tmp_path) == []
+
+
+def test_the_older_keyword_form_still_works_with_a_deprecation_warning(tmp_path, params):
+    with pytest.warns(DeprecationWarning, match="output='softmax', loss='cross_entropy' assumed"):
+        save(tmp_path / "m.npz", params, activation="tanh")
+    assert load(tmp_path / "m.npz")[1]["wiring"] == {"activation": "tanh", "output": "softmax", "loss": "cross_entropy"}
+
+
+@pytest.mark.parametrize("fields, assumed", [
+    ({"activation": "tanh", "output": "sigmoid", "loss": "mse"}, TANH_SIGMOID_MSE),
+    ({}, WIRING),
+])
+def test_a_file_from_before_the_wiring_loads_and_says_what_it_assumes(tmp_path, params, fields, assumed):
+    path = tmp_path / "old.npz"
+    _write_raw(path, params, layer_sizes=[5, 4, 3, 2], dtype="float32", fastnn_version="0.4.0", **fields)
+    with pytest.warns(UserWarning, match=r"saved before fastnn recorded how a network is wired; assuming "
+                                         + "/".join(assumed.values())):
+        got, meta = load(path)
+    assert meta["wiring"] == assumed and meta["wiring_assumed"] is True
+    _assert_bit_identical(got, params)
+
+
+# --- only regular files are replaced or read (issue 32) ------------------------------------------
+
+
+def _special(kind, folder):
+    path = folder / kind
+    if kind == "device":
+        try:
+            os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 3))  # a copy of /dev/null's node
+        except (PermissionError, AttributeError, OSError) as e:
+            pytest.skip(f"cannot create a device node here: {e}")
+    elif kind == "fifo":
+        if not hasattr(os, "mkfifo"):
+            pytest.skip("no FIFOs on this platform")
+        os.mkfifo(path)
+    else:
+        (folder / "real.npz").write_bytes(b"the link's target")
+        path.symlink_to(folder / "real.npz")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo", "symlink"])
+def test_save_refuses_to_replace_anything_but_a_regular_file(tmp_path, params, kind):
+    target = _special(kind, tmp_path)
+    before = os.lstat(target)
+    with pytest.raises(NotARegularFileError, match="replaces only regular files"):
+        save(target, params, wiring=WIRING)
+    after = os.lstat(target)
+    assert (after.st_mode, after.st_ino, after.st_rdev) == (before.st_mode, before.st_ino, before.st_rdev)
+    if kind == "symlink":
+        assert (tmp_path / "real.npz").read_bytes() == b"the link's target"
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(".part")]
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_load_refuses_a_fifo_or_device_at_once(tmp_path, kind):
+    """A FIFO without a writer used to block load() forever; a device node would stream."""
+    import threading
+
+    target = _special(kind, tmp_path)
+    outcome = []
+
+    def read():
+        try:
+            load(target)
+        except Exception as e:  # noqa: BLE001 - the test inspects it
+            outcome.append(e)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(10)
+    if reader.is_alive():
+        os.close(os.open(target, os.O_WRONLY | os.O_NONBLOCK))  # release the blocked reader before failing
+        pytest.fail("load blocked on a FIFO")
+    assert isinstance(outcome[0], ValueError), outcome
+    assert repr(os.fspath(target)) in str(outcome[0]) and "not a regular file" in str(outcome[0])
+
+
+def test_load_follows_a_symlink_to_a_model(tmp_path, params):
+    save(tmp_path / "real.npz", params, wiring=WIRING)
+    (tmp_path / "link.npz").symlink_to(tmp_path / "real.npz")
+    _assert_bit_identical(load(tmp_path / "link.npz")[0], params)
+
+
+# --- what load inflates is bounded (issue 32) ----------------------------------------------------
+
+BOMB_BYTES = 64 << 20  # zeros inflated from about 64 KB
+
+
+def _stream_zeros(archive, name, n_bytes, header=b""):
+    """Write a deflated member of ``header`` plus ``n_bytes`` zeros, 1 MiB at a time (never all in memory)."""
+    zeros = bytes(1 << 20)
+    info = zipfile.ZipInfo(name)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    with archive.open(info, "w", force_zip64=True) as member:
+        member.write(header)
+        for _ in range(n_bytes // len(zeros)):
+            member.write(zeros)
+
+
+def _npy_header(shape, descr="<f4"):
+    import io as _io
+
+    buf = _io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buf.getvalue()
+
+
+def _bomb(tmp_path, params, name, header=b""):
+    path = tmp_path / "bomb.npz"
+    save(path, params, wiring=WIRING)
+    with zipfile.ZipFile(path, "a") as archive:
+        _stream_zeros(archive, name, BOMB_BYTES, header)
+    assert os.path.getsize(path) < BOMB_BYTES // 200
+    return path
+
+
+def _peak_bytes_of(f):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError) as info:
+            f()
+        return tracemalloc.get_traced_memory()[1], info.value
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("name, header", [
+    ("extra.npy", _npy_header((BOMB_BYTES // 4,))),  # a member save never writes
+    ("state:m/W1.npy", _npy_header((BOMB_BYTES // 4,))),  # a state far larger than its params
+    ("W9.npy", _npy_header((BOMB_BYTES // 4, 1))),  # a layer the metadata does not declare
+])
+def test_a_deflate_bomb_is_refused_before_it_is_inflated(tmp_path, params, name, header):
+    path = _bomb(tmp_path, params, name, header)
+    peak, error = _peak_bytes_of(lambda: load(path))
+    assert repr(os.fspath(path)) in str(error) and "\n" not in str(error)
+    assert peak < BOMB_BYTES // 16, f"load used {peak:,} bytes before refusing: {error}"
+
+
+def test_a_member_inflating_past_its_declared_size_is_cut_at_that_size(tmp_path, params):
+    """The zip directory may lie: W1's stream holds its array and then 64 MiB of zeros, while the
+    directory declares (with a matching CRC) only the array. Only the declared bytes are inflated."""
+    path = tmp_path / "liar.npz"
+    save(path, params, wiring=WIRING)
+    with zipfile.ZipFile(path) as z:
+        contents = {info.filename: z.read(info) for info in z.infolist()}
+    liar = tmp_path / "liar2.npz"
+    with zipfile.ZipFile(liar, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, blob in contents.items():
+            if name == "W1.npy":
+                _stream_zeros(z, name, BOMB_BYTES, blob)
+            else:
+                z.writestr(name, blob)
+    raw = bytearray(liar.read_bytes())
+    true_size, true_crc = len(contents["W1.npy"]), zlib.crc32(contents["W1.npy"])
+    for m in re.finditer(b"PK\x01\x02", raw):  # the central directory entry of W1.npy
+        at = m.start()
+        n = struct.unpack("<H", raw[at + 28 : at + 30])[0]
+        if raw[at + 46 : at + 46 + n] == b"W1.npy":
+            extra = raw[at + 46 + n : at + 46 + n + struct.unpack("<H", raw[at + 30 : at + 32])[0]]
+            raw[at + 16 : at + 20] = struct.pack("<I", true_crc)
+            if struct.unpack("<I", raw[at + 24 : at + 28])[0] == 0xFFFFFFFF:  # sizes in the zip64 extra field
+                offset = at + 46 + n + extra.index(b"\x01\x00") + 4
+                raw[offset : offset + 8] = struct.pack("<Q", true_size)
+            else:
+                raw[at + 24 : at + 28] = struct.pack("<I", true_size)
+    liar.write_bytes(bytes(raw))
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        got, _ = load(liar)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    _assert_bit_identical(got, params)
+    assert peak < BOMB_BYTES // 16
+
+
+# --- byte order -----------------------------------------------------------------------------------
+
+
+def test_a_big_endian_model_loads_in_native_order_and_trains(tmp_path, rng):
+    params = fastnn.init_params([6, 5, 3], seed=4)
+    meta = {"wiring": WIRING, "layer_sizes": [6, 5, 3], "dtype": "float32"}
+    path = tmp_path / "big.npz"
+    _write_raw(path, {k: v.astype(">f4") for k, v in params.items()}, **meta)
+    got, _ = load(path)
+    for k in params:
+        assert got[k].dtype == np.float32 and got[k].dtype.isnative and got[k].flags.c_contiguous, k
+        np.testing.assert_array_equal(got[k], params[k])
+    X = rng.random((50, 6), dtype=np.float32)
+    y = rng.integers(0, 3, 50)
+    trained, _ = fastnn.train(got, X, y, epochs=1, lr=0.05, seed=0)
+    want, _ = fastnn.train(params, X, y, epochs=1, lr=0.05, seed=0)
+    _assert_bit_identical(trained, want)
+
+
+def test_a_fortran_ordered_array_loads_c_contiguous(tmp_path, params):
+    path = tmp_path / "f.npz"
+    _write_raw(path, {k: np.asfortranarray(v) for k, v in params.items()}, wiring=WIRING)
+    got, _ = load(path)
+    assert all(v.flags.c_contiguous for v in got.values())
+    _assert_bit_identical(got, params)
+
+
+# --- every metadata field is checked (issue 32) ---------------------------------------------------
+
+GOOD_META = {"wiring": WIRING, "layer_sizes": [5, 4, 3, 2], "dtype": "float32", "dataset": "mnist",
+             "train_samples": 300, "history": {"epoch": [1, 2], "loss": [0.5, 0.4], "val_accuracy": [0.8, 0.9],
+                                               "best_epoch": 2, "compile_seconds": 1.5, "wiring": WIRING}}
+
+
+@pytest.mark.parametrize("field, value, fragment", [
+    ("wiring", {"activation": "swish", "output": "softmax", "loss": "cross_entropy"}, "unknown activation 'swish'"),
+    ("wiring", {"activation": "relu", "output": "sigmoid", "loss": "cross_entropy"}, "cross"),
+    ("wiring", ["relu", "softmax"], "must be a dict"),
+    ("wiring", {"activation": "relu"}, "exactly the keys"),
+    ("activation", "swish", "'activation' must be one of"),
+    ("activation", "tanh", "'activation' is 'tanh' but the wiring says 'relu'"),
+    ("output", 3, "'output' must be one of"),
+    ("loss", ["mse"], "'loss' must be one of"),
+    ("layer_sizes", "5,4,3,2", "'layer_sizes' must be a list"),
+    ("layer_sizes", [5, 4, 3, -2], "'layer_sizes' must be a list"),
+    ("layer_sizes", [5, 4.0, 3, 2], "'layer_sizes' must be a list"),
+    ("dtype", "float16", "'dtype' must be 'float32' or 'float64'"),
+    ("dataset", 5, "'dataset' must be a data set name"),
+    ("dataset", "", "'dataset' must be a data set name"),
+    ("history", [1, 2], "'history' must be a dict"),
+    ("history", {"epoch": [1, 2], "loss": [0.5]}, r"lists differ in length \(epoch: 2, loss: 1\)"),
+    ("history", {"loss": ["0.5"]}, r"history\['loss'\] must be a list of finite numbers"),
+    ("history", {"val_accuracy": 0.9}, r"history\['val_accuracy'\] must be a list"),
+    ("history", {"epoch": [0, 1]}, "count epochs from 1"),
+    ("history", {"epoch": [1], "best_epoch": 2}, r"history\['best_epoch'\] must be one of the epochs"),
+    ("history", {"compile_seconds": "fast"}, r"history\['compile_seconds'\] must be a number"),
+    ("history", {"wiring": {"activation": "relu", "output": "softmax", "loss": "hinge"}}, "unknown loss 'hinge'"),
+    ("train_samples", "many", "'train_samples' must be a positive integer"),
+    ("train_samples", -1, "'train_samples' must be a positive integer"),
+    ("train_samples", True, "'train_samples' must be a positive integer"),
+    ("epochs_completed", 1.5, "'epochs_completed' must be an integer"),
+    ("interrupted", "yes", "'interrupted' must be true or false"),
+    ("test_accuracy", 97.5, "'test_accuracy' must be a number in"),
+    ("hidden_layers", [4, "3"], "'hidden_layers' must be a list"),
+    ("fastnn_version", 1.0, "'fastnn_version' must be a version string"),
+])
+def test_each_bad_metadata_field_is_a_one_line_error(tmp_path, params, field, value, fragment):
+    good = tmp_path / "good.npz"
+    _write_raw(good, params, **GOOD_META)
+    load(good)  # the file is fine but for the one field
+    path = tmp_path / "bad.npz"
+    _write_raw(path, params, **{**GOOD_META, field: value})
+    with pytest.raises(ValueError, match=_names(path) + r" has bad metadata: .*" + fragment) as info:
+        load(path)
+    assert "\n" not in str(info.value)
+    if field in ("activation", "output", "loss", "layer_sizes", "dtype", "fastnn_version"):
+        return  # save() fills in the last three and takes the first three as the older way to give the wiring
+    meta = {**{k: v for k, v in GOOD_META.items() if k not in ("wiring", "layer_sizes", "dtype")}, field: value}
+    with pytest.raises((ValueError, TypeError), match=fragment):  # save() writes nothing load() refuses
+        save(tmp_path / "new.npz", params, **({"wiring": WIRING} | meta))
+    assert not (tmp_path / "new.npz").exists()
+
+
+@pytest.mark.parametrize("text", [b'{"x": NaN}', b'{"x": Infinity}'])
+def test_non_finite_json_constants_are_refused(tmp_path, params, text):
+    path = tmp_path / "m.npz"
+    np.savez(path, **params, **{fio.META_KEY: np.frombuffer(text, dtype=np.uint8)})
+    with pytest.raises(ValueError, match=_names(path) + r" has corrupted metadata"):
+        load(path)
+
+
+def test_a_member_twice_is_refused(tmp_path, params):
+    path = tmp_path / "m.npz"
+    save(path, params, wiring=WIRING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile: "Duplicate name"
+        with zipfile.ZipFile(path, "a") as z:
+            z.writestr("W1.npy", b"\x93NUMPY")
+    with pytest.raises(ValueError, match=_names(path) + " has a member twice"):
+        load(path)
+
+
+@pytest.mark.filterwarnings("ignore:.*saved before fastnn recorded:UserWarning")
+def test_an_older_file_s_uneven_history_loads_with_a_warning(tmp_path, params):
+    """fastnn before the wiring record saved one more epoch than validations when Ctrl-C hit a
+    validation; such files still load (their params matter), and say so. New files may not."""
+    uneven = {"epoch": [1, 2], "loss": [0.5, 0.4], "val_accuracy": [0.8]}
+    old = tmp_path / "old.npz"
+    _write_raw(old, params, activation="relu", output="softmax", loss="cross_entropy", history=uneven)
+    with pytest.warns(UserWarning, match=r"lists differ in length .* kept as saved"):
+        got, meta = load(old)
+    assert meta["history"] == uneven
+    _assert_bit_identical(got, params)
+    new = tmp_path / "new.npz"
+    _write_raw(new, params, wiring=WIRING, history=uneven)
+    with pytest.raises(ValueError, match="lists differ in length"):
+        load(new)

@@ -1,13 +1,18 @@
 """The validation helpers: what they accept and return, what they refuse and how they say it,
 and that they never change what they are given."""
+import re
+
 import numpy as np
 import pytest
 
+import fastnn
 from fastnn.validation import (
     check_choice,
     check_dtype,
+    check_epoch_schedule,
     check_flag,
     check_inputs,
+    check_label_range,
     check_labels,
     check_layer_sizes,
     check_params,
@@ -15,6 +20,7 @@ from fastnn.validation import (
     check_positive_int,
     check_real_array,
     check_rows,
+    check_seed,
     check_targets,
     is_integer,
     layer_sizes_of,
@@ -302,3 +308,107 @@ def test_check_labels():
         check_labels(np.array([[0], [1]]))
     with pytest.raises(ValueError, match=r"labels is empty"):
         check_labels(np.array([], dtype=np.int64), 3, name="labels")
+
+
+# --- arguments checked strictly (issue 32) -------------------------------------------------------
+
+
+def test_check_seed():
+    assert check_seed(None) is None
+    for ok in (0, 7, np.int64(3), np.uint32(5), 2**70):
+        assert check_seed(ok) == int(ok) and type(check_seed(ok)) is int
+    with pytest.raises(ValueError, match=r"^seed must be an integer >= 0, got -1$"):
+        check_seed(-1)
+    with pytest.raises(ValueError, match=r"^random_state must be an integer >= 0, got -5$"):
+        check_seed(np.int8(-5), "random_state")
+    for bad in (1.5, 2.0, "1", True, np.bool_(False), [1], np.array([1, 2])):
+        with pytest.raises(TypeError, match=r"^seed must be None or an integer >= 0, got "):
+            check_seed(bad)
+
+
+@pytest.mark.parametrize("y, shown", [
+    (np.full(300, 1e20), "from 1e+20 to 1e+20"),
+    (np.array([0.0, -1e30]), "from -1e+30 to 0"),
+    (np.array([0, 2**64 - 1], dtype=np.uint64), f"from 0 to {2**64 - 1}"),
+    (np.array([1, 2**63], dtype=np.uint64), f"from 1 to {2**63}"),
+])
+def test_labels_are_checked_before_any_cast(y, shown):
+    """A cast to int64 first turned 1e20 into -9223372036854775808 and 2**64-1 into -1 in the message."""
+    with pytest.raises(ValueError, match=rf"^y holds labels {re.escape(shown)}, outside \[0, 10\)$"):
+        check_labels(y, 10)
+    with pytest.raises(ValueError, match=re.escape(shown)):
+        check_targets(y, len(y), 10, np.float32)
+
+
+def test_check_label_range_leaves_good_labels_alone():
+    y = _readonly([0.0, 9.0])
+    assert check_label_range(y, 10) is None and y.dtype == np.float64
+
+
+def test_check_epoch_schedule_calls_the_schedule_for_every_epoch():
+    seen = []
+    check_epoch_schedule(lambda e: seen.append(e) or 0.1 / (1 + e), 5)
+    assert seen == [0, 1, 2, 3, 4]
+    check_epoch_schedule(lambda e: np.float32(0.5), 2)
+    check_epoch_schedule(lambda e: np.array(0.5), 2)
+    for f, fragment in ((lambda e: float("nan") if e == 3 else 0.1, r"lr\(3\) for epoch 3 is nan"),
+                        (lambda e: 0.1 - 0.05 * e, r"lr\(2\) for epoch 2 is 0.0"),
+                        (lambda e: np.inf, r"lr\(0\) for epoch 0 is inf")):
+        with pytest.raises(ValueError, match=fragment + "; a schedule must give a finite number > 0 for every epoch"):
+            check_epoch_schedule(f, 4)
+    for value in ("0.1", None, True, [0.1], np.array([0.1, 0.2])):
+        with pytest.raises(TypeError, match=r"lr\(0\) must return a number"):
+            check_epoch_schedule(lambda e, v=value: v, 2)
+
+
+# --- the same checks in train(), before any work -----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    rng = np.random.default_rng(0)
+    X = rng.random((40, 4), dtype=np.float32)
+    return fastnn.init_params([4, 3, 2], seed=0), X, rng.integers(0, 2, 40)
+
+
+@pytest.mark.parametrize("name", ["early_stopping", "shuffle", "verbose"])
+@pytest.mark.parametrize("value", ["no", "False", 0, 1, None, np.array([True])])
+def test_train_refuses_loose_flags(tiny, name, value):
+    """early_stopping="no" used to turn early stopping on; shuffle="no" and verbose="no" passed."""
+    params, X, y = tiny
+    with pytest.raises(TypeError, match=rf"^{name} must be True or False, got "):
+        fastnn.train(params, X, y, epochs=1, **{name: value})
+
+
+def test_train_accepts_numpy_bools(tiny):
+    params, X, y = tiny
+    _, history = fastnn.train(params, X, y, epochs=1, shuffle=np.bool_(False), verbose=np.bool_(False),
+                              early_stopping=np.False_)
+    assert history["epoch"] == [1]
+
+
+@pytest.mark.parametrize("seed, error, fragment", [
+    (-1, ValueError, "seed must be an integer >= 0, got -1"),
+    (1.5, TypeError, "seed must be None or an integer >= 0, got 1.5"),
+    ("7", TypeError, "seed must be None or an integer >= 0, got '7'"),
+    (True, TypeError, "seed must be None or an integer >= 0, got True"),
+])
+def test_train_names_a_bad_seed(tiny, seed, error, fragment):
+    params, X, y = tiny
+    with pytest.raises(error, match=re.escape(fragment)):
+        fastnn.train(params, X, y, epochs=1, seed=seed)
+
+
+def test_train_reports_huge_float_labels_as_given(tiny):
+    params, X, _ = tiny
+    with pytest.raises(ValueError, match=r"y holds labels from 1e\+20 to 1e\+20, outside \[0, 2\)"):
+        fastnn.train(params, X, np.full(len(X), 1e20), epochs=1)
+
+
+def test_a_schedule_failing_later_is_refused_before_the_first_epoch(tiny):
+    params, X, y = tiny
+    epochs_run = []
+    with pytest.raises(ValueError, match=r"lr\(1\) for epoch 1 is nan"):
+        fastnn.train(params, X, y, epochs=3, lr=lambda e: 0.1 if e == 0 else float("nan"),
+                     callback=lambda epoch, p, h: epochs_run.append(epoch))
+    assert epochs_run == []

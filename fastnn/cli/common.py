@@ -3,8 +3,12 @@
 A command reports bad input by raising :class:`CommandError`; :func:`fastnn.cli.main` prints it
 as one line ``PROG: error: MESSAGE`` on stderr and exits with status 2.
 """
+from __future__ import annotations
+
 import argparse
 import os
+import sys
+import warnings
 
 import numpy as np
 
@@ -19,7 +23,7 @@ FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
 
 __all__ = ["EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE", "EXIT_INTERRUPTED", "N_PIXELS", "N_CLASSES", "FASHION_CLASSES",
            "TITLES", "CommandError", "Parser", "positive_int", "positive_float", "fraction", "non_negative_float",
-           "seed", "port", "say", "load_model", "load_data", "class_names", "wiring", "describe_model",
+           "seed", "port", "say", "load_model", "load_data", "class_names", "forward_options", "describe_model",
            "check_output", "model_argument", "data_option", "dataset_option", "dataset_of", "scores_of"]
 
 
@@ -84,33 +88,57 @@ def say(*parts, **kwargs):
     print(*parts, flush=True, **kwargs)
 
 
-def check_output(output, force, option="-o/--output"):
-    """Refuse an output path that is a folder, exists (without ``force``) or lies in a missing folder."""
+def check_output(output: str, force: bool, option: str = "-o/--output") -> None:
+    """Refuse an output path that is a folder, exists (without ``force``), lies in a missing folder,
+    or is anything but a regular file (a FIFO, device node, socket or symbolic link), before any work."""
+    from ..files import NotARegularFileError, check_replaceable
+
     if os.path.isdir(output):
         raise CommandError(f"{output!r} is a folder; give a file name such as model.npz")
-    if os.path.exists(output) and not force:
+    try:
+        check_replaceable(output)
+    except NotARegularFileError as e:
+        raise CommandError(str(e)) from None
+    except OSError as e:  # an empty name
+        raise CommandError(f"cannot write {output!r}: {e.strerror or e}") from None
+    if os.path.lexists(output) and not force:
         raise CommandError(f"{output} already exists; pass --force to replace it, or choose another {option}")
     if not os.path.isdir(os.path.dirname(os.path.abspath(output))):
         raise CommandError(f"the folder of {output!r} does not exist; create it first")
 
 
-def load_model(path, *, mnist=True):
+def load_model(path: str, *, mnist: bool = True, prog: str = "fastnn") -> tuple[dict, dict]:
     """``(params, meta)`` of a model file, or a CommandError saying why not.
 
-    ``mnist=True`` also refuses a network that does not take 784 pixels to 10 classes.
+    The model must record its wiring (``meta["wiring"]``); an older file's assumed wiring is
+    used with a one-line warning on stderr. ``mnist=True`` also refuses a network that does not
+    take 784 pixels to 10 classes, or a data set the command does not know.
     """
     from ..io import load
+    from ..validation import check_params, layer_sizes_of
 
     try:
-        params, meta = load(path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            params, meta = load(path)
     except (FileNotFoundError, ValueError, OSError) as e:
-        raise CommandError(str(e)) from None
+        raise CommandError(str(e), prog=prog) from None
+    for w in caught:
+        say(f"{prog}: warning: {w.message}", file=sys.stderr)
+    if meta["wiring"] is None:
+        raise CommandError(f"{path!r} does not record how its network is wired (it was saved without wiring=); "
+                           "save it again with fastnn.save(path, params, wiring={'activation': ..., 'output': ..., "
+                           "'loss': ...}) or with the history train() returned", prog=prog)
+    meta.setdefault("layer_sizes", list(layer_sizes_of(check_params(params))))  # a file from before it was recorded
     if not mnist:
         return params, meta
-    sizes = meta.get("layer_sizes") or []
-    if len(sizes) < 2 or sizes[0] != N_PIXELS or sizes[-1] != N_CLASSES:
+    sizes = meta["layer_sizes"]
+    if sizes[0] != N_PIXELS or sizes[-1] != N_CLASSES:
         raise CommandError(f"{path!r} is a {'-'.join(map(str, sizes))} network; "
-                           f"the fastnn command works with {N_PIXELS} inputs and {N_CLASSES} classes")
+                           f"the fastnn command works with {N_PIXELS} inputs and {N_CLASSES} classes", prog=prog)
+    if meta.get("dataset") is not None and meta["dataset"] not in TITLES:
+        raise CommandError(f"{path!r} records the data set {meta['dataset']!r}; the fastnn command knows "
+                           f"{', '.join(TITLES)}", prog=prog)
     return params, meta
 
 
@@ -135,20 +163,30 @@ def class_names(meta):
     return FASHION_CLASSES if meta.get("dataset") == "fashion-mnist" else tuple(str(i) for i in range(N_CLASSES))
 
 
-def wiring(meta):
-    return {"activation": meta.get("activation", "relu"), "output": meta.get("output", "softmax")}
+def forward_options(meta: dict) -> dict[str, str]:
+    """``activation=`` and ``output=`` of the model as its file records it (``meta["wiring"]`` from
+    :func:`load_model`), for :func:`fastnn.predict` and :func:`fastnn.predict_proba`.
+
+    A hand-made ``meta`` without a wiring record must name both explicitly; nothing is defaulted.
+    """
+    wiring = meta.get("wiring") or meta
+    missing = [k for k in ("activation", "output") if k not in wiring]
+    if missing:
+        raise KeyError(f"the model's metadata names no {' and no '.join(missing)}; load it with load_model()")
+    return {"activation": wiring["activation"], "output": wiring["output"]}
 
 
-def scores_of(params, meta, image):
+def scores_of(params: dict, meta: dict, image: np.ndarray) -> np.ndarray:
     """The network's output for one prepared (28, 28) image: a vector of class scores."""
     from ..network import predict_proba
 
-    return predict_proba(params, image.reshape(1, N_PIXELS).astype(params["W1"].dtype), **wiring(meta))[0]
+    return predict_proba(params, image.reshape(1, N_PIXELS).astype(params["W1"].dtype), **forward_options(meta))[0]
 
 
-def describe_model(path, meta):
+def describe_model(path: str, meta: dict) -> str:
     sizes = "-".join(map(str, meta.get("layer_sizes", [])))
-    text = f"{path}: {sizes} ({meta.get('activation', 'relu')} hidden, {meta.get('output', 'softmax')} output)"
+    wiring = meta["wiring"]
+    text = f"{path}: {sizes} ({wiring['activation']} hidden, {wiring['output']} output, {wiring['loss']} loss)"
     history = meta.get("history") or {}
     epochs = len(history.get("epoch", []))
     if epochs:

@@ -2,8 +2,8 @@
 import numpy as np
 
 from .common import (EXIT_OK, FASHION_CLASSES, N_CLASSES, TITLES, data_option, dataset_of,
-                     dataset_option, describe_model, load_data, load_model, model_argument, say,
-                     wiring)
+                     dataset_option, describe_model, forward_options, load_data, load_model, model_argument,
+                     say)
 
 
 def _percent(num, den):
@@ -37,10 +37,10 @@ def run(args):
     from ..metrics import confusion_matrix
     from ..network import predict
 
-    params, meta = load_model(args.model)
+    params, meta = load_model(args.model, prog="fastnn evaluate")
     dataset = dataset_of(args, meta)
     _, (X_test, y_test) = load_data(args.data, dataset, meta.get("dtype", "float32"))
-    pred = predict(params, X_test, **wiring(meta))
+    pred = predict(params, X_test, **forward_options(meta))
     cm = confusion_matrix(y_test, pred, N_CLASSES)
     correct = int(np.trace(cm))
     names = FASHION_CLASSES if dataset == "fashion-mnist" else tuple(map(str, range(N_CLASSES)))

@@ -1,6 +1,5 @@
 """``fastnn export``: a saved model as an ONNX file (see :mod:`fastnn.export_onnx`)."""
-from .common import (EXIT_OK, CommandError, check_output, load_model, model_argument, say,
-                     wiring)
+from .common import EXIT_OK, CommandError, check_output, load_model, model_argument, say
 
 
 def run(args):
@@ -13,11 +12,11 @@ def run(args):
     except ImportError as e:
         raise CommandError(str(e), prog="fastnn export") from None
     check_output(args.output, args.force, option="output file")
-    params, meta = load_model(args.model, mnist=False)
-    how = wiring(meta)
+    params, meta = load_model(args.model, mnist=False, prog="fastnn export")
+    how = meta["wiring"]
     try:
-        export_onnx(params, args.output, **how)
-    except (TypeError, ValueError) as e:  # metadata naming an activation fastnn does not have
+        export_onnx(params, args.output, activation=how["activation"], output=how["output"])
+    except (TypeError, ValueError) as e:  # a network ONNX cannot express
         raise CommandError(f"cannot export {args.model!r}: {e}") from None
     except OSError as e:
         raise CommandError(f"cannot write {args.output!r}: {e.strerror or e}") from None

@@ -4,7 +4,7 @@ import sys
 
 from .common import (EXIT_OK, FASHION_CLASSES, N_CLASSES, TITLES, CommandError, data_option,
                      dataset_of, dataset_option, load_data, load_model, model_argument, positive_float,
-                     positive_int, say, wiring)
+                     positive_int, say, forward_options)
 
 
 def run(args):
@@ -17,7 +17,7 @@ def run(args):
         plotting._figure("learning_curves", args.dpi)  # fails early without matplotlib or with a bad dpi
     except (ImportError, ValueError) as e:
         raise CommandError(str(e)) from None
-    params, meta = load_model(args.model)
+    params, meta = load_model(args.model, prog="fastnn plot")
     dataset = dataset_of(args, meta)
     _, (X_test, y_test) = load_data(args.data, dataset, meta.get("dtype", "float32"))
     try:
@@ -25,7 +25,7 @@ def run(args):
     except OSError as e:
         raise CommandError(f"cannot create the output folder {args.output_dir!r}: {e.strerror}") from None
     names = FASHION_CLASSES if dataset == "fashion-mnist" else None
-    pred = predict(params, X_test, **wiring(meta))
+    pred = predict(params, X_test, **forward_options(meta))
     name = os.path.basename(args.model)
     history = meta.get("history") or {}
     out = args.output_dir

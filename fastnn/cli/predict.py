@@ -22,9 +22,9 @@ def _probability(p):
 def run(args):
     from ..images import load_digit
 
-    params, meta = load_model(args.model)
+    params, meta = load_model(args.model, prog="fastnn predict")
     names = class_names(meta)
-    word = "p" if meta.get("output", "softmax") == "softmax" else "score"
+    word = "p" if meta["wiring"]["output"] == "softmax" else "score"
     width = max(len(p) for p in args.images)
     failed = 0
     for path in args.images:
@@ -37,6 +37,9 @@ def run(args):
             failed += 1
             continue
         scores = scores_of(params, meta, image)
+        if not np.isfinite(scores).all():  # weights so large that the sums overflow
+            raise CommandError(f"{args.model!r} gives non-finite scores (its weights overflow the "
+                               f"{params['W1'].dtype} sums); it cannot classify", prog="fastnn predict")
         top = np.argsort(-scores, kind="stable")[: args.top]
         ranked = ", ".join(f"{names[k]} {_probability(scores[k])}" if word == "p" else f"{names[k]} {scores[k]:.3f}"
                            for k in top)

@@ -23,11 +23,11 @@ def run(args):
         _pillow()  # the drawing is prepared with Pillow, as fastnn predict prepares files
     except ImportError as e:
         raise CommandError(str(e), prog="fastnn serve") from None
-    params, meta = load_model(args.model)
+    params, meta = load_model(args.model, prog="fastnn serve")
+    kind = "probability" if meta["wiring"]["output"] == "softmax" else "score"
     try:
         server = make_server(lambda image: scores_of(params, meta, image), class_names(meta), host=args.host,
-                             port=args.port, title=os.path.basename(args.model),
-                             kind="probability" if meta.get("output", "softmax") == "softmax" else "score")
+                             port=args.port, title=os.path.basename(args.model), kind=kind)
     except OSError as e:  # port in use, address not available, permission
         raise CommandError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}", prog="fastnn serve") from None
     host, bound = server.server_address[:2]

@@ -1,9 +1,17 @@
 """``fastnn train``: train an MLP on MNIST or Fashion-MNIST and save it."""
+from __future__ import annotations
+
 import argparse
+import contextlib
 import inspect
 import os
 import shlex
+import signal
 import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -105,16 +113,88 @@ def make_schedule(spec, lr, epochs):
     return schedule
 
 
-def interrupted_path(output):
+def interrupted_path(output: str, tag: str = "interrupted") -> str:
     """Where an interrupted run saves: ``model.npz`` -> ``model.interrupted.npz`` (never an existing file)."""
     stem, suffix = os.path.splitext(output)
     suffix = suffix or ".npz"
-    candidate = f"{stem}.interrupted{suffix}"
+    candidate = f"{stem}.{tag}{suffix}"
     k = 1
-    while os.path.exists(candidate):
+    while os.path.lexists(candidate):
         k += 1
-        candidate = f"{stem}.interrupted-{k}{suffix}"
+        candidate = f"{stem}.{tag}-{k}{suffix}"
     return candidate
+
+
+def rescue_paths(output: str, tag: str) -> Iterator[str]:
+    """Places to try, in order, for trained params that cannot go to ``output``: beside it, in the
+    current folder, in the temporary folder (the output's folder may be gone or full)."""
+    name = os.path.basename(output) or "model.npz"
+    folders = [os.path.dirname(os.path.abspath(output)), os.getcwd(), tempfile.gettempdir()]
+    seen = []
+    for folder in folders:
+        if folder not in seen and os.path.isdir(folder):
+            seen.append(folder)
+            yield interrupted_path(os.path.join(folder, name), tag)
+
+
+@contextlib.contextmanager
+def _sigint_deferred():
+    """Hold Ctrl-C back while the block runs (it is delivered after): a rescue save must finish."""
+    main = threading.current_thread() is threading.main_thread()
+    if not main or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def save_rescue(output: str, params: dict, tag: str, **meta: Any) -> str | None:
+    """Save ``params`` where :func:`rescue_paths` finds room; return the path, or None if nowhere would do.
+
+    Should the full metadata be refused, the params are saved with their wiring alone: the
+    trained weights matter more than their record.
+    """
+    from ..io import save
+
+    minimal = {k: meta[k] for k in ("wiring",) if k in meta}
+    with _sigint_deferred():
+        for path in rescue_paths(output, tag):
+            for record in (meta, minimal):
+                try:
+                    return save(path, params, **record)
+                except (TypeError, ValueError):
+                    continue
+                except OSError:
+                    break
+    return None
+
+
+def save_final(output: str, params: dict, history: dict, meta: dict) -> int:
+    """Save the trained model to ``output``; if that fails (folder gone, disk full, permission,
+    Ctrl-C during the write), save it to a rescue file and say where. Returns the exit status."""
+    from ..io import save
+
+    record = dict(meta, history=history, test_accuracy=history["val_accuracy"][-1])
+    try:
+        save(output, params, **record)
+    except (OSError, TypeError, ValueError, KeyboardInterrupt) as e:
+        if isinstance(e, KeyboardInterrupt):
+            why = f"interrupted while writing {output}"
+        else:
+            why = f"cannot write {output}: {getattr(e, 'strerror', None) or e}"
+        rescue = save_rescue(output, params, "rescued", **record)
+        if rescue is None:
+            say(f"fastnn train: error: {why}; no rescue file could be written either: the trained model is lost",
+                file=sys.stderr)
+        else:
+            say(f"fastnn train: error: {why}; the trained model is saved in {rescue} instead", file=sys.stderr)
+        return EXIT_INTERRUPTED if isinstance(e, KeyboardInterrupt) else EXIT_FAILURE
+    total = sum(history["seconds"])  # epochs only: compile_seconds is kept apart
+    say(f"saved {output} (test accuracy {100 * history['val_accuracy'][-1]:.2f}%, {total:.1f} s of training)")
+    return EXIT_OK
 
 
 def compile_note(history):
@@ -128,7 +208,6 @@ def compile_note(history):
 def run(args):
     from ..augment import Distortion
     from ..initializers import init_params
-    from ..io import save
     from ..losses import check_pairing
     from ..training import DivergenceError, TrainingInterrupted, train
 
@@ -170,7 +249,8 @@ def run(args):
             bar.begin(n)
 
     meta = dict(
-        activation=args.activation, output=args.output_activation, loss=args.loss, hidden_layers=args.layers,
+        wiring={"activation": args.activation, "output": args.output_activation, "loss": args.loss},
+        hidden_layers=args.layers,
         dataset=dataset, train_samples=n, epochs=args.epochs, lr=lr, schedule=repr(schedule),
         optimizer=optimizer, optimizer_hyperparams=hyperparams, batch_size=args.batch_size, init=args.init,
         seed=args.seed, l2=args.l2, dropout=args.dropout, augment=args.augment, threads=args.threads,
@@ -190,10 +270,12 @@ def run(args):
         if done == 0:
             say("interrupted before the first epoch finished; nothing saved", file=sys.stderr)
             return EXIT_INTERRUPTED
-        rescue = interrupted_path(output)
-        save(rescue, stop.params, history=stop.history, interrupted=True, epochs_completed=done,
-             test_accuracy=stop.history["val_accuracy"][-1], **meta)
-        say(f"interrupted: saved the model after epoch {done} to {rescue}", file=sys.stderr)
+        rescue = save_rescue(output, stop.params, "interrupted", history=stop.history, interrupted=True,
+                             epochs_completed=done, test_accuracy=stop.history["val_accuracy"][-1], **meta)
+        if rescue is None:
+            say(f"interrupted after epoch {done}, and no file could be written to save the model", file=sys.stderr)
+        else:
+            say(f"interrupted: saved the model after epoch {done} to {rescue}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except DivergenceError as e:
         bar.close()
@@ -204,10 +286,7 @@ def run(args):
         raise CommandError(str(e), prog="fastnn train") from None
     finally:
         bar.close()
-    save(output, params, history=history, test_accuracy=history["val_accuracy"][-1], **meta)
-    total = sum(history["seconds"])  # epochs only: compile_seconds is kept apart
-    say(f"saved {output} (test accuracy {100 * history['val_accuracy'][-1]:.2f}%, {total:.1f} s of training)")
-    return EXIT_OK
+    return save_final(output, params, history, meta)
 
 
 def add_parser(sub):
