@@ -542,8 +542,8 @@ def test_import_fastnn_does_not_import_the_server_and_a_missing_extra_says_how_t
 
 @pytest.fixture
 def model_file(tmp_path, model):
-    params, meta = model
-    fastnn.save(tmp_path / "model.npz", params, **meta)
+    params, wiring = model
+    fastnn.save(tmp_path / "model.npz", params, wiring={**wiring, "loss": "cross_entropy"})
     return tmp_path / "model.npz"
 
 

@@ -15,10 +15,9 @@ def _is_loopback(host):
 
 
 def run(args):
-    from ..server import make_server
-
     try:
         from ..images import _pillow
+        from ..server import make_server
 
         _pillow()  # the drawing is prepared with Pillow, as fastnn predict prepares files
     except ImportError as e:
