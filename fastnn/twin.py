@@ -6,7 +6,7 @@ as the kernel's, so both drop exactly the same units.
 """
 import numpy as np
 
-from .network import _forward_layers, _gradients
+from .network import backward_layers, forward_layers
 from .optim import OPTIMIZERS
 from .validation import check_params
 
@@ -55,8 +55,8 @@ def sgd_epoch_numpy(params, X, T, order, lrs, *, activation="relu", output="soft
             masks = [dropout_multipliers(seed, step0 + s, l, layers[l][0].shape[1], keep[l]).astype(X.dtype)
                      for l in range(L - 1)]
         x = X[i : i + 1]
-        acts = _forward_layers(layers, x, activation, output, masks)
-        grads = _gradients(layers, acts, T[i : i + 1], activation, output, loss, masks)
+        acts = forward_layers(layers, x, activation, output, masks)
+        grads = backward_layers(layers, acts, T[i : i + 1], activation, output, loss, masks)
         lr = float(lrs[s])
         layers = [((1 - lr * l2) * W - lr * grads[f"W{l}"], b - lr * grads[f"b{l}"])
                   for l, (W, b) in enumerate(layers, 1)]
@@ -75,8 +75,8 @@ def _optimizer_epoch_numpy(params, X, T, order, lrs, activation, output, loss, l
         if np.any(keep[: L - 1] < 1):
             masks = [dropout_multipliers(seed, step0 + s, l, layers[l][0].shape[1], keep[l]).astype(X.dtype)
                      for l in range(L - 1)]
-        acts = _forward_layers(layers, X[i : i + 1], activation, output, masks)
-        grads = _gradients(layers, acts, T[i : i + 1], activation, output, loss, masks)
+        acts = forward_layers(layers, X[i : i + 1], activation, output, masks)
+        grads = backward_layers(layers, acts, T[i : i + 1], activation, output, loss, masks)
         for l, (W, _) in enumerate(layers, 1):
             grads[f"W{l}"] = grads[f"W{l}"] + l2 * W
         params, state = opt.update(params, grads, state)
