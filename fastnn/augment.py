@@ -39,7 +39,8 @@ from .validation import (
     refuse_integer_images,
 )
 
-__all__ = ["Distortion", "affine", "deskew", "elastic", "distort", "distort_numpy", "normalize_width"]
+__all__ = ["Distortion", "affine", "deskew", "elastic", "distort", "distort_numpy", "normalize_width",
+           "check_images", "check_image_shape"]
 
 TRUNCATE = 3.0  # Gaussian taps reach 3 sigma
 TRANSFORM_COLUMNS = ("rotation", "scale_x", "scale_y", "shear", "translate_x", "translate_y")
@@ -54,7 +55,8 @@ def _strengths(alpha, sigma):
     return check_positive_float(alpha, "alpha", allow_zero=True), check_positive_float(sigma, "sigma", allow_zero=True)
 
 
-def _image_shape(image_shape):
+def check_image_shape(image_shape):
+    """``image_shape`` as a pair of positive ints ``(height, width)``, else a clear TypeError/ValueError."""
     try:
         h, w = image_shape
     except (TypeError, ValueError):
@@ -65,10 +67,10 @@ def _image_shape(image_shape):
     return int(h), int(w)
 
 
-def _images(X, image_shape, name="X"):
+def check_images(X, image_shape, name="X"):
     """``(X, (h, w))``: X as a C-contiguous float32/float64 (n, h*w) array with values in [0, 1]
     (a copy only if needed), once ``image_shape`` and then X are checked."""
-    image_shape = _image_shape(image_shape)
+    image_shape = check_image_shape(image_shape)
     h, w = image_shape
     if not isinstance(X, np.ndarray):
         raise TypeError(f"{name} must be a NumPy array of image rows, got {type(X).__name__}")
@@ -233,7 +235,7 @@ def distort(X, transforms, seed=None, *, alpha=0.0, sigma=4.0, image_shape=(28, 
     -------
     ndarray like X: the distorted images, bilinearly resampled, zero outside, clipped to [0, 1].
     """
-    X, image_shape = _images(X, image_shape)
+    X, image_shape = check_images(X, image_shape)
     T = _transforms(transforms, len(X))
     return _run(X, T, seed_key(seed), alpha, sigma, image_shape, out)
 
@@ -252,7 +254,7 @@ def _run(X, T, key, alpha, sigma, image_shape, out):
 
 def distort_numpy(X, transforms, seed=None, *, alpha=0.0, sigma=4.0, image_shape=(28, 28)):
     """Pure-NumPy twin of :func:`distort`: same arguments, same numbers, much slower."""
-    X, image_shape = _images(X, image_shape)
+    X, image_shape = check_images(X, image_shape)
     T = _transforms(transforms, len(X))
     alpha, sigma = _strengths(alpha, sigma)
     key = seed_key(seed)
@@ -324,7 +326,7 @@ def affine(X, *, rotation=0.0, scale=1.0, shear=0.0, translate=(0.0, 0.0), image
     -------
     ndarray like X.
     """
-    X, image_shape = _images(X, image_shape)
+    X, image_shape = check_images(X, image_shape)
     n = len(X)
     if np.ndim(scale) == 0:
         scale = (scale, scale)
@@ -360,7 +362,7 @@ def normalize_width(X, width, *, threshold=0.1, image_shape=(28, 28), out=None):
     centre of its ink, which moves to the image's centre column. Images without ink are
     returned unchanged. Rows stay as tall as they were.
     """
-    X, image_shape = _images(X, image_shape)
+    X, image_shape = check_images(X, image_shape)
     width = check_positive_float(width, "width")
     threshold = check_real(threshold, "threshold", low=0.0, low_open=False, high=1.0, high_open=True)
     h, w = image_shape
@@ -393,7 +395,7 @@ def deskew(X, *, image_shape=(28, 28), out=None):
     -------
     ndarray like X. Images without ink, or with all their ink in one row, are returned unchanged.
     """
-    X, image_shape = _images(X, image_shape)
+    X, image_shape = check_images(X, image_shape)
     h, w = image_shape
     images = X.reshape(len(X), h, w).astype(np.float64)
     ys, xs = np.arange(h, dtype=np.float64), np.arange(w, dtype=np.float64)
@@ -418,7 +420,7 @@ def elastic(X, seed, *, alpha=34.0, sigma=4.0, image_shape=(28, 28), out=None):
     Gaussian of width ``sigma`` (taps to 3 sigma, zero padding), times ``alpha`` pixels.
     See :func:`distort` for the arguments.
     """
-    X, image_shape = _images(X, image_shape)
+    X, image_shape = check_images(X, image_shape)
     transforms = np.zeros((len(X), 6))
     transforms[:, 1:3] = 1.0
     return _run(X, transforms, seed_key(seed), alpha, sigma, image_shape, out)
@@ -470,7 +472,7 @@ class Distortion:
         for name, what in (("shear", "shear"), ("translate", "translate (pixels)"),
                            ("elastic_alpha", "elastic_alpha"), ("elastic_sigma", "elastic_sigma")):
             set_(self, name, check_positive_float(getattr(self, name), what, allow_zero=True))
-        set_(self, "image_shape", _image_shape(self.image_shape))
+        set_(self, "image_shape", check_image_shape(self.image_shape))
 
     def draw(self, n, seed):
         """The (n, 6) affine transforms (see :func:`distort`) that ``apply`` uses for this seed."""
@@ -501,6 +503,11 @@ class Distortion:
         -------
         ndarray like X.
         """
-        X, _ = _images(X, self.image_shape)  # checked before drawing anything
+        X, _ = check_images(X, self.image_shape)  # checked before drawing anything
         key = seed_key(seed)
         return _run(X, self._draw(len(X), key), key, self.elastic_alpha, self.elastic_sigma, self.image_shape, out)
+
+
+# The names fastnn.sklearn imported while these were private; kept until it imports the public ones.
+_images = check_images
+_image_shape = check_image_shape

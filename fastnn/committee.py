@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .augment import _images as check_images, affine
+from .augment import affine, check_images
 from .initializers import init_params
 from .network import predict_proba
 from .training import train
@@ -277,7 +277,7 @@ def committee_predict_proba(members, X, *, weights=None, shifts=None, image_shap
     if len(rows) > 1:
         raise ValueError(f"the members' arrays in X hold different numbers of rows: {sorted(rows, key=str)}; "
                          f"give every member a view of the same samples")
-    moves = _check_shifts(shifts)
+    moves = check_shifts(shifts)
     if shifts is not None:  # every view checked before any member predicts
         for x in {id(x): x for x in views}.values():
             check_images(x, image_shape, "X")
@@ -291,7 +291,7 @@ def committee_predict_proba(members, X, *, weights=None, shifts=None, image_shap
     return total.astype(out.dtype, copy=False)
 
 
-def _check_shifts(shifts):
+def check_shifts(shifts):
     """The test-time moves: ``[None]`` (the inputs as given) or a list of (dx, dy) float pairs."""
     if shifts is None:
         return [None]
@@ -316,3 +316,7 @@ def committee_predict(members, X, *, weights=None, shifts=None, image_shape=(28,
     proba = committee_predict_proba(members, X, weights=weights, shifts=shifts, image_shape=image_shape,
                                     activation=activation, output=output)
     return np.argmax(proba, axis=1).astype(np.int64)
+
+
+# The name fastnn.sklearn imported while it was private; kept until it imports the public one.
+_check_shifts = check_shifts

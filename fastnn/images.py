@@ -40,11 +40,12 @@ INK_THRESHOLD = 0.2
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
-__all__ = ["SIZE", "BOX", "CENTER", "load_digit", "read_grayscale", "preprocess_digit", "mnist_array",
+__all__ = ["SIZE", "BOX", "CENTER", "require_pillow", "load_digit", "read_grayscale", "preprocess_digit", "mnist_array",
            "has_light_background", "center_of_mass"]
 
 
-def _pillow():
+def require_pillow():
+    """Pillow's ``(Image, ImageOps)`` modules, or an ImportError that says how to install them."""
     try:
         from PIL import Image, ImageOps
     except ImportError:
@@ -130,7 +131,7 @@ def read_grayscale(path):
     filled with whichever of black or white contrasts with the opaque pixels, so a
     digit drawn on a transparent canvas keeps its contrast.
     """
-    Image, ImageOps = _pillow()
+    Image, ImageOps = require_pillow()
     try:
         with Image.open(path) as im:
             im = ImageOps.exif_transpose(im)
@@ -196,7 +197,7 @@ def preprocess_digit(gray, *, background="auto"):
     ValueError
         If the image is not 2-D, has values out of range, or holds no ink.
     """
-    Image, _ = _pillow()
+    Image, _ = require_pillow()
     if background not in ("auto", "light", "dark"):
         raise ValueError(f"background must be 'auto', 'light' or 'dark', got {background!r}")
     g = np.asarray(gray)
@@ -237,3 +238,7 @@ def _stretch_levels(ink):
     if high - low < 1e-6:
         raise ValueError("the image holds no ink (it is one flat colour)")
     return np.clip((ink - low) / (high - low), 0.0, 1.0)
+
+
+# The name fastnn.cli.serve imported while it was private; kept until it imports the public one.
+_pillow = require_pillow

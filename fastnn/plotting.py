@@ -24,10 +24,15 @@ FIGSIZES = {
 }
 """Figure sizes in inches, ``(width, height)``."""
 
-__all__ = ["DPI", "FIGSIZES", "plot_learning_curves", "plot_confusion_matrix", "plot_misclassified"]
+__all__ = ["DPI", "FIGSIZES", "new_figure", "plot_learning_curves", "plot_confusion_matrix", "plot_misclassified"]
 
 
-def _figure(name, dpi):
+def new_figure(name, dpi):
+    """An empty matplotlib ``Figure`` of the size ``FIGSIZES[name]`` at ``dpi``.
+
+    Raises ImportError without matplotlib and ValueError for a ``dpi`` outside [10, 1000], so a
+    caller can check both before any work.
+    """
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -68,7 +73,7 @@ def plot_learning_curves(history, path, *, title=None, dpi=DPI):
     epochs = list(history["epoch"])
     if not epochs:
         raise ValueError("history is empty: no completed epoch to plot")
-    fig = _figure("learning_curves", dpi)
+    fig = new_figure("learning_curves", dpi)
     loss_ax, acc_ax = fig.subplots(1, 2)
     for ax, key, label in ((loss_ax, "loss", "loss"), (acc_ax, "accuracy", "accuracy (%)")):
         scale = 100.0 if key == "accuracy" else 1.0
@@ -115,7 +120,7 @@ def plot_confusion_matrix(cm, path, *, labels=None, title=None, dpi=DPI):
         raise ValueError(f"{len(labels)} labels for a {k} x {k} matrix")
     from matplotlib.colors import PowerNorm
 
-    fig = _figure("confusion_matrix", dpi)
+    fig = new_figure("confusion_matrix", dpi)
     ax = fig.subplots()
     image = ax.imshow(cm, cmap="Blues", norm=PowerNorm(gamma=0.3, vmin=0, vmax=max(int(cm.max()), 1)))
     fig.colorbar(image, ax=ax, label="count")
@@ -175,7 +180,7 @@ def plot_misclassified(images, y_true, y_pred, path, *, labels=None, max_images=
     shown = wrong[:max_images]
     name = (lambda c: str(labels[c])) if labels is not None else str
 
-    fig = _figure("misclassified", dpi)
+    fig = new_figure("misclassified", dpi)
     heading = title or f"misclassified: {len(wrong)} of {len(y_true)} (first {len(shown)}), true → predicted"
     fig.suptitle(heading)
     ax = fig.subplots()
@@ -200,3 +205,7 @@ def plot_misclassified(images, y_true, y_pred, path, *, labels=None, max_images=
                 ha="center", va="bottom", fontsize=fontsize)
     ax.imshow(mosaic, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
     return _save(fig, path)
+
+
+# The name fastnn.cli.plot used while it was private; kept until it uses the public one.
+_figure = new_figure
