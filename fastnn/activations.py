@@ -18,13 +18,13 @@ give the same numbers, bit for bit, as the compiled element-wise kernels
 from typing import Callable, NamedTuple, Optional
 
 import numpy as np
-from numpy.typing import NDArray
+
+from .typing import Array
 
 __all__ = ["Activation", "ACTIVATIONS", "HIDDEN", "OUTPUTS", "DERIVATIVES", "SKLEARN_HIDDEN",
            "relu", "sigmoid", "tanh", "identity", "softmax",
            "relu_derivative", "sigmoid_derivative", "tanh_derivative", "identity_derivative", "softmax_derivative"]
 
-Array = NDArray[np.floating]
 
 
 def relu(z: Array) -> Array:

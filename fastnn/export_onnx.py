@@ -14,12 +14,12 @@ computes what :func:`fastnn.predict_proba` computes. Needs the ``onnx`` extra
 >>> ort.InferenceSession("model.onnx").run(None, {"input": X})[0]  # doctest: +SKIP
 """
 import os
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional
 
 from ._atomic import atomic_path
 from ._version import __version__
 from .activations import ACTIVATIONS, HIDDEN, OUTPUTS
-from .network import Params
+from .typing import Params, PathLike
 from .validation import check_choice, check_params, layer_sizes_of
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def to_onnx(params: Params, *, activation: str = "relu", output: str = "softmax"
             a = z
             continue
         a = f"a{l}"
-        attrs = {"axis": -1} if op == "Softmax" else {}
+        attrs: dict[str, Any] = {"axis": -1} if op == "Softmax" else {}
         nodes.append(helper.make_node(op, [z], [a], name=f"{kind}{l}", **attrs))
     nodes.append(helper.make_node("Identity", [a], [OUTPUT_NAME], name="output"))
     graph = helper.make_graph(
@@ -119,7 +119,7 @@ def to_onnx(params: Params, *, activation: str = "relu", output: str = "softmax"
     return model
 
 
-def export_onnx(params: Params, path: Union[str, "os.PathLike[str]"], *, activation: str = "relu",
+def export_onnx(params: Params, path: PathLike, *, activation: str = "relu",
                 output: str = "softmax") -> str:
     """Write the network to ``path`` as an ONNX file (see :func:`to_onnx`), whole or not at all.
 

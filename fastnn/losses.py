@@ -12,14 +12,13 @@ NumPy reference: it imports no compiled code.
 from typing import Callable, NamedTuple
 
 import numpy as np
-from numpy.typing import NDArray
 
 from .activations import ACTIVATIONS, OUTPUTS
+from .typing import Array
 
 __all__ = ["Loss", "LOSSES", "LOSS_FUNCTIONS", "cross_entropy", "cross_entropy_from_logits", "mse",
            "softmax_cross_entropy_delta", "mse_delta", "check_pairing", "output_delta"]
 
-Array = NDArray[np.floating]
 
 
 def cross_entropy(p: Array, t: Array) -> float:

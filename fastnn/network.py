@@ -4,7 +4,7 @@ Each takes arrays and returns new arrays; none modifies its arguments. Together 
 are the readable reference ("NumPy twin") for the compiled training kernels.
 """
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, NamedTuple, Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -12,15 +12,12 @@ from numpy.typing import ArrayLike, NDArray
 from .activations import ACTIVATIONS, DERIVATIVES, HIDDEN, OUTPUTS
 from .losses import LOSSES, check_pairing, output_delta
 from .optim import sgd
+from .typing import Array, Layers, Params
 from .validation import check_choice, check_grads, check_inputs, check_params, check_positive_float, check_targets
 
 __all__ = ["Cache", "forward", "backward", "update", "predict_proba", "predict", "forward_layers", "backward_layers",
            "PREDICT_CHUNK"]
 
-Array = NDArray[np.floating]
-Params = Mapping[str, Array]
-Layers = Sequence[tuple[Array, Array]]
-"""``[(W1, b1), ..., (WL, bL)]``, as :func:`fastnn.validation.check_params` returns them."""
 
 
 class Cache(NamedTuple):
@@ -85,8 +82,8 @@ def forward(params: Params, X: ArrayLike, *, activation: str = "relu", output: s
     check_choice(activation, HIDDEN, "activation")
     check_choice(output, OUTPUTS, "output")
     layers = check_params(params)
-    X = check_inputs(X, layers[0][0].shape[0], layers[0][0].dtype, w1_shape=layers[0][0].shape)
-    acts = forward_layers(layers, X, activation, output)
+    inputs = check_inputs(X, layers[0][0].shape[0], layers[0][0].dtype, w1_shape=layers[0][0].shape)
+    acts = forward_layers(layers, inputs, activation, output)
     return acts[-1], Cache(tuple(acts), activation, output)
 
 
@@ -175,8 +172,8 @@ def _output_chunks(params: Params, X: ArrayLike, activation: str,
     layers = check_params(params)
     n_features, dtype = layers[0][0].shape[0], layers[0][0].dtype
     if not isinstance(X, np.ndarray) or X.ndim != 2 or len(X) <= PREDICT_CHUNK or X.shape[1] != n_features:
-        X = check_inputs(X, n_features, dtype, w1_shape=layers[0][0].shape)
-        return len(X), iter([(0, forward_layers(layers, X, activation, output)[-1])])
+        inputs = check_inputs(X, n_features, dtype, w1_shape=layers[0][0].shape)
+        return inputs.shape[0], iter([(0, forward_layers(layers, inputs, activation, output)[-1])])
 
     def chunks() -> Iterator[tuple[int, Array]]:
         for start in range(0, len(X), PREDICT_CHUNK):

@@ -42,17 +42,15 @@ from functools import partial
 from typing import Any, Callable, NamedTuple, Union
 
 import numpy as np
-from numpy.typing import NDArray
 
 from .schedules import as_schedule, lr_values
+from .typing import Array, Params
 from .validation import check_float_arrays, check_real
 
 __all__ = ["Optimizer", "UpdateRule", "sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad",
            "sgd_step", "momentum_step", "nesterov_step", "adam_step", "rmsprop_step", "adagrad_step",
            "UPDATE_RULES", "OPTIMIZERS", "get_optimizer", "is_builtin"]
 
-Array = NDArray[np.floating]
-Params = Mapping[str, Array]
 State = dict[str, np.ndarray]
 Schedule = Callable[[Any], Any]
 """A learning-rate schedule: a callable of the step count (see :mod:`fastnn.schedules`)."""
@@ -168,7 +166,7 @@ def _optimizer(name: str, lr: LearningRate, hyperparams: dict[str, float]) -> Op
 
     def init(params: Params) -> State:
         check_float_arrays(params, "params")
-        state = {"step": np.array(0, dtype=np.int64)}
+        state: State = {"step": np.array(0, dtype=np.int64)}
         for slot in slots:
             for key, p in params.items():
                 state[f"{slot}/{key}"] = np.zeros_like(p)
@@ -180,7 +178,7 @@ def _optimizer(name: str, lr: LearningRate, hyperparams: dict[str, float]) -> Op
         # A Python float keeps float32 arithmetic in float32 (NumPy 2 promotion rules).
         lr_t = float(lr_values(schedule, np.asarray(t)))
         new_params: dict[str, Array] = {}
-        new_state = {"step": np.array(t + 1, dtype=np.int64)}
+        new_state: State = {"step": np.array(t + 1, dtype=np.int64)}
         for key, p in params.items():
             new_params[key], new_slots = step(p, grads[key], [state[f"{s}/{key}"] for s in slots], lr_t, t)
             for slot, a in zip(slots, new_slots):
@@ -302,18 +300,20 @@ def get_optimizer(spec: Union[str, tuple[str, Mapping[str, Any]], Optimizer], **
             raise TypeError("keyword overrides need an optimizer name, not an Optimizer; "
                             f"use get_optimizer({spec.name!r}, ...)")
         return spec
+    name: object = spec
+    kwargs: dict[str, Any] = dict(overrides)
     if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[1], Mapping):
-        spec, overrides = spec[0], {**spec[1], **overrides}
-    if not isinstance(spec, str):
-        raise TypeError(f"optimizer must be a name, (name, kwargs) or an Optimizer, got {spec!r}")
-    if spec not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {spec!r}; valid names: {', '.join(sorted(OPTIMIZERS))}")
-    factory = OPTIMIZERS[spec]
+        name, kwargs = spec[0], {**spec[1], **overrides}
+    if not isinstance(name, str):
+        raise TypeError(f"optimizer must be a name, (name, kwargs) or an Optimizer, got {name!r}")
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; valid names: {', '.join(sorted(OPTIMIZERS))}")
+    factory = OPTIMIZERS[name]
     accepted = list(inspect.signature(factory).parameters)
-    unknown = sorted(set(overrides) - set(accepted))
+    unknown = sorted(set(kwargs) - set(accepted))
     if unknown:
-        raise TypeError(f"{spec} takes no argument(s) {unknown}; it takes {accepted}")
-    return factory(**overrides)
+        raise TypeError(f"{name} takes no argument(s) {unknown}; it takes {accepted}")
+    return factory(**kwargs)
 
 
 def __getattr__(name: str) -> Any:
