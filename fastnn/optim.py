@@ -43,7 +43,7 @@ from typing import Any, Callable, NamedTuple, Union
 
 import numpy as np
 
-from .schedules import as_schedule, lr_values
+from .schedules import LearningRate, LrSchedule, as_schedule, lr_values
 from .typing import Array, Params
 from .validation import check_float_arrays, check_real
 
@@ -52,9 +52,6 @@ __all__ = ["Optimizer", "UpdateRule", "sgd", "momentum", "nesterov", "adam", "rm
            "UPDATE_RULES", "OPTIMIZERS", "get_optimizer", "is_builtin"]
 
 State = dict[str, np.ndarray]
-Schedule = Callable[[Any], Any]
-"""A learning-rate schedule: a callable of the step count (see :mod:`fastnn.schedules`)."""
-LearningRate = Union[float, Schedule]
 
 
 class Optimizer(NamedTuple):
@@ -70,7 +67,7 @@ class Optimizer(NamedTuple):
     update: Callable[[Params, Params, Mapping[str, np.ndarray]], tuple[dict[str, Array], State]]
     name: str
     hyperparams: dict[str, float]
-    lr: Schedule
+    lr: LrSchedule
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in {"lr": self.lr, **self.hyperparams}.items())
