@@ -40,6 +40,9 @@ from .training import train
 from .typing import Array, Params
 from .validation import check_params, check_positive_int
 
+__all__ = ["member_seeds", "init_committee", "train_committee", "committee_predict_proba", "committee_predict",
+           "check_shifts"]
+
 _TRAIN_OPTIONS = frozenset(inspect.signature(train).parameters) - {"params", "X", "y", "seed"}
 
 

@@ -2,9 +2,6 @@
 derivatives to finite differences, softmax and sigmoid finite at +-1e4 with every
 floating-point warning an error, and the registry's derived lists to the table."""
 import math
-import subprocess
-import sys
-import textwrap
 import warnings
 
 import numpy as np
@@ -134,32 +131,6 @@ def test_relu_derivative_float32_and_purity(rng):
     assert got.dtype == np.float32
     np.testing.assert_array_equal(a, a0)
     np.testing.assert_array_equal(delta, d0)
-
-
-PURE_MODULES = ("activations", "losses", "network", "optim", "initializers")
-
-PURE_IMPORTS = textwrap.dedent("""
-    import importlib, importlib.util, sys, types
-    spec = importlib.util.find_spec("fastnn")  # the package's folder, without running its __init__
-    package = types.ModuleType("fastnn")
-    package.__path__ = list(spec.submodule_search_locations)
-    sys.modules["fastnn"] = package
-    for name in {modules!r}:
-        importlib.import_module("fastnn." + name)
-    assert "fastnn.activations" in sys.modules
-    print(sorted(m for m in sys.modules if m.split(".")[0] in ("numba", "tqdm", "matplotlib")
-                 or m.startswith(("fastnn.kernels", "fastnn.progress", "fastnn.plotting", "fastnn.training"))))
-""")
-
-
-def test_the_pure_modules_import_no_compiled_code_and_no_display():
-    """activations, losses, network, optim and initializers are the readable NumPy reference:
-    importing them in a fresh interpreter (without fastnn's __init__, which imports training)
-    loads neither Numba, fastnn.kernels, nor a progress display or plotting."""
-    script = PURE_IMPORTS.format(modules=PURE_MODULES)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
 
 
 # --- values against independent scalar formulas --------------------------------------------
