@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 import http.client
 from collections.abc import Sequence
-from typing import IO, NamedTuple, Optional, Union
+from typing import IO, NamedTuple, Optional
 
 import numpy as np
 from numpy.typing import DTypeLike
