@@ -5,17 +5,24 @@ dimensions), NN big-endian uint32 dimensions, then the elements in C order, big-
 Every check here raises ``ValueError`` naming the file: a short, long or garbled file never
 turns into a short array.
 """
+import io
 import math
 import os
 import struct
 import zlib
+from collections.abc import Sequence
+from typing import Optional, Union
 
 import numpy as np
+from numpy.typing import DTypeLike
+
+Buffer = Union[bytes, bytearray, memoryview]
+"""Bytes in memory, as read from a file."""
 
 GZIP_MAGIC = b"\x1f\x8b"
 
 #: IDX element type code -> NumPy dtype (big-endian, as stored).
-IDX_TYPES = {
+IDX_TYPES: dict[int, np.dtype] = {
     0x08: np.dtype("u1"),
     0x09: np.dtype("i1"),
     0x0B: np.dtype(">i2"),
@@ -25,7 +32,8 @@ IDX_TYPES = {
 }
 
 
-def read_idx(path, *, shape=None, dtype=None):
+def read_idx(path: Union[str, "os.PathLike[str]"], *, shape: Optional[Sequence[Optional[int]]] = None,
+             dtype: Optional[DTypeLike] = None) -> np.ndarray:
     """Read one IDX file, ``.gz`` or uncompressed, into a NumPy array.
 
     Parameters
@@ -51,16 +59,16 @@ def read_idx(path, *, shape=None, dtype=None):
         When the magic number, the element type, the dimensions or the file length do not
         match, or the gzip stream is damaged. The message names the file.
     """
-    path = os.fspath(path)
-    with open(path, "rb") as f:
+    name = os.fspath(path)
+    with open(name, "rb") as f:
         head = f.read(2)
         f.seek(0)
         if head == GZIP_MAGIC:
-            return parse_idx(gunzip(f.read(), path), path, shape=shape, dtype=dtype)
-        return _read_uncompressed(f, path, shape=shape, dtype=dtype)
+            return parse_idx(gunzip(f.read(), name), name, shape=shape, dtype=dtype)
+        return _read_uncompressed(f, name, shape=shape, dtype=dtype)
 
 
-def gunzip(raw, name):
+def gunzip(raw: Buffer, name: str) -> bytes:
     """Decompress a whole gzip file held in ``raw`` (bytes) into one bytes object.
 
     Member by member, and every byte must belong to a member: bytes after the last member
@@ -69,11 +77,11 @@ def gunzip(raw, name):
     data actually decompressed; the length that the trailer claims is never used to size it,
     as a damaged trailer can claim gigabytes (zlib checks each member's trailer at its end).
     """
-    raw = memoryview(raw).cast("B")
-    if len(raw) < 18 or bytes(raw[:2]) != GZIP_MAGIC:
+    data = memoryview(raw).cast("B")
+    if len(data) < 18 or bytes(data[:2]) != GZIP_MAGIC:
         raise ValueError(f"{name}: not a gzip file (too short or wrong magic bytes)")
-    members = []
-    rest = raw
+    members: list[bytes] = []
+    rest: Buffer = data
     while True:
         d = zlib.decompressobj(31)
         try:
@@ -91,7 +99,7 @@ def gunzip(raw, name):
             )
 
 
-def parse_header(buf, name):
+def parse_header(buf: Buffer, name: str) -> tuple[np.dtype, tuple[int, ...], int]:
     """Return ``(dtype, dims, header_size)`` from the start of an IDX file's bytes."""
     if len(buf) < 4:
         raise ValueError(f"{name}: {len(buf)} bytes is too short for an IDX header")
@@ -113,7 +121,8 @@ def parse_header(buf, name):
     return IDX_TYPES[type_code], dims, header_size
 
 
-def parse_idx(buf, name, *, shape=None, dtype=None):
+def parse_idx(buf: Buffer, name: str, *, shape: Optional[Sequence[Optional[int]]] = None,
+              dtype: Optional[DTypeLike] = None) -> np.ndarray:
     """Turn the bytes of a whole (decompressed) IDX file into an array without copying uint8 data."""
     idx_dtype, dims, header_size = parse_header(buf, name)
     _check_expected(idx_dtype, dims, name, shape, dtype)
@@ -123,7 +132,8 @@ def parse_idx(buf, name, *, shape=None, dtype=None):
     return _native(arr)
 
 
-def _read_uncompressed(f, name, *, shape, dtype):
+def _read_uncompressed(f: io.BufferedIOBase, name: str, *, shape: Optional[Sequence[Optional[int]]],
+                       dtype: Optional[DTypeLike]) -> np.ndarray:
     head = f.read(4)
     if len(head) == 4:
         head += f.read(4 * head[3])
@@ -132,13 +142,14 @@ def _read_uncompressed(f, name, *, shape, dtype):
     expected = math.prod(dims) * idx_dtype.itemsize
     _check_length(os.fstat(f.fileno()).st_size - header_size, expected, name)
     arr = np.empty(dims, dtype=idx_dtype)
-    got = f.readinto(memoryview(arr).cast("B")) if expected else 0
+    got = f.readinto(arr.data.cast("B")) if expected else 0
     if got != expected or f.read(1):  # the file changed under us
         raise ValueError(f"{name}: file length changed while reading")
     return _native(arr)
 
 
-def _check_expected(idx_dtype, dims, name, shape, dtype):
+def _check_expected(idx_dtype: np.dtype, dims: tuple[int, ...], name: str, shape: Optional[Sequence[Optional[int]]],
+                    dtype: Optional[DTypeLike]) -> None:
     if dtype is not None and idx_dtype.newbyteorder("=") != np.dtype(dtype).newbyteorder("="):
         raise ValueError(f"{name}: IDX elements are {idx_dtype.name}, expected {np.dtype(dtype).name}")
     if shape is not None:
@@ -148,7 +159,7 @@ def _check_expected(idx_dtype, dims, name, shape, dtype):
             raise ValueError(f"{name}: IDX dimensions are {tuple(dims)}, expected {want}")
 
 
-def _check_length(have, expected, name):
+def _check_length(have: int, expected: int, name: str) -> None:
     if have < expected:
         raise ValueError(
             f"{name}: truncated: the header announces {expected} bytes of data, the file holds {have}"
@@ -159,7 +170,7 @@ def _check_length(have, expected, name):
         )
 
 
-def _native(arr):
+def _native(arr: np.ndarray) -> np.ndarray:
     if arr.dtype.byteorder == ">":
         return arr.astype(arr.dtype.newbyteorder("="))
     return arr

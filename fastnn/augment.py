@@ -24,11 +24,15 @@ committee member, as in Meier et al., 2011);
 same numbers). The conventions (centre, directions, random streams) are described in
 :mod:`fastnn.kernels.distort`.
 """
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Optional, Union
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from .kernels import distort as distort_kernels
+from .typing import Array
 from .validation import (
     check_positive_float,
     check_positive_int,
@@ -39,7 +43,14 @@ from .validation import (
     refuse_integer_images,
 )
 
-__all__ = ["Distortion", "affine", "deskew", "elastic", "distort", "distort_numpy", "normalize_width"]
+__all__ = ["Distortion", "affine", "deskew", "elastic", "distort", "distort_numpy", "normalize_width",
+           "check_images", "check_image_shape"]
+
+Seed = Union[int, Sequence[int], None]
+"""A seed: an int >= 0, a sequence of them such as ``(run_seed, epoch)``, or None (fresh entropy)."""
+
+ImageShape = tuple[int, int]
+"""``(height, width)`` of the images, in pixels."""
 
 TRUNCATE = 3.0  # Gaussian taps reach 3 sigma
 TRANSFORM_COLUMNS = ("rotation", "scale_x", "scale_y", "shear", "translate_x", "translate_y")
@@ -49,12 +60,13 @@ TRANSFORM_COLUMNS = ("rotation", "scale_x", "scale_y", "shear", "translate_x", "
 # checking what callers pass
 
 
-def _strengths(alpha, sigma):
+def _strengths(alpha: float, sigma: float) -> tuple[float, float]:
     """The elastic strength and smoothing width as floats >= 0, else a clear error."""
     return check_positive_float(alpha, "alpha", allow_zero=True), check_positive_float(sigma, "sigma", allow_zero=True)
 
 
-def _image_shape(image_shape):
+def check_image_shape(image_shape: Sequence[int]) -> ImageShape:
+    """``image_shape`` as a pair of positive ints ``(height, width)``, else a clear TypeError/ValueError."""
     try:
         h, w = image_shape
     except (TypeError, ValueError):
@@ -65,10 +77,10 @@ def _image_shape(image_shape):
     return int(h), int(w)
 
 
-def _images(X, image_shape, name="X"):
+def check_images(X: np.ndarray, image_shape: Sequence[int], name: str = "X") -> tuple[Array, ImageShape]:
     """``(X, (h, w))``: X as a C-contiguous float32/float64 (n, h*w) array with values in [0, 1]
     (a copy only if needed), once ``image_shape`` and then X are checked."""
-    image_shape = _image_shape(image_shape)
+    image_shape = check_image_shape(image_shape)
     h, w = image_shape
     if not isinstance(X, np.ndarray):
         raise TypeError(f"{name} must be a NumPy array of image rows, got {type(X).__name__}")
@@ -93,7 +105,7 @@ def _images(X, image_shape, name="X"):
     return np.ascontiguousarray(X), image_shape
 
 
-def _transforms(transforms, n):
+def _transforms(transforms: ArrayLike, n: int) -> NDArray[np.float64]:
     """The per-image affine transforms as a C-contiguous float64 (n, 6) array."""
     T = check_real_array(transforms, "transforms", (n, 6), expected=f", one row {TRANSFORM_COLUMNS} per image")
     if n and not (T[:, 1:3] > 0).all():
@@ -101,7 +113,7 @@ def _transforms(transforms, n):
     return T
 
 
-def _out(out, X):
+def _out(out: Optional[np.ndarray], X: Array) -> Array:
     if out is None:
         return np.empty_like(X)
     if not isinstance(out, np.ndarray):
@@ -116,21 +128,21 @@ def _out(out, X):
     return out
 
 
-def seed_key(seed):
+def seed_key(seed: Seed) -> np.uint64:
     """The 64-bit key of the random streams for ``seed`` (int >= 0, sequence of them, or None).
 
     The key is drawn through ``np.random.SeedSequence``, so ``(run_seed, epoch)`` pairs give
     unrelated streams; None draws fresh entropy from the operating system.
     """
-    entropy = seed
+    entropy: Union[None, int, list[int]] = None
     if seed is not None:
-        items = seed if isinstance(seed, (tuple, list)) else [seed]
+        items: list[Any] = list(seed) if isinstance(seed, (tuple, list)) else [seed]
         for s in items:
             if not is_integer(s) or s < 0:
                 raise TypeError(
                     f"seed must be a non-negative int, a sequence of them such as (seed, epoch), or None; got {seed!r}"
                 )
-        entropy = [int(s) for s in items] if isinstance(seed, (tuple, list)) else int(seed)
+        entropy = [int(s) for s in items] if isinstance(seed, (tuple, list)) else int(items[0])
     return np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0]
 
 
@@ -138,7 +150,7 @@ def seed_key(seed):
 # the random numbers and the Gaussian, shared by the kernel path and the twin
 
 
-def gaussian_taps(sigma, dtype=np.float64, max_radius=None):
+def gaussian_taps(sigma: float, dtype: DTypeLike = np.float64, max_radius: Optional[int] = None) -> Array:
     """Normalized Gaussian taps g[-R..R] with R = int(3 sigma + 0.5) (scipy's ``truncate=3``).
 
     Taps beyond ``max_radius`` (an image side) would only ever meet zero padding; they are cut
@@ -155,7 +167,7 @@ def gaussian_taps(sigma, dtype=np.float64, max_radius=None):
     return g.astype(dtype)
 
 
-def uniforms_numpy(key, image, j):
+def uniforms_numpy(key: Union[int, np.uint64], image: ArrayLike, j: ArrayLike) -> NDArray[np.float64]:
     """Uniform number ``j`` of image ``image`` in (-1, 1), broadcast over array arguments.
 
     The pure-NumPy twin of ``fastnn.kernels.distort.fill_uniform``: output ``j // 2`` of image
@@ -176,7 +188,7 @@ def uniforms_numpy(key, image, j):
     return u.reshape(np.broadcast(image, j).shape)
 
 
-def _smooth_axis(f, g, axis):
+def _smooth_axis(f: Array, g: Array, axis: int) -> Array:
     """Twin of ``smooth_rows`` along ``axis`` of ``f``: zero padding, taps paired as (+t, -t)."""
     radius = (len(g) - 1) // 2
     size = f.shape[axis]
@@ -184,7 +196,7 @@ def _smooth_axis(f, g, axis):
     pad[axis] = (radius, radius)
     p = np.pad(f, pad)
 
-    def shifted(t):
+    def shifted(t: int) -> Array:
         return np.take(p, np.arange(radius + t, radius + t + size), axis=axis)
 
     out = g[radius] * f
@@ -193,7 +205,8 @@ def _smooth_axis(f, g, axis):
     return out
 
 
-def elastic_fields_numpy(key, n, sigma, image_shape, dtype=np.float64):
+def elastic_fields_numpy(key: Union[int, np.uint64], n: int, sigma: float, image_shape: ImageShape,
+                         dtype: DTypeLike = np.float64) -> Array:
     """The smoothed fields (before alpha) of images 0..n-1 as (n, 2, h, w): x then y displacement."""
     h, w = image_shape
     j = distort_kernels.FIELD_OFFSET + np.arange(2 * h * w)
@@ -207,7 +220,8 @@ def elastic_fields_numpy(key, n, sigma, image_shape, dtype=np.float64):
 # public API
 
 
-def distort(X, transforms, seed=None, *, alpha=0.0, sigma=4.0, image_shape=(28, 28), out=None):
+def distort(X: Array, transforms: ArrayLike, seed: Seed = None, *, alpha: float = 0.0, sigma: float = 4.0,
+            image_shape: ImageShape = (28, 28), out: Optional[NDArray[np.floating]] = None) -> Array:
     """Distort every image of ``X`` by its own affine map and, if ``alpha > 0``, an elastic field.
 
     Parameters
@@ -233,12 +247,13 @@ def distort(X, transforms, seed=None, *, alpha=0.0, sigma=4.0, image_shape=(28, 
     -------
     ndarray like X: the distorted images, bilinearly resampled, zero outside, clipped to [0, 1].
     """
-    X, image_shape = _images(X, image_shape)
+    X, image_shape = check_images(X, image_shape)
     T = _transforms(transforms, len(X))
     return _run(X, T, seed_key(seed), alpha, sigma, image_shape, out)
 
 
-def _run(X, T, key, alpha, sigma, image_shape, out):
+def _run(X: Array, T: NDArray[np.float64], key: np.uint64, alpha: float, sigma: float, image_shape: ImageShape,
+         out: Optional[np.ndarray]) -> Array:
     """Check the elastic arguments and ``out``, then run the kernel on checked X and transforms T."""
     alpha, sigma = _strengths(alpha, sigma)
     out = _out(out, X)
@@ -250,9 +265,10 @@ def _run(X, T, key, alpha, sigma, image_shape, out):
     return out
 
 
-def distort_numpy(X, transforms, seed=None, *, alpha=0.0, sigma=4.0, image_shape=(28, 28)):
+def distort_numpy(X: Array, transforms: ArrayLike, seed: Seed = None, *, alpha: float = 0.0, sigma: float = 4.0,
+                  image_shape: ImageShape = (28, 28)) -> Array:
     """Pure-NumPy twin of :func:`distort`: same arguments, same numbers, much slower."""
-    X, image_shape = _images(X, image_shape)
+    X, image_shape = check_images(X, image_shape)
     T = _transforms(transforms, len(X))
     alpha, sigma = _strengths(alpha, sigma)
     key = seed_key(seed)
@@ -297,14 +313,15 @@ def distort_numpy(X, transforms, seed=None, *, alpha=0.0, sigma=4.0, image_shape
     return v.reshape(n, h * w).astype(X.dtype)
 
 
-def _per_image(value, n, width, what, low=None):
+def _per_image(value: ArrayLike, n: int, width: int, what: str, low: Optional[float] = None) -> NDArray[np.float64]:
     """``value`` (one setting for all images, or one per image) as an (n,) or (n, width) float array."""
     shape = (n,) if width == 1 else (n, width)
     want = "a number or an (n,) array" if width == 1 else f"a pair or an (n, {width}) array"
     return check_real_array(value, what, shape, broadcast=True, low=low, expected=f" ({want}, one per image)")
 
 
-def affine(X, *, rotation=0.0, scale=1.0, shear=0.0, translate=(0.0, 0.0), image_shape=(28, 28), out=None):
+def affine(X: Array, *, rotation: ArrayLike = 0.0, scale: ArrayLike = 1.0, shear: ArrayLike = 0.0,
+           translate: ArrayLike = (0.0, 0.0), image_shape: ImageShape = (28, 28), out: Optional[NDArray[np.floating]] = None) -> Array:
     """Apply one explicit affine map (or one per image) about the image centre.
 
     Parameters
@@ -324,19 +341,19 @@ def affine(X, *, rotation=0.0, scale=1.0, shear=0.0, translate=(0.0, 0.0), image
     -------
     ndarray like X.
     """
-    X, image_shape = _images(X, image_shape)
+    X, image_shape = check_images(X, image_shape)
     n = len(X)
-    if np.ndim(scale) == 0:
-        scale = (scale, scale)
+    scales: Any = (scale, scale) if np.ndim(scale) == 0 else scale
     transforms = np.empty((n, 6))
     transforms[:, 0] = _per_image(rotation, n, 1, "rotation")
-    transforms[:, 1:3] = _per_image(scale, n, 2, "scale", low=0.0)
+    transforms[:, 1:3] = _per_image(scales, n, 2, "scale", low=0.0)
     transforms[:, 3] = _per_image(shear, n, 1, "shear")
     transforms[:, 4:6] = _per_image(translate, n, 2, "translate")
     return _run(X, transforms, np.uint64(0), 0.0, 0.0, image_shape, out)
 
 
-def normalize_width(X, width, *, threshold=0.1, image_shape=(28, 28), out=None):
+def normalize_width(X: Array, width: float, *, threshold: float = 0.1, image_shape: ImageShape = (28, 28),
+                    out: Optional[NDArray[np.floating]] = None) -> Array:
     """Stretch or squeeze every image horizontally so that its ink is ``width`` pixels wide, centred.
 
     Meier et al. (2011) trained committee members on digits normalised to widths of 10 to
@@ -360,11 +377,11 @@ def normalize_width(X, width, *, threshold=0.1, image_shape=(28, 28), out=None):
     centre of its ink, which moves to the image's centre column. Images without ink are
     returned unchanged. Rows stay as tall as they were.
     """
-    X, image_shape = _images(X, image_shape)
+    X, image_shape = check_images(X, image_shape)
     width = check_positive_float(width, "width")
     threshold = check_real(threshold, "threshold", low=0.0, low_open=False, high=1.0, high_open=True)
     h, w = image_shape
-    ink = (X.reshape(len(X), h, w) > threshold).any(axis=1)  # (n, w): columns holding ink
+    ink = np.any(X.reshape(len(X), h, w) > threshold, axis=1)  # (n, w): columns holding ink
     has_ink = ink.any(axis=1)
     first = np.argmax(ink, axis=1)
     last = w - 1 - np.argmax(ink[:, ::-1], axis=1)
@@ -374,7 +391,7 @@ def normalize_width(X, width, *, threshold=0.1, image_shape=(28, 28), out=None):
                   image_shape=image_shape, out=out)
 
 
-def deskew(X, *, image_shape=(28, 28), out=None):
+def deskew(X: Array, *, image_shape: ImageShape = (28, 28), out: Optional[NDArray[np.floating]] = None) -> Array:
     """Straighten every image's slant: shear it along x so that its ink's x no longer grows with y.
 
     The classic deskewing of MNIST (LeCun et al. compare classifiers with and without it):
@@ -393,7 +410,7 @@ def deskew(X, *, image_shape=(28, 28), out=None):
     -------
     ndarray like X. Images without ink, or with all their ink in one row, are returned unchanged.
     """
-    X, image_shape = _images(X, image_shape)
+    X, image_shape = check_images(X, image_shape)
     h, w = image_shape
     images = X.reshape(len(X), h, w).astype(np.float64)
     ys, xs = np.arange(h, dtype=np.float64), np.arange(w, dtype=np.float64)
@@ -411,14 +428,15 @@ def deskew(X, *, image_shape=(28, 28), out=None):
                   out=out)
 
 
-def elastic(X, seed, *, alpha=34.0, sigma=4.0, image_shape=(28, 28), out=None):
+def elastic(X: Array, seed: Seed, *, alpha: float = 34.0, sigma: float = 4.0, image_shape: ImageShape = (28, 28),
+            out: Optional[NDArray[np.floating]] = None) -> Array:
     """Apply a random elastic distortion (Simard et al., 2003) to every image.
 
     Each image gets its own field: uniform(-1, 1) displacements per pixel, smoothed by a
     Gaussian of width ``sigma`` (taps to 3 sigma, zero padding), times ``alpha`` pixels.
     See :func:`distort` for the arguments.
     """
-    X, image_shape = _images(X, image_shape)
+    X, image_shape = check_images(X, image_shape)
     transforms = np.zeros((len(X), 6))
     transforms[:, 1:3] = 1.0
     return _run(X, transforms, seed_key(seed), alpha, sigma, image_shape, out)
@@ -435,24 +453,11 @@ class Distortion:
     smoothed by ``elastic_sigma`` (``elastic_alpha=0`` turns it off). The affine map and the
     elastic field are composed and sampled once (one bilinear interpolation, not two).
 
-    The defaults are moderate on purpose: about half the affine ranges used on MNIST in the
-    literature (up to 15 degrees, 15 % scale, 2 pixels), namely 7.5 degrees, 7.5 % per axis,
-    shear 0.075 and 0.75 pixel, and an elastic strength of 24 instead of Simard et al.'s 34, at
-    their sigma of 4. MNIST digits are centred and size-normalized, and a plain MLP has no
-    translation invariance, so strong distortions spend its capacity on images the test set
-    never shows. Measured with fastnn (per-sample SGD, lr 0.01 cosine-decayed over 30 epochs,
-    one seed, test error on the 10,000 MNIST test digits; differences under ~0.1 % are noise):
-
-    ==============================================  ==========  ==========
-    distortion                                      784-128-10  784-800-10
-    ==============================================  ==========  ==========
-    none                                            1.85 %      1.58 %
-    affine only (10 deg, 0.1, 0.1, 1 px)            1.07 %      0.91 %
-    elastic only (alpha 34, sigma 4)                1.17 %      0.83 %
-    both of the above                               1.37 %      0.68 %
-    strong (15 deg, 0.15, 0.2, 2 px, alpha 38)      1.75 %      1.08 %
-    these defaults                                  1.04 %      0.68 %
-    ==============================================  ==========  ==========
+    The defaults are moderate on purpose (about half the affine ranges used on MNIST in the
+    literature, an elastic strength of 24 instead of Simard et al.'s 34): MNIST digits are
+    centred and size-normalized and a plain MLP has no translation invariance, so strong
+    distortions spend its capacity on images the test set never shows. The test errors that
+    chose them are in ``docs/distortions.md``.
     """
 
     rotation: float = 7.5
@@ -461,22 +466,22 @@ class Distortion:
     translate: float = 0.75
     elastic_alpha: float = 24.0
     elastic_sigma: float = 4.0
-    image_shape: tuple = (28, 28)
+    image_shape: ImageShape = (28, 28)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         set_ = object.__setattr__
         set_(self, "rotation", check_real(self.rotation, "rotation (degrees)", low_open=False, high=180.0))
         set_(self, "scale", check_real(self.scale, "scale", low_open=False, high=1.0, high_open=True))
         for name, what in (("shear", "shear"), ("translate", "translate (pixels)"),
                            ("elastic_alpha", "elastic_alpha"), ("elastic_sigma", "elastic_sigma")):
             set_(self, name, check_positive_float(getattr(self, name), what, allow_zero=True))
-        set_(self, "image_shape", _image_shape(self.image_shape))
+        set_(self, "image_shape", check_image_shape(self.image_shape))
 
-    def draw(self, n, seed):
+    def draw(self, n: int, seed: Seed) -> NDArray[np.float64]:
         """The (n, 6) affine transforms (see :func:`distort`) that ``apply`` uses for this seed."""
         return self._draw(check_positive_int(n, "n", minimum=0), seed_key(seed))
 
-    def _draw(self, n, key):
+    def _draw(self, n: int, key: np.uint64) -> NDArray[np.float64]:
         u = uniforms_numpy(key, np.arange(n)[:, None], np.arange(6)[None, :]).reshape(n, 6)
         transforms = np.empty((n, 6))
         transforms[:, 0] = self.rotation * u[:, 0]
@@ -485,7 +490,7 @@ class Distortion:
         transforms[:, 4:6] = self.translate * u[:, 4:6]
         return transforms
 
-    def apply(self, X, seed, *, out=None):
+    def apply(self, X: Array, seed: Seed, *, out: Optional[NDArray[np.floating]] = None) -> Array:
         """Return a distorted copy of the image rows ``X`` (never modified).
 
         Parameters
@@ -501,6 +506,11 @@ class Distortion:
         -------
         ndarray like X.
         """
-        X, _ = _images(X, self.image_shape)  # checked before drawing anything
+        X, _ = check_images(X, self.image_shape)  # checked before drawing anything
         key = seed_key(seed)
         return _run(X, self._draw(len(X), key), key, self.elastic_alpha, self.elastic_sigma, self.image_shape, out)
+
+
+# The names fastnn.sklearn imported while these were private; kept until it imports the public ones.
+_images = check_images
+_image_shape = check_image_shape

@@ -26,20 +26,27 @@ This module imports only the core (NumPy, Numba); Dask is optional.
 import inspect
 import numbers
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Optional, Union, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-from .augment import _images as check_images, affine
+from .augment import affine, check_images
 from .initializers import init_params
 from .network import predict_proba
 from .training import train
+from .typing import Array, Params
 from .validation import check_params, check_positive_int
+
+__all__ = ["member_seeds", "init_committee", "train_committee", "committee_predict_proba", "committee_predict",
+           "check_shifts"]
 
 _TRAIN_OPTIONS = frozenset(inspect.signature(train).parameters) - {"params", "X", "y", "seed"}
 
 
-def member_seeds(seed, n_members):
+def member_seeds(seed: Optional[int], n_members: int) -> list[int]:
     """``n_members`` independent 32-bit seeds derived from one ``seed`` (NumPy's SeedSequence).
 
     Parameters
@@ -58,7 +65,9 @@ def member_seeds(seed, n_members):
     return [int(s) for s in np.random.SeedSequence(seed).generate_state(n_members)]
 
 
-def init_committee(layer_sizes, n_members=None, *, seeds=None, init="he", dtype="float32"):
+def init_committee(layer_sizes: Union[Sequence[int], Sequence[Sequence[int]]], n_members: Optional[int] = None, *,
+                   seeds: Optional[Sequence[int]] = None, init: str = "he",
+                   dtype: DTypeLike = "float32") -> list[dict[str, Array]]:
     """Initial params for every member of a committee.
 
     Parameters
@@ -79,10 +88,7 @@ def init_committee(layer_sizes, n_members=None, *, seeds=None, init="he", dtype=
         One params dict per member.
     """
     per_member = len(layer_sizes) > 0 and all(isinstance(s, (list, tuple, np.ndarray)) for s in layer_sizes)
-    if per_member:
-        sizes = [list(s) for s in layer_sizes]
-    else:
-        sizes = None
+    sizes: Optional[list[Any]] = [list(cast(Sequence[int], s)) for s in layer_sizes] if per_member else None
     n = n_members
     if n is None:
         n = len(sizes) if sizes is not None else (len(seeds) if seeds is not None else None)
@@ -92,11 +98,11 @@ def init_committee(layer_sizes, n_members=None, *, seeds=None, init="he", dtype=
     if sizes is not None and len(sizes) != n:
         raise ValueError(f"{len(sizes)} architectures given for {n} members; give one per member or one for all")
     seeds = member_seeds(None, n) if seeds is None else _check_seeds(seeds, n)
-    return [init_params(sizes[i] if sizes is not None else layer_sizes, init=init, seed=seeds[i], dtype=dtype)
-            for i in range(n)]
+    member_sizes: list[Any] = sizes if sizes is not None else [layer_sizes] * n
+    return [init_params(member_sizes[i], init=init, seed=seeds[i], dtype=dtype) for i in range(n)]
 
 
-def _check_seeds(seeds, n):
+def _check_seeds(seeds: Iterable[int], n: int) -> list[int]:
     seeds = list(seeds)
     if len(seeds) != n:
         raise ValueError(f"{len(seeds)} seeds given for {n} members; give one per member")
@@ -106,7 +112,7 @@ def _check_seeds(seeds, n):
     return [int(s) for s in seeds]
 
 
-def _check_members(members):
+def _check_members(members: Sequence[Params]) -> list[Params]:
     if isinstance(members, dict) or not isinstance(members, (list, tuple)) or len(members) == 0:
         raise TypeError("a committee is a non-empty list of params dicts (one per member)")
     for i, p in enumerate(members):
@@ -117,7 +123,8 @@ def _check_members(members):
     return list(members)
 
 
-def _member_options(options, member_options, n):
+def _member_options(options: Mapping[str, Any], member_options: Optional[Iterable[Mapping[str, Any]]],
+                    n: int) -> list[dict[str, Any]]:
     unknown = set(options) - _TRAIN_OPTIONS
     if unknown:
         raise TypeError(f"unknown training option(s) {sorted(unknown)}; train_committee takes the keyword "
@@ -138,7 +145,7 @@ def _member_options(options, member_options, n):
     return merged
 
 
-def _member_views(X, n):
+def _member_views(X: Any, n: int) -> list[Any]:
     """One input array per member: ``X`` for all, or the list of ``n`` arrays given."""
     if isinstance(X, (list, tuple)):
         if len(X) != n:
@@ -148,13 +155,16 @@ def _member_views(X, n):
     return [X] * n
 
 
-def _train_member(params, X, y, seed, options):
+def _train_member(params: Params, X: Any, y: ArrayLike, seed: int,
+                  options: Mapping[str, Any]) -> tuple[dict[str, Array], dict[str, Any]]:
     """One member: ``fastnn.train`` with this member's seed and options (runs on a thread or a Dask worker)."""
     return train(params, X, y, seed=seed, **options)
 
 
-def train_committee(members, X, y, *, seed=None, seeds=None, member_options=None, n_jobs=None, client=None,
-                    **options):
+def train_committee(members: Sequence[Params], X: Any, y: ArrayLike, *, seed: Optional[int] = None,
+                    seeds: Optional[Sequence[int]] = None,
+                    member_options: Optional[Sequence[Mapping[str, Any]]] = None, n_jobs: Optional[int] = None,
+                    client: Any = None, **options: Any) -> tuple[list[dict[str, Array]], list[dict[str, Any]]]:
     """Train every member of a committee, concurrently, and return the trained members.
 
     Parameters
@@ -220,7 +230,8 @@ def train_committee(members, X, y, *, seed=None, seeds=None, member_options=None
     return [r[0] for r in results], [r[1] for r in results]
 
 
-def _train_on_dask(client, members, views, y, seeds, opts):
+def _train_on_dask(client: Any, members: list[Params], views: list[Any], y: ArrayLike, seeds: list[int],
+                   opts: list[dict[str, Any]]) -> tuple[list[dict[str, Array]], list[dict[str, Any]]]:
     if not callable(getattr(client, "map", None)) or not callable(getattr(client, "scatter", None)):
         raise TypeError(f"client must be a dask.distributed.Client, got {type(client).__name__}")
     distinct = list({id(x): x for x in views}.values())  # each array crosses the network once
@@ -232,8 +243,9 @@ def _train_on_dask(client, members, views, y, seeds, opts):
     return [r[0] for r in results], [r[1] for r in results]
 
 
-def committee_predict_proba(members, X, *, weights=None, shifts=None, image_shape=(28, 28), activation="relu",
-                            output="softmax"):
+def committee_predict_proba(members: Sequence[Params], X: Any, *, weights: Optional[ArrayLike] = None,
+                            shifts: Optional[ArrayLike] = None, image_shape: tuple[int, int] = (28, 28),
+                            activation: str = "relu", output: str = "softmax") -> Array:
     """The committee's output: the (weighted) mean of its members' :func:`fastnn.predict_proba`.
 
     Parameters
@@ -277,21 +289,22 @@ def committee_predict_proba(members, X, *, weights=None, shifts=None, image_shap
     if len(rows) > 1:
         raise ValueError(f"the members' arrays in X hold different numbers of rows: {sorted(rows, key=str)}; "
                          f"give every member a view of the same samples")
-    moves = _check_shifts(shifts)
+    moves = check_shifts(shifts)
     if shifts is not None:  # every view checked before any member predicts
         for x in {id(x): x for x in views}.values():
             check_images(x, image_shape, "X")
-    total = None
+    total: Optional[Array] = None
     for wi, p, x in zip(w, members, views):
         share = wi / len(moves)
         for move in moves:
             seen = x if move is None else affine(x, translate=move, image_shape=image_shape)
             out = predict_proba(p, seen, activation=activation, output=output)
             total = out * share if total is None else total + out * share
+    assert total is not None  # a committee has members and check_shifts gives at least one move
     return total.astype(out.dtype, copy=False)
 
 
-def _check_shifts(shifts):
+def check_shifts(shifts: Optional[ArrayLike]) -> list[Optional[tuple[float, float]]]:
     """The test-time moves: ``[None]`` (the inputs as given) or a list of (dx, dy) float pairs."""
     if shifts is None:
         return [None]
@@ -307,8 +320,9 @@ def _check_shifts(shifts):
     return [tuple(row) for row in arr]
 
 
-def committee_predict(members, X, *, weights=None, shifts=None, image_shape=(28, 28), activation="relu",
-                      output="softmax"):
+def committee_predict(members: Sequence[Params], X: Any, *, weights: Optional[ArrayLike] = None,
+                      shifts: Optional[ArrayLike] = None, image_shape: tuple[int, int] = (28, 28),
+                      activation: str = "relu", output: str = "softmax") -> NDArray[np.int64]:
     """The class (column index) of the committee's largest mean probability for every row of ``X`` (int64).
 
     ``X`` is one array, or one per member; ``weights`` and ``shifts`` as for
@@ -316,3 +330,7 @@ def committee_predict(members, X, *, weights=None, shifts=None, image_shape=(28,
     proba = committee_predict_proba(members, X, weights=weights, shifts=shifts, image_shape=image_shape,
                                     activation=activation, output=output)
     return np.argmax(proba, axis=1).astype(np.int64)
+
+
+# The name fastnn.sklearn imported while it was private; kept until it imports the public one.
+_check_shifts = check_shifts

@@ -18,14 +18,17 @@ import pathlib
 import urllib.error
 import urllib.request
 import http.client
-from typing import NamedTuple
+from collections.abc import Sequence
+from typing import IO, NamedTuple, Optional
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from . import _idx
 from .files import atomic_path
 from ._version import __version__
-from .progress import load_tqdm, progress_bar
+from .progress import Bar, load_tqdm, progress_bar
+from .typing import PathLike
 from .validation import check_dtype, check_flag
 
 DATASETS = ("mnist", "fashion-mnist")
@@ -135,13 +138,15 @@ class Location(NamedTuple):
     folder: pathlib.Path
     status: str
     detail: str
-    files: tuple
+    files: tuple[Optional[pathlib.Path], ...]
 
     @property
-    def present(self):
+    def present(self) -> bool:
+        """Whether a verified copy is here."""
         return self.status == "ok"
 
-    def describe(self):
+    def describe(self) -> str:
+        """``source: folder: detail``, one line."""
         return f"{self.source}: {self.folder}: {self.detail}"
 
 
@@ -149,7 +154,8 @@ class Location(NamedTuple):
 # public functions
 
 
-def load_mnist(path=None, *, fashion=False, normalize=True, flatten=True, dtype="float32"):
+def load_mnist(path: Optional[PathLike] = None, *, fashion: bool = False, normalize: bool = True, flatten: bool = True,
+               dtype: DTypeLike = "float32") -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Load MNIST (or Fashion-MNIST) as ``(X_train, y_train), (X_test, y_test)``.
 
     Parameters
@@ -196,12 +202,17 @@ def load_mnist(path=None, *, fashion=False, normalize=True, flatten=True, dtype=
     fashion = check_flag(fashion, "fashion")
     normalize = check_flag(normalize, "normalize")
     flatten = check_flag(flatten, "flatten")
-    dtype = check_dtype(dtype)
+    dt = check_dtype(dtype)
     name = "fashion-mnist" if fashion else "mnist"
     folder = find(name, path)
-    files = {stem: _pick(folder, stem) for stem in STEMS}
+    files: dict[str, pathlib.Path] = {}
+    for stem in STEMS:
+        picked = _pick(folder, stem)
+        if picked is None:  # removed since find() verified the folder
+            raise DatasetNotFoundError(f"{folder}: {stem}[.gz] disappeared while loading; load again")
+        files[stem] = picked
     arrays = {stem: _load_verified(files[stem], name, stem) for stem in STEMS}
-    out = []
+    out: list[tuple[np.ndarray, np.ndarray]] = []
     for split in ("train", "t10k"):
         images, labels = arrays[f"{split}-images-idx3-ubyte"], arrays[f"{split}-labels-idx1-ubyte"]
         if len(images) != len(labels):
@@ -210,14 +221,14 @@ def load_mnist(path=None, *, fashion=False, normalize=True, flatten=True, dtype=
             images = images.reshape(len(images), -1)
         if normalize:
             # one pass: uint8 -> dtype and the division fused in one ufunc call
-            images = np.divide(images, dtype.type(255), dtype=dtype)
+            images = np.divide(images, dt.type(255), dtype=dt)
         elif not images.flags.writeable:  # a view on the decompressed bytes
             images = images.copy()
         out.append((images, labels.astype(np.int64)))
-    return tuple(out)
+    return out[0], out[1]
 
 
-def find(name="mnist", path=None):
+def find(name: str = "mnist", path: Optional[PathLike] = None) -> pathlib.Path:
     """Return the folder holding a verified copy of ``name``, downloading it if there is none.
 
     Parameters
@@ -234,7 +245,7 @@ def find(name="mnist", path=None):
     _check_name(name)
     if path is not None:
         path = _check_path(path)
-    tried = []
+    tried: list[Location] = []
     for place in search_path(name, path):
         loc = inspect(name, place[1], source=place[0])
         tried.append(loc)
@@ -251,26 +262,26 @@ def find(name="mnist", path=None):
         raise DatasetNotFoundError(_not_found_message(name, tried, exc)) from None
 
 
-def search_path(name="mnist", path=None):
+def search_path(name: str = "mnist", path: Optional[PathLike] = None) -> list[tuple[str, pathlib.Path]]:
     """The places searched for ``name``, in order, as ``(source, folder)`` pairs.
 
     With ``path`` only ``path/<name>`` and ``path`` are searched.
     """
     _check_name(name)
     if path is not None:
-        path = pathlib.Path(path)
-        return [("path", path / name), ("path", path)]
-    places = []
+        folder = pathlib.Path(path)
+        return [("path", folder / name), ("path", folder)]
+    places: list[tuple[str, pathlib.Path]] = []
     env = os.environ.get("FASTNN_DATA")
     if env:
-        env = pathlib.Path(env).expanduser()
-        places += [("FASTNN_DATA", env / name), ("FASTNN_DATA", env)]
+        env_folder = pathlib.Path(env).expanduser()
+        places += [("FASTNN_DATA", env_folder / name), ("FASTNN_DATA", env_folder)]
     places.append(("cache", cache_dir(name)))
     places += [("system", pathlib.Path(d)) for d in SYSTEM_DIRS.get(name, [])]
     return places
 
 
-def available(path=None):
+def available(path: Optional[PathLike] = None) -> dict[str, list[Location]]:
     """Say which data sets are present where.
 
     Returns
@@ -285,7 +296,7 @@ def available(path=None):
     return {name: [inspect(name, folder, source=src) for src, folder in search_path(name, path)] for name in DATASETS}
 
 
-def cache_dir(name="mnist"):
+def cache_dir(name: str = "mnist") -> pathlib.Path:
     """The user cache folder for ``name``: ``$XDG_CACHE_HOME/fastnn/<name>`` or ``~/.cache/fastnn/<name>``."""
     _check_name(name)
     base = os.environ.get("XDG_CACHE_HOME")
@@ -294,24 +305,24 @@ def cache_dir(name="mnist"):
     return root / "fastnn" / name
 
 
-def inspect(name, folder, *, source="path"):
+def inspect(name: str, folder: PathLike, *, source: str = "path") -> Location:
     """Check ``folder`` for a copy of ``name`` and return a :class:`Location` (never raises on bad files)."""
     _check_name(name)
-    folder = pathlib.Path(folder)
-    files = tuple(_pick(folder, stem) for stem in STEMS)
+    where = pathlib.Path(folder)
+    files = tuple(_pick(where, stem) for stem in STEMS)
     missing = [stem for stem, f in zip(STEMS, files) if f is None]
 
-    def loc(status, detail):
-        return Location(name, source, folder, status, detail, files)
+    def loc(status: str, detail: str) -> Location:
+        return Location(name, source, where, status, detail, files)
 
-    if not folder.is_dir():
-        return loc("absent", "does not exist" if not folder.exists() else "not a folder")
+    if not where.is_dir():
+        return loc("absent", "does not exist" if not where.exists() else "not a folder")
     if len(missing) == len(STEMS):
         return loc("absent", "no IDX files")
     if missing:
         return loc("incomplete", "missing " + ", ".join(s + "[.gz]" for s in missing))
     others = []
-    for stem, f in zip(STEMS, files):
+    for stem, f in [(stem, f) for stem, f in zip(STEMS, files) if f is not None]:  # all of them, none missing
         try:
             known = _identify_file(f)
         except (OSError, ValueError) as exc:
@@ -327,7 +338,8 @@ def inspect(name, folder, *, source="path"):
     return loc("ok", "verified")
 
 
-def download(name="mnist", folder=None, *, mirrors=None, timeout=None, progress=True):
+def download(name: str = "mnist", folder: Optional[PathLike] = None, *, mirrors: Optional[Sequence[str]] = None,
+             timeout: Optional[float] = None, progress: bool = True) -> pathlib.Path:
     """Download the files of ``name`` that ``folder`` lacks, verifying each by SHA-256.
 
     Each file is fetched from the mirrors in turn; a mirror that fails (HTTP error, time-out,
@@ -358,21 +370,21 @@ def download(name="mnist", folder=None, *, mirrors=None, timeout=None, progress=
         When every mirror failed for a file; the message lists each mirror's failure.
     """
     _check_name(name)
-    folder = pathlib.Path(folder) if folder is not None else cache_dir(name)
-    mirrors = list(MIRRORS[name] if mirrors is None else mirrors)
-    timeout = DOWNLOAD_TIMEOUT if timeout is None else timeout
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-    if not mirrors:
+    target_folder = pathlib.Path(folder) if folder is not None else cache_dir(name)
+    bases = list(MIRRORS[name] if mirrors is None else mirrors)
+    seconds = DOWNLOAD_TIMEOUT if timeout is None else timeout
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {seconds!r}")
+    if not bases:
         raise DownloadError(f"no mirrors configured for {TITLES[name]} (fastnn.datasets.MIRRORS[{name!r}] is empty)")
-    created = [p for p in (folder, *folder.parents) if not p.exists()]
-    folder.mkdir(parents=True, exist_ok=True)
+    created = [p for p in (target_folder, *target_folder.parents) if not p.exists()]
+    target_folder.mkdir(parents=True, exist_ok=True)
     try:
         for stem in STEMS:
-            target = folder / (stem + ".gz")
+            target = target_folder / (stem + ".gz")
             if target.is_file() and _known_as(target) == (name, stem):
                 continue
-            _download_one(name, stem, target, mirrors, timeout, progress)
+            _download_one(name, stem, target, bases, seconds, progress)
     except BaseException:
         for p in created:  # leave no empty folders behind either
             try:
@@ -380,7 +392,7 @@ def download(name="mnist", folder=None, *, mirrors=None, timeout=None, progress=
             except OSError:
                 break
         raise
-    return folder
+    return target_folder
 
 
 # --------------------------------------------------------------------------------------------
@@ -388,21 +400,21 @@ def download(name="mnist", folder=None, *, mirrors=None, timeout=None, progress=
 
 
 # (realpath, device, inode, mtime_ns, size) -> _Known or None
-_IDENTITY_CACHE = {}
+_IDENTITY_CACHE: dict[tuple[str, int, int, int, int], Optional[_Known]] = {}
 
 
-def _file_key(path, st):
+def _file_key(path: PathLike, st: os.stat_result) -> tuple[str, int, int, int, int]:
     return (os.path.realpath(path), st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
 
 
-def _sha256_stream(f):
+def _sha256_stream(f: IO[bytes]) -> str:
     digest = hashlib.sha256()
     while chunk := f.read(1 << 20):
         digest.update(chunk)
     return digest.hexdigest()
 
 
-def _identify_bytes(buf, name):
+def _identify_bytes(buf: _idx.Buffer, name: str) -> tuple[Optional[_Known], Optional[bytes]]:
     """Return ``(_Known or None, decompressed bytes or None)`` for a whole file held in ``buf``."""
     known = _KNOWN.get(hashlib.sha256(buf).hexdigest())
     if known is not None or bytes(buf[:2]) != _idx.GZIP_MAGIC:
@@ -413,7 +425,7 @@ def _identify_bytes(buf, name):
     return (known if known is not None and known.form == "content" else None), data
 
 
-def _identify_file(path):
+def _identify_file(path: PathLike) -> Optional[_Known]:
     st = os.stat(path)
     key = _file_key(path, st)
     if key not in _IDENTITY_CACHE:
@@ -429,7 +441,7 @@ def _identify_file(path):
     return _IDENTITY_CACHE[key]
 
 
-def _known_as(path):
+def _known_as(path: PathLike) -> Optional[tuple[str, str]]:
     try:
         known = _identify_file(path)
     except (OSError, ValueError):
@@ -437,21 +449,22 @@ def _known_as(path):
     return None if known is None else (known.dataset, known.stem)
 
 
-def _load_verified(path, name, stem):
+def _load_verified(path: PathLike, name: str, stem: str) -> np.ndarray:
     """Read ``path`` once, verify exactly those bytes, and parse them."""
     kind = "labels" if "labels" in stem else "images"
     with open(path, "rb") as f:
         st = os.fstat(f.fileno())
         is_gzip = f.read(2) == _idx.GZIP_MAGIC
         f.seek(0)
+        buf: _idx.Buffer
         if is_gzip:
             buf = f.read()  # compressed bytes; decompressed once below
-        else:  # read straight into the array that the caller will get
-            buf = np.empty(st.st_size, dtype=np.uint8)
-            if f.readinto(memoryview(buf)) != st.st_size or f.read(1):
+        else:  # read straight into the array that the caller will get (a view on its memory)
+            buf = np.empty(st.st_size, dtype=np.uint8).data
+            if f.readinto(buf) != st.st_size or f.read(1):
                 raise ValueError(f"{path}: file length changed while reading")
     key = _file_key(path, st)
-    data = None
+    data: Optional[_idx.Buffer] = None
     try:
         if key in _IDENTITY_CACHE:
             known = _IDENTITY_CACHE[key]
@@ -471,7 +484,7 @@ def _load_verified(path, name, stem):
     return arr
 
 
-def _pick(folder, stem):
+def _pick(folder: pathlib.Path, stem: str) -> Optional[pathlib.Path]:
     """The file for ``stem`` in ``folder``: the ``.gz`` if present, else the uncompressed one."""
     for candidate in (folder / (stem + ".gz"), folder / stem):
         if candidate.is_file():
@@ -483,10 +496,11 @@ def _pick(folder, stem):
 # download
 
 
-def _download_one(name, stem, target, mirrors, timeout, progress):
+def _download_one(name: str, stem: str, target: pathlib.Path, mirrors: Sequence[str], timeout: float,
+                  progress: bool) -> None:
     sizes = [k.size for k in _KNOWN.values() if (k.dataset, k.stem, k.form) == (name, stem, "gz")]
     max_size = max(sizes)
-    failures = []
+    failures: list[str] = []
     for base in mirrors:
         url = base.rstrip("/") + "/" + stem + ".gz"
         try:
@@ -501,7 +515,7 @@ def _download_one(name, stem, target, mirrors, timeout, progress):
     raise DownloadError(f"could not download {stem}.gz:\n    " + "\n    ".join(failures))
 
 
-def _fetch(url, dest, timeout, progress, max_size):
+def _fetch(url: str, dest: PathLike, timeout: float, progress: bool, max_size: int) -> str:
     """Stream ``url`` into ``dest``; return the SHA-256 of what was received."""
     request = urllib.request.Request(url, headers={"User-Agent": f"fastnn/{__version__}"})
     digest = hashlib.sha256()
@@ -529,7 +543,7 @@ def _fetch(url, dest, timeout, progress, max_size):
     return digest.hexdigest()
 
 
-def _describe_error(exc):
+def _describe_error(exc: BaseException) -> str:
     if isinstance(exc, urllib.error.HTTPError):
         return f"HTTP {exc.code} {exc.reason}"
     if isinstance(exc, urllib.error.URLError):
@@ -542,7 +556,7 @@ def _describe_error(exc):
 _load_tqdm = load_tqdm  # looked up here at each download, so a test can take tqdm away
 
 
-def _progress_bar(desc, total):
+def _progress_bar(desc: str, total: Optional[int]) -> Bar:
     return progress_bar(desc, total, unit="B", tqdm=_load_tqdm())
 
 
@@ -550,23 +564,24 @@ def _progress_bar(desc, total):
 # argument checks and messages
 
 
-def _check_name(name):
+def _check_name(name: str) -> None:
     if name not in DATASETS:
         raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(map(repr, DATASETS))}")
 
 
-def _check_path(path):
+def _check_path(path: object) -> pathlib.Path:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a folder name (str or os.PathLike), got {type(path).__name__}")
-    path = pathlib.Path(path).expanduser()
-    if not path.exists():
-        raise FileNotFoundError(f"path {str(path)!r} does not exist; pass the folder that holds the IDX files")
-    if not path.is_dir():
-        raise NotADirectoryError(f"path {str(path)!r} is a file; pass the folder that holds the IDX files")
-    return path
+    folder = pathlib.Path(path).expanduser()
+    if not folder.exists():
+        raise FileNotFoundError(f"path {str(folder)!r} does not exist; pass the folder that holds the IDX files")
+    if not folder.is_dir():
+        raise NotADirectoryError(f"path {str(folder)!r} is a file; pass the folder that holds the IDX files")
+    return folder
 
 
-def _not_found_message(name, tried, download_error, *, explicit=False):
+def _not_found_message(name: str, tried: Sequence[Location], download_error: Optional[BaseException], *,
+                       explicit: bool = False) -> str:
     title = TITLES[name]
     files = ", ".join(s + ".gz" for s in STEMS)
     lines = [f"{title} not found. Places tried, in order:"]

@@ -14,11 +14,16 @@ computes what :func:`fastnn.predict_proba` computes. Needs the ``onnx`` extra
 >>> ort.InferenceSession("model.onnx").run(None, {"input": X})[0]  # doctest: +SKIP
 """
 import os
+from typing import TYPE_CHECKING, Any, Optional
 
 from .files import atomic_path
 from ._version import __version__
-from .activations import HIDDEN, OUTPUTS
+from .activations import ACTIVATIONS, HIDDEN, OUTPUTS
+from .typing import Params, PathLike
 from .validation import check_choice, check_params, layer_sizes_of
+
+if TYPE_CHECKING:
+    import onnx
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "output"
@@ -29,13 +34,15 @@ OPSET = 17
 IR_VERSION = 8
 """The ONNX file-format version written: the one of opset 17, read by every ONNX Runtime since 1.11."""
 
-OPERATORS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "softmax": "Softmax", "identity": None}
-"""The ONNX operator of each activation fastnn has (None: nothing to compute)."""
+OPERATORS: dict[str, Optional[str]] = {name: entry.onnx_op for name, entry in ACTIVATIONS.items()}
+"""The ONNX operator of each activation fastnn has (None: nothing to compute), from
+:data:`fastnn.activations.ACTIVATIONS`."""
 
-__all__ = ["to_onnx", "export_onnx", "INPUT_NAME", "OUTPUT_NAME", "OPSET", "OPERATORS"]
+__all__ = ["to_onnx", "export_onnx", "require_onnx", "INPUT_NAME", "OUTPUT_NAME", "OPSET", "OPERATORS"]
 
 
-def _onnx():
+def require_onnx() -> Any:
+    """The ``onnx`` module, or an ImportError that says how to install it (check before any work)."""
     try:
         import onnx
     except ImportError:
@@ -44,7 +51,8 @@ def _onnx():
     return onnx
 
 
-def to_onnx(params, *, activation="relu", output="softmax", name="fastnn"):
+def to_onnx(params: Params, *, activation: str = "relu", output: str = "softmax",
+            name: str = "fastnn") -> "onnx.ModelProto":
     """The network as an ``onnx.ModelProto``, checked by ``onnx.checker.check_model``.
 
     Parameters
@@ -54,7 +62,7 @@ def to_onnx(params, *, activation="relu", output="softmax", name="fastnn"):
     activation : {'relu', 'sigmoid', 'tanh', 'identity'}
         Hidden-layer activation the network was trained with.
     output : {'softmax', 'sigmoid', 'tanh', 'identity'}
-        Output-layer activation the network was trained with.
+        The output layer's activation the network was trained with.
     name : str
         The graph's name.
 
@@ -76,7 +84,7 @@ def to_onnx(params, *, activation="relu", output="softmax", name="fastnn"):
     check_choice(output, OUTPUTS, "output")
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty string, got {name!r}")
-    onnx = _onnx()
+    onnx = require_onnx()
     from onnx import TensorProto, helper, numpy_helper
 
     sizes = layer_sizes_of(layers)
@@ -94,7 +102,7 @@ def to_onnx(params, *, activation="relu", output="softmax", name="fastnn"):
             a = z
             continue
         a = f"a{l}"
-        attrs = {"axis": -1} if op == "Softmax" else {}
+        attrs: dict[str, Any] = {"axis": -1} if op == "Softmax" else {}
         nodes.append(helper.make_node(op, [z], [a], name=f"{kind}{l}", **attrs))
     nodes.append(helper.make_node("Identity", [a], [OUTPUT_NAME], name="output"))
     graph = helper.make_graph(
@@ -111,7 +119,8 @@ def to_onnx(params, *, activation="relu", output="softmax", name="fastnn"):
     return model
 
 
-def export_onnx(params, path, *, activation="relu", output="softmax"):
+def export_onnx(params: Params, path: PathLike, *, activation: str = "relu",
+                output: str = "softmax") -> str:
     """Write the network to ``path`` as an ONNX file (see :func:`to_onnx`), whole or not at all.
 
     An existing file is replaced (atomically: a crash leaves the old file, never half a new one).
@@ -123,7 +132,7 @@ def export_onnx(params, path, *, activation="relu", output="softmax"):
     path : str or os.PathLike
         The ``.onnx`` file to write.
     activation, output : str
-        How the network is wired, as given to :func:`fastnn.train`.
+        How the network is wired (hidden and output layers' activations), as given to :func:`fastnn.train`.
 
     Returns
     -------
@@ -136,3 +145,7 @@ def export_onnx(params, path, *, activation="relu", output="softmax"):
         with open(tmp, "wb") as f:
             f.write(model.SerializeToString())
     return path
+
+
+# The name fastnn.cli.export imported while it was private; kept until it imports the public one.
+_onnx = require_onnx

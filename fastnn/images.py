@@ -23,8 +23,12 @@ Pillow (the ``cli`` extra) is needed to read PNG/JPEG files and to resize; ``.np
 arrays that are already 28 x 28 need only NumPy.
 """
 import os
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from .typing import PathLike
 
 SIZE = 28
 """Side of an MNIST image, in pixels."""
@@ -40,11 +44,12 @@ INK_THRESHOLD = 0.2
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
-__all__ = ["SIZE", "BOX", "CENTER", "load_digit", "read_grayscale", "preprocess_digit", "mnist_array",
+__all__ = ["SIZE", "BOX", "CENTER", "require_pillow", "load_digit", "read_grayscale", "preprocess_digit", "mnist_array",
            "has_light_background", "center_of_mass"]
 
 
-def _pillow():
+def require_pillow() -> tuple[Any, Any]:
+    """Pillow's ``(Image, ImageOps)`` modules, or an ImportError that says how to install them."""
     try:
         from PIL import Image, ImageOps
     except ImportError:
@@ -53,7 +58,7 @@ def _pillow():
     return Image, ImageOps
 
 
-def load_digit(path, *, background="auto"):
+def load_digit(path: PathLike, *, background: str = "auto") -> NDArray[np.float32]:
     """A digit image file as one MNIST-style input: (28, 28) float32 in [0, 1].
 
     Parameters
@@ -91,7 +96,7 @@ def load_digit(path, *, background="auto"):
         raise ValueError(f"{path!r}: {e}") from None
 
 
-def mnist_array(array):
+def mnist_array(array: ArrayLike) -> NDArray[np.float32]:
     """Check an array that is already an MNIST image and return it as (28, 28) float32 in [0, 1].
 
     Accepts shape (28, 28) or (784,); integers 0..255 (divided by 255) or floats in [0, 1].
@@ -103,7 +108,7 @@ def mnist_array(array):
     return _unit_pixels(a, np.float32).reshape(SIZE, SIZE)
 
 
-def _unit_pixels(a, dtype):
+def _unit_pixels(a: np.ndarray, dtype: type[np.floating]) -> NDArray[np.floating]:
     """Non-empty pixels ``a`` as floats of ``dtype`` in [0, 1]: integers 0..255 divided by 255,
     floats in [0, 1] as they are; anything else is refused before any conversion."""
     if a.dtype.kind in "iu":
@@ -118,19 +123,19 @@ def _unit_pixels(a, dtype):
     raise TypeError(f"pixels must be integers 0..255 or floats in [0, 1], got dtype {a.dtype}")
 
 
-def _border(image):
+def _border(image: np.ndarray) -> np.ndarray:
     """The edge pixels of a 2-D ``image``: its top and bottom rows, then the left and right columns between them."""
     return np.concatenate([image[0], image[-1], image[1:-1, 0], image[1:-1, -1]])
 
 
-def read_grayscale(path):
+def read_grayscale(path: PathLike) -> NDArray[np.float64]:
     """An image file as a 2-D float64 array in [0, 1] (0 black, 1 white).
 
     Follows the EXIF orientation (photos from phones). A transparent background is
     filled with whichever of black or white contrasts with the opaque pixels, so a
     digit drawn on a transparent canvas keeps its contrast.
     """
-    Image, ImageOps = _pillow()
+    Image, ImageOps = require_pillow()
     try:
         with Image.open(path) as im:
             im = ImageOps.exif_transpose(im)
@@ -157,13 +162,13 @@ def read_grayscale(path):
     return np.asarray(im.convert("L"), dtype=np.float64) / 255.0
 
 
-def has_light_background(gray):
+def has_light_background(gray: ArrayLike) -> bool:
     """True when the median of the border pixels of ``gray`` (values in [0, 1]) is above 0.5."""
     gray = np.asarray(gray)
     return bool(np.median(_border(gray)) > 0.5)
 
 
-def center_of_mass(image):
+def center_of_mass(image: ArrayLike) -> tuple[float, float]:
     """``(row, column)`` of the intensity-weighted centre of a 2-D image (0-based pixel indices)."""
     image = np.asarray(image, dtype=np.float64)
     total = image.sum()
@@ -173,7 +178,7 @@ def center_of_mass(image):
     return float((rows * image).sum() / total), float((cols * image).sum() / total)
 
 
-def preprocess_digit(gray, *, background="auto"):
+def preprocess_digit(gray: ArrayLike, *, background: str = "auto") -> NDArray[np.float32]:
     """Turn a grayscale image of one digit into an MNIST-style (28, 28) float32 image in [0, 1].
 
     Parameters
@@ -196,7 +201,7 @@ def preprocess_digit(gray, *, background="auto"):
     ValueError
         If the image is not 2-D, has values out of range, or holds no ink.
     """
-    Image, _ = _pillow()
+    Image, _ = require_pillow()
     if background not in ("auto", "light", "dark"):
         raise ValueError(f"background must be 'auto', 'light' or 'dark', got {background!r}")
     g = np.asarray(gray)
@@ -230,10 +235,14 @@ def preprocess_digit(gray, *, background="auto"):
     return out
 
 
-def _stretch_levels(ink):
+def _stretch_levels(ink: NDArray[np.floating]) -> NDArray[np.floating]:
     """Map the background level (median of the border) to 0 and the strongest ink to 1, clipped."""
     low = float(np.median(_border(ink)))
     high = float(ink.max())
     if high - low < 1e-6:
         raise ValueError("the image holds no ink (it is one flat colour)")
     return np.clip((ink - low) / (high - low), 0.0, 1.0)
+
+
+# The name fastnn.cli.serve imported while it was private; kept until it imports the public one.
+_pillow = require_pillow

@@ -1,31 +1,39 @@
 """Create the params dict of a multilayer perceptron."""
+from collections.abc import Sequence
+from typing import Callable, Optional
+
 import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+from .typing import Array
 
 from .validation import check_choice, check_dtype, check_layer_sizes
 
 
-def _he(rng, fan_in, fan_out):
+def _he(rng: np.random.Generator, fan_in: int, fan_out: int) -> NDArray[np.float64]:
     return rng.normal(0.0, np.sqrt(2.0 / fan_in), (fan_in, fan_out))
 
 
-def _xavier(rng, fan_in, fan_out):
+def _xavier(rng: np.random.Generator, fan_in: int, fan_out: int) -> NDArray[np.float64]:
     limit = np.sqrt(6.0 / (fan_in + fan_out))
     return rng.uniform(-limit, limit, (fan_in, fan_out))
 
 
-def _normal(rng, fan_in, fan_out):
+def _normal(rng: np.random.Generator, fan_in: int, fan_out: int) -> NDArray[np.float64]:
     return rng.normal(0.0, 0.01, (fan_in, fan_out))
 
 
-def _uniform(rng, fan_in, fan_out):
+def _uniform(rng: np.random.Generator, fan_in: int, fan_out: int) -> NDArray[np.float64]:
     return rng.uniform(-0.5, 0.5, (fan_in, fan_out))
 
 
-INITIALIZERS = {"he": _he, "xavier": _xavier, "normal": _normal, "uniform": _uniform}
+INITIALIZERS: dict[str, Callable[[np.random.Generator, int, int], NDArray[np.float64]]] = {
+    "he": _he, "xavier": _xavier, "normal": _normal, "uniform": _uniform}
 """Weight initialisers by name; each maps ``(rng, fan_in, fan_out)`` to a float64 matrix."""
 
 
-def init_params(layer_sizes, *, init="he", seed=None, dtype="float32"):
+def init_params(layer_sizes: Sequence[int], *, init: str = "he", seed: Optional[int] = None,
+                dtype: DTypeLike = "float32") -> dict[str, Array]:
     """Random weights and zero biases for a dense network.
 
     Parameters
@@ -49,7 +57,7 @@ def init_params(layer_sizes, *, init="he", seed=None, dtype="float32"):
     fill = INITIALIZERS[check_choice(init, tuple(INITIALIZERS), "init")]
     dt = check_dtype(dtype)
     rng = np.random.default_rng(seed)
-    params = {}
+    params: dict[str, Array] = {}
     for l, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), 1):
         params[f"W{l}"] = fill(rng, fan_in, fan_out).astype(dt)
         params[f"b{l}"] = np.zeros(fan_out, dtype=dt)

@@ -1,18 +1,27 @@
-"""Losses and their output-layer deltas.
+"""Losses: one registry, :data:`LOSSES`, with each loss's function, output-layer delta,
+kernel code and the output activations it pairs with.
 
 A loss is paired with the output activation: cross-entropy with softmax (the delta
 is then simply ``(p - t) / n``), mean squared error with any output. Both are means
 over the batch; MSE is the mean over all ``n * n_outputs`` entries.
+
+Adding a loss means one entry in :data:`LOSSES` plus its case in the compiled kernels
+(``fastnn.kernels``), whose codes a test holds to the table. This module is the readable
+NumPy reference: it imports no compiled code.
 """
+from typing import Callable, NamedTuple
+
 import numpy as np
 
-from .activations import DERIVATIVES
-from .kernels import elementwise as elementwise_kernels
+from .activations import ACTIVATIONS, OUTPUTS
+from .typing import Array
 
-LOSSES = ("cross_entropy", "mse")
+__all__ = ["Loss", "LOSSES", "LOSS_FUNCTIONS", "cross_entropy", "cross_entropy_from_logits", "mse",
+           "softmax_cross_entropy_delta", "mse_delta", "check_pairing", "output_delta"]
 
 
-def cross_entropy(p, t):
+
+def cross_entropy(p: Array, t: Array) -> float:
     """Mean cross-entropy of softmax probabilities ``p`` against target rows ``t``.
 
     Probabilities are clipped at the dtype's smallest normal number, so a confident
@@ -22,7 +31,7 @@ def cross_entropy(p, t):
     return float(-np.sum(t * np.log(np.clip(p, tiny, None))) / len(p))
 
 
-def cross_entropy_from_logits(z, t):
+def cross_entropy_from_logits(z: Array, t: Array) -> float:
     """Mean cross-entropy of ``softmax(z)`` against ``t``, by log-sum-exp: exact and
     unbounded, so a diverging network's loss grows instead of stopping at ``-log(tiny)``."""
     zmax = z.max(axis=1, keepdims=True)
@@ -30,24 +39,94 @@ def cross_entropy_from_logits(z, t):
     return float(np.mean(log_norm - np.sum(t * z, axis=1)))
 
 
-def mse(a, t):
+def mse(a: Array, t: Array) -> float:
     """Mean squared error, averaged over all entries."""
     return float(np.mean((a - t) ** 2))
 
 
-LOSS_FUNCTIONS = {"cross_entropy": cross_entropy, "mse": mse}
+def softmax_cross_entropy_delta(a: Array, t: Array, output: str) -> Array:
+    """Gradient of the mean cross-entropy of softmax outputs ``a`` w.r.t. the logits: ``(a - t) / n``.
+
+    Scaled by ``1 / n`` in float64 and rounded once to ``a``'s dtype, as the compiled kernels
+    do, so both give the same bits. ``output`` is always ``'softmax'`` (see :func:`check_pairing`).
+    """
+    diff = a - t
+    return (diff.astype(np.float64, copy=False) * (1.0 / len(a))).astype(a.dtype, copy=False)
 
 
-def check_pairing(output, loss):
-    """Refuse the one combination that has no meaning: cross-entropy needs softmax outputs."""
-    if loss == "cross_entropy" and output != "softmax":
-        raise ValueError(
-            f"loss='cross_entropy' needs output='softmax', got output={output!r}; "
-            "use loss='mse' with sigmoid, tanh or identity outputs"
-        )
+def mse_delta(a: Array, t: Array, output: str) -> Array:
+    """Gradient of the mean squared error w.r.t. the output layer's pre-activation.
+
+    ``dL/da = 2 (a - t) / (n k)`` passed through the output activation's derivative.
+    """
+    n, k = a.shape
+    g = (a - t) * (2.0 / (n * k))
+    return ACTIVATIONS[output].derivative(a, g)
 
 
-def output_delta(a, t, output, loss):
+class Loss(NamedTuple):
+    """Everything fastnn knows about one loss; an entry of :data:`LOSSES`.
+
+    Calling an entry calls its ``function``, so ``LOSSES["mse"](a, t)`` is ``mse(a, t)``.
+
+    Attributes
+    ----------
+    function : callable
+        ``function(a, t) -> float``, the mean loss of outputs ``a`` against targets ``t``.
+    delta : callable
+        ``delta(a, t, output) -> ndarray``, the gradient of the mean loss w.r.t. the output
+        layer's pre-activation, given the outputs ``a`` of the output activation named ``output``.
+    kernel_code : int
+        The integer the compiled kernels switch on (``fastnn.kernels.sgd.CROSS_ENTROPY``, ...).
+    outputs : tuple of str
+        The output activations it pairs with.
+    """
+
+    function: Callable[[Array, Array], float]
+    delta: Callable[[Array, Array, str], Array]
+    kernel_code: int
+    outputs: tuple[str, ...]
+
+    def __call__(self, a: Array, t: Array) -> float:
+        """``self.function(a, t)``."""
+        return self.function(a, t)
+
+
+LOSSES: dict[str, Loss] = {
+    "cross_entropy": Loss(cross_entropy, softmax_cross_entropy_delta, kernel_code=0, outputs=("softmax",)),
+    "mse": Loss(mse, mse_delta, kernel_code=1, outputs=OUTPUTS),
+}
+"""Every loss by name (see :class:`Loss`). The kernel codes must match ``fastnn.kernels``."""
+
+LOSS_FUNCTIONS: dict[str, Callable[[Array, Array], float]] = {name: loss.function for name, loss in LOSSES.items()}
+"""``LOSS_FUNCTIONS[name](a, t)``: each loss's function, derived from :data:`LOSSES`."""
+
+
+def check_pairing(output: str, loss: str) -> None:
+    """Refuse an output activation the loss has no meaning for: cross-entropy needs softmax outputs.
+
+    Raises
+    ------
+    ValueError
+        Naming the outputs the loss pairs with, and the losses that pair with ``output``.
+    """
+    entry = LOSSES.get(loss)
+    if entry is None or output in entry.outputs:
+        return
+    message = f"loss={loss!r} needs output={' or '.join(map(repr, entry.outputs))}, got output={output!r}"
+    others = [name for name, other in LOSSES.items() if output in other.outputs]
+    if others:
+        fits = [name for name in OUTPUTS if name not in entry.outputs]
+        message += f"; use loss={others[0]!r} with {_or_list(fits)} outputs"
+    raise ValueError(message)
+
+
+def _or_list(names: list[str]) -> str:
+    """``'a, b or c'``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def output_delta(a: Array, t: Array, output: str, loss: str) -> Array:
     """Gradient of the mean loss with respect to the output layer's pre-activation.
 
     Parameters
@@ -56,22 +135,18 @@ def output_delta(a, t, output, loss):
         Output-layer activations.
     t : ndarray (n, k)
         Targets (one-hot rows for classification).
-    output, loss : str
-        Names of the output activation and the loss.
+    output : str
+        Name of the output layer's activation.
+    loss : str
+        Name of the loss.
+
+    Returns
+    -------
+    ndarray (n, k)
+        A new array (``a`` and ``t`` are not modified).
     """
-    n, k = a.shape
-    if loss == "cross_entropy":
-        out = np.empty_like(a)
-        elementwise_kernels.softmax_xent_grad(a, t, out)
-        return out
-    g = (a - t) * (2.0 / (n * k))  # dL/da of mean((a - t)^2)
-    if output == "softmax":  # softmax's Jacobian is not diagonal
-        return a * (g - np.sum(g * a, axis=1, keepdims=True))
-    return DERIVATIVES[output](a, g)
+    return LOSSES[loss].delta(a, t, output)
 
 
-def output_delta_numpy(a, t, output, loss):
-    """NumPy twin of :func:`output_delta` (the softmax cross-entropy case without the kernel)."""
-    if loss == "cross_entropy":
-        return (a - t) / len(a)
-    return output_delta(a, t, output, loss)
+# The name the NumPy twin had while output_delta called a compiled kernel; kept for callers.
+output_delta_numpy = output_delta

@@ -1,32 +1,36 @@
 """Classification metrics."""
+from typing import Optional
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .network import predict
+from .typing import Params
 from .validation import check_labels, check_params, check_positive_int
 
 
-def accuracy(params, X, y, *, activation="relu", output="softmax"):
+def accuracy(params: Params, X: ArrayLike, y: ArrayLike, *, activation: str = "relu", output: str = "softmax") -> float:
     """Fraction of rows of ``X`` whose predicted class equals the label in ``y``.
 
     Labels must lie in ``[0, n_outputs)``: a label the network cannot predict is refused.
     """
-    y = check_labels(y, check_params(params)[-1][0].shape[1])
+    labels = check_labels(y, check_params(params)[-1][0].shape[1])
     predicted = predict(params, X, activation=activation, output=output)  # validates X
-    if len(y) != len(predicted):
-        raise ValueError(f"y has {len(y)} labels but X has {len(predicted)} rows; they must match")
-    return float(np.mean(predicted == y))
+    if len(labels) != len(predicted):
+        raise ValueError(f"y has {len(labels)} labels but X has {len(predicted)} rows; they must match")
+    return float(np.mean(predicted == labels))
 
 
-def confusion_matrix(y_true, y_pred, n_classes=None):
+def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, n_classes: Optional[int] = None) -> NDArray[np.int64]:
     """Counts ``C[i, j]`` of samples of true class ``i`` predicted as ``j`` (int64).
 
     ``n_classes`` defaults to ``max(y_true, y_pred) + 1``.
     """
     if n_classes is not None:
         n_classes = check_positive_int(n_classes, "n_classes")
-    y_true = check_labels(y_true, n_classes, "y_true")
-    y_pred = check_labels(y_pred, n_classes, "y_pred")
-    if len(y_true) != len(y_pred):
-        raise ValueError(f"y_true has {len(y_true)} labels, y_pred has {len(y_pred)}; they must match")
-    k = n_classes if n_classes is not None else int(max(y_true.max(), y_pred.max())) + 1
-    return np.bincount(y_true * k + y_pred, minlength=k * k).reshape(k, k).astype(np.int64)
+    true = check_labels(y_true, n_classes, "y_true")
+    pred = check_labels(y_pred, n_classes, "y_pred")
+    if len(true) != len(pred):
+        raise ValueError(f"y_true has {len(true)} labels, y_pred has {len(pred)}; they must match")
+    k = n_classes if n_classes is not None else int(max(true.max(), pred.max())) + 1
+    return np.bincount(true * k + pred, minlength=k * k).reshape(k, k).astype(np.int64)

@@ -3,27 +3,48 @@
 Each takes arrays and returns new arrays; none modifies its arguments. Together they
 are the readable reference ("NumPy twin") for the compiled training kernels.
 """
-from typing import NamedTuple
+from collections.abc import Iterator, Mapping, Sequence
+from typing import NamedTuple, Optional
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .activations import ACTIVATIONS, DERIVATIVES, HIDDEN, OUTPUTS
 from .losses import LOSSES, check_pairing, output_delta
 from .optim import sgd
+from .typing import Array, Layers, Params
 from .validation import check_choice, check_grads, check_inputs, check_params, check_positive_float, check_targets
+
+__all__ = ["Cache", "forward", "backward", "update", "predict_proba", "predict", "forward_layers", "backward_layers",
+           "PREDICT_CHUNK"]
+
 
 
 class Cache(NamedTuple):
-    """What :func:`backward` needs from :func:`forward`: every layer's output, and the wiring."""
+    """What :func:`backward` needs from :func:`forward`: every layer's output, and the wiring.
 
-    activations: tuple  # (X, A1, ..., AL): the input and each layer's output
+    Attributes
+    ----------
+    activations : tuple of ndarray
+        ``(X, A1, ..., AL)``: the input and each layer's output.
+    activation : str
+        The hidden layers' activation.
+    output : str
+        The output layer's activation.
+    """
+
+    activations: tuple[Array, ...]
     activation: str
     output: str
 
 
-def _forward_layers(layers, X, activation, output, masks=None):
-    """Layer outputs ``[X, H1, ..., HL]``.
+def forward_layers(layers: Layers, X: Array, activation: str, output: str,
+                   masks: Optional[Sequence[Array]] = None) -> list[Array]:
+    """Layer outputs ``[X, H1, ..., HL]``, with no checks: the core of :func:`forward`.
 
+    For engines and twins that have checked their arguments already: ``layers`` as
+    :func:`fastnn.validation.check_params` returns them, ``X`` of their dtype, ``activation``
+    and ``output`` names in :data:`fastnn.activations.HIDDEN` and :data:`~fastnn.activations.OUTPUTS`.
     ``masks[l - 1]`` (inverted-dropout multipliers, 0 or 1/keep) scales hidden layer
     ``l``'s output on its way to layer ``l + 1``; the list keeps the unscaled ``Hl``.
     """
@@ -32,13 +53,13 @@ def _forward_layers(layers, X, activation, output, masks=None):
     for l, (W, b) in enumerate(layers, 1):
         Z = A @ W
         Z += b
-        H = ACTIVATIONS[output if l == len(layers) else activation](Z)
+        H = ACTIVATIONS[output if l == len(layers) else activation].function(Z)
         acts.append(H)
         A = H * masks[l - 1] if masks is not None and l < len(layers) else H
     return acts
 
 
-def forward(params, X, *, activation="relu", output="softmax"):
+def forward(params: Params, X: ArrayLike, *, activation: str = "relu", output: str = "softmax") -> tuple[Array, Cache]:
     """Run a batch through the network.
 
     Parameters
@@ -48,9 +69,9 @@ def forward(params, X, *, activation="relu", output="softmax"):
     X : ndarray (n_samples, n_features)
         One sample per row, floats (scale images to [0, 1]).
     activation : {'relu', 'sigmoid', 'tanh', 'identity'}
-        Hidden-layer activation.
+        Hidden-layer activation (:data:`fastnn.activations.HIDDEN`).
     output : {'softmax', 'sigmoid', 'tanh', 'identity'}
-        Output-layer activation.
+        The output layer's activation (:data:`fastnn.activations.OUTPUTS`).
 
     Returns
     -------
@@ -61,12 +82,13 @@ def forward(params, X, *, activation="relu", output="softmax"):
     check_choice(activation, HIDDEN, "activation")
     check_choice(output, OUTPUTS, "output")
     layers = check_params(params)
-    X = check_inputs(X, layers[0][0].shape[0], layers[0][0].dtype, w1_shape=layers[0][0].shape)
-    acts = _forward_layers(layers, X, activation, output)
+    inputs = check_inputs(X, layers[0][0].shape[0], layers[0][0].dtype, w1_shape=layers[0][0].shape)
+    acts = forward_layers(layers, inputs, activation, output)
     return acts[-1], Cache(tuple(acts), activation, output)
 
 
-def backward(params, cache, y, *, activation="relu", loss="cross_entropy"):
+def backward(params: Params, cache: Cache, y: ArrayLike, *, activation: str = "relu",
+             loss: str = "cross_entropy") -> dict[str, Array]:
     """Gradients of the mean loss over the batch, by backpropagation.
 
     Parameters
@@ -98,10 +120,17 @@ def backward(params, cache, y, *, activation="relu", loss="cross_entropy"):
     if len(acts) != len(layers) + 1 or any(a.shape[1] != W.shape[0] for a, (W, _) in zip(acts, layers)):
         raise ValueError("cache does not belong to this params dict; call forward with the same params first")
     T = check_targets(y, len(acts[0]), layers[-1][0].shape[1], acts[-1].dtype)
-    return _gradients(layers, acts, T, cache.activation, cache.output, loss)
+    return backward_layers(layers, acts, T, cache.activation, cache.output, loss)
 
 
-def _gradients(layers, acts, T, activation, output, loss, masks=None):
+def backward_layers(layers: Layers, acts: Sequence[Array], T: Array, activation: str, output: str, loss: str,
+                    masks: Optional[Sequence[Array]] = None) -> dict[str, Array]:
+    """Gradients of the mean loss by backpropagation, with no checks: the core of :func:`backward`.
+
+    ``acts`` are :func:`forward_layers`'s outputs for the same ``layers``, wiring and ``masks``;
+    ``T`` the targets as rows of the outputs' dtype; ``loss`` a name in :data:`fastnn.losses.LOSSES`
+    that pairs with ``output``. Returns ``{"W1": dW1, "b1": db1, ...}`` in the params' key order.
+    """
     grads = {}
     delta = output_delta(acts[-1], T, output, loss)
     for l in range(len(layers), 0, -1):
@@ -117,7 +146,7 @@ def _gradients(layers, acts, T, activation, output, loss, masks=None):
     return {k: grads[k] for k in sorted(grads, key=lambda k: (int(k[1:]), k[0] != "W"))}
 
 
-def update(params, grads, lr):
+def update(params: Params, grads: Mapping[str, Array], lr: float) -> dict[str, Array]:
     """One gradient-descent step, ``p - lr * g`` for every array; returns a new dict.
 
     The step of :func:`fastnn.optim.sgd`, with the checks of a network's params and grads.
@@ -134,7 +163,8 @@ PREDICT_CHUNK = 8192
 """Rows per forward pass in :func:`predict_proba`, so memory stays flat for any ``len(X)``."""
 
 
-def _output_chunks(params, X, activation, output):
+def _output_chunks(params: Params, X: ArrayLike, activation: str,
+                   output: str) -> tuple[int, Iterator[tuple[int, Array]]]:
     """Check the arguments; return ``(n_rows, chunks)``, where ``chunks`` yields ``(start, outputs)``
     for consecutive chunks of at most ``PREDICT_CHUNK`` rows, each checked and converted on its own."""
     check_choice(activation, HIDDEN, "activation")
@@ -142,31 +172,33 @@ def _output_chunks(params, X, activation, output):
     layers = check_params(params)
     n_features, dtype = layers[0][0].shape[0], layers[0][0].dtype
     if not isinstance(X, np.ndarray) or X.ndim != 2 or len(X) <= PREDICT_CHUNK or X.shape[1] != n_features:
-        X = check_inputs(X, n_features, dtype, w1_shape=layers[0][0].shape)
-        return len(X), iter([(0, _forward_layers(layers, X, activation, output)[-1])])
+        inputs = check_inputs(X, n_features, dtype, w1_shape=layers[0][0].shape)
+        return inputs.shape[0], iter([(0, forward_layers(layers, inputs, activation, output)[-1])])
 
-    def chunks():
+    def chunks() -> Iterator[tuple[int, Array]]:
         for start in range(0, len(X), PREDICT_CHUNK):
             chunk = check_inputs(X[start : start + PREDICT_CHUNK], n_features, dtype, first_row=start)
-            yield start, _forward_layers(layers, chunk, activation, output)[-1]
+            yield start, forward_layers(layers, chunk, activation, output)[-1]
 
     return len(X), chunks()
 
 
-def predict_proba(params, X, *, activation="relu", output="softmax"):
+def predict_proba(params: Params, X: ArrayLike, *, activation: str = "relu", output: str = "softmax") -> Array:
     """Network outputs for ``X`` (class probabilities with a softmax output), in chunks of rows."""
     n, chunks = _output_chunks(params, X, activation, output)
-    out = None
+    out: Optional[Array] = None
     for start, part in chunks:
         if len(part) == n:
             return part
         if out is None:
             out = np.empty((n, part.shape[1]), dtype=part.dtype)
         out[start : start + len(part)] = part
+    assert out is not None  # there is always a first chunk, even for zero rows
     return out
 
 
-def predict(params, X, *, activation="relu", output="softmax"):
+def predict(params: Params, X: ArrayLike, *, activation: str = "relu",
+            output: str = "softmax") -> NDArray[np.int64]:
     """Predicted class index for every row of ``X`` (int64), chunk by chunk: the outputs of all
     rows are never held at once."""
     n, chunks = _output_chunks(params, X, activation, output)
@@ -174,3 +206,8 @@ def predict(params, X, *, activation="relu", output="softmax"):
     for start, part in chunks:
         labels[start : start + len(part)] = np.argmax(part, axis=1)
     return labels
+
+
+# The names fastnn.training imported while these were private; kept until it imports the public ones.
+_forward_layers = forward_layers
+_gradients = backward_layers

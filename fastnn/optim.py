@@ -38,16 +38,20 @@ L2 regularisation / weight decay is not an optimizer's business: add it to the g
 """
 import inspect
 from collections.abc import Mapping
-from typing import Callable, NamedTuple
+from functools import partial
+from typing import Any, Callable, NamedTuple, Union
 
 import numpy as np
 
-from .kernels import sgd as sgd_kernels
-from .schedules import as_schedule, lr_values
+from .schedules import LearningRate, LrSchedule, as_schedule, lr_values
+from .typing import Array, Params
 from .validation import check_float_arrays, check_real
 
-__all__ = ["Optimizer", "sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad",
-           "OPTIMIZERS", "KERNEL_RULES", "get_optimizer", "kernel_rule"]
+__all__ = ["Optimizer", "UpdateRule", "sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad",
+           "sgd_step", "momentum_step", "nesterov_step", "adam_step", "rmsprop_step", "adagrad_step",
+           "UPDATE_RULES", "OPTIMIZERS", "get_optimizer", "is_builtin"]
+
+State = dict[str, np.ndarray]
 
 
 class Optimizer(NamedTuple):
@@ -59,25 +63,72 @@ class Optimizer(NamedTuple):
     ``OPTIMIZERS[name](lr=lr, **hyperparams)`` builds the same optimizer again.
     """
 
-    init: Callable
-    update: Callable
+    init: Callable[[Params], State]
+    update: Callable[[Params, Params, Mapping[str, np.ndarray]], tuple[dict[str, Array], State]]
     name: str
-    hyperparams: dict
-    lr: Callable
+    hyperparams: dict[str, float]
+    lr: LrSchedule
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in {"lr": self.lr, **self.hyperparams}.items())
         return f"{self.name}({args})"
 
 
-def _check_float(name, x, *, decay):
+# -- the NumPy step of each rule: one array ``p`` with its gradient ``g`` and slot arrays, at update
+#    number ``t`` with learning rate ``lr_t``; returns the new ``p`` and the new slot arrays. --------
+
+def sgd_step(p: Array, g: Array, slots: list[Array], lr_t: float, t: int) -> tuple[Array, list[Array]]:
+    """Plain gradient descent: ``p - lr_t * g``; no slots."""
+    return p - lr_t * g, []
+
+
+def momentum_step(p: Array, g: Array, slots: list[Array], lr_t: float, t: int, *,
+                  beta: float) -> tuple[Array, list[Array]]:
+    """Heavy-ball momentum, PyTorch form: ``v = beta * v + g; p - lr_t * v``; slots ``[v]``."""
+    v = beta * slots[0] + g
+    return p - lr_t * v, [v]
+
+
+def nesterov_step(p: Array, g: Array, slots: list[Array], lr_t: float, t: int, *,
+                  beta: float) -> tuple[Array, list[Array]]:
+    """Nesterov momentum, PyTorch form: ``v = beta * v + g; p - lr_t * (g + beta * v)``; slots ``[v]``."""
+    v = beta * slots[0] + g
+    return p - lr_t * (g + beta * v), [v]
+
+
+def adam_step(p: Array, g: Array, slots: list[Array], lr_t: float, t: int, *,
+              b1: float, b2: float, eps: float) -> tuple[Array, list[Array]]:
+    """Adam with bias correction, ``eps`` added to ``sqrt(v_hat)``; slots ``[m, v]``."""
+    m = b1 * slots[0] + (1 - b1) * g
+    v = b2 * slots[1] + (1 - b2) * (g * g)
+    m_hat = m / (1 - b1 ** (t + 1))
+    v_hat = v / (1 - b2 ** (t + 1))
+    return p - lr_t * m_hat / (np.sqrt(v_hat) + eps), [m, v]
+
+
+def rmsprop_step(p: Array, g: Array, slots: list[Array], lr_t: float, t: int, *,
+                 decay: float, eps: float) -> tuple[Array, list[Array]]:
+    """RMSprop: ``s = decay * s + (1-decay) * g**2; p - lr_t * g / (sqrt(s) + eps)``; slots ``[s]``."""
+    s = decay * slots[0] + (1 - decay) * (g * g)
+    return p - lr_t * g / (np.sqrt(s) + eps), [s]
+
+
+def adagrad_step(p: Array, g: Array, slots: list[Array], lr_t: float, t: int, *,
+                 eps: float) -> tuple[Array, list[Array]]:
+    """Adagrad: ``s = s + g**2; p - lr_t * g / (sqrt(s) + eps)``; slots ``[s]``."""
+    s = slots[0] + g * g
+    return p - lr_t * g / (np.sqrt(s) + eps), [s]
+
+
+def _check_float(name: str, x: float, *, decay: bool) -> float:
     """``x`` as a float: a decay rate in [0, 1) when ``decay``, else finite and > 0."""
     if decay:
         return check_real(x, name, low=0.0, low_open=False, high=1.0, high_open=True)
     return check_real(x, name)
 
 
-def _check_update_inputs(params, grads, state, slots):
+def _check_update_inputs(params: Params, grads: Params, state: Mapping[str, np.ndarray],
+                         slots: tuple[str, ...]) -> int:
     """Validate ``update``'s arguments; return the step count ``state["step"]`` as an int."""
     check_float_arrays(params, "params")
     check_float_arrays(grads, "grads")
@@ -104,66 +155,55 @@ def _check_update_inputs(params, grads, state, slots):
     return int(step)
 
 
-def _optimizer(name, lr, hyperparams, slots, rule):
-    """Build an Optimizer from a per-array ``rule(p, g, slot_arrays, lr_t, t) -> (p, slot_arrays)``."""
+def _optimizer(name: str, lr: LearningRate, hyperparams: dict[str, float]) -> Optimizer:
+    """Build the Optimizer of the rule ``UPDATE_RULES[name]`` with checked ``hyperparams``."""
     schedule = as_schedule(lr)  # checks lr: a number > 0 or a callable
+    slots = UPDATE_RULES[name].slots
+    step = partial(UPDATE_RULES[name].step, **hyperparams)
 
-    def init(params):
+    def init(params: Params) -> State:
         check_float_arrays(params, "params")
-        state = {"step": np.array(0, dtype=np.int64)}
+        state: State = {"step": np.array(0, dtype=np.int64)}
         for slot in slots:
             for key, p in params.items():
                 state[f"{slot}/{key}"] = np.zeros_like(p)
         return state
 
-    def update(params, grads, state):
+    def update(params: Params, grads: Params,
+               state: Mapping[str, np.ndarray]) -> tuple[dict[str, Array], State]:
         t = _check_update_inputs(params, grads, state, slots)
         # A Python float keeps float32 arithmetic in float32 (NumPy 2 promotion rules).
         lr_t = float(lr_values(schedule, np.asarray(t)))
-        new_params, new_state = {}, {"step": np.array(t + 1, dtype=np.int64)}
+        new_params: dict[str, Array] = {}
+        new_state: State = {"step": np.array(t + 1, dtype=np.int64)}
         for key, p in params.items():
-            new_params[key], new_slots = rule(p, grads[key], [state[f"{s}/{key}"] for s in slots], lr_t, t)
+            new_params[key], new_slots = step(p, grads[key], [state[f"{s}/{key}"] for s in slots], lr_t, t)
             for slot, a in zip(slots, new_slots):
                 new_state[f"{slot}/{key}"] = a
         return new_params, new_state
 
     init.__doc__ = f"Initial {name} state for ``params``: step 0, zero slots {list(slots)}."
     update.__doc__ = f"One {name} step: new ``(params, state)``; the inputs are not modified."
-    update.rule_name = name  # marks the built-in rule, which the compiled per-sample paths also run
+    setattr(update, "rule_name", name)  # marks the built-in rule: see is_builtin
     return Optimizer(init, update, name, hyperparams, schedule)
 
 
-def sgd(lr=0.01):
+def sgd(lr: LearningRate = 0.01) -> Optimizer:
     """Plain gradient descent: ``p -= lr_t * g``. ``lr`` is a float > 0 or a schedule."""
-    def rule(p, g, slots, lr_t, t):
-        return p - lr_t * g, []
-
-    return _optimizer("sgd", lr, {}, (), rule)
+    return _optimizer("sgd", lr, {})
 
 
-def momentum(lr=0.01, beta=0.9):
+def momentum(lr: LearningRate = 0.01, beta: float = 0.9) -> Optimizer:
     """Heavy-ball momentum, PyTorch form: ``v = beta * v + g; p -= lr_t * v``."""
-    beta = _check_float("beta", beta, decay=True)
-
-    def rule(p, g, slots, lr_t, t):
-        v = beta * slots[0] + g
-        return p - lr_t * v, [v]
-
-    return _optimizer("momentum", lr, {"beta": beta}, ("velocity",), rule)
+    return _optimizer("momentum", lr, {"beta": _check_float("beta", beta, decay=True)})
 
 
-def nesterov(lr=0.01, beta=0.9):
+def nesterov(lr: LearningRate = 0.01, beta: float = 0.9) -> Optimizer:
     """Nesterov momentum, PyTorch form: ``v = beta * v + g; p -= lr_t * (g + beta * v)``."""
-    beta = _check_float("beta", beta, decay=True)
-
-    def rule(p, g, slots, lr_t, t):
-        v = beta * slots[0] + g
-        return p - lr_t * (g + beta * v), [v]
-
-    return _optimizer("nesterov", lr, {"beta": beta}, ("velocity",), rule)
+    return _optimizer("nesterov", lr, {"beta": _check_float("beta", beta, decay=True)})
 
 
-def adam(lr=0.001, b1=0.9, b2=0.999, eps=1e-8):
+def adam(lr: LearningRate = 0.001, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Optimizer:
     """Adam (Kingma & Ba) with bias correction; ``eps`` is added to ``sqrt(v_hat)``.
 
     ``m = b1 m + (1-b1) g; v = b2 v + (1-b2) g**2;
@@ -172,73 +212,70 @@ def adam(lr=0.001, b1=0.9, b2=0.999, eps=1e-8):
     b1 = _check_float("b1", b1, decay=True)
     b2 = _check_float("b2", b2, decay=True)
     eps = _check_float("eps", eps, decay=False)
-
-    def rule(p, g, slots, lr_t, t):
-        m = b1 * slots[0] + (1 - b1) * g
-        v = b2 * slots[1] + (1 - b2) * (g * g)
-        m_hat = m / (1 - b1 ** (t + 1))
-        v_hat = v / (1 - b2 ** (t + 1))
-        return p - lr_t * m_hat / (np.sqrt(v_hat) + eps), [m, v]
-
-    return _optimizer("adam", lr, {"b1": b1, "b2": b2, "eps": eps}, ("m", "v"), rule)
+    return _optimizer("adam", lr, {"b1": b1, "b2": b2, "eps": eps})
 
 
-def rmsprop(lr=0.001, decay=0.9, eps=1e-8):
+def rmsprop(lr: LearningRate = 0.001, decay: float = 0.9, eps: float = 1e-8) -> Optimizer:
     """RMSprop: ``s = decay * s + (1-decay) * g**2; p -= lr_t * g / (sqrt(s) + eps)``, ``s`` from 0."""
     decay = _check_float("decay", decay, decay=True)
     eps = _check_float("eps", eps, decay=False)
-
-    def rule(p, g, slots, lr_t, t):
-        s = decay * slots[0] + (1 - decay) * (g * g)
-        return p - lr_t * g / (np.sqrt(s) + eps), [s]
-
-    return _optimizer("rmsprop", lr, {"decay": decay, "eps": eps}, ("sq_avg",), rule)
+    return _optimizer("rmsprop", lr, {"decay": decay, "eps": eps})
 
 
-def adagrad(lr=0.01, eps=1e-10):
+def adagrad(lr: LearningRate = 0.01, eps: float = 1e-10) -> Optimizer:
     """Adagrad: ``s = s + g**2; p -= lr_t * g / (sqrt(s) + eps)``, ``s`` from 0."""
-    eps = _check_float("eps", eps, decay=False)
-
-    def rule(p, g, slots, lr_t, t):
-        s = slots[0] + g * g
-        return p - lr_t * g / (np.sqrt(s) + eps), [s]
-
-    return _optimizer("adagrad", lr, {"eps": eps}, ("sq_sum",), rule)
+    return _optimizer("adagrad", lr, {"eps": _check_float("eps", eps, decay=False)})
 
 
-OPTIMIZERS = {"sgd": sgd, "momentum": momentum, "nesterov": nesterov,
-              "adam": adam, "rmsprop": rmsprop, "adagrad": adagrad}
+class UpdateRule(NamedTuple):
+    """Everything fastnn knows about one built-in update rule; an entry of :data:`UPDATE_RULES`.
 
-KERNEL_RULES = {
-    "sgd": (sgd_kernels.SGD, ()),
-    "momentum": (sgd_kernels.MOMENTUM, ("beta",)),
-    "nesterov": (sgd_kernels.NESTEROV, ("beta",)),
-    "adam": (sgd_kernels.ADAM, ("b1", "b2", "eps")),
-    "rmsprop": (sgd_kernels.RMSPROP, ("decay", "eps")),
-    "adagrad": (sgd_kernels.ADAGRAD, ("eps",)),
-}
-"""Each built-in rule as the compiled per-sample kernels run it: its code in
-``fastnn.kernels.sgd`` and the names of its constants in the order the kernel reads them."""
-
-
-def kernel_rule(opt):
-    """``(code, constants)`` of a built-in optimizer for the compiled per-sample kernels.
-
-    Raises
-    ------
-    ValueError
-        For an optimizer built from its own ``init``/``update`` pair: the kernels only know
-        the built-in rules, so such an optimizer needs a ``batch_size`` (which calls its update).
+    Attributes
+    ----------
+    factory : callable
+        The public constructor (:func:`sgd`, :func:`adam`, ...), which checks the constants.
+    step : callable
+        The NumPy step of one array, ``step(p, g, slots, lr_t, t, **constants) -> (p, slots)``.
+    slots : tuple of str
+        The names of its per-param state arrays, in the order ``step`` takes them.
+    kernel_code : int
+        The integer the compiled per-sample kernels switch on (``fastnn.kernels.sgd.ADAM``, ...).
+    kernel_constants : tuple of str
+        The names of its constants (keys of ``Optimizer.hyperparams``) in the order the
+        compiled kernels read them.
     """
-    if opt.name not in KERNEL_RULES or getattr(opt.update, "rule_name", None) != opt.name:
-        raise ValueError(f"optimizer {opt.name!r} is not one of fastnn's built-in rules ({', '.join(KERNEL_RULES)}), "
-                         "so the compiled per-sample path cannot run it; train with a batch_size (e.g. "
-                         "batch_size=32), which calls its update function")
-    code, names = KERNEL_RULES[opt.name]
-    return code, np.array([opt.hyperparams[k] for k in names], dtype=np.float64)
+
+    factory: Callable[..., Optimizer]
+    step: Callable[..., tuple[Array, list[Array]]]
+    slots: tuple[str, ...]
+    kernel_code: int
+    kernel_constants: tuple[str, ...]
 
 
-def get_optimizer(spec, **overrides):
+UPDATE_RULES: dict[str, UpdateRule] = {
+    "sgd": UpdateRule(sgd, sgd_step, (), kernel_code=0, kernel_constants=()),
+    "momentum": UpdateRule(momentum, momentum_step, ("velocity",), kernel_code=1, kernel_constants=("beta",)),
+    "nesterov": UpdateRule(nesterov, nesterov_step, ("velocity",), kernel_code=2, kernel_constants=("beta",)),
+    "adam": UpdateRule(adam, adam_step, ("m", "v"), kernel_code=3, kernel_constants=("b1", "b2", "eps")),
+    "rmsprop": UpdateRule(rmsprop, rmsprop_step, ("sq_avg",), kernel_code=4, kernel_constants=("decay", "eps")),
+    "adagrad": UpdateRule(adagrad, adagrad_step, ("sq_sum",), kernel_code=5, kernel_constants=("eps",)),
+}
+"""Every built-in update rule by name (see :class:`UpdateRule`). The kernel codes must match ``fastnn.kernels``."""
+
+OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {name: rule.factory for name, rule in UPDATE_RULES.items()}
+"""The constructor of each built-in rule by name, derived from :data:`UPDATE_RULES`."""
+
+def is_builtin(opt: Optimizer) -> bool:
+    """Whether ``opt`` runs the built-in rule of its name (made by :func:`sgd`, :func:`adam`, ...).
+
+    False for an Optimizer assembled from one's own ``init``/``update`` pair, even under a
+    built-in name: only a built-in rule may be replaced by another implementation of it
+    (such as the compiled per-sample kernels).
+    """
+    return opt.name in UPDATE_RULES and getattr(opt.update, "rule_name", None) == opt.name
+
+
+def get_optimizer(spec: Union[str, tuple[str, Mapping[str, Any]], Optimizer], **overrides: Any) -> Optimizer:
     """An Optimizer from a name, a name with keyword overrides, or an Optimizer.
 
     Parameters
@@ -260,15 +297,27 @@ def get_optimizer(spec, **overrides):
             raise TypeError("keyword overrides need an optimizer name, not an Optimizer; "
                             f"use get_optimizer({spec.name!r}, ...)")
         return spec
+    name: object = spec
+    kwargs: dict[str, Any] = dict(overrides)
     if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[1], Mapping):
-        spec, overrides = spec[0], {**spec[1], **overrides}
-    if not isinstance(spec, str):
-        raise TypeError(f"optimizer must be a name, (name, kwargs) or an Optimizer, got {spec!r}")
-    if spec not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {spec!r}; valid names: {', '.join(sorted(OPTIMIZERS))}")
-    factory = OPTIMIZERS[spec]
+        name, kwargs = spec[0], {**spec[1], **overrides}
+    if not isinstance(name, str):
+        raise TypeError(f"optimizer must be a name, (name, kwargs) or an Optimizer, got {name!r}")
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; valid names: {', '.join(sorted(OPTIMIZERS))}")
+    factory = OPTIMIZERS[name]
     accepted = list(inspect.signature(factory).parameters)
-    unknown = sorted(set(overrides) - set(accepted))
+    unknown = sorted(set(kwargs) - set(accepted))
     if unknown:
-        raise TypeError(f"{spec} takes no argument(s) {unknown}; it takes {accepted}")
-    return factory(**overrides)
+        raise TypeError(f"{name} takes no argument(s) {unknown}; it takes {accepted}")
+    return factory(**kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    """``KERNEL_RULES`` and ``kernel_rule``, which lived here before they moved to
+    :mod:`fastnn.kernel_codes` (this module is pure NumPy); kept while callers move."""
+    if name in ("KERNEL_RULES", "kernel_rule"):
+        from . import kernel_codes
+
+        return getattr(kernel_codes, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

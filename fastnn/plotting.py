@@ -8,11 +8,18 @@ an existing file is never left half-written.
 """
 import math
 import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .files import atomic_path
+from .typing import PathLike
 from .validation import is_integer
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 DPI = 100
 """Default resolution: the PNGs are ``FIGSIZES[...]`` inches times this many pixels."""
@@ -24,10 +31,15 @@ FIGSIZES = {
 }
 """Figure sizes in inches, ``(width, height)``."""
 
-__all__ = ["DPI", "FIGSIZES", "plot_learning_curves", "plot_confusion_matrix", "plot_misclassified"]
+__all__ = ["DPI", "FIGSIZES", "new_figure", "plot_learning_curves", "plot_confusion_matrix", "plot_misclassified"]
 
 
-def _figure(name, dpi):
+def new_figure(name: str, dpi: float) -> "Figure":
+    """An empty matplotlib ``Figure`` of the size ``FIGSIZES[name]`` at ``dpi``.
+
+    Raises ImportError without matplotlib and ValueError for a ``dpi`` outside [10, 1000], so a
+    caller can check both before any work.
+    """
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -38,14 +50,15 @@ def _figure(name, dpi):
     return Figure(figsize=FIGSIZES[name], dpi=dpi, layout="constrained")
 
 
-def _save(fig, path):
-    path = os.fspath(path)
-    with atomic_path(path) as tmp:
+def _save(fig: "Figure", path: PathLike) -> str:
+    target = os.fspath(path)
+    with atomic_path(target) as tmp:
         fig.savefig(tmp, format="png", dpi=fig.dpi)
-    return path
+    return target
 
 
-def plot_learning_curves(history, path, *, title=None, dpi=DPI):
+def plot_learning_curves(history: Mapping[str, Any], path: PathLike, *, title: Optional[str] = None,
+                         dpi: float = DPI) -> str:
     """Loss and accuracy per epoch, train beside test, as a PNG.
 
     Parameters
@@ -68,7 +81,7 @@ def plot_learning_curves(history, path, *, title=None, dpi=DPI):
     epochs = list(history["epoch"])
     if not epochs:
         raise ValueError("history is empty: no completed epoch to plot")
-    fig = _figure("learning_curves", dpi)
+    fig = new_figure("learning_curves", dpi)
     loss_ax, acc_ax = fig.subplots(1, 2)
     for ax, key, label in ((loss_ax, "loss", "loss"), (acc_ax, "accuracy", "accuracy (%)")):
         scale = 100.0 if key == "accuracy" else 1.0
@@ -87,7 +100,8 @@ def plot_learning_curves(history, path, *, title=None, dpi=DPI):
     return _save(fig, path)
 
 
-def plot_confusion_matrix(cm, path, *, labels=None, title=None, dpi=DPI):
+def plot_confusion_matrix(cm: ArrayLike, path: PathLike, *, labels: Optional[Sequence[str]] = None,
+                          title: Optional[str] = None, dpi: float = DPI) -> str:
     """A confusion matrix as an annotated heatmap PNG.
 
     Colours follow the counts on a power scale (gamma 0.3), so the few errors off the
@@ -115,7 +129,7 @@ def plot_confusion_matrix(cm, path, *, labels=None, title=None, dpi=DPI):
         raise ValueError(f"{len(labels)} labels for a {k} x {k} matrix")
     from matplotlib.colors import PowerNorm
 
-    fig = _figure("confusion_matrix", dpi)
+    fig = new_figure("confusion_matrix", dpi)
     ax = fig.subplots()
     image = ax.imshow(cm, cmap="Blues", norm=PowerNorm(gamma=0.3, vmin=0, vmax=max(int(cm.max()), 1)))
     fig.colorbar(image, ax=ax, label="count")
@@ -136,7 +150,9 @@ def plot_confusion_matrix(cm, path, *, labels=None, title=None, dpi=DPI):
     return _save(fig, path)
 
 
-def plot_misclassified(images, y_true, y_pred, path, *, labels=None, max_images=36, ncols=6, title=None, dpi=DPI):
+def plot_misclassified(images: ArrayLike, y_true: ArrayLike, y_pred: ArrayLike, path: PathLike, *,
+                       labels: Optional[Sequence[str]] = None, max_images: int = 36, ncols: int = 6,
+                       title: Optional[str] = None, dpi: float = DPI) -> str:
     """A grid of the first misclassified images, each titled "true → predicted", as a PNG.
 
     Parameters
@@ -173,9 +189,9 @@ def plot_misclassified(images, y_true, y_pred, path, *, labels=None, max_images=
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     wrong = np.flatnonzero(y_true != y_pred)
     shown = wrong[:max_images]
-    name = (lambda c: str(labels[c])) if labels is not None else str
+    class_name: Callable[[int], str] = (lambda c: str(labels[c])) if labels is not None else str
 
-    fig = _figure("misclassified", dpi)
+    fig = new_figure("misclassified", dpi)
     heading = title or f"misclassified: {len(wrong)} of {len(y_true)} (first {len(shown)}), true → predicted"
     fig.suptitle(heading)
     ax = fig.subplots()
@@ -196,7 +212,11 @@ def plot_misclassified(images, y_true, y_pred, path, *, labels=None, max_images=
         top, left = (k // cols) * cell_h + band, (k % cols) * cell_w
         mosaic[top : top + h + 2, left : left + w + 2] = 0.2  # light grey frame: the background is white
         mosaic[top + 1 : top + h + 1, left + 1 : left + w + 1] = np.clip(images[i], 0.0, 1.0)
-        ax.text(left + (w + 1) / 2, top - 1, f"{name(int(y_true[i]))} → {name(int(y_pred[i]))}",
+        ax.text(left + (w + 1) / 2, top - 1, f"{class_name(int(y_true[i]))} → {class_name(int(y_pred[i]))}",
                 ha="center", va="bottom", fontsize=fontsize)
     ax.imshow(mosaic, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
     return _save(fig, path)
+
+
+# The name fastnn.cli.plot used while it was private; kept until it uses the public one.
+_figure = new_figure

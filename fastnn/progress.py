@@ -7,11 +7,20 @@ and the one-line summary of an epoch (:func:`epoch_line`).
 """
 import sys
 import time
+from typing import Any, Optional, Protocol, TextIO
 
-__all__ = ["load_tqdm", "progress_bar", "PlainBar", "EpochProgress", "epoch_line"]
+__all__ = ["load_tqdm", "progress_bar", "Bar", "PlainBar", "EpochProgress", "epoch_line"]
 
 
-def load_tqdm():
+class Bar(Protocol):
+    """What :func:`progress_bar` returns: tqdm's ``update(k)``/``close()`` interface."""
+
+    def update(self, k: int) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+def load_tqdm() -> Optional[type]:
     """``tqdm.tqdm`` when tqdm is installed, else ``None``."""
     try:
         from tqdm import tqdm
@@ -29,12 +38,13 @@ class PlainBar:
     The same ``update(k)``/``close()`` interface as tqdm.
     """
 
-    def __init__(self, desc, total, *, unit="it", stream=None, leave=True, interval=0.1):
+    def __init__(self, desc: str, total: Optional[float], *, unit: str = "it", stream: Optional[TextIO] = None,
+                 leave: bool = True, interval: float = 0.1) -> None:
         self.desc, self.total, self.unit, self.leave, self.interval = desc, total, unit, leave, interval
         self.stream = stream or sys.stderr
         self.n, self.start, self.last, self.width = 0, time.perf_counter(), 0.0, 0
 
-    def text(self):
+    def text(self) -> str:
         """The line as it reads now."""
         if self.unit == "B":
             mb = self.n / 1e6
@@ -46,20 +56,22 @@ class PlainBar:
             f"{self.n:,} {self.unit}"
         return f"{self.desc}: {done}  {rate:,.0f} {self.unit}/s"
 
-    def update(self, k):
+    def update(self, k: int) -> None:
+        """Count ``k`` more; redraw if ``interval`` has passed or the total is reached."""
         self.n += k
         now = time.perf_counter()
         if now - self.last >= self.interval or (self.total and self.n >= self.total):
             self.last = now
             self._show()
 
-    def _show(self):
+    def _show(self) -> None:
         text = self.text()
         self.stream.write("\r" + text.ljust(self.width))
         self.stream.flush()
         self.width = len(text)
 
-    def close(self):
+    def close(self) -> None:
+        """Draw the final line and end it (``leave``), or wipe it."""
         if self.leave:
             self._show()
             self.stream.write("\n")
@@ -68,7 +80,8 @@ class PlainBar:
         self.stream.flush()
 
 
-def progress_bar(desc, total, *, unit="it", stream=None, leave=True, tqdm=None):
+def progress_bar(desc: str, total: Optional[float], *, unit: str = "it", stream: Optional[TextIO] = None,
+                 leave: bool = True, tqdm: Optional[type] = None) -> Bar:
     """A bar with ``update(k)`` and ``close()``: ``tqdm`` (a tqdm class, or None for a :class:`PlainBar`).
 
     Bytes (``unit="B"``) are scaled by 1024 in tqdm; other units by 1000.
@@ -87,16 +100,17 @@ class EpochProgress:
     ``enabled=None`` shows it only when the stream (default stderr) is a terminal.
     """
 
-    def __init__(self, epochs, enabled=None, stream=None, use_tqdm=True):
+    def __init__(self, epochs: Optional[int], enabled: Optional[bool] = None, stream: Optional[TextIO] = None,
+                 use_tqdm: bool = True) -> None:
         self.stream = stream or sys.stderr
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self.epochs = epochs
         self.epoch = 0
         self.tqdm = load_tqdm() if use_tqdm else None
-        self.bar = None
+        self.bar: Optional[Bar] = None
         self.done = 0
 
-    def begin(self, total):
+    def begin(self, total: int) -> None:
         """Start the bar of the next epoch (``total`` samples)."""
         self.close()
         self.epoch += 1
@@ -105,18 +119,21 @@ class EpochProgress:
             self.bar = progress_bar(f"epoch {self.epoch}/{self.epochs}", total, unit="img", stream=self.stream,
                                     leave=False, tqdm=self.tqdm)
 
-    def __call__(self, done, total):
+    def __call__(self, done: int, total: int) -> None:
+        """``train``'s progress hook: ``done`` of ``total`` samples of this epoch."""
         if self.bar is not None:
             self.bar.update(done - self.done)
         self.done = done
 
-    def close(self):
+    def close(self) -> None:
+        """Close this epoch's bar, if any."""
         if self.bar is not None:
             self.bar.close()
             self.bar = None
 
 
-def epoch_line(history, epochs=None, n_samples=None, *, val_label="val"):
+def epoch_line(history: dict[str, Any], epochs: Optional[int] = None, n_samples: Optional[int] = None, *,
+               val_label: str = "val") -> str:
     """One summary line of the last epoch in a :func:`fastnn.train` history.
 
     Parameters

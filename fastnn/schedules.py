@@ -17,13 +17,26 @@ a trainer may pass the epoch index instead.
 ======================================  ==========================================
 """
 import numbers
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .validation import check_positive_int, check_real
 
-__all__ = ["Schedule", "constant", "inverse_time", "step", "exponential", "cosine",
+Steps = Union[int, np.integer, NDArray[np.integer]]
+"""A step count, or an integer array of them."""
+
+Rates = Union[float, NDArray[np.float64]]
+"""A learning rate (for one step count), or a float64 array of them (for an array of step counts)."""
+
+LrSchedule = Callable[[Any], Any]
+"""Any learning-rate schedule: a callable of the step count (the built-in ones map :data:`Steps` to :data:`Rates`)."""
+
+LearningRate = Union[float, LrSchedule]
+"""A constant learning rate or a schedule."""
+
+__all__ = ["Schedule", "Steps", "Rates", "LrSchedule", "LearningRate", "constant", "inverse_time", "step", "exponential", "cosine",
            "as_schedule", "lr_values", "SCHEDULES"]
 
 
@@ -35,14 +48,15 @@ class Schedule(NamedTuple):
     """
 
     name: str
-    hyperparams: dict
-    fn: Callable
+    hyperparams: dict[str, float]
+    fn: Callable[[Steps], Rates]
     formula: str = ""
 
-    def __call__(self, t):
+    def __call__(self, t: Steps) -> Rates:
+        """The learning rate at step ``t`` (a float), or at every step of an integer array (float64)."""
         return self.fn(t)
 
-    def describe(self, unit="step"):
+    def describe(self, unit: str = "step") -> str:
         """The learning rate as a formula of ``unit``, e.g. ``0.02/(1+epoch)`` for ``unit="epoch"``.
 
         Parameters
@@ -58,15 +72,15 @@ class Schedule(NamedTuple):
             raise ValueError(f"unit must be a word such as 'epoch', got {unit!r}")
         return self.formula.replace("{t}", unit) if self.formula else repr(self)
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.describe()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparams.items())
         return f"{self.name}({args})"
 
 
-def _steps(t):
+def _steps(t: Steps) -> NDArray[np.int64]:
     """``t`` as an integer array of non-negative step counts (0-d for a scalar)."""
     arr = np.asarray(t)
     if arr.dtype.kind not in "iu":
@@ -76,19 +90,19 @@ def _steps(t):
     return arr
 
 
-def _out(values):
+def _out(values: ArrayLike) -> Rates:
     """A Python float for a scalar step, the float64 array otherwise."""
     values = np.asarray(values, dtype=np.float64)
     return float(values) if values.ndim == 0 else values
 
 
-def constant(lr):
+def constant(lr: float) -> Schedule:
     """The same learning rate at every step: ``lr``."""
     lr = check_real(lr, "lr", low=0.0)
     return Schedule("constant", {"lr": lr}, lambda t: _out(np.full(_steps(t).shape, lr)), f"{lr:g}")
 
 
-def inverse_time(lr0, k):
+def inverse_time(lr0: float, k: float) -> Schedule:
     """Inverse-time decay: ``lr0 / (1 + k t)``, with ``k >= 0``."""
     lr0 = check_real(lr0, "lr0", low=0.0)
     k = check_real(k, "k", low=0.0, low_open=False)
@@ -96,7 +110,7 @@ def inverse_time(lr0, k):
     return Schedule("inverse_time", {"lr0": lr0, "k": k}, lambda t: _out(lr0 / (1.0 + k * _steps(t))), formula)
 
 
-def step(lr0, drop, every):
+def step(lr0: float, drop: float, every: int) -> Schedule:
     """Step decay: ``lr0 * drop ** floor(t / every)``, with ``0 < drop <= 1`` and ``every >= 1``."""
     lr0 = check_real(lr0, "lr0", low=0.0)
     drop = check_real(drop, "drop", low=0.0, high=1.0)
@@ -105,7 +119,7 @@ def step(lr0, drop, every):
                     lambda t: _out(lr0 * drop ** (_steps(t) // every)), f"{lr0:g}*{drop:g}^({{t}}//{every})")
 
 
-def exponential(lr0, gamma):
+def exponential(lr0: float, gamma: float) -> Schedule:
     """Exponential decay: ``lr0 * gamma ** t``, with ``0 < gamma <= 1``."""
     lr0 = check_real(lr0, "lr0", low=0.0)
     gamma = check_real(gamma, "gamma", low=0.0, high=1.0)
@@ -113,7 +127,7 @@ def exponential(lr0, gamma):
                     lambda t: _out(lr0 * gamma ** _steps(t).astype(np.float64)), f"{lr0:g}*{gamma:g}^{{t}}")
 
 
-def cosine(lr0, total, lr_min=0.0):
+def cosine(lr0: float, total: int, lr_min: float = 0.0) -> Schedule:
     """Half-cosine decay from ``lr0`` at ``t = 0`` to ``lr_min`` at ``t = total``, then ``lr_min``.
 
     ``lr_min + (lr0 - lr_min) * (1 + cos(pi * min(t, total) / total)) / 2``. With the
@@ -124,7 +138,7 @@ def cosine(lr0, total, lr_min=0.0):
     total = check_positive_int(total, "total")
     lr_min = check_real(lr_min, "lr_min", low=0.0, low_open=False, high=lr0)
 
-    def lr_at(t):
+    def lr_at(t: Steps) -> Rates:
         frac = np.minimum(_steps(t), total) / total
         return _out(lr_min + (lr0 - lr_min) * 0.5 * (1.0 + np.cos(np.pi * frac)))
 
@@ -132,11 +146,11 @@ def cosine(lr0, total, lr_min=0.0):
                     f"cosine from {lr0:g} to {lr_min:g} over {total} {{t}}s")
 
 
-SCHEDULES = {"constant": constant, "inverse_time": inverse_time, "step": step,
+SCHEDULES: dict[str, Callable[..., Schedule]] = {"constant": constant, "inverse_time": inverse_time, "step": step,
              "exponential": exponential, "cosine": cosine}
 
 
-def as_schedule(x):
+def as_schedule(x: LearningRate) -> LrSchedule:
     """A schedule from ``x``: a number becomes ``constant(x)``; a callable ``f(t)`` is kept as is."""
     if callable(x):
         return x
@@ -145,7 +159,7 @@ def as_schedule(x):
     raise TypeError(f"lr must be a positive number or a schedule (a callable of the step count), got {x!r}")
 
 
-def lr_values(schedule, ts):
+def lr_values(schedule: LearningRate, ts: Steps) -> NDArray[np.float64]:
     """Learning rates of ``schedule`` (a schedule or a number) at the integer step counts ``ts``.
 
     The schedule is called once on the whole array; a callable that only takes scalars

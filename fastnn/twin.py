@@ -4,16 +4,21 @@ Composes the pure functions one sample at a time, so the tests can hold the kern
 it; slow, and meant to be read. The dropout masks come from the same counter-based hash
 as the kernel's, so both drop exactly the same units.
 """
-import numpy as np
+from collections.abc import Mapping
+from typing import Optional
 
-from .network import _forward_layers, _gradients
+import numpy as np
+from numpy.typing import NDArray
+
+from .network import backward_layers, forward_layers
 from .optim import OPTIMIZERS
+from .typing import Array, Params
 from .validation import check_params
 
 _M64 = (1 << 64) - 1
 
 
-def dropout_multipliers(seed, step, layer, width, keep):
+def dropout_multipliers(seed: int, step: int, layer: int, width: int, keep: float) -> NDArray[np.float64]:
     """Inverted-dropout multipliers (0 or 1/keep) of one hidden layer at one step.
 
     The NumPy twin of ``kernels.sgd.keep_unit``: the same SplitMix64 hash, so the
@@ -33,8 +38,10 @@ def dropout_multipliers(seed, step, layer, width, keep):
     return np.where(u < keep, 1.0 / keep, 0.0)
 
 
-def sgd_epoch_numpy(params, X, T, order, lrs, *, activation="relu", output="softmax", loss="cross_entropy",
-                    l2=0.0, keep=None, seed=0, step0=0, rule="sgd", hyper=None):
+def sgd_epoch_numpy(params: Params, X: Array, T: Array, order: NDArray[np.integer], lrs: NDArray[np.floating], *,
+                    activation: str = "relu", output: str = "softmax", loss: str = "cross_entropy", l2: float = 0.0,
+                    keep: Optional[NDArray[np.floating]] = None, seed: int = 0, step0: int = 0, rule: str = "sgd",
+                    hyper: Optional[Mapping[str, float]] = None) -> dict[str, Array]:
     """Per-sample SGD composed from the pure functions, one sample at a time.
 
     The readable reference for ``kernels.sgd.sgd_epoch``: for each sample, the forward
@@ -55,15 +62,17 @@ def sgd_epoch_numpy(params, X, T, order, lrs, *, activation="relu", output="soft
             masks = [dropout_multipliers(seed, step0 + s, l, layers[l][0].shape[1], keep[l]).astype(X.dtype)
                      for l in range(L - 1)]
         x = X[i : i + 1]
-        acts = _forward_layers(layers, x, activation, output, masks)
-        grads = _gradients(layers, acts, T[i : i + 1], activation, output, loss, masks)
+        acts = forward_layers(layers, x, activation, output, masks)
+        grads = backward_layers(layers, acts, T[i : i + 1], activation, output, loss, masks)
         lr = float(lrs[s])
         layers = [((1 - lr * l2) * W - lr * grads[f"W{l}"], b - lr * grads[f"b{l}"])
                   for l, (W, b) in enumerate(layers, 1)]
     return {k: v for l, (W, b) in enumerate(layers, 1) for k, v in ((f"W{l}", W), (f"b{l}", b))}
 
 
-def _optimizer_epoch_numpy(params, X, T, order, lrs, activation, output, loss, l2, keep, seed, step0, rule, hyper):
+def _optimizer_epoch_numpy(params: Params, X: Array, T: Array, order: NDArray[np.integer], lrs: NDArray[np.floating],
+                           activation: str, output: str, loss: str, l2: float, keep: Optional[NDArray[np.floating]],
+                           seed: int, step0: int, rule: str, hyper: Mapping[str, float]) -> dict[str, Array]:
     layers = check_params(params)
     L = len(layers)
     keep = np.ones(L) if keep is None else keep
@@ -75,8 +84,8 @@ def _optimizer_epoch_numpy(params, X, T, order, lrs, activation, output, loss, l
         if np.any(keep[: L - 1] < 1):
             masks = [dropout_multipliers(seed, step0 + s, l, layers[l][0].shape[1], keep[l]).astype(X.dtype)
                      for l in range(L - 1)]
-        acts = _forward_layers(layers, X[i : i + 1], activation, output, masks)
-        grads = _gradients(layers, acts, T[i : i + 1], activation, output, loss, masks)
+        acts = forward_layers(layers, X[i : i + 1], activation, output, masks)
+        grads = backward_layers(layers, acts, T[i : i + 1], activation, output, loss, masks)
         for l, (W, _) in enumerate(layers, 1):
             grads[f"W{l}"] = grads[f"W{l}"] + l2 * W
         params, state = opt.update(params, grads, state)

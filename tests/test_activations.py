@@ -1,5 +1,6 @@
-"""Activations: kernels held to their NumPy twins, derivatives to finite differences,
-softmax and sigmoid finite at +-1e4 with every floating-point warning an error."""
+"""Activations: the compiled element-wise kernels held to the NumPy functions bit for bit,
+derivatives to finite differences, softmax and sigmoid finite at +-1e4 with every
+floating-point warning an error, and the registry's derived lists to the table."""
 import math
 import warnings
 
@@ -11,15 +12,38 @@ from fastnn.activations import (
     DERIVATIVES,
     HIDDEN,
     OUTPUTS,
+    SKLEARN_HIDDEN,
+    Activation,
     identity,
     relu,
     relu_derivative,
-    relu_derivative_numpy,
-    relu_numpy,
     sigmoid,
     softmax,
+    softmax_derivative,
     tanh,
 )
+from fastnn.kernels import elementwise
+
+
+def relu_kernel(z):
+    """The compiled ReLU, called the way the library called it."""
+    z = np.ascontiguousarray(z)
+    out = np.empty_like(z)
+    elementwise.relu(z.ravel(), out.ravel())
+    return out
+
+
+def relu_derivative_kernel(a, delta):
+    """The compiled ReLU derivative, called the way the library called it."""
+    delta = np.ascontiguousarray(delta)
+    out = np.empty_like(delta)
+    elementwise.relu_mask_grad(delta.ravel(), np.ascontiguousarray(a).ravel(), out.ravel())
+    return out
+
+
+def assert_same_bits(got, want):
+    assert got.dtype == want.dtype and got.shape == want.shape
+    assert got.tobytes() == want.tobytes()
 
 FLOATS = [np.float32, np.float64]
 
@@ -41,31 +65,32 @@ def _mixed_signs(rng, shape, dtype=np.float64):
     return z.astype(dtype)
 
 
-# --- relu kernel vs twin ------------------------------------------------------------------
+# --- compiled relu kernels vs the NumPy functions ------------------------------------------
 
 
 @pytest.mark.parametrize("shape", [(1,), (17,), (7, 5), (3, 4, 6)])
-def test_relu_kernel_equals_twin_float64(rng, shape):
-    z = _mixed_signs(rng, shape)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_relu_kernel_equals_numpy_bit_for_bit(rng, shape, dtype):
+    z = _mixed_signs(rng, shape, dtype)
     got = relu(z)
-    assert got.dtype == np.float64 and got.shape == shape
-    np.testing.assert_array_equal(got, relu_numpy(z))
+    assert got.dtype == dtype and got.shape == shape
+    assert_same_bits(relu_kernel(z), got)
     # and both equal the definition, written independently
     np.testing.assert_array_equal(got, np.where(z > 0, z, 0.0))
 
 
-def test_relu_float32_keeps_dtype(rng):
-    z = _mixed_signs(rng, (9, 4), np.float32)
+def test_relu_kernel_equals_numpy_at_nan_inf_and_signed_zeros():
+    z = np.array([np.nan, -0.0, 0.0, np.inf, -np.inf, 1.5, -1.5])
     got = relu(z)
-    assert got.dtype == np.float32
-    np.testing.assert_array_equal(got, relu_numpy(z))
+    assert_same_bits(relu_kernel(z), got)
+    assert_same_bits(got, np.array([0.0, 0.0, 0.0, np.inf, 0.0, 1.5, 0.0]))  # +0.0 for -0.0, 0 for NaN
 
 
 def test_relu_of_a_non_contiguous_view(rng):
     z = _mixed_signs(rng, (8, 10))
     view = z[::2, ::3]
     assert not view.flags.c_contiguous
-    np.testing.assert_array_equal(relu(view), relu_numpy(view))
+    assert_same_bits(relu(view), relu_kernel(view))
 
 
 def test_relu_does_not_write_into_its_input(rng):
@@ -78,24 +103,32 @@ def test_relu_does_not_write_into_its_input(rng):
 
 
 @pytest.mark.parametrize("shape", [(13,), (7, 5), (2, 3, 4)])
-def test_relu_derivative_kernel_equals_twin_float64(rng, shape):
-    a = relu_numpy(_mixed_signs(rng, shape))
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_relu_derivative_kernel_equals_numpy_bit_for_bit(rng, shape, dtype):
+    a = relu(_mixed_signs(rng, shape, dtype))
     assert (a == 0).any() and (a > 0).any()
-    delta = rng.normal(size=shape)
+    delta = rng.normal(size=shape).astype(dtype)
     got = relu_derivative(a, delta)
-    np.testing.assert_array_equal(got, relu_derivative_numpy(a, delta))
+    assert_same_bits(relu_derivative_kernel(a, delta), got)
     np.testing.assert_array_equal(got, np.where(a > 0, delta, 0.0))
 
 
+def test_relu_derivative_kernel_equals_numpy_at_nan_and_inf():
+    a = np.array([0.0, 0.0, 1.0, 2.0, 0.0, 3.0])
+    delta = np.array([np.inf, -1.0, np.nan, -0.0, np.nan, -np.inf])
+    got = relu_derivative(a, delta)
+    assert_same_bits(relu_derivative_kernel(a, delta), got)
+    np.testing.assert_array_equal(got, [0.0, 0.0, np.nan, 0.0, 0.0, -np.inf])  # an inactive unit passes 0
+
+
 def test_relu_derivative_float32_and_purity(rng):
-    a = relu_numpy(_mixed_signs(rng, (5, 6), np.float32))
+    a = relu(_mixed_signs(rng, (5, 6), np.float32))
     delta = rng.normal(size=(5, 6)).astype(np.float32)
     a0, d0 = a.copy(), delta.copy()
     a.flags.writeable = False
     delta.flags.writeable = False
     got = relu_derivative(a, delta)
     assert got.dtype == np.float32
-    np.testing.assert_array_equal(got, relu_derivative_numpy(a, delta))
     np.testing.assert_array_equal(a, a0)
     np.testing.assert_array_equal(delta, d0)
 
@@ -182,7 +215,32 @@ def test_derivative_equals_central_difference(rng, name):
     np.testing.assert_allclose(analytic, numeric, rtol=1e-7, atol=1e-9)
 
 
+def test_softmax_derivative_is_the_jacobian_product(rng):
+    z = rng.normal(size=(3, 4))
+    delta = rng.normal(size=(3, 4))
+    a = softmax(z)
+    want = np.stack([(np.diag(row) - np.outer(row, row)) @ d for row, d in zip(a, delta)])  # J is symmetric
+    np.testing.assert_allclose(softmax_derivative(a, delta), want, rtol=1e-13, atol=1e-15)
+
+
 def test_registries_are_consistent():
     assert set(HIDDEN) <= set(ACTIVATIONS) and set(OUTPUTS) <= set(ACTIVATIONS)
     assert set(DERIVATIVES) == set(HIDDEN)
     assert "softmax" not in HIDDEN
+
+
+def test_the_derived_lists_follow_the_table():
+    assert all(isinstance(entry, Activation) for entry in ACTIVATIONS.values())
+    assert HIDDEN == ("relu", "sigmoid", "tanh", "identity")  # the default first: error messages list them so
+    assert OUTPUTS == ("softmax", "sigmoid", "tanh", "identity")
+    assert all(DERIVATIVES[name] is ACTIVATIONS[name].derivative for name in HIDDEN)
+    assert SKLEARN_HIDDEN == {"relu": "relu", "logistic": "sigmoid", "sigmoid": "sigmoid", "tanh": "tanh",
+                              "identity": "identity"}
+    codes = [entry.kernel_code for entry in ACTIVATIONS.values()]
+    assert sorted(codes) == list(range(len(ACTIVATIONS)))  # distinct codes
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_calling_an_entry_calls_its_function(rng, name):
+    z = rng.normal(size=(3, 4))
+    assert_same_bits(ACTIVATIONS[name](z), ACTIVATIONS[name].function(z))

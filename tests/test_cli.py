@@ -439,7 +439,7 @@ def test_version_and_help(capsys):
 
 
 def test_probability_format():
-    assert [cli._probability(p) for p in (0.5, 0.99996, 1e-3, 4e-5, 0.0)] == [
+    assert [cli.format_probability(p) for p in (0.5, 0.99996, 1e-3, 4e-5, 0.0)] == [
         "50.00%", "100.00%", "0.10%", "<0.01%", "0.00%"]
 
 

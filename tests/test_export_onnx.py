@@ -45,7 +45,7 @@ def mnist_like(rng, n, dtype):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("activation, output", itertools.product(HIDDEN, OUTPUTS))
+@pytest.mark.parametrize("activation, output", list(itertools.product(HIDDEN, OUTPUTS)))
 def test_onnx_runtime_equals_predict_proba(activation, output, dtype):
     rng = np.random.default_rng(3)
     params = fastnn.init_params([784, 48, 24, 10], seed=5, dtype=dtype)
@@ -57,7 +57,7 @@ def test_onnx_runtime_equals_predict_proba(activation, output, dtype):
     assert_matches_fastnn(got, params, X, activation, output)
 
 
-@pytest.mark.parametrize("activation, output", itertools.product(HIDDEN, OUTPUTS))
+@pytest.mark.parametrize("activation, output", list(itertools.product(HIDDEN, OUTPUTS)))
 def test_graph_is_gemm_and_the_activation_operators(activation, output):
     """Gemm + the activation's operator per layer, and nothing else but the Identity that names the output."""
     model = to_onnx(fastnn.init_params([6, 5, 4, 3], seed=0), activation=activation, output=output)

@@ -1,5 +1,5 @@
-"""Losses: values worked by hand, output deltas against finite differences, the
-softmax cross-entropy kernel against its NumPy twin."""
+"""Losses: values worked by hand, output deltas against finite differences, the compiled
+softmax cross-entropy gradient against the NumPy one bit for bit, the registry's table."""
 import math
 import warnings
 
@@ -7,14 +7,15 @@ import numpy as np
 import pytest
 
 from fastnn.activations import ACTIVATIONS, OUTPUTS, softmax
+from fastnn.kernels import elementwise
 from fastnn.losses import (
     LOSS_FUNCTIONS,
     LOSSES,
+    Loss,
     check_pairing,
     cross_entropy,
     mse,
     output_delta,
-    output_delta_numpy,
 )
 
 PAIRS = [("softmax", "cross_entropy")] + [(out, "mse") for out in OUTPUTS]
@@ -53,29 +54,35 @@ def test_mse_by_hand():
     assert set(LOSSES) == set(LOSS_FUNCTIONS)
 
 
-# --- kernel vs twin ----------------------------------------------------------------------------
+# --- the compiled softmax cross-entropy gradient vs the NumPy one ------------------------------
+
+
+def softmax_xent_kernel(a, t):
+    out = np.empty_like(a)
+    elementwise.softmax_xent_grad(a, t, out)
+    return out
 
 
 @pytest.mark.parametrize("n", [1, 3, 7, 64])
-def test_softmax_xent_kernel_equals_twin_float64(rng, n):
-    a = softmax(rng.normal(size=(n, 5)))
-    t = np.eye(5)[rng.integers(0, 5, n)]
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_xent_kernel_equals_numpy_bit_for_bit(rng, n, dtype):
+    a = softmax(rng.normal(size=(n, 5))).astype(dtype)
+    t = np.eye(5, dtype=dtype)[rng.integers(0, 5, n)]
     got = output_delta(a, t, "softmax", "cross_entropy")
-    want = output_delta_numpy(a, t, "softmax", "cross_entropy")
-    assert got.dtype == np.float64
-    # the kernel multiplies by 1/n where the twin divides by n: at most a few ulp apart
-    np.testing.assert_allclose(got, want, rtol=4 * np.finfo(np.float64).eps, atol=0)
+    assert got.dtype == dtype
+    want = softmax_xent_kernel(a, t)
+    assert got.tobytes() == want.tobytes()
     # and both are (p - t) / n, worked out element by element
-    manual = [[(a[i, j] - t[i, j]) / n for j in range(5)] for i in range(n)]
-    np.testing.assert_allclose(got, manual, rtol=4 * np.finfo(np.float64).eps, atol=0)
+    manual = [[(float(a[i, j]) - float(t[i, j])) / n for j in range(5)] for i in range(n)]
+    np.testing.assert_allclose(got, manual, rtol=4 * np.finfo(dtype).eps, atol=0)
 
 
-def test_softmax_xent_kernel_float32(rng):
-    a = softmax(rng.normal(size=(6, 4)).astype(np.float32))
-    t = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 6)]
+def test_softmax_xent_keeps_the_outputs_dtype_for_float64_targets(rng):
+    a = softmax(rng.normal(size=(6, 4))).astype(np.float32)
+    t = np.eye(4)[rng.integers(0, 4, 6)]  # float64
     got = output_delta(a, t, "softmax", "cross_entropy")
     assert got.dtype == np.float32
-    np.testing.assert_allclose(got, output_delta_numpy(a, t, "softmax", "cross_entropy"), rtol=1e-6, atol=0)
+    assert got.tobytes() == softmax_xent_kernel(a, t).tobytes()
 
 
 # --- deltas against central differences of the loss ------------------------------------------
@@ -115,7 +122,6 @@ def test_output_delta_does_not_modify_its_inputs(rng, output, loss):
     a.flags.writeable = False
     t.flags.writeable = False
     output_delta(a, t, output, loss)
-    output_delta_numpy(a, t, output, loss)
     np.testing.assert_array_equal(a, a0)
     np.testing.assert_array_equal(t, t0)
 
@@ -129,3 +135,18 @@ def test_cross_entropy_refuses_non_softmax_outputs(output):
 @pytest.mark.parametrize("output,loss", PAIRS)
 def test_valid_pairings_pass(output, loss):
     assert check_pairing(output, loss) is None
+
+
+def test_the_table():
+    assert all(isinstance(entry, Loss) for entry in LOSSES.values())
+    assert list(LOSSES) == ["cross_entropy", "mse"]
+    assert LOSSES["cross_entropy"].outputs == ("softmax",) and LOSSES["mse"].outputs == OUTPUTS
+    assert sorted(entry.kernel_code for entry in LOSSES.values()) == list(range(len(LOSSES)))
+    a, t = np.array([[0.5, -1.0]]), np.array([[0.0, 1.0]])
+    assert LOSSES["mse"](a, t) == mse(a, t)  # calling an entry calls its function
+
+
+@pytest.mark.parametrize("output", ["relu", "gelu"])
+def test_a_name_no_loss_takes_is_refused_with_what_it_needs(output):
+    with pytest.raises(ValueError, match=rf"^loss='cross_entropy' needs output='softmax', got output={output!r}$"):
+        check_pairing(output, "cross_entropy")

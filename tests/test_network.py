@@ -69,7 +69,7 @@ def gradient_check(params, X, y, T, activation, output, loss):
     layers = [(work[f"W{l}"], work[f"b{l}"]) for l in range(1, len(params) // 2 + 1)]
 
     def loss_and_pattern():
-        acts = network._forward_layers(layers, X, activation, output)
+        acts = network.forward_layers(layers, X, activation, output)
         return LOSS_FUNCTIONS[loss](acts[-1], T), [h > 0 for h in acts[1:-1]]
 
     base, pattern = loss_and_pattern()
@@ -352,8 +352,8 @@ def no_work(monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("work started before the input was checked")
 
-    monkeypatch.setattr(network, "_forward_layers", boom)
-    monkeypatch.setattr(network, "_gradients", boom)
+    monkeypatch.setattr(network, "forward_layers", boom)
+    monkeypatch.setattr(network, "backward_layers", boom)
 
 
 @pytest.mark.parametrize("func", [forward, predict, predict_proba])

@@ -13,7 +13,7 @@ import sys
 
 from ..progress import EpochProgress, epoch_line
 from .common import EXIT_INTERRUPTED, EXIT_USAGE, EXIT_FAILURE, CommandError, Parser, load_data, say
-from .predict import _probability
+from .predict import format_probability
 from .train import default_lr, interrupted_path, make_optimizer, make_schedule, parse_spec
 
 COMMANDS = ("train", "evaluate", "predict", "plot", "export", "serve")

@@ -6,9 +6,9 @@ def run(args):
     from ..validation import check_params, layer_sizes_of
 
     try:
-        from ..export_onnx import INPUT_NAME, OUTPUT_NAME, _onnx, export_onnx
+        from ..export_onnx import INPUT_NAME, OUTPUT_NAME, export_onnx, require_onnx
 
-        _onnx()  # fails early without the onnx package
+        require_onnx()  # fails early without the onnx package
     except ImportError as e:
         raise CommandError(str(e), prog="fastnn export") from None
     check_output(args.output, args.force, option="output file")

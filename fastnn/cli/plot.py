@@ -14,7 +14,7 @@ def run(args):
     try:
         from .. import plotting
 
-        plotting._figure("learning_curves", args.dpi)  # fails early without matplotlib or with a bad dpi
+        plotting.new_figure("learning_curves", args.dpi)  # fails early without matplotlib or with a bad dpi
     except (ImportError, ValueError) as e:
         raise CommandError(str(e)) from None
     params, meta = load_model(args.model, prog="fastnn plot")

@@ -14,7 +14,7 @@ def ascii_art(image):
     return ["".join(ramp[i] * 2 for i in row) for row in idx]
 
 
-def _probability(p):
+def format_probability(p):
     """``p`` as a percentage with two decimals; ``<0.01%`` rather than a misleading ``0.00%``."""
     return f"{100 * p:.2f}%" if p >= 5e-5 or p == 0 else "<0.01%"
 
@@ -41,7 +41,7 @@ def run(args):
             raise CommandError(f"{args.model!r} gives non-finite scores (its weights overflow the "
                                f"{params['W1'].dtype} sums); it cannot classify", prog="fastnn predict")
         top = np.argsort(-scores, kind="stable")[: args.top]
-        ranked = ", ".join(f"{names[k]} {_probability(scores[k])}" if word == "p" else f"{names[k]} {scores[k]:.3f}"
+        ranked = ", ".join(f"{names[k]} {format_probability(scores[k])}" if word == "p" else f"{names[k]} {scores[k]:.3f}"
                            for k in top)
         say(f"{path:<{width}}  {names[top[0]]}   ({ranked})")
         if args.show:

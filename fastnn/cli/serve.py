@@ -16,10 +16,10 @@ def _is_loopback(host):
 
 def run(args):
     try:
-        from ..images import _pillow
+        from ..images import require_pillow
         from ..server import make_server
 
-        _pillow()  # the drawing is prepared with Pillow, as fastnn predict prepares files
+        require_pillow()  # the drawing is prepared with Pillow, as fastnn predict prepares files
     except ImportError as e:
         raise CommandError(str(e), prog="fastnn serve") from None
     params, meta = load_model(args.model, prog="fastnn serve")
