@@ -154,7 +154,7 @@ def run(capsys, *argv):
 @pytest.fixture
 def model_file(tmp_path):
     params = fastnn.init_params([784, 32, 10], seed=1, dtype="float64")
-    fastnn.save(tmp_path / "model.npz", params, activation="tanh", output="sigmoid", loss="mse")
+    fastnn.save(tmp_path / "model.npz", params, wiring={"activation": "tanh", "output": "sigmoid", "loss": "mse"})
     return tmp_path / "model.npz", params
 
 
@@ -192,7 +192,8 @@ def test_export_command_refuses_damaged_or_foreign_files(tmp_path, capsys, conte
     if content is None:
         np.savez(source, W1=np.zeros((784, 10)))
     elif content == "truncated":  # a real model cut short
-        fastnn.save(source, fastnn.init_params([784, 16, 10], seed=0))
+        fastnn.save(source, fastnn.init_params([784, 16, 10], seed=0),
+                    wiring={"activation": "relu", "output": "softmax", "loss": "cross_entropy"})
         source.write_bytes(source.read_bytes()[:-200])
     else:
         source.write_bytes(content)
