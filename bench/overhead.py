@@ -42,19 +42,11 @@ from fastnn.optim import get_optimizer
 from fastnn.validation import check_params, one_hot
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from compare import cpu_model  # noqa: E402  (the machine as compare.py names it)
+
 LAYERS = [784, 128, 64, 10]
 LR = 0.01
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def load_average():

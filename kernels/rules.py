@@ -7,7 +7,7 @@ pieces as plain SGD's (``sample``).
 import numpy as np
 from numba import njit
 
-from .sample import FAST, add_tally, derivative, forward_from, layer_views, output_step, read_row
+from .sample import FAST, add_tally, derivative, layer_views, sample_forward
 
 SGD, MOMENTUM, NESTEROV, ADAM, RMSPROP, ADAGRAD = 0, 1, 2, 3, 4, 5
 
@@ -101,11 +101,7 @@ def rule_steps(net, X, T, order, lrs, opts, step0, slots, stats, work, scale):
     tally = (0.0, 0, 0)
     finished = True
     for s in range(order.size):
-        i = order[s]
-        x, n_in = read_row(X, i, h[0], active[0], n_active[0])
-        n_active[0] = n_in
-        forward_from(int(0), net, x, h, m, delta, active, n_active, scale, opts, step0 + s)
-        finished, tally = output_step(net.sizes, h, delta, T[i], opts, tally)
+        finished, tally, x = sample_forward(net, X, T, order[s], work, scale, opts, step0 + s, tally)
         if not finished:
             break
         _dense_backward_update(net, x, h, m, delta, active, n_active, opts, lrs[s], slots, step0 + s)

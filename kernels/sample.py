@@ -420,6 +420,20 @@ def output_step(sizes, h, delta, target, opts, tally):
     return True, (tally[0] + sample_loss, tally[1] + (best == argmax(target)), tally[2] + 1)
 
 
+@njit(cache=True, fastmath=FAST, nogil=True, inline="always")
+def sample_forward(net, X, T, i, work, scale, opts, step, tally):
+    """Sample ``i`` from its input row (dense or CSR) to its output delta, counted in ``tally``.
+
+    Returns ``(finite, tally, x)``, ``x`` the input row as a dense vector, for the backward pass.
+    """
+    h, m, delta, active, n_active = work
+    x, n_in = read_row(X, i, h[0], active[0], n_active[0])
+    n_active[0] = n_in
+    forward_from(int(0), net, x, h, m, delta, active, n_active, scale, opts, step)
+    finished, tally = output_step(net.sizes, h, delta, T[i], opts, tally)
+    return finished, tally, x
+
+
 @njit(cache=True, nogil=True, inline="always")
 def add_tally(stats, tally):
     """Add a call's tally to ``stats`` once, at its end: a row written per sample would be a

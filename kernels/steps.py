@@ -10,7 +10,6 @@ at the first non-finite loss (``stats`` then counts the samples before it).
 - :func:`window_steps`: a window of dense inputs whose first-layer products come from
   matrix products done by the caller (see its docstring).
 """
-import numpy as np
 from numba import njit
 
 from .sample import (
@@ -24,7 +23,7 @@ from .sample import (
     layer_views,
     output_step,
     prefetch_row,
-    read_row,
+    sample_forward,
 )
 
 
@@ -62,12 +61,8 @@ def sgd_steps(net, X, T, order, lrs, opts, step0, stats, work, scale):
     tally = (0.0, 0, 0)
     finished = True
     for s in range(order.size):
-        i = order[s]
         prefetch_row(X, order, s)
-        x, n_in = read_row(X, i, h[0], active[0], n_active[0])
-        n_active[0] = n_in
-        forward_from(int(0), net, x, h, m, delta, active, n_active, scale, opts, step0 + s)
-        finished, tally = output_step(net.sizes, h, delta, T[i], opts, tally)
+        finished, tally, x = sample_forward(net, X, T, order[s], work, scale, opts, step0 + s, tally)
         if not finished:
             break
         backward_update_to(int(0), net, x, h, m, delta, active, n_active, scale, opts, lrs[s], bool(True))
