@@ -91,7 +91,9 @@ def kernel_options(activation: str, output: str, loss: str, l2: float, keep: np.
                "identity": sample.IDENTITY}
     losses = {"cross_entropy": sample.CROSS_ENTROPY, "mse": sample.MSE}
     rule, constants = kernel_rule(optimizer)
-    return KernelOptions(hidden[activation], outputs[output], losses[loss], l2, keep, seed, rule, constants)
+    # plain Python numbers: an int l2 would be another Numba signature, compiled apart
+    return KernelOptions(hidden[activation], outputs[output], losses[loss], float(l2),
+                         np.asarray(keep, dtype=np.float64), int(seed), rule, constants)
 
 
 def merge_gain(merged: int, n_threads: int) -> float:
@@ -230,7 +232,7 @@ class PerSampleEngine:
         each configuration, so that later calls pay nothing for it."""
         net = self.net
         Xk = as_kernel_input(X)
-        inputs = tuple(a.dtype.str for a in Xk) if isinstance(Xk, tuple) else (Xk.dtype.str,)
+        inputs = tuple(a.dtype.str for a in Xk) if isinstance(Xk, tuple) else (Xk.dtype.str, Xk.flags.c_contiguous)
         key = (self.path, net.theta.dtype.str, self.path == "split" and net.sizes.size == 3, inputs)
         if key in _warm:
             return
