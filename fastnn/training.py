@@ -41,7 +41,7 @@ DIVERGENCE_FACTOR = 100.0
 """Training is declared diverged when the mean loss over a chunk of samples exceeds this
 many times the loss of the initial params (or is not finite)."""
 
-INITIAL_LOSS_ROWS = 256
+INITIAL_LOSS_ROWS = 128
 """The initial params' loss, the yardstick of divergence, is taken over the first this many
 training rows: enough for a scale, and little next to a short call's training."""
 
