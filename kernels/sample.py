@@ -14,14 +14,14 @@ pass, which is fused with the update: each active row is read once to backpropag
 error and written once to update it. Rows go four at a time, so one pass over a layer's
 outputs (forward) or deltas (backward) serves four rows.
 
-The loops over samples that use these pieces are in ``steps`` (one thread), ``threads``
-(several) and ``rules`` (the dense optimizer rules).
+The input row comes from ``inputs`` (a dense array or CSR). The loops over samples that use
+these pieces are in ``steps`` (one thread), ``threads`` (several) and ``rules`` (the dense
+optimizer rules).
 """
 import numpy as np
-from numba import njit, types
-from numba.extending import overload
+from numba import njit
 
-from .prefetch import prefetch
+from .inputs import read_row
 
 RELU, SIGMOID, TANH, IDENTITY, SOFTMAX = 0, 1, 2, 3, 4
 CROSS_ENTROPY, MSE = 0, 1
@@ -88,80 +88,6 @@ def keep_unit(seed, step, layer, unit, keep):
     return (x >> np.uint64(11)) * (1.0 / 9007199254740992.0) < keep
 
 
-# -- reading one input row: a dense array's row, or a CSR row -------------------------------
-#
-# ``X`` is a C-contiguous 2-D array, or a CSR matrix as the tuple (indptr, indices, data)
-# with sorted indices and no stored zeros. Both give the row as a dense vector and the list
-# of its non-zero inputs in ascending order, so everything after reading the input is the
-# same code, with the same results. Dispatch is on X's type when a kernel is compiled: a
-# call on dense input compiles no CSR code, and the other way round.
-
-
-def read_row(X, i, buf, idx, n_prev):
-    """Row ``i`` of ``X`` as a dense vector and its non-zero inputs' indices in ``idx``;
-    returns ``(x, how many)``. For CSR, ``x`` is ``buf`` (zeros, but for the row's values):
-    the previous row's ``n_prev`` entries listed in ``idx`` are cleared first."""
-
-
-def prefetch_row(X, order, s):
-    """Ask for the cache lines of the row that the sample after ``s`` will read: rows come
-    in a random order, which the hardware prefetcher cannot foresee (bench/bench_epoch.py)."""
-
-
-@njit(cache=True, nogil=True, inline="always")
-def scan_nonzero(x, idx):
-    """Write the indices of ``x``'s non-zero entries to ``idx``; return how many.
-
-    Branch-free: a mispredicted branch per entry would cost more than the work.
-    """
-    c = 0
-    for j in range(x.size):
-        idx[c] = j
-        c += x[j] != 0
-    return c
-
-
-@overload(read_row, inline="always")
-def _read_row(X, i, buf, idx, n_prev):
-    if isinstance(X, types.Array):
-        def dense(X, i, buf, idx, n_prev):
-            x = X[i]
-            return x, scan_nonzero(x, idx)
-        return dense
-
-    def csr(X, i, buf, idx, n_prev):
-        indptr, indices, data = X
-        for a in range(n_prev):
-            buf[idx[a]] = 0.0
-        start, stop = indptr[i], indptr[i + 1]
-        for a in range(stop - start):
-            j = indices[start + a]
-            idx[a] = j
-            buf[j] = data[start + a]
-        return buf, stop - start
-    return csr
-
-
-@overload(prefetch_row, inline="always")
-def _prefetch_row(X, order, s):
-    if isinstance(X, types.Array):
-        def dense(X, order, s):
-            if s + 1 < order.size:
-                x = X[order[s + 1]]
-                for j in range(0, x.size, 16):  # 16 floats (or 8 doubles: every line twice) to a 64-byte line
-                    prefetch(x, j)
-        return dense
-
-    def csr(X, order, s):
-        if s + 1 < order.size:
-            indptr, indices, data = X
-            start, stop = indptr[order[s + 1]], indptr[order[s + 1] + 1]
-            for a in range(start, stop, 16):
-                prefetch(data, a)
-                prefetch(indices, a)
-    return csr
-
-
 # -- the layer-level pieces -----------------------------------------------------------------
 #
 # The layer-level pieces (sum_active_rows, hidden_layer_out, output_loss_delta,
@@ -223,7 +149,7 @@ def hidden_layer_out(z, b, sc, l, h, m, active, opts, step, unit0):
     if keep < 1.0:
         for k in range(z.size):
             m[k] = 1.0 / keep if keep_unit(opts.seed, step, l, unit0 + k, keep) else 0.0
-    c = 0  # branch-free compaction, as in scan_nonzero
+    c = 0  # branch-free compaction, as in inputs.scan_nonzero
     for k in range(z.size):
         active[c] = unit0 + k
         c += (m[k] != 0) & ((h[k] != 0) | (opts.hidden != RELU))

@@ -12,6 +12,7 @@ at the first non-finite loss (``stats`` then counts the samples before it).
 """
 from numba import njit
 
+from .inputs import prefetch_row
 from .sample import (
     FAST,
     add_tally,
@@ -22,7 +23,6 @@ from .sample import (
     hidden_layer_out,
     layer_views,
     output_step,
-    prefetch_row,
     sample_forward,
 )
 

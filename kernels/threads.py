@@ -14,6 +14,7 @@ import numpy as np
 from numba import njit
 
 from .atomics import load_acquire, spin_pause, store_release
+from .inputs import read_row
 from .sample import (
     FAST,
     add_tally,
@@ -24,7 +25,6 @@ from .sample import (
     hidden_layer_out,
     layer_views,
     output_step,
-    read_row,
     scale_rows,
     sum_active_rows,
 )
