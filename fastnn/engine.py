@@ -5,7 +5,7 @@
 (mini-batch or full-batch descent in NumPy, any optimizer). Both update the packed
 parameters they were built with in place and offer the same two methods.
 """
-from typing import NamedTuple, Optional, Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -31,7 +31,7 @@ class Engine(Protocol):
         """Release the engine's threads."""
 
 
-def over_limit(loss_sum: float, count: int, limit: Optional[float]) -> bool:
+def over_limit(loss_sum: float, count: int, limit: float) -> bool:
     """Whether a part of an epoch diverged: its mean loss over ``count`` samples is not
     finite or exceeds ``limit``. The one test of divergence both engines apply."""
     return not loss_sum <= limit * count

@@ -786,3 +786,20 @@ def test_train_reaches_the_compiled_kernel_in_three_frames(monkeypatch, kwargs):
     monkeypatch.setattr(module, name, spy)
     train(params, X, y, seed=0, **kwargs)
     assert stacks and stacks[-1][:3] == ["epoch", "_run_epochs", "train"], stacks[-1]
+
+
+def test_a_later_call_pays_no_warm_up(monkeypatch):
+    # the kernels are compiled (or loaded) on a scratch copy once per process and configuration:
+    # a later call of the same configuration calls the kernel for its own samples only
+    from fastnn.kernels import steps
+
+    monkeypatch.setattr("fastnn.per_sample._warm", set())  # whatever earlier tests warmed up
+    X, y = _problem(n=300, dtype=np.float32)
+    params = fastnn.init_params([12, 9, 4], seed=0)
+    train(params, X, y, seed=0)
+    real, calls = steps.sgd_steps, []
+    monkeypatch.setattr(steps, "sgd_steps", lambda *a: (calls.append(len(a[3])), real(*a))[1])
+    train(params, X, y, epochs=2, seed=1)
+    assert calls == [300, 300]
+    train(fastnn.init_params([12, 9, 4], seed=0, dtype="float64"), X, y, epochs=1, seed=1)
+    assert calls == [300, 300, 1, 300]  # another configuration is warmed up on one sample first
