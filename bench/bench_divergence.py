@@ -1,6 +1,6 @@
 """What watching for divergence costs during an epoch (issue 8).
 
-train() runs the per-sample kernel on chunks of ``fastnn.online.CHUNK`` samples (4096) and,
+train() runs the per-sample kernel on chunks of ``fastnn.per_sample.CHUNK`` samples (4096) and,
 after each chunk, checks that the kernel got through it (the kernel stops at the first
 non-finite sample loss) and that the chunk's mean loss is below ``DIVERGENCE_FACTOR`` times
 the initial loss; at the end of the epoch it checks the weights are finite. Setting
@@ -23,19 +23,19 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn import online
+from fastnn import per_sample
 
 ROUNDS = 9
 
 
 def _epoch(monkeypatch, workload, chunk):
-    monkeypatch.setattr(online, "CHUNK", chunk)
+    monkeypatch.setattr(per_sample, "CHUNK", chunk)
     return fastnn.train(workload.params, workload.X, workload.y, epochs=1, lr=workload.lr, seed=workload.seed)
 
 
 def test_divergence_watch_cost(benchmark, monkeypatch, workload, quick, summary):
     n = len(workload.X)
-    default = online.CHUNK
+    default = per_sample.CHUNK
     chunked, h1 = _epoch(monkeypatch, workload, default)
     whole, h2 = _epoch(monkeypatch, workload, n)
     # the chunks change where the checks happen, not what is computed

@@ -48,7 +48,7 @@ def parse_args(argv=None):
                     help=f"comma-separated implementations to run (default: all of {','.join(ORDER)})")
     ap.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated workloads (default: both)")
     ap.add_argument("--dense-above", type=float, default=None,
-                    help="set fastnn.online.DENSE_ABOVE (2: never windows, the row loop on the dense workload)")
+                    help="set fastnn.per_sample.DENSE_ABOVE (2: never windows, the row loop on the dense workload)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the sample order")
     ap.add_argument("--data", default=None, help="folder of the MNIST files (default $FASTNN_DATA)")
     ap.add_argument("--markdown", action="store_true", help="print README-ready markdown tables")
@@ -244,7 +244,7 @@ def run_race(args, X, y, X_test, y_test):
 def main(argv=None):
     args = parse_args(argv)
     if args.dense_above is not None:
-        from fastnn import online
+        from fastnn import per_sample as online
 
         online.DENSE_ABOVE = args.dense_above
     command = "python bench/compare.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))

@@ -1,9 +1,10 @@
-"""What would make the first compilation of ``sgd_epoch`` cheaper: variants of the kernel's source, timed.
+"""What would make the first compilation of ``sgd_steps`` cheaper: variants of the kernel's source, timed.
 
 Run:  python bench/compile_variants.py [--rounds 2]
 
-Each variant is a copy of ``kernels/sgd.py`` with one textual change, compiled afresh
-(``cache=False``) in its own Python process by a first call of ``sgd_epoch`` on 100 sparse
+Each variant is a copy of ``kernels/sample.py`` and ``kernels/steps.py`` (one module) with one
+textual change, compiled afresh (``cache=False``) in its own Python process by a first call of
+``sgd_steps`` on 100 sparse
 samples (784-128-64-10, float32); the variants alternate within each round, and the table
 shows each one's median first-call time. The variants:
 
@@ -11,14 +12,14 @@ shows each one's median first-call time. The variants:
 - ``constant codes``: the activation and loss codes replaced by the constants of ReLU,
   softmax and cross-entropy, so that only the branches in use reach type inference and code
   generation (what literal dispatch on the codes would give);
-- ``all inlined``: the layer-level pieces (``_sum_active_rows``, ``_backprop_update_rows``,
+- ``all inlined``: the layer-level pieces (``sum_active_rows``, ``backprop_update_rows``,
   ...) inlined into the kernel in Numba's IR as well (``inline="always"``), as the small ones
-  and the loops over the layers are; before 2026-11-27 every piece was;
+  and the loops over the layers are;
 - ``only this call``: everything this call does not use cut from the source: ReLU is the only
   activation and softmax cross-entropy the only output and loss, no dropout, no L2 decay. The
   most that compiling only what a call uses could save, short of restructuring the kernel.
 
-None of them compiles the merging of per-thread replicas: ``sgd_epoch`` holds none of it
+None of them compiles the merging of per-thread replicas: ``sgd_steps`` holds none of it
 (the threads' replicas call it between their merges, ``merge_round``).
 """
 import argparse
@@ -30,15 +31,15 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE = os.path.join(HERE, "..", "kernels", "sgd.py")
+SOURCES = [os.path.join(HERE, "..", "kernels", name) for name in ("sample.py", "steps.py")]
 
-LAYER_PIECES = ("_sum_active_rows", "_hidden_layer_out", "_output_loss_delta", "_backprop_update_rows")
+LAYER_PIECES = ("sum_active_rows", "hidden_layer_out", "output_loss_delta", "backprop_update_rows")
 
 
 
 def _replace(src, old, new):
     if old not in src:
-        raise SystemExit(f"compile_variants: kernels/sgd.py no longer contains {old.strip()[:60]!r}; update the variant")
+        raise SystemExit(f"compile_variants: kernels/sample.py no longer contains {old.strip()[:60]!r}; update the variant")
     return src.replace(old, new)
 
 
@@ -46,7 +47,7 @@ def _rest_of_function(src, start, body):
     """Replace the function's source from the line starting with ``start`` to its end by ``body``."""
     i = src.find(start)
     if i < 0:
-        raise SystemExit(f"compile_variants: kernels/sgd.py no longer contains {start!r}; update the variant")
+        raise SystemExit(f"compile_variants: kernels/sample.py no longer contains {start!r}; update the variant")
     return src[:i] + body + src[src.index("\n\n\n", i):]
 
 
@@ -63,7 +64,7 @@ def only_this_call(src):
         log_total = _softmax(z, best, out)
     else:
         for k in range(n):
-            out[k] = _activate(z[k], output)
+            out[k] = activate(z[k], output)
 """, "    log_total = _softmax(z, best, out)\n")
     src = _rest_of_function(src, "    if loss == CROSS_ENTROPY:  # softmax output", """\
     sample_loss = log_total + z[best]
@@ -90,30 +91,35 @@ import sys, time
 import numpy as np
 sys.path.insert(0, sys.argv[1])
 import variant
-from fastnn.online import kernel_work
+from fastnn.per_sample import kernel_work
 from fastnn.packing import KernelOptions, pack
 rng = np.random.default_rng(0)
 widths = [784, 128, 64, 10]
-theta, sizes, offsets = pack([(0.05 * rng.standard_normal((a, b)).astype(np.float32), np.zeros(b, np.float32))
+net = pack([(0.05 * rng.standard_normal((a, b)).astype(np.float32), np.zeros(b, np.float32))
                               for a, b in zip(widths[:-1], widths[1:])])
 X = rng.random((100, 784), dtype=np.float32)
 X[X < 0.8] = 0
 T = np.eye(10, dtype=np.float32)[np.arange(100) % 10]
 opts = KernelOptions(0, 4, 0, 0.0, np.ones(3), 0, 0, np.zeros(0))
-work = kernel_work(sizes, theta.dtype)
+work = kernel_work(net.sizes, net.theta.dtype)
 t = time.perf_counter()
-variant.sgd_epoch(theta, sizes, offsets, X, T, np.arange(100), np.full(100, 0.01, np.float32), opts, 0, np.zeros(3),
-                  work, np.ones(3, np.float32))
+variant.sgd_steps(net, X, T, np.arange(100), np.full(100, 0.01, np.float32), opts, 0, np.zeros(3), work,
+                  np.ones(3, np.float32))
 print(time.perf_counter() - t)
 """
 
 
 def variant_sources():
-    """Each variant's source: ``kernels/sgd.py`` as a module of its own (compiled afresh, its
-    relative imports of the other kernel modules made absolute), then changed."""
-    with open(SOURCE) as f:
-        source = re.sub(r"^from \.(\w+) import", r"from fastnn.kernels.\1 import",
-                        f.read().replace("cache=True", "cache=False"), flags=re.M)
+    """Each variant's source: ``kernels/sample.py`` and ``kernels/steps.py`` as one module of
+    its own (compiled afresh; steps' import of sample dropped, the other relative imports made
+    absolute), then changed."""
+    texts = []
+    for path in SOURCES:
+        with open(path) as f:
+            texts.append(f.read())
+    joined = texts[0] + re.sub(r"^from \.sample import \([^)]*\)\n", "", texts[1], flags=re.M)
+    source = re.sub(r"^from \.(\w+) import", r"from fastnn.kernels.\1 import",
+                    joined.replace("cache=True", "cache=False"), flags=re.M)
     return {name: change(source) for name, change in VARIANTS.items()}
 
 
@@ -135,7 +141,7 @@ def main(argv=None):
                 times[name].append(float(out.stdout.strip().splitlines()[-1]))
                 print(f"round {r + 1}/{args.rounds}  {name:<15} {times[name][-1]:.2f} s", flush=True)
     base = statistics.median(times["as is"])
-    print("\n| variant | first call of sgd_epoch (median) | against as is |\n|---|---:|---:|")
+    print("\n| variant | first call of sgd_steps (median) | against as is |\n|---|---:|---:|")
     for name, ts in times.items():
         print(f"| {name} | {statistics.median(ts):.2f} s | {statistics.median(ts) / base:.2f}x |")
 

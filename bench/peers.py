@@ -22,9 +22,10 @@ from typing import NamedTuple
 import numpy as np
 
 from fastnn import init_params, predict
-from fastnn.kernels import sgd as sgd_kernel
-from fastnn.online import kernel_work
-from fastnn.packing import KernelOptions, pack, unpack
+from fastnn.kernels import sample as codes
+from fastnn.kernels import steps
+from fastnn.per_sample import kernel_work
+from fastnn.packing import KernelOptions, Packed, pack, unpack
 from fastnn.training import train
 from fastnn.twin import sgd_epoch_numpy
 
@@ -158,17 +159,17 @@ class FastnnThreads(FastnnTrain):
 
 
 def plain_sgd_kernel(theta, n_layers):
-    """``run(sizes, offsets, X, T, order, lrs, stats)``: ``kernels.sgd.sgd_epoch`` on ``theta``
+    """``run(sizes, offsets, X, T, order, lrs, stats)``: ``kernels.steps.sgd_steps`` on ``theta``
     with plain SGD, ReLU, softmax cross-entropy, no L2, no dropout."""
-    k = sgd_kernel
-    opts = KernelOptions(k.RELU, k.SOFTMAX, k.CROSS_ENTROPY, 0.0, np.ones(n_layers), 0, k.SGD, np.zeros(0))
-    return lambda sizes, offsets, X, T, order, lrs, stats: k.sgd_epoch(theta, sizes, offsets, X, T, order, lrs,
-                                                                       opts, 0, stats, kernel_work(sizes, theta.dtype),
-                                                                       np.ones(n_layers, theta.dtype))
+    opts = KernelOptions(codes.RELU, codes.SOFTMAX, codes.CROSS_ENTROPY, 0.0, np.ones(n_layers), 0, 0, np.zeros(0))
+    return lambda sizes, offsets, X, T, order, lrs, stats: steps.sgd_steps(Packed(theta, sizes, offsets), X, T, order,
+                                                                           lrs, opts, 0, stats,
+                                                                           kernel_work(sizes, theta.dtype),
+                                                                           np.ones(n_layers, theta.dtype))
 
 
 class FastnnKernel:
-    """The bare compiled call ``fastnn.kernels.sgd.sgd_epoch`` on pre-packed params: no validation."""
+    """The bare compiled call ``fastnn.kernels.steps.sgd_steps`` on pre-packed params: no validation."""
 
     name, title = "kernel", "fastnn kernel (bare)"
     compile_seconds = None

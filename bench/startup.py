@@ -8,13 +8,13 @@ from the cache. Each process imports fastnn, then calls ``train`` (``--layers``,
 samples, one epoch of per-sample SGD) on one thread, then on two threads, then on one
 thread again; a second series does the same on dense inputs (every pixel non-zero: the
 windowed path, on one thread whatever ``n_threads``, so its two-thread call compiles
-nothing more). One thread runs ``sgd_epoch`` on sparse inputs; two threads on replicas (a
-first hidden layer below ``fastnn.online.SPLIT_FROM`` units) run that same compilation of
-``sgd_epoch`` on each round's share and compile only the merging (``merge_round``), and
-wider networks compile ``sgd_split_epoch``. Printed per call: the wall time of
+nothing more). One thread runs ``sgd_steps`` on sparse inputs; two threads on replicas (a
+first hidden layer below ``fastnn.per_sample.SPLIT_FROM`` units) run that same compilation of
+``sgd_steps`` on each round's share and compile only the merging (``merge_round``), and
+wider networks compile ``split_steps``. Printed per call: the wall time of
 the call and the part of it that ``history["compile_seconds"]`` attributes to compiling or
 loading the kernels. With an empty cache it also prints where the compilations of the
-sparse kernels (``sgd_epoch``, one thread; ``merge_round``, replicas) went: Numba's own
+sparse kernels (``sgd_steps``, one thread; ``merge_round``, replicas) went: Numba's own
 per-pass times, the largest first (type inference includes compiling the helpers it
 calls, each a function of its own).
 """
@@ -42,9 +42,9 @@ for threads in (1, 2, 1):
     t = time.perf_counter()
     _, history = fastnn.train(params, X, y, epochs=1, n_threads=threads)
     calls.append([time.perf_counter() - t, history["compile_seconds"]])
-from fastnn.kernels import sgd
+from fastnn.kernels import steps, threads
 passes = {}
-for which, kernel in (("sgd_epoch, one thread", sgd.sgd_epoch), ("merge_round, replicas", sgd.merge_round)):
+for which, kernel in (("sgd_steps, one thread", steps.sgd_steps), ("merge_round, replicas", threads.merge_round)):
     for sig in kernel.signatures:
         try:  # kept only by a compilation, not by a load from the cache
             times = kernel.get_metadata(sig)["pipeline_times"]["nopython"]

@@ -24,10 +24,10 @@ side-by-side pair's the ceiling; the median over ``--epochs`` epochs. Whole runs
 the other (the columns before) can land in different phases of a host whose speed moves
 by a third within minutes.
 
-``--split-from`` sets ``fastnn.online.SPLIT_FROM``, the first hidden layer's width from which
+``--split-from`` sets ``fastnn.per_sample.SPLIT_FROM``, the first hidden layer's width from which
 the threads split its units rather than train replicas: 1 splits every network, a huge
 value trains replicas for every network. ``--round-size`` and ``--merge-warmup`` set
-``fastnn.online.ROUND`` and ``MERGE_WARMUP`` for the replicas. Check ``uptime`` first: the
+``fastnn.per_sample.ROUND`` and ``MERGE_WARMUP`` for the replicas. Check ``uptime`` first: the
 two threads need both cores.
 """
 import argparse
@@ -38,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 import fastnn
-from fastnn import online
+from fastnn import per_sample
 from fastnn.datasets import load_mnist
 from fastnn.packing import KernelOptions, pack
 from fastnn.validation import check_params, one_hot
@@ -80,9 +80,10 @@ def interleaved(layers, data, epochs, piece, lr=0.02):
     opts = KernelOptions(0, 4, 0, 0.0, np.ones(L), 0, 0, np.zeros(0))  # relu, softmax, cross-entropy, plain SGD
 
     def runner(n_threads, seed):
-        theta, sizes, offsets = pack(check_params(fastnn.init_params(layers, seed=seed)))
-        r = online.OnlineRunner(theta, sizes, offsets, opts, None, n_threads, False)
-        r.epoch(X, T, np.arange(64), np.full(64, lr, np.float32), 0, np.inf)  # compiled or loaded before timing
+        net = pack(check_params(fastnn.init_params(layers, seed=seed)))
+        path = "rows" if n_threads == 1 else "split" if per_sample.splits_units(net.sizes) else "replicas"
+        r = per_sample.PerSampleEngine(net, T, opts, path, n_threads)
+        r.epoch(X, np.arange(64), np.full(64, lr, np.float32), 0, np.inf)  # compiled or loaded before timing
         return r
 
     one, two, left, right = runner(1, 0), runner(2, 0), runner(1, 1), runner(1, 2)
@@ -90,11 +91,11 @@ def interleaved(layers, data, epochs, piece, lr=0.02):
 
     def pair(part, rates, step0):  # two independent one-thread runs, one on each half, side by side
         h = len(part) // 2
-        other = pool.submit(right.epoch, X, T, part[h:], rates[h:], step0 + h, np.inf)
-        left.epoch(X, T, part[:h], rates[:h], step0, np.inf)
+        other = pool.submit(right.epoch, X, part[h:], rates[h:], step0 + h, np.inf)
+        left.epoch(X, part[:h], rates[:h], step0, np.inf)
         other.result()
 
-    contenders = {"one": lambda *a: one.epoch(X, T, *a, np.inf), "two": lambda *a: two.epoch(X, T, *a, np.inf),
+    contenders = {"one": lambda *a: one.epoch(X, *a, np.inf), "two": lambda *a: two.epoch(X, *a, np.inf),
                   "pair": pair}
     names = list(contenders)
     rng = np.random.default_rng(0)
@@ -123,16 +124,16 @@ def main():
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--layers", default="784-128-64-10,784-800-10")
-    ap.add_argument("--split-from", type=int, default=online.SPLIT_FROM)
-    ap.add_argument("--round-size", type=int, default=online.ROUND, help="samples per thread between merges (replicas)")
-    ap.add_argument("--merge-warmup", type=float, default=online.MERGE_WARMUP,
+    ap.add_argument("--split-from", type=int, default=per_sample.SPLIT_FROM)
+    ap.add_argument("--round-size", type=int, default=per_sample.ROUND, help="samples per thread between merges (replicas)")
+    ap.add_argument("--merge-warmup", type=float, default=per_sample.MERGE_WARMUP,
                     help="samples over which a merge goes from the mean to the sum (replicas)")
     ap.add_argument("--lr", type=float, default=0.02, help="rate of the first epoch, then lr/(1+epoch)")
     ap.add_argument("--piece", type=int, default=6000, help="samples per piece in the alternated columns")
     args = ap.parse_args()
-    online.SPLIT_FROM, online.ROUND, online.MERGE_WARMUP = args.split_from, args.round_size, args.merge_warmup
+    per_sample.SPLIT_FROM, per_sample.ROUND, per_sample.MERGE_WARMUP = args.split_from, args.round_size, args.merge_warmup
     data = load_mnist()
-    print(f"SPLIT_FROM = {online.SPLIT_FROM}, ROUND = {online.ROUND}, MERGE_WARMUP = {online.MERGE_WARMUP:g}, {args.epochs} epochs, lr {args.lr:g}/(1+epoch), seeds 0-{args.seeds - 1}")
+    print(f"SPLIT_FROM = {per_sample.SPLIT_FROM}, ROUND = {per_sample.ROUND}, MERGE_WARMUP = {per_sample.MERGE_WARMUP:g}, {args.epochs} epochs, lr {args.lr:g}/(1+epoch), seeds 0-{args.seeds - 1}")
     print("| network | 1 thread: s/epoch | 2 threads: s/epoch | speed-up | test accuracy, 1 thread | 2 threads "
           "| difference (2 - 1), per seed | independent pair: speed-up | alternated pieces: speed-up | "
           "alternated pieces: independent pair |")

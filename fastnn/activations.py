@@ -106,7 +106,7 @@ class Activation(NamedTuple):
         ``derivative(a, delta) -> delta * f'(z)``, written through the output ``a = f(z)``
         (for softmax, the Jacobian-vector product).
     kernel_code : int
-        The integer the compiled kernels switch on (``fastnn.kernels.sgd.RELU``, ...).
+        The integer the compiled kernels switch on (``fastnn.kernels.sample.RELU``, ...).
     onnx_op : str or None
         The ONNX operator that computes it; None when there is nothing to compute (identity).
     sklearn_name : str

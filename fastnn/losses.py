@@ -77,7 +77,7 @@ class Loss(NamedTuple):
         ``delta(a, t, output) -> ndarray``, the gradient of the mean loss w.r.t. the output
         layer's pre-activation, given the outputs ``a`` of the output activation named ``output``.
     kernel_code : int
-        The integer the compiled kernels switch on (``fastnn.kernels.sgd.CROSS_ENTROPY``, ...).
+        The integer the compiled kernels switch on (``fastnn.kernels.sample.CROSS_ENTROPY``, ...).
     outputs : tuple of str
         The output activations it pairs with.
     """

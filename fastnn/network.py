@@ -207,7 +207,3 @@ def predict(params: Params, X: ArrayLike, *, activation: str = "relu",
         labels[start : start + len(part)] = np.argmax(part, axis=1)
     return labels
 
-
-# The names fastnn.training imported while these were private; kept until it imports the public ones.
-_forward_layers = forward_layers
-_gradients = backward_layers

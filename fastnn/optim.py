@@ -239,7 +239,7 @@ class UpdateRule(NamedTuple):
     slots : tuple of str
         The names of its per-param state arrays, in the order ``step`` takes them.
     kernel_code : int
-        The integer the compiled per-sample kernels switch on (``fastnn.kernels.sgd.ADAM``, ...).
+        The integer the compiled per-sample kernels switch on (``fastnn.kernels.rules.ADAM``, ...).
     kernel_constants : tuple of str
         The names of its constants (keys of ``Optimizer.hyperparams``) in the order the
         compiled kernels read them.
@@ -311,13 +311,3 @@ def get_optimizer(spec: Union[str, tuple[str, Mapping[str, Any]], Optimizer], **
     if unknown:
         raise TypeError(f"{name} takes no argument(s) {unknown}; it takes {accepted}")
     return factory(**kwargs)
-
-
-def __getattr__(name: str) -> Any:
-    """``KERNEL_RULES`` and ``kernel_rule``, which lived here before they moved to
-    :mod:`fastnn.kernel_codes` (this module is pure NumPy); kept while callers move."""
-    if name in ("KERNEL_RULES", "kernel_rule"):
-        from . import kernel_codes
-
-        return getattr(kernel_codes, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,7 +3,8 @@
 Layer by layer: ``W1`` row by row, then ``b1``, ``W2``, ``b2``, ... ``sizes`` holds the
 layer widths and ``offsets`` where each ``W`` and ``b`` starts. One buffer is what the
 per-thread replicas copy, what optimizer slots mirror and what a lazy L2 scale folds into.
-The per-call options travel beside it as one record, :class:`KernelOptions`.
+The buffer, widths and offsets travel as one record, :class:`Packed`, and the
+per-call options beside it as another, :class:`KernelOptions`.
 """
 from typing import NamedTuple
 
@@ -12,8 +13,21 @@ import numpy as np
 from .validation import layer_sizes_of
 
 
-def pack(layers):
-    """Flat copy of ``[(W1, b1), ...]`` with the layer ``sizes`` and the ``offsets`` of each array."""
+class Packed(NamedTuple):
+    """The packed parameters as one record, as the kernels take them (fields read by name).
+
+    ``theta`` is the flat buffer, ``sizes`` (int64, L + 1) the layer widths and ``offsets``
+    (int64, 2L) where ``W1``, ``b1``, ``W2``, ... start in it. A plain tuple too:
+    ``theta, sizes, offsets = pack(layers)``.
+    """
+
+    theta: np.ndarray
+    sizes: np.ndarray
+    offsets: np.ndarray
+
+
+def pack(layers) -> Packed:
+    """Flat copy of ``[(W1, b1), ...]``: the :class:`Packed` buffer, layer ``sizes`` and ``offsets``."""
     sizes = np.array(layer_sizes_of(layers), dtype=np.int64)
     offsets = np.zeros(2 * len(layers), dtype=np.int64)
     pos = 0
@@ -24,12 +38,12 @@ def pack(layers):
     for l, (W, b) in enumerate(layers):
         theta[offsets[2 * l] : offsets[2 * l] + W.size] = W.ravel()
         theta[offsets[2 * l + 1] : offsets[2 * l + 1] + b.size] = b
-    return theta, sizes, offsets
+    return Packed(theta, sizes, offsets)
 
 
 def _aligned_empty(n, dtype):
     """A 1-D array whose first element starts a 64-byte cache line, so that threads that
-    split ``W1``'s columns on line boundaries (``fastnn.online.split_units``) share none."""
+    split ``W1``'s columns on line boundaries (``fastnn.per_sample.split_units``) share none."""
     itemsize = np.dtype(dtype).itemsize
     raw = np.empty(n * itemsize + 64, np.uint8)
     start = -raw.ctypes.data % 64
@@ -57,10 +71,11 @@ def unpack_views(theta, sizes, offsets):
 class KernelOptions(NamedTuple):
     """The options of one kernel call, as one record Numba accepts (fields are read by name).
 
-    ``hidden``, ``output``, ``loss`` and ``rule`` are the kernel's codes (``fastnn.kernels.sgd``
-    constants); ``l2`` the weight decay; ``keep`` (float64, one per layer, the last 1) the
-    keep probability of each hidden layer's units; ``seed`` keys the dropout draws;
-    ``hyper`` (float64) the rule's constants in the order of ``fastnn.optim.RULES``.
+    ``hidden``, ``output``, ``loss`` and ``rule`` are the kernels' codes (constants of
+    ``fastnn.kernels.sample`` and ``fastnn.kernels.rules``); ``l2`` the weight decay;
+    ``keep`` (float64, one per layer, the last 1) the keep probability of each hidden
+    layer's units; ``seed`` keys the dropout draws; ``hyper`` (float64) the rule's
+    constants in the order of ``fastnn.kernel_codes.KERNEL_RULES``.
     """
 
     hidden: int

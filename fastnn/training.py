@@ -1,28 +1,31 @@
 """``train``: per-sample SGD in compiled calls over chunks of samples, or mini-/full-batch descent.
 
-``train`` is a pipeline of four named steps: check and prepare the inputs
-(:func:`_prepare`); build the optimizer and the learning rates (:func:`_make_optimizer`);
-run the epochs (:func:`_run_epochs`, which hands each epoch to an :class:`OnlineRunner`
-or to :func:`_batch_epoch`); and after each epoch evaluate, stop early and report.
+``train`` checks and prepares everything once (:func:`_prepare`: the inputs, the
+optimizer, the learning rates, the kernel options and the compiled path), then
+:func:`_run_epochs` hands each epoch to an engine with the protocol of
+:mod:`fastnn.engine` (``epoch``, ``close``): :class:`fastnn.per_sample.PerSampleEngine`
+(``batch_size=1``) or :class:`fastnn.batch.BatchEngine`, and after each epoch evaluates,
+stops early and reports.
 
 The caller's params are copied once into a private flat buffer; the compiled kernels
-(``fastnn.kernels.sgd``) update that buffer in place. Nothing the caller passed is
-ever modified.
+(``fastnn.kernels``) update that buffer in place. Nothing the caller passed is ever
+modified.
 """
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import NamedTuple
+from functools import partial
+from typing import Any, Callable, NamedTuple, Optional
 
 import numba
 import numpy as np
 
 from .activations import HIDDEN, OUTPUTS
-from .kernels import sgd as sgd_kernels
-from .losses import LOSS_FUNCTIONS, LOSSES, check_pairing, cross_entropy_from_logits
-from .network import _forward_layers, _gradients, predict_proba
-from .online import EpochTally, OnlineRunner, use_windows
-from .optim import OPTIMIZERS, Optimizer, get_optimizer, kernel_rule
-from .packing import KernelOptions, pack, unpack, unpack_views
+from .batch import BatchEngine, named_views
+from .losses import LOSS_FUNCTIONS, LOSSES, check_pairing
+from .network import predict_proba
+from .optim import OPTIMIZERS, Optimizer, get_optimizer
+from .packing import KernelOptions, Packed, pack, unpack
+from .per_sample import PerSampleEngine, choose_path, kernel_options
 from .progress import epoch_line
 from .schedules import lr_values
 from .validation import (
@@ -37,15 +40,13 @@ from .validation import (
     check_targets,
 )
 
-HIDDEN_CODES = {"relu": sgd_kernels.RELU, "sigmoid": sgd_kernels.SIGMOID, "tanh": sgd_kernels.TANH,
-                "identity": sgd_kernels.IDENTITY}
-OUTPUT_CODES = {"softmax": sgd_kernels.SOFTMAX, "sigmoid": sgd_kernels.SIGMOID, "tanh": sgd_kernels.TANH,
-                "identity": sgd_kernels.IDENTITY}
-LOSS_CODES = {"cross_entropy": sgd_kernels.CROSS_ENTROPY, "mse": sgd_kernels.MSE}
-
 DIVERGENCE_FACTOR = 100.0
 """Training is declared diverged when the mean loss over a chunk of samples exceeds this
 many times the loss of the initial params (or is not finite)."""
+
+INITIAL_LOSS_ROWS = 128
+"""The initial params' loss, the yardstick of divergence, is taken over the first this many
+training rows: enough for a scale, and little next to a short call's training."""
 
 
 class DivergenceError(FloatingPointError):
@@ -138,21 +139,12 @@ def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shu
         Train every epoch on a freshly distorted copy of ``X`` (seeded), prepared in a
         background thread while the previous epoch trains. Validation data is not distorted.
     n_threads : int
-        Threads for per-sample plain SGD (``batch_size=1``). With k > 1 and a first hidden
-        layer of at least 256 units (``fastnn.online.SPLIT_FROM``), the threads split that
-        layer's units, each updating its units' weights in ``W1`` and ``W2``, and add their
-        shares of the second layer's sum at every sample: every sample still takes its own
-        full step, and the result differs from one thread's only by rounding. With a
-        narrower network each thread trains its own copy of the params on its share of the
-        samples; every 256 samples per thread the copies' changes are added to the params,
-        which all copies then continue from. The changes are averaged at first and summed
-        after the first 60,000 samples, the factor rising linearly in between
-        (``fastnn.online.merge_gain``): their sum keeps every sample's full step, but early
-        on it overshoots. Either way the result is deterministic for a given seed and
-        ``n_threads``. On dense inputs (more than half of the entries non-zero) plain SGD
-        takes the windowed path whatever ``n_threads``: one thread, whose matrix products
-        use the cores through BLAS, measured faster than several threads on the row loop
-        (``fastnn.online.DENSE_ABOVE``).
+        Threads for per-sample plain SGD (``batch_size=1``) on sparse inputs. Every sample
+        still takes its own step: wide first layers are split between the threads (the
+        result differs from one thread's only by rounding), narrow ones trained as per-thread
+        copies whose changes are merged every few hundred samples. Deterministic for a given
+        seed and ``n_threads``; dense inputs run on one thread, whose matrix products use the
+        cores through BLAS. How each works: :mod:`fastnn.per_sample`.
     verbose : bool
         Print one line per epoch.
     callback : callable, optional
@@ -181,47 +173,45 @@ def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shu
     TrainingInterrupted
         (a ``KeyboardInterrupt``) on Ctrl-C; it carries the last completed epoch's params.
     """
-    plan = _prepare(params, X, y, epochs=epochs, lr=lr, batch_size=batch_size, shuffle=shuffle, seed=seed,
-                    activation=activation, output=output, loss=loss, schedule_unit=schedule_unit,
+    plan = _prepare(params, X, y, epochs=epochs, lr=lr, optimizer=optimizer, batch_size=batch_size, shuffle=shuffle,
+                    seed=seed, activation=activation, output=output, loss=loss, schedule_unit=schedule_unit,
                     validation_data=validation_data, validation_fraction=validation_fraction,
                     early_stopping=early_stopping, patience=patience, min_delta=min_delta, l2=l2, dropout=dropout,
                     augment=augment, n_threads=n_threads, verbose=verbose, callback=callback, progress=progress)
-    opt = _make_optimizer(optimizer, lr, schedule_unit, plan.steps_per_epoch)
-    if plan.batch == 1:  # the compiled per-sample paths know the built-in rules only
-        code, _ = kernel_rule(opt)
-        if code != sgd_kernels.SGD and n_threads > 1:
-            raise ValueError(f"n_threads > 1 runs plain per-sample SGD; optimizer {opt.name!r} updates every weight "
-                             "at every sample: use n_threads=1, or a batch_size")
-    _epoch_lrs(opt, lr, schedule_unit, 0, 0, 1)  # refuse a bad rate before any work
-    return _run_epochs(plan, opt, lambda epoch, first, n: _epoch_lrs(opt, lr, schedule_unit, epoch, first, n))
+    return _run_epochs(plan)
 
 
 class _Plan(NamedTuple):
     """Everything :func:`train` checked and prepared before the first epoch."""
 
     layers: list  # [(W1, b1), ...], checked
-    X: np.ndarray  # training inputs, checked, in the params' dtype
+    X: Any  # training inputs, checked, in the params' dtype
     T: np.ndarray  # training targets (one-hot rows for labels)
-    validation: tuple  # (X_val, T_val) or None
+    validation: Optional[tuple]  # (X_val, T_val) or None
     epochs: int
     batch: int  # rows per step: 1 is per-sample
     steps_per_epoch: int
     shuffle: bool
     rng: np.random.Generator  # the sample orders and dropout masks of mini-batches
     wiring: tuple  # (activation, output, loss)
-    kernel_options: KernelOptions  # without the rule, which the optimizer fills in
+    optimizer: Optimizer  # with its learning rate as a function of the update count
+    epoch_lrs: Callable  # (epoch, first_update, n_updates) -> the rate of every update
+    l2: float
+    keep: np.ndarray  # keep probability of each layer's units (the last 1)
+    kernel_options: Optional[KernelOptions]  # per-sample training only
+    path: Optional[str]  # the per-sample engine's compiled path (fastnn.per_sample.PATHS)
     augment: object  # a fastnn.augment.Distortion or None
     augment_seed: int
-    early: tuple  # (patience, min_delta) when stopping early, else None
+    early: Optional[tuple]  # (patience, min_delta) when stopping early, else None
     n_threads: int
     verbose: bool
     callback: object
     progress: object
 
 
-def _prepare(params, X, y, *, epochs, lr, batch_size, shuffle, seed, activation, output, loss, schedule_unit,
-             validation_data, validation_fraction, early_stopping, patience, min_delta, l2, dropout, augment,
-             n_threads, verbose, callback, progress):
+def _prepare(params, X, y, *, epochs, lr, optimizer, batch_size, shuffle, seed, activation, output, loss,
+             schedule_unit, validation_data, validation_fraction, early_stopping, patience, min_delta, l2, dropout,
+             augment, n_threads, verbose, callback, progress):
     """Check every argument of :func:`train` and return the :class:`_Plan`; no work before this passes."""
     check_choice(activation, HIDDEN, "activation")
     check_choice(output, OUTPUTS, "output")
@@ -233,11 +223,11 @@ def _prepare(params, X, y, *, epochs, lr, batch_size, shuffle, seed, activation,
     n_features, n_outputs = layers[0][0].shape[0], layers[-1][0].shape[1]
     X, T = _check_data(X, y, n_features, n_outputs, dtype)
     epochs = check_positive_int(epochs, "epochs")
-    shuffle = check_flag(shuffle, "shuffle")  # issue 32.4: flags are bools, seeds integers >= 0,
-    early_stopping = check_flag(early_stopping, "early_stopping")  # an epoch schedule is checked for
-    verbose = check_flag(verbose, "verbose")  # every epoch before the first runs
+    shuffle = check_flag(shuffle, "shuffle")
+    early_stopping = check_flag(early_stopping, "early_stopping")
+    verbose = check_flag(verbose, "verbose")
     seed = check_seed(seed)
-    if callable(lr) and schedule_unit == "epoch":
+    if callable(lr) and schedule_unit == "epoch":  # every epoch's rate, before the first runs
         check_epoch_schedule(lr, epochs)
     if batch_size is not None:
         batch_size = check_positive_int(batch_size, "batch_size")
@@ -267,18 +257,24 @@ def _prepare(params, X, y, *, epochs, lr, batch_size, shuffle, seed, activation,
         if int(np.prod(augment.image_shape)) != n_features:
             raise ValueError(f"augment.image_shape={augment.image_shape} does not match the {n_features} input columns")
         aug_seed = int(rng.integers(2**63))
-    n = len(X)
+    n = X.shape[0]
     batch = 1 if batch_size == 1 else (n if batch_size is None else min(batch_size, n))
-    opts = KernelOptions(HIDDEN_CODES[activation], OUTPUT_CODES[output], LOSS_CODES[loss], l2, keep, drop_seed,
-                         sgd_kernels.SGD, np.zeros(0))
-    return _Plan(layers, X, T, validation, epochs, batch, -(-n // batch), shuffle, rng, (activation, output, loss),
-                 opts, augment, aug_seed, (patience, min_delta) if early_stopping else None, n_threads, verbose,
-                 callback, progress)
+    steps_per_epoch = -(-n // batch)
+    opt = _make_optimizer(optimizer, lr, schedule_unit, steps_per_epoch)
+    epoch_lrs = partial(_epoch_lrs, opt, lr, schedule_unit)
+    epoch_lrs(0, 0, 1)  # refuse a bad rate before any work
+    opts = path = None
+    if batch == 1:  # the compiled per-sample paths know the built-in rules only
+        opts = kernel_options(activation, output, loss, l2, keep, drop_seed, opt)
+        path = choose_path(X, opts.rule, n_threads, [layers[0][0].shape[0]] + [W.shape[1] for W, _ in layers])
+    return _Plan(layers, X, T, validation, epochs, batch, steps_per_epoch, shuffle, rng, (activation, output, loss),
+                 opt, epoch_lrs, l2, keep, opts, path, augment, aug_seed,
+                 (patience, min_delta) if early_stopping else None, n_threads, verbose, callback, progress)
 
 
 def _check_data(X, y, n_features, n_outputs, dtype, name=""):
     X = check_inputs(X, n_features, dtype, name=f"X{name}")
-    T = check_targets(y, len(X), n_outputs, dtype, name=f"y{name}")
+    T = check_targets(y, X.shape[0], n_outputs, dtype, name=f"y{name}")
     return X, T
 
 
@@ -311,10 +307,11 @@ def _split_validation(X, T, validation_data, validation_fraction, early_stopping
     fraction = 0.1 if validation_fraction is None else validation_fraction
     if not isinstance(fraction, float) or not 0 < fraction < 1:
         raise ValueError(f"validation_fraction must be a float in (0, 1), got {fraction!r}")
-    n_val = int(round(fraction * len(X)))
-    if n_val < 1 or n_val >= len(X):
-        raise ValueError(f"validation_fraction={fraction} leaves {n_val} of {len(X)} samples for validation")
-    split = rng.permutation(len(X))
+    n = X.shape[0]
+    n_val = int(round(fraction * n))
+    if n_val < 1 or n_val >= n:
+        raise ValueError(f"validation_fraction={fraction} leaves {n_val} of {n} samples for validation")
+    split = rng.permutation(n)
     return X[split[n_val:]], T[split[n_val:]], (X[split[:n_val]], T[split[:n_val]])
 
 
@@ -351,54 +348,78 @@ def _epoch_lrs(opt, lr, schedule_unit, epoch, first_update, n_updates):
 # -- the epochs ------------------------------------------------------------------------------
 
 
-def _run_epochs(plan, opt, epoch_lrs):
-    """Run the epochs of ``plan`` with ``opt``; evaluate, stop early and report after each."""
-    theta, sizes, offsets = pack(plan.layers)
+def _run_epochs(plan):
+    """Run the epochs of ``plan`` on an engine; evaluate, stop early and report after each."""
+    net = pack(plan.layers)
+    theta = net.theta
     good = theta.copy()  # the params at the end of the last completed epoch
     history = {"epoch": [], "lr": [], "loss": [], "accuracy": [], "seconds": []}
-    history["wiring"] = dict(zip(("activation", "output", "loss"), plan.wiring))  # saved with the params (issue 30.1)
+    history["wiring"] = dict(zip(("activation", "output", "loss"), plan.wiring))  # save() records it
     if plan.validation is not None:
         history.update(val_loss=[], val_accuracy=[])
     best = None  # _Best of the best epoch when stopping early
     updates = 0  # updates done so far, the count a schedule in updates reads
-    n = len(plan.X)
+    n = plan.X.shape[0]
     started = time.perf_counter()
-    initial_loss, _ = _evaluate(unpack(theta, sizes, offsets), plan.X[:1024], plan.T[:1024], plan.wiring)
+    initial_loss, _ = _evaluate(net, plan.X[:INITIAL_LOSS_ROWS], plan.T[:INITIAL_LOSS_ROWS], plan.wiring)
     limit = DIVERGENCE_FACTOR * max(initial_loss, 1e-3)
     distorted = _Distortions(plan)
-    run_epoch = _epoch_runner(plan, opt, theta, sizes, offsets)
+    engine = _engine(plan, net)
     history["compile_seconds"] = time.perf_counter() - started
-    completed = (0, None)  # epochs whose params are in `good`, and their best_epoch (issue 32.3)
+    completed = (0, None)  # the epochs whose params are in `good`, and their best_epoch
     try:
         for epoch in range(plan.epochs):
             X = distorted.epoch(epoch)
-            lrs = epoch_lrs(epoch, updates, n if plan.batch == 1 else plan.steps_per_epoch)
+            lrs = plan.epoch_lrs(epoch, updates, n if plan.batch == 1 else plan.steps_per_epoch)
             order = plan.rng.permutation(n) if plan.shuffle else np.arange(n)
             start = time.perf_counter()
-            tally = run_epoch(X, order, lrs, updates, limit)
+            tally = engine.epoch(X, order, lrs, updates, limit)
             seconds = time.perf_counter() - start
             updates += n if plan.batch == 1 else plan.steps_per_epoch
             if tally.diverged or not np.isfinite(theta).all():
                 reason = (f"the loss became non-finite or exceeded {DIVERGENCE_FACTOR:g}x its initial value "
                           f"({initial_loss:.3g}) by sample {tally.done} of {n}" if tally.diverged
                           else "the weights became non-finite")
-                raise DivergenceError(unpack(good, sizes, offsets), history, epoch, float(lrs[0]), reason)
+                raise DivergenceError(unpack(good, net.sizes, net.offsets), history, epoch, float(lrs[0]), reason)
             for key, value in (("epoch", epoch + 1), ("lr", float(lrs[0])), ("loss", float(tally.loss_sum / n)),
                                ("accuracy", float(tally.correct / n)), ("seconds", seconds)):
                 history[key].append(value)
-            best, stop = _validate(plan, theta, sizes, offsets, epoch, history, best)
+            best, stop = _validate(plan, net, epoch, history, best)
             best_epoch = history.get("best_epoch")
             # the epoch is complete once validated; no call between these two lines lets Ctrl-C in
             good[:] = theta
             completed = (epoch + 1, best_epoch)
-            if _report(plan, theta, sizes, offsets, epoch, history) or stop:
+            if _report(plan, net, epoch, history) or stop:
                 break
     except KeyboardInterrupt:
-        raise TrainingInterrupted(unpack(good, sizes, offsets), _history_of(history, *completed)) from None
+        raise TrainingInterrupted(unpack(good, net.sizes, net.offsets), _history_of(history, *completed)) from None
     finally:
         distorted.close()
-        getattr(run_epoch, "close", lambda: None)()
-    return unpack(theta if best is None else best.theta, sizes, offsets), history
+        engine.close()
+    return unpack(theta if best is None else best.theta, net.sizes, net.offsets), history
+
+
+def _engine(plan, net):
+    """The engine for the plan's batch size. The per-sample engine compiles (or loads) its
+    kernels here, on a scratch copy, so that the first epoch's time is training only."""
+    if plan.batch == 1:
+        engine = PerSampleEngine(net, plan.T, plan.kernel_options, plan.path, plan.n_threads, plan.progress)
+        try:
+            engine.warm_up(plan.X)
+        except BaseException:
+            engine.close()
+            raise
+        return engine
+    return BatchEngine(net, plan.T, plan.batch, plan.optimizer, plan.wiring, plan.l2, plan.keep, plan.rng,
+                       plan.progress)
+
+
+class _Best(NamedTuple):
+    """The best epoch so far when stopping early."""
+
+    val_loss: float
+    epoch: int
+    theta: np.ndarray
 
 
 def _history_of(history, epochs, best_epoch):
@@ -414,40 +435,33 @@ def _history_of(history, epochs, best_epoch):
     return history
 
 
-class _Best(NamedTuple):
-    """The best epoch so far when stopping early."""
-
-    val_loss: float
-    epoch: int
-    theta: np.ndarray
-
-
-def _validate(plan, theta, sizes, offsets, epoch, history, best):
+def _validate(plan, net, epoch, history, best):
     """Evaluate and track the best epoch. Returns ``(best, stop)``."""
     stop = False
     if plan.validation is not None:
-        val_loss, val_acc = _evaluate(unpack(theta, sizes, offsets), *plan.validation, plan.wiring)
+        val_loss, val_acc = _evaluate(net, *plan.validation, plan.wiring)
         history["val_loss"].append(val_loss)
         history["val_accuracy"].append(val_acc)
         if plan.early is not None:
             patience, min_delta = plan.early
             if best is None or val_loss < best.val_loss - min_delta:
-                best = _Best(val_loss, epoch, theta.copy())
+                best = _Best(val_loss, epoch, net.theta.copy())
             history["best_epoch"] = best.epoch + 1
             stop = epoch - best.epoch >= patience
     return best, stop
 
 
-def _report(plan, theta, sizes, offsets, epoch, history):
+def _report(plan, net, epoch, history):
     """Print the epoch's line and call back; True when the callback asks to stop."""
     if plan.verbose:
-        print(epoch_line(history, plan.epochs, len(plan.X)), flush=True)
-    return plan.callback is not None and plan.callback(epoch, unpack(theta, sizes, offsets), history) is False
+        print(epoch_line(history, plan.epochs, plan.X.shape[0]), flush=True)
+    return plan.callback is not None and plan.callback(epoch, unpack(*net), history) is False
 
 
-def _evaluate(params, X, T, wiring):
+def _evaluate(net: Packed, X, T, wiring):
+    """``(loss, accuracy)`` of the packed params on ``(X, T)``, read through views (no copy)."""
     activation, output, loss = wiring
-    out = predict_proba(params, X, activation=activation, output=output)
+    out = predict_proba(named_views(net), X, activation=activation, output=output)
     acc = float(np.mean(np.argmax(out, axis=1) == np.argmax(T, axis=1)))
     return LOSS_FUNCTIONS[loss](out, T), acc
 
@@ -477,81 +491,3 @@ class _Distortions:
     def close(self):
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _epoch_runner(plan, opt, theta, sizes, offsets):
-    """``run(X, order, lrs, first_update, limit) -> EpochTally`` for the plan's batch size.
-
-    Per-sample training compiles (or loads) its kernels here, on a scratch copy, so the
-    first epoch's time is training only.
-    """
-    if plan.batch == 1:
-        code, constants = kernel_rule(opt)
-        opts = plan.kernel_options._replace(rule=code, hyper=constants)
-        slots = np.zeros((2, theta.size), theta.dtype) if code != sgd_kernels.SGD else None
-        dense = use_windows(plan.X, code)
-        OnlineRunner.warm_up(theta, sizes, offsets, opts, slots, plan.n_threads, dense, plan.X, plan.T)
-        runner = OnlineRunner(theta, sizes, offsets, opts, slots, plan.n_threads, dense)
-
-        def run(X, order, lrs, first_update, limit):
-            return runner.epoch(X, plan.T, order, lrs.astype(theta.dtype), first_update, limit, plan.progress)
-
-        run.close = runner.close
-        return run
-    state = opt.init(dict(_named_views(theta, sizes, offsets)))
-
-    def run(X, order, lrs, first_update, limit):
-        nonlocal state
-        tally, state = _batch_epoch(theta, sizes, offsets, X, plan.T, order, plan, opt, state, limit)
-        return tally
-
-    return run
-
-
-def _named_views(theta, sizes, offsets):
-    """``{"W1": view, "b1": view, ...}`` into ``theta``."""
-    return {k: v for l, (W, b) in enumerate(unpack_views(theta, sizes, offsets), 1)
-            for k, v in ((f"W{l}", W), (f"b{l}", b))}
-
-
-def _batch_epoch(theta, sizes, offsets, X, T, order, plan, opt, state, limit):
-    """Mini-batch (or full-batch) descent: BLAS products for the batch, ``opt.update`` for the step.
-
-    Any optimizer's ``(init, update)`` pair works here: the step is a call of its update
-    on the params and gradients as dicts. Returns ``(EpochTally, state)``.
-    """
-    activation, output, loss = plan.wiring
-    n, bs = len(order), plan.batch
-    views = unpack_views(theta, sizes, offsets)
-    params = _named_views(theta, sizes, offsets)
-    L = len(views)
-    keep, l2 = plan.kernel_options.keep, plan.kernel_options.l2
-    dropping = bool(np.any(keep[: L - 1] < 1))
-    loss_sum = correct = 0.0
-    for start in range(0, n, bs):
-        idx = order[start : start + bs] if bs < n else order
-        Xb, Tb = X[idx], T[idx]
-        masks = None
-        if dropping:
-            masks = [((plan.rng.random((len(idx), W.shape[1])) < keep[l]) / keep[l]).astype(theta.dtype)
-                     for l, (W, _) in enumerate(views[:-1])]
-        acts = _forward_layers(views, Xb, activation, output, masks)
-        if loss == "cross_entropy":  # from the logits, as the kernel does: the clipped loss cannot exceed 87
-            inputs = acts[-2] if masks is None or L == 1 else acts[-2] * masks[-1]
-            batch_loss = cross_entropy_from_logits(inputs @ views[-1][0] + views[-1][1], Tb)
-        else:
-            batch_loss = LOSS_FUNCTIONS[loss](acts[-1], Tb)
-        if not batch_loss <= limit:  # also catches NaN
-            return EpochTally(loss_sum, correct, start, True), state
-        loss_sum += batch_loss * len(idx)
-        correct += np.sum(np.argmax(acts[-1], axis=1) == np.argmax(Tb, axis=1))
-        grads = _gradients(views, acts, Tb, activation, output, loss, masks)
-        if l2 > 0:
-            for l, (W, _) in enumerate(views, 1):
-                grads[f"W{l}"] += l2 * W
-        new_params, state = opt.update(params, grads, state)
-        for key, view in params.items():
-            np.copyto(view, new_params[key])
-        if plan.progress is not None:
-            plan.progress(start + len(idx), n)
-    return EpochTally(loss_sum, correct, n, False), state

@@ -1,4 +1,4 @@
-"""The NumPy twin of the fused per-sample kernel (``fastnn.kernels.sgd.sgd_epoch``).
+"""The NumPy twin of the fused per-sample kernel (``fastnn.kernels.steps.sgd_steps``).
 
 Composes the pure functions one sample at a time, so the tests can hold the kernel to
 it; slow, and meant to be read. The dropout masks come from the same counter-based hash
@@ -21,7 +21,7 @@ _M64 = (1 << 64) - 1
 def dropout_multipliers(seed: int, step: int, layer: int, width: int, keep: float) -> NDArray[np.float64]:
     """Inverted-dropout multipliers (0 or 1/keep) of one hidden layer at one step.
 
-    The NumPy twin of ``kernels.sgd.keep_unit``: the same SplitMix64 hash, so the
+    The NumPy twin of ``kernels.sample.keep_unit``: the same SplitMix64 hash, so the
     kernel and the pure functions drop exactly the same units.
     """
     if keep >= 1.0:
@@ -44,7 +44,7 @@ def sgd_epoch_numpy(params: Params, X: Array, T: Array, order: NDArray[np.intege
                     hyper: Optional[Mapping[str, float]] = None) -> dict[str, Array]:
     """Per-sample SGD composed from the pure functions, one sample at a time.
 
-    The readable reference for ``kernels.sgd.sgd_epoch``: for each sample, the forward
+    The readable reference for ``kernels.steps.sgd_steps``: for each sample, the forward
     pass, the gradients of :func:`fastnn.backward` (with the same dropout masks), and
     ``W <- (1 - lr*l2) W - lr*g``; or, for another ``rule`` (``'momentum'``, ``'adam'``,
     ...), the gradients plus ``l2 * W`` handed to that optimizer of :mod:`fastnn.optim`

@@ -8,11 +8,12 @@ import pytest
 
 from fastnn import kernel_codes, optim
 from fastnn.activations import ACTIVATIONS, HIDDEN, OUTPUTS
-from fastnn.kernels import sgd as sgd_kernels
+from fastnn.kernels import rules as rule_kernels
+from fastnn.kernels import sample as sample_kernels
 from fastnn.losses import LOSSES
 from fastnn.optim import UPDATE_RULES
 
-# What each registry name is called in kernels/sgd.py.
+# What each registry name is called in kernels/sample.py (activations, losses) and kernels/rules.py.
 ACTIVATION_CONSTANTS = {"relu": "RELU", "sigmoid": "SIGMOID", "tanh": "TANH", "identity": "IDENTITY",
                         "softmax": "SOFTMAX"}
 LOSS_CONSTANTS = {"cross_entropy": "CROSS_ENTROPY", "mse": "MSE"}
@@ -28,17 +29,17 @@ def test_every_registry_name_has_a_kernel_constant():
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
 def test_activation_codes_are_the_kernels(name):
-    assert ACTIVATIONS[name].kernel_code == getattr(sgd_kernels, ACTIVATION_CONSTANTS[name])
+    assert ACTIVATIONS[name].kernel_code == getattr(sample_kernels, ACTIVATION_CONSTANTS[name])
 
 
 @pytest.mark.parametrize("name", sorted(LOSSES))
 def test_loss_codes_are_the_kernels(name):
-    assert LOSSES[name].kernel_code == getattr(sgd_kernels, LOSS_CONSTANTS[name])
+    assert LOSSES[name].kernel_code == getattr(sample_kernels, LOSS_CONSTANTS[name])
 
 
 @pytest.mark.parametrize("name", sorted(UPDATE_RULES))
 def test_update_rule_codes_are_the_kernels(name):
-    assert UPDATE_RULES[name].kernel_code == getattr(sgd_kernels, RULE_CONSTANTS[name])
+    assert UPDATE_RULES[name].kernel_code == getattr(rule_kernels, RULE_CONSTANTS[name])
 
 
 def test_todays_codes():
@@ -57,18 +58,18 @@ def test_kernel_constants_name_each_rules_hyperparameters():
 def test_derived_codes():
     assert kernel_codes.HIDDEN_CODES == {n: ACTIVATIONS[n].kernel_code for n in HIDDEN}
     assert kernel_codes.OUTPUT_CODES == {n: ACTIVATIONS[n].kernel_code for n in OUTPUTS}
-    assert kernel_codes.wiring_codes("tanh", "identity", "mse") == (sgd_kernels.TANH, sgd_kernels.IDENTITY,
-                                                                     sgd_kernels.MSE)
+    assert kernel_codes.wiring_codes("tanh", "identity", "mse") == (sample_kernels.TANH, sample_kernels.IDENTITY,
+                                                                     sample_kernels.MSE)
 
 
 def test_kernel_rule_reads_the_constants_in_the_kernels_order():
     code, constants = kernel_codes.kernel_rule(optim.adam(lr=0.1, b1=0.8, b2=0.99, eps=1e-6))
-    assert code == sgd_kernels.ADAM
+    assert code == rule_kernels.ADAM
     assert constants.dtype == np.float64 and constants.tolist() == [0.8, 0.99, 1e-6]
     code, constants = kernel_codes.kernel_rule(optim.rmsprop(decay=0.5, eps=1e-7))
-    assert code == sgd_kernels.RMSPROP and constants.tolist() == [0.5, 1e-7]
+    assert code == rule_kernels.RMSPROP and constants.tolist() == [0.5, 1e-7]
     code, constants = kernel_codes.kernel_rule(optim.sgd())
-    assert code == sgd_kernels.SGD and constants.shape == (0,)
+    assert code == rule_kernels.SGD and constants.shape == (0,)
 
 
 def test_kernel_rule_refuses_an_optimizer_of_ones_own():
@@ -79,12 +80,3 @@ def test_kernel_rule_refuses_an_optimizer_of_ones_own():
         kernel_codes.kernel_rule(own)
     renamed = optim.Optimizer(adam.init, adam.update, "momentum", {"beta": 0.9}, adam.lr)  # adam's rule, wrong name
     assert not optim.is_builtin(renamed)
-
-
-def test_the_old_names_in_optim_still_resolve():
-    """fastnn.training imported KERNEL_RULES and kernel_rule from fastnn.optim; they resolve
-    (lazily, so optim itself stays free of kernel plumbing) until it imports them from kernel_codes."""
-    assert optim.kernel_rule is kernel_codes.kernel_rule
-    assert optim.KERNEL_RULES is kernel_codes.KERNEL_RULES
-    with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
-        optim.no_such_name  # noqa: B018

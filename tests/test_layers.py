@@ -36,8 +36,6 @@ PURE_IMPORTS = textwrap.dedent("""
 # import in a file of another branch (training: engine; sklearn: tabular; cli: files), to be
 # switched to the public name at merge, after which the entry and the alias go.
 LEGACY_PRIVATE_IMPORTS = {
-    ("training.py", "network", "_forward_layers"): "forward_layers",
-    ("training.py", "network", "_gradients"): "backward_layers",
     ("sklearn.py", "augment", "_images"): "check_images",
     ("sklearn.py", "augment", "_image_shape"): "check_image_shape",
     ("sklearn.py", "committee", "_check_shifts"): "check_shifts",

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn import network, online
+from fastnn import network, per_sample
 
 SLOW = os.environ.get("FASTNN_SLOW", "") not in ("", "0")
 slow = pytest.mark.skipif(not SLOW, reason="takes minutes and ~4 GB of memory; set FASTNN_SLOW=1")
@@ -55,29 +55,32 @@ def _python_calls(fn):
 def test_train_calls_the_kernel_once_per_chunk(monkeypatch):
     X, y = _data(10_000, n_features=20)
     params = fastnn.init_params([20, 16, 10], seed=0)
-    real, sizes = online.sgd_kernels.sgd_epoch, []
+    from fastnn.kernels import steps
+
+    real, sizes = steps.sgd_steps, []
 
     def counted(*args):
-        sizes.append(len(args[5]))  # the chunk of the visiting order
+        sizes.append(len(args[3]))  # the chunk of the visiting order
         return real(*args)
 
-    monkeypatch.setattr(online.sgd_kernels, "sgd_epoch", counted)
+    monkeypatch.setattr(steps, "sgd_steps", counted)
     fastnn.train(params, X, y, epochs=2, seed=0)
-    chunk = online.CHUNK
+    chunk = per_sample.CHUNK
     per_epoch = [chunk] * (len(X) // chunk) + [len(X) % chunk]
-    assert sizes == [1] + per_epoch * 2  # the warm-up's one sample (on a scratch copy), then the epochs
+    # the warm-up's one sample (on a scratch copy, once per process and configuration), then the epochs
+    assert sizes in ([1] + per_epoch * 2, per_epoch * 2)
 
 
 def test_train_python_work_grows_with_chunks_not_samples():
     """Ten times the samples (one chunk against ten) costs a bounded number of Python calls
     per chunk, orders of magnitude fewer than the 36,864 extra samples."""
     params = fastnn.init_params([20, 16, 10], seed=0)
-    X, y = _data(10 * online.CHUNK, n_features=20)
-    n1 = online.CHUNK
+    X, y = _data(10 * per_sample.CHUNK, n_features=20)
+    n1 = per_sample.CHUNK
     fastnn.train(params, X[:n1], y[:n1], seed=0)  # compile or load the kernel first
     few = _python_calls(lambda: fastnn.train(params, X[:n1], y[:n1], seed=0))
     many = _python_calls(lambda: fastnn.train(params, X, y, seed=0))
-    extra_chunks = len(X) // online.CHUNK - 1
+    extra_chunks = len(X) // per_sample.CHUNK - 1
     assert many - few <= 50 * extra_chunks, (few, many)
     assert many - few < (len(X) - n1) / 100
 
@@ -127,9 +130,9 @@ def test_train_memory_beyond_x_grows_with_samples_not_with_their_width():
     params = fastnn.init_params([width, 32, 10], seed=0)
     fastnn.train(params, X[:100], y[:100], seed=0)
     peak, _ = _traced_peak(lambda: fastnn.train(params, X, y, seed=0))
-    per_sample = 10 * 4 + 8 + 8 + 4 + 8  # targets, order, rates (float64 and float32), labels as int64
+    per_row = 10 * 4 + 8 + 8 + 4 + 8  # targets, order, rates (float64 and float32), labels as int64
     params_bytes = sum(v.nbytes for v in params.values())
-    assert peak < 2 * n * per_sample + 4 * params_bytes + (2 << 20), (peak, X.nbytes)
+    assert peak < 2 * n * per_row + 4 * params_bytes + (2 << 20), (peak, X.nbytes)
 
 
 # --- the issue's sizes, in a subprocess ----------------------------------------------------------------
@@ -143,7 +146,8 @@ TRAIN_1M = PEAK + textwrap.dedent("""
     import json, sys, time
     import numpy as np
     import fastnn
-    from fastnn import online
+    from fastnn import per_sample
+    from fastnn.kernels import steps
 
     n = int(sys.argv[1])
     X = np.empty((n, 784), dtype=np.float32)  # filled in blocks: no full-size temporaries
@@ -157,8 +161,8 @@ TRAIN_1M = PEAK + textwrap.dedent("""
     fastnn.train(params, X[:100], y[:100])  # compile or load the kernel
     before = status("VmRSS")
     calls = []
-    real = online.sgd_kernels.sgd_epoch
-    online.sgd_kernels.sgd_epoch = lambda *a: (calls.append(len(a[5])), real(*a))[1]
+    real = steps.sgd_steps
+    steps.sgd_steps = lambda *a: (calls.append(len(a[3])), real(*a))[1]
     start = time.perf_counter()
     trained, history = fastnn.train(params, X, y, epochs=1, seed=0)
     seconds = time.perf_counter() - start
@@ -201,7 +205,7 @@ def test_training_on_a_million_samples_peaks_under_twice_the_size_of_x():
     r = _run(TRAIN_1M, n)
     assert r["x_bytes"] == n * 784 * 4
     assert r["peak"] < 2 * r["x_bytes"], r
-    assert r["kernel_calls"] == 1 + math.ceil(n / online.CHUNK)  # the warm-up, then the chunks
+    assert r["kernel_calls"] == math.ceil(n / per_sample.CHUNK)  # the chunks (the first call warmed the kernel up)
     assert math.isfinite(r["loss"])
 
 

@@ -8,11 +8,20 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn.network import _forward_layers
-from fastnn.online import DENSE_ABOVE, OnlineRunner, input_density, kernel_work, merge_gain, split_units, splits_units
-from fastnn.optim import KERNEL_RULES
-from fastnn.packing import KernelOptions, pack, unpack
-from fastnn.training import HIDDEN_CODES, LOSS_CODES, OUTPUT_CODES, DivergenceError, train
+from fastnn.network import forward_layers
+from fastnn.optim import get_optimizer
+from fastnn.packing import pack, unpack
+from fastnn.per_sample import (
+    DENSE_ABOVE,
+    PerSampleEngine,
+    input_density,
+    kernel_options,
+    kernel_work,
+    merge_gain,
+    split_units,
+    splits_units,
+)
+from fastnn.training import DivergenceError, train
 from fastnn.twin import sgd_epoch_numpy
 from fastnn.validation import check_params, one_hot
 
@@ -34,22 +43,24 @@ def _run_kernel(params, X, T, order, lrs, activation, output, loss, l2=0.0, keep
     ``path``: "sparse" (rows), "window" (dense windows) or "split" (``n_threads``, at least
     2, split the first hidden layer's units, however narrow).
     """
-    theta, sizes, offsets = pack(check_params(params))
-    keep = np.ones(len(sizes) - 1) if keep is None else keep
-    opts = KernelOptions(HIDDEN_CODES[activation], OUTPUT_CODES[output], LOSS_CODES[loss], l2, keep, seed,
-                         KERNEL_RULES[rule][0], np.array(list(hyper), dtype=np.float64))
-    slots = None if rule == "sgd" else np.zeros((2, theta.size), theta.dtype)
-    if path == "split":
+    net = pack(check_params(params))
+    keep = np.ones(len(net.sizes) - 1) if keep is None else keep
+    opts = kernel_options(activation, output, loss, l2, keep, seed, get_optimizer((rule, dict(hyper))))
+    if rule != "sgd":
+        path = "rules"
+    elif path == "split":
         n_threads = max(n_threads, 2)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("fastnn.online.SPLIT_FROM", 1 if path == "split" else 10**9)
-        runner = OnlineRunner(theta, sizes, offsets, opts, slots, n_threads, path == "window")
-    assert (runner.units is not None) == (path == "split")
+    elif path == "sparse":
+        path = "rows" if n_threads == 1 else "replicas"
+    elif path == "window":
+        path = "windows"
+    engine = PerSampleEngine(net, T, opts, path, n_threads)
+    assert (engine.units is not None) == (path == "split")
     try:
-        tally = runner.epoch(X, T, order, lrs.astype(theta.dtype), 0, np.inf)
+        tally = engine.epoch(X, order, lrs, 0, np.inf)
     finally:
-        runner.close()
-    return unpack(theta, sizes, offsets), tally
+        engine.close()
+    return unpack(*net), tally
 
 
 def _assert_params_close(got, want, rtol=1e-9, atol=1e-12):
@@ -114,7 +125,7 @@ def test_kernel_optimizer_rules_equal_fastnn_optim(rule, hyper, l2, keep):
     lrs = np.linspace(0.01, 0.005, len(X))
     keeps = np.array([keep, keep, 1.0])
     got, _ = _run_kernel(params, X, T, order, lrs, "relu", "softmax", "cross_entropy", l2, keeps, seed=7,
-                         rule=rule, hyper=hyper.values())
+                         rule=rule, hyper=hyper)
     want = sgd_epoch_numpy(params, X, T, order, lrs, l2=l2, keep=keeps, seed=7, rule=rule, hyper=hyper)
     _assert_params_close(got, want, rtol=1e-8, atol=1e-11)
 
@@ -193,8 +204,10 @@ def test_history_contents_and_validation():
     params = fastnn.init_params([12, 9, 4], seed=0)
     new, h = train(params, X, y, epochs=3, seed=0, validation_data=(X[:50], y[:50]))
     assert h["epoch"] == [1, 2, 3]
-    assert set(h) == {"epoch", "lr", "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "compile_seconds"}
-    assert all(len(v) == 3 for key, v in h.items() if key != "compile_seconds")
+    assert set(h) == {"epoch", "lr", "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "compile_seconds",
+                      "wiring"}
+    assert h["wiring"] == {"activation": "relu", "output": "softmax", "loss": "cross_entropy"}
+    assert all(len(v) == 3 for key, v in h.items() if key not in ("compile_seconds", "wiring"))
     assert 0 <= h["compile_seconds"] < 600  # kernels compiled or loaded before epoch 1, timed apart
     assert all(s > 0 for s in h["seconds"])
     assert all(0 <= a <= 1 for a in h["accuracy"] + h["val_accuracy"])
@@ -216,7 +229,7 @@ def test_callback_can_stop_training():
 
 
 def test_progress_reports_every_chunk(monkeypatch):
-    monkeypatch.setattr("fastnn.online.CHUNK", 64)
+    monkeypatch.setattr("fastnn.per_sample.CHUNK", 64)
     X, y = _problem(n=200, dtype=np.float32)
     calls = []
     train(fastnn.init_params([12, 4], seed=0), X, y, progress=lambda done, total: calls.append((done, total)))
@@ -225,7 +238,7 @@ def test_progress_reports_every_chunk(monkeypatch):
 
 @pytest.mark.parametrize("n_threads,split_from", [(1, 256), (2, 10**9), (2, 1)], ids=["one", "replicas", "split"])
 def test_divergence_raises_with_last_good_params(monkeypatch, n_threads, split_from):
-    monkeypatch.setattr("fastnn.online.SPLIT_FROM", split_from)
+    monkeypatch.setattr("fastnn.per_sample.SPLIT_FROM", split_from)
     X, y = _problem(n=300, dtype=np.float32)
     params = fastnn.init_params([12, 16, 4], seed=0)
     before = {key: v.copy() for key, v in params.items()}
@@ -250,7 +263,7 @@ def test_integer_images_get_a_scaling_hint():
         ({"epochs": 0}, ValueError, "epochs must be >= 1"),
         ({"batch_size": 0}, ValueError, "batch_size must be >= 1"),
         ({"lr": -1.0}, ValueError, "lr must be a finite number > 0"),
-        ({"lr": lambda e: float("nan")}, ValueError, "learning rate for epoch 0"),
+        ({"lr": lambda e: float("nan")}, ValueError, r"learning rate lr\(0\) for epoch 0 is nan"),
         ({"dropout": 1.0}, ValueError, r"dropout rates must lie in \[0, 1\)"),
         ({"l2": -0.1}, ValueError, "l2 must be a finite number >= 0"),
         ({"activation": "gelu"}, ValueError, "valid choices are: 'relu', 'sigmoid', 'tanh'"),
@@ -306,7 +319,7 @@ def test_mnist_standardised_inputs_train_in_windows_like_per_sample_sgd(mnist):
     params = fastnn.init_params([784, 128, 64, 10], seed=0)
     windows, _ = train(params, Xs[:20000], y[:20000], lr=0.001, seed=0)  # 91% non-zero: windows (the default)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("fastnn.online.DENSE_ABOVE", 2.0)  # never dense: the row-by-row kernel
+        mp.setattr("fastnn.per_sample.DENSE_ABOVE", 2.0)  # never dense: the row-by-row kernel
         rows, _ = train(params, Xs[:20000], y[:20000], lr=0.001, seed=0)
     assert any(not np.array_equal(windows[k], rows[k]) for k in rows)  # another path was taken
     # the same per-sample SGD in float32, summed in another order: the same model up to rounding
@@ -423,10 +436,10 @@ def test_threads_equal_replicas_of_the_twin_merged_with_a_rising_gain(monkeypatc
     # every round, each thread trains its own copy on its share; then the copies' changes are
     # added to the params times a gain that rises from 1/2 (their mean) to 1 (their sum).
     # A compiled call runs whole rounds: the same rounds however many calls an epoch takes.
-    monkeypatch.setattr("fastnn.online.ROUND", 50)
-    monkeypatch.setattr("fastnn.online.FIRST_ROUND", 50)
-    monkeypatch.setattr("fastnn.online.MERGE_WARMUP", 200)
-    monkeypatch.setattr("fastnn.online.CHUNK", chunk)
+    monkeypatch.setattr("fastnn.per_sample.ROUND", 50)
+    monkeypatch.setattr("fastnn.per_sample.FIRST_ROUND", 50)
+    monkeypatch.setattr("fastnn.per_sample.MERGE_WARMUP", 200)
+    monkeypatch.setattr("fastnn.per_sample.CHUNK", chunk)
     X, y = _problem(n=430)
     params = fastnn.init_params([12, 9, 7, 4], init="xavier", seed=1, dtype="float64")
     T = one_hot(y, 4, "float64")
@@ -447,16 +460,16 @@ def test_threads_equal_replicas_of_the_twin_merged_with_a_rising_gain(monkeypatc
 
 
 def test_merge_gain_rises_from_the_mean_to_the_sum(monkeypatch):
-    monkeypatch.setattr("fastnn.online.MERGE_WARMUP", 1000)
+    monkeypatch.setattr("fastnn.per_sample.MERGE_WARMUP", 1000)
     assert [merge_gain(m, 2) for m in (0, 500, 1000, 5000)] == [0.5, 0.75, 1.0, 1.0]
     assert merge_gain(0, 4) == 0.25
-    monkeypatch.setattr("fastnn.online.MERGE_WARMUP", 0)
+    monkeypatch.setattr("fastnn.per_sample.MERGE_WARMUP", 0)
     assert merge_gain(0, 2) == 1.0
 
 
 def test_three_threads_splitting_units_on_dense_inputs_equal_the_twin(monkeypatch):
     # the row loop on every thread (windows are a one-thread path), uneven shares of 9 units
-    monkeypatch.setattr("fastnn.online.SPLIT_FROM", 1)
+    monkeypatch.setattr("fastnn.per_sample.SPLIT_FROM", 1)
     rng = np.random.default_rng(5)
     X = rng.normal(size=(250, 12))
     T = one_hot(rng.integers(0, 4, 250), 4, "float64")
@@ -480,23 +493,23 @@ def test_units_are_split_on_cache_lines_and_only_wide_layers_are_split():
     assert not splits_units(np.array([784, 128, 64, 10])) and not splits_units(np.array([784, 10]))
 
 
-@pytest.mark.parametrize("kernel,thread_arg", [("sgd_split_epoch", 13), ("merge_round", 2)],
+@pytest.mark.parametrize("kernel,thread_arg", [("split_steps", 11), ("merge_round", 2)],
                          ids=["split", "replicas"])
 def test_a_failing_thread_stops_the_threads_waiting_for_it(monkeypatch, kernel, thread_arg):
-    from fastnn import online
+    from fastnn.kernels import threads
 
-    real = getattr(online.sgd_kernels, kernel)
+    real = getattr(threads, kernel)
 
     def fail_on_thread_1(*args):
         if args[thread_arg] == 1:
             raise MemoryError("thread 1 could not allocate")
         return real(*args)
 
-    monkeypatch.setattr("fastnn.online.SPLIT_FROM", 1 if kernel == "sgd_split_epoch" else 10**9)
+    monkeypatch.setattr("fastnn.per_sample.SPLIT_FROM", 1 if kernel == "split_steps" else 10**9)
     X, y = _problem(n=200, dtype=np.float32)
     params = fastnn.init_params([12, 9, 4], seed=0)
     train(params, X, y, epochs=1, seed=0, n_threads=2)  # compiled before the failure is injected
-    monkeypatch.setattr(online.sgd_kernels, kernel, fail_on_thread_1)
+    monkeypatch.setattr(threads, kernel, fail_on_thread_1)
     with pytest.raises(MemoryError, match="thread 1"):  # thread 0 stopped waiting: no hang
         train(params, X, y, epochs=1, seed=0, n_threads=2)
 
@@ -527,32 +540,30 @@ def test_one_thread_is_exactly_the_serial_kernel():
     got, _ = train(params, X, y, lr=0.05, seed=3, l2=1e-3, dropout=0.1)
     rng = np.random.default_rng(3)
     drop_seed = int(rng.integers(2**63))
-    theta, sizes, offsets = pack(check_params(params))
-    opts = KernelOptions(HIDDEN_CODES["relu"], OUTPUT_CODES["softmax"], LOSS_CODES["cross_entropy"], 1e-3,
-                         np.array([0.9, 1.0]), drop_seed, KERNEL_RULES["sgd"][0], np.zeros(0))
-    from fastnn.kernels import sgd as sgd_kernels
+    net = pack(check_params(params))
+    opts = kernel_options("relu", "softmax", "cross_entropy", 1e-3, np.array([0.9, 1.0]), drop_seed,
+                          get_optimizer("sgd"))
+    from fastnn.kernels import steps
 
-    sgd_kernels.sgd_epoch(theta, sizes, offsets, X, one_hot(y, 4, "float32"), rng.permutation(500),
-                          np.full(500, 0.05, np.float32), opts, 0, np.zeros(3), kernel_work(sizes, theta.dtype),
-                          np.ones(2, np.float32))
-    want = unpack(theta, sizes, offsets)
+    assert steps.sgd_steps(net, X, one_hot(y, 4, "float32"), rng.permutation(500), np.full(500, 0.05, np.float32),
+                           opts, 0, np.zeros(3), kernel_work(net.sizes, net.theta.dtype), np.ones(2, np.float32))
+    want = unpack(*net)
     for key in want:
         assert got[key].tobytes() == want[key].tobytes(), key
 
 
 def test_one_thread_compiles_none_of_the_replicas_merging(tmp_path):
-    # One thread calls sgd_epoch, which holds none of the merging (1.2-1.6 s of a first 12 s
-    # of compilation when it did); two threads on replicas call that same compilation of
-    # sgd_epoch between their merges (merge_round), and compile only the merging. Only a
-    # compilation shows which pieces were compiled, not a
-    # load from the cache, hence a fresh process with an empty cache.
+    # One thread calls sgd_steps, which holds none of the merging; two threads on replicas
+    # call that same compilation of sgd_steps between their merges (merge_round), and compile
+    # only the merging. Only a compilation shows which pieces were compiled, not a load from
+    # the cache, hence a fresh process with an empty cache.
     child = """
 import json, numpy as np, fastnn
-from fastnn.kernels import sgd
+from fastnn.kernels import sample, steps, threads
 rng = np.random.default_rng(0)
 X = rng.random((64, 12)); X[X < 0.6] = 0
 y = rng.integers(0, 4, 64)
-kernels = (sgd.sgd_epoch, sgd.merge_round, sgd._sum_active_rows)
+kernels = (steps.sgd_steps, threads.merge_round, sample.sum_active_rows)
 compiled = lambda: [len(f.signatures) for f in kernels]
 counts = []
 for threads in (1, 2):
@@ -565,7 +576,7 @@ print(json.dumps(counts))
     assert out.returncode == 0, out.stderr
     one, two = json.loads(out.stdout)
     assert one == [1, 0, 1]  # the one-thread kernel, without any of the merging
-    assert two == [1, 1, 1]  # the threads' replicas: the merging, and no second sgd_epoch or piece
+    assert two == [1, 1, 1]  # the threads' replicas: the merging, and no second sgd_steps or piece
 
 
 def test_shared_kernel_pieces_are_never_called_with_a_literal():
@@ -576,16 +587,17 @@ def test_shared_kernel_pieces_are_never_called_with_a_literal():
     import ast
     import inspect
 
-    from fastnn.kernels import sgd as sgd_kernels
+    from fastnn.kernels import rules, sample, steps, threads
 
-    tree = ast.parse(inspect.getsource(sgd_kernels))
+    tree = ast.Module([node for module in (sample, steps, threads, rules)
+                       for node in ast.parse(inspect.getsource(module)).body], [])
 
     def inlined(fn):
         return any(k.arg == "inline" for d in fn.decorator_list if isinstance(d, ast.Call) for k in d.keywords)
 
     kernels = {fn.name: fn for fn in tree.body if isinstance(fn, ast.FunctionDef) and fn.decorator_list}
     shared = {name for name, fn in kernels.items() if not inlined(fn)}
-    assert {"sgd_epoch", "_backprop_update_rows", "_hidden_layer_out", "_sum_active_rows"} <= shared
+    assert {"sgd_steps", "backprop_update_rows", "hidden_layer_out", "sum_active_rows", "split_steps"} <= shared
     calls = [c for fn in kernels.values() for c in ast.walk(fn)
              if isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id in shared]
     assert len(calls) > 10
@@ -606,16 +618,16 @@ def test_thread_arguments():
 
 
 def test_dense_inputs_train_in_windows_and_equal_the_twin(monkeypatch):
-    from fastnn import online
+    from fastnn.kernels import steps
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 12))  # standardised features: no zeros
     y = rng.integers(0, 4, 300)
-    assert online.input_density(X) == 1.0 and online.input_density(_problem()[0]) < 0.5
+    assert input_density(X) == 1.0 and input_density(_problem()[0]) < 0.5
     calls = []
-    real = online.sgd_kernels.sgd_window
-    monkeypatch.setattr(online.sgd_kernels, "sgd_window",
-                        lambda *a: (calls.append((len(a[3]), a[7].flags.c_contiguous)), real(*a))[1])
+    real = steps.window_steps
+    monkeypatch.setattr(steps, "window_steps",
+                        lambda *a: (calls.append((len(a[1]), a[5].flags.c_contiguous)), real(*a))[1])
     params = fastnn.init_params([12, 9, 4], seed=4, dtype="float64")
     got, _ = train(params, X, y, epochs=2, lr=0.02, seed=9, dropout=0.2, l2=1e-3)
     assert sum(n for n, _ in calls) >= 600  # both epochs went through the windows (plus the warm-up's sample)
@@ -733,23 +745,63 @@ def test_batch_dropout_keeps_the_expected_fraction():
     losses = []
     for _ in range(50):
         mask = (rng.random((4000, 64)) < 0.5) / 0.5
-        acts = _forward_layers(layers, X, "relu", "softmax", [mask])
+        acts = forward_layers(layers, X, "relu", "softmax", [mask])
         losses.append(fastnn.losses.cross_entropy(acts[-1], T))
     assert abs(h["loss"][0] - np.mean(losses)) < 4 * np.std(losses) + 1e-3
 
 
 def test_dense_inputs_take_the_windows_whatever_n_threads(monkeypatch):
     # the windows' matrix products use the cores through BLAS; two threads on the row loop were slower
-    from fastnn.kernels import sgd as sgd_kernels
+    from fastnn.kernels import steps, threads
 
     rng = np.random.default_rng(1)
     X = rng.normal(size=(3000, 12)).astype(np.float32)  # every entry non-zero
     y = rng.integers(0, 4, 3000)
     params = fastnn.init_params([12, 16, 8, 4], seed=0)
     one, h1 = train(params, X, y, epochs=2, lr=0.01, seed=0)
-    for kernel in ("sgd_epoch", "merge_round", "sgd_split_epoch"):  # the row loop and the threads' kernels
-        monkeypatch.setattr(sgd_kernels, kernel, None)
+    for module, kernel in ((steps, "sgd_steps"), (threads, "merge_round"), (threads, "split_steps")):
+        monkeypatch.setattr(module, kernel, None)  # the row loop and the threads' kernels
     two, h2 = train(params, X, y, epochs=2, lr=0.01, seed=0, n_threads=2)
     for key in one:
         assert one[key].tobytes() == two[key].tobytes()
     assert h1["loss"] == h2["loss"]
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"optimizer": "momentum"}], ids=["rows", "rules"])
+def test_train_reaches_the_compiled_kernel_in_three_frames(monkeypatch, kwargs):
+    # train -> _run_epochs -> engine.epoch -> the kernel: nothing else of fastnn's in between
+    import inspect
+
+    from fastnn.kernels import rules, steps
+
+    module, name = (rules, "rule_steps") if kwargs else (steps, "sgd_steps")
+    real, stacks = getattr(module, name), []
+
+    def spy(*args):
+        stacks.append([f.function for f in inspect.stack()[1:]
+                       if f.filename.startswith(os.path.dirname(fastnn.__file__))])
+        return real(*args)
+
+    X, y = _problem(n=50, dtype=np.float32)
+    params = fastnn.init_params([12, 8, 4], seed=0)
+    train(params, X, y, seed=0, **kwargs)  # compiled (and warmed up) before the spy
+    monkeypatch.setattr(module, name, spy)
+    train(params, X, y, seed=0, **kwargs)
+    assert stacks and stacks[-1][:3] == ["epoch", "_run_epochs", "train"], stacks[-1]
+
+
+def test_a_later_call_pays_no_warm_up(monkeypatch):
+    # the kernels are compiled (or loaded) on a scratch copy once per process and configuration:
+    # a later call of the same configuration calls the kernel for its own samples only
+    from fastnn.kernels import steps
+
+    monkeypatch.setattr("fastnn.per_sample._warm", set())  # whatever earlier tests warmed up
+    X, y = _problem(n=300, dtype=np.float32)
+    params = fastnn.init_params([12, 9, 4], seed=0)
+    train(params, X, y, seed=0)
+    real, calls = steps.sgd_steps, []
+    monkeypatch.setattr(steps, "sgd_steps", lambda *a: (calls.append(len(a[3])), real(*a))[1])
+    train(params, X, y, epochs=2, seed=1)
+    assert calls == [300, 300]
+    train(fastnn.init_params([12, 9, 4], seed=0, dtype="float64"), X, y, epochs=1, seed=1)
+    assert calls == [300, 300, 1, 300]  # another configuration is warmed up on one sample first

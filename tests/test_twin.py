@@ -6,7 +6,7 @@ pure functions and its masks to the kernel's draws.
 import numpy as np
 
 import fastnn
-from fastnn.kernels import sgd as k
+from fastnn.kernels import sample as k
 from fastnn.twin import dropout_multipliers, sgd_epoch_numpy
 from fastnn.validation import one_hot
 

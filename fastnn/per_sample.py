@@ -1,0 +1,405 @@
+"""The per-sample engine: compiled per-sample SGD steps over chunks of samples, on one thread or several.
+
+One epoch visits the samples in ``order`` one at a time, each sample's step done before the
+next sample is seen. :func:`choose_path` decides once per ``train`` call which compiled path
+runs, and :class:`PerSampleEngine` runs an epoch as a series of compiled calls of a few
+thousand samples each, so a diverging run stops early, Ctrl-C is seen and the progress bar
+moves. The paths:
+
+- ``"rows"``: plain SGD, one thread (``kernels.steps.sgd_steps``), skipping zero inputs and
+  inactive units row by row; a CSR matrix is read row by row the same way, never densified;
+- ``"windows"``: plain SGD on a dense array with more than ``DENSE_ABOVE`` of its entries
+  non-zero, with any ``n_threads``: windows of ``WINDOW`` samples whose first-layer products
+  are matrix products (``kernels.steps.window_steps``), still exactly per-sample SGD. One
+  Python thread runs them; the matrix products use the cores through BLAS;
+- ``"rules"``: any other rule (momentum, Adam, ...), one thread (``kernels.rules.rule_steps``),
+  every weight every step;
+- ``"split"`` (``n_threads > 1``, a first hidden layer of at least ``SPLIT_FROM`` units): the
+  threads split those units between them (``kernels.threads.split_steps``). Each trains its
+  units' columns of ``W1`` in an array of its own and their rows of ``W2``, so no cache line
+  of the large first layers is written by two cores, and the threads meet once per sample
+  to add their shares of the second layer's sum: exactly per-sample SGD (the twin's steps,
+  one sum added in another order);
+- ``"replicas"`` (``n_threads > 1``, a narrower first layer or none): every thread trains its
+  own replica of the parameters on its own share of the samples for ``ROUND`` samples (the
+  one-thread kernel on each round's share), then the threads meet
+  (``kernels.threads.merge_round``) and add the replicas' changes to the parameters, times
+  a gain that rises from ``1 / n_threads`` (their mean) to 1 (their sum) over the first
+  ``MERGE_WARMUP`` samples (:func:`merge_gain`); the replicas restart from the result
+  (local SGD with model averaging, then delayed-update summing). Splitting a narrow layer
+  leaves each thread rows too short to pay for the meeting at every sample.
+
+Either way no cache line is written by two cores between meetings, and for a fixed
+``n_threads`` and seed the result is deterministic.
+"""
+from concurrent.futures import ThreadPoolExecutor, wait
+from typing import Callable, Optional
+
+import numpy as np
+
+from .engine import EpochTally, over_limit
+from .kernels import rules, sample, steps, threads
+from .kernel_codes import kernel_rule, wiring_codes
+from .packing import KernelOptions, Packed, unpack_views
+
+CHUNK = 4096
+"""Samples per compiled call on one thread: small enough for a responsive Ctrl-C and
+progress bar, large enough that the call overhead stays below 0.1% of the work."""
+
+ROUND = 256
+"""Samples each thread trains on its replica between two merges (``n_threads > 1``)..."""
+
+FIRST_ROUND = 16
+"""...after the first rounds, which start at this many samples and double up to ``ROUND``."""
+
+MERGE_WARMUP = 60_000
+"""Samples (all threads together) over which a merge goes from the replicas' mean to the
+sum of their changes. The sum keeps every sample's full step, but early in training the
+replicas step the same way and their sum overshoots; the mean is safe there but halves each
+sample's step for good (as a warm-up of the learning rate does for large batches). Chosen
+by test accuracy on MNIST (bench/threads.py)."""
+
+SPLIT_FROM = 256
+"""Threads split the first hidden layer's units when it has at least this many, and train
+replicas otherwise: splitting pays on wide layers, replicas on narrow ones (bench/threads.py)."""
+
+DENSE_ABOVE = 0.5
+"""Plain SGD on a dense array runs in windows when more than this fraction of its entries is
+non-zero (1.0: never), whatever ``n_threads``: on dense inputs the windows beat the row loop
+on one thread and on two (bench/compare.py, the dense workload; ``--dense-above 2`` times
+the row loop)."""
+
+WINDOW = 64
+"""Samples per window of the dense path."""
+
+PATHS = ("rows", "windows", "rules", "split", "replicas")
+
+
+def kernel_options(activation: str, output: str, loss: str, l2: float, keep: np.ndarray, seed: int,
+                   optimizer) -> KernelOptions:
+    """The kernels' options for one ``train`` call: the names mapped to the kernels' codes.
+
+    The one place where activations, losses and update rules become kernel codes.
+
+    Raises
+    ------
+    ValueError
+        For an optimizer that is not one of the built-in rules (the kernels know no other).
+    """
+    hidden, out, loss_code = wiring_codes(activation, output, loss)
+    rule, constants = kernel_rule(optimizer)
+    # plain Python numbers: an int l2 would be another Numba signature, compiled apart
+    return KernelOptions(hidden, out, loss_code, float(l2),
+                         np.asarray(keep, dtype=np.float64), int(seed), rule, constants)
+
+
+def merge_gain(merged: int, n_threads: int) -> float:
+    """The factor on the sum of the replicas' changes at a merge after ``merged`` samples:
+    ``1 / n_threads`` (their mean) at the start, rising linearly to 1 (their sum) at
+    ``MERGE_WARMUP`` samples."""
+    ramp = min(1.0, merged / MERGE_WARMUP) if MERGE_WARMUP > 0 else 1.0
+    return 1.0 / n_threads + (1.0 - 1.0 / n_threads) * ramp
+
+
+def splits_units(sizes) -> bool:
+    """Whether several threads split the first hidden layer (else they train replicas)."""
+    return len(sizes) > 2 and sizes[1] >= SPLIT_FROM
+
+
+def split_units(n_units: int, n_threads: int, itemsize: int) -> np.ndarray:
+    """Boundaries (``n_threads + 1`` int64) of each thread's share of ``n_units`` hidden units.
+
+    Shares are as even as possible with their boundaries on whole 64-byte cache lines of
+    ``b1`` (``64 / itemsize`` units) when there are enough units, so that no line of ``b1``
+    is written by two threads.
+    """
+    q = 64 // itemsize if n_units >= n_threads * 64 // itemsize else 1
+    cuts = [round(n_units * t / n_threads / q) * q for t in range(n_threads)] + [n_units]
+    return np.array(cuts, dtype=np.int64)
+
+
+def input_density(X, max_rows: int = 2048) -> float:
+    """Fraction of non-zero entries in (up to ``max_rows`` evenly spaced rows of) ``X``."""
+    rows = X[:: max(1, X.shape[0] // max_rows)]
+    return np.count_nonzero(rows) / max(rows.size, 1)
+
+
+def choose_path(X, rule: int, n_threads: int, sizes) -> str:
+    """The compiled path (one of :data:`PATHS`) for inputs ``X``, the rule's kernel code,
+    ``n_threads`` and the layer ``sizes``: the one place where dense or sparse and the
+    threads are decided (see the module's docstring).
+
+    Raises
+    ------
+    ValueError
+        For ``n_threads > 1`` with a rule other than plain SGD.
+    """
+    if rule != rules.SGD:
+        if n_threads > 1:
+            raise ValueError("n_threads > 1 runs plain per-sample SGD, and this optimizer updates every weight at "
+                             "every sample: use n_threads=1, or a batch_size")
+        return "rules"
+    if isinstance(X, np.ndarray) and input_density(X) > DENSE_ABOVE:
+        return "windows"  # one thread: the windows' matrix products use the cores through BLAS
+    if n_threads == 1:
+        return "rows"
+    return "split" if splits_units(sizes) else "replicas"
+
+
+def kernel_work(sizes, dtype):
+    """The work arrays of one thread's kernel calls: layer outputs ``h`` (``h[0]``: the
+    current CSR row, scattered), dropout multipliers ``m`` (ones), deltas, lists of active
+    units and their lengths, each row as wide as the widest layer. Allocated here, not in
+    the kernels: NumPy's allocation compiled into them lengthens a cold start."""
+    L, width = len(sizes) - 1, int(max(sizes))
+    return (np.zeros((L + 1, width), dtype), np.ones((L + 1, width), dtype), np.zeros((L + 1, width), dtype),
+            np.zeros((L + 1, width), np.uint64), np.zeros(L + 1, np.int64))
+
+
+def _aligned_zeros(shape, dtype):
+    """Zeros whose first element starts a 64-byte cache line, their pages touched now rather
+    than in the first epoch."""
+    n = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    raw = np.empty(n + 64, np.uint8)
+    raw.fill(0)
+    start = -raw.ctypes.data % 64
+    return raw[start : start + n].view(dtype).reshape(shape)
+
+
+def as_kernel_input(X):
+    """``X`` as the kernels read it: a C-contiguous array as it is, a ``scipy.sparse``
+    CSR matrix (canonical: sorted indices, no stored zeros) as ``(indptr, indices, data)``."""
+    if isinstance(X, np.ndarray):
+        return X
+    return (X.indptr, X.indices, X.data)
+
+
+_warm = set()  # the configurations whose kernels this process has compiled or loaded
+
+
+class PerSampleEngine:
+    """Runs per-sample epochs on the packed parameters ``net`` (its ``theta`` updated in place).
+
+    Parameters
+    ----------
+    net : fastnn.packing.Packed
+    T : ndarray (n, n_outputs), the targets of every sample, in theta's dtype.
+    opts : fastnn.packing.KernelOptions (:func:`kernel_options`).
+    path : one of :data:`PATHS` (:func:`choose_path`).
+    n_threads : int, threads for ``"split"`` and ``"replicas"``.
+    progress : callable, optional: ``progress(done, total)`` after every compiled call.
+    """
+
+    def __init__(self, net: Packed, T: np.ndarray, opts: KernelOptions, path: str, n_threads: int = 1,
+                 progress: Optional[Callable[[int, int], object]] = None):
+        if path not in PATHS:
+            raise ValueError(f"path must be one of {PATHS}, got {path!r}")
+        self.net, self.T, self.opts, self.path, self.progress = net, T, opts, path, progress
+        theta, sizes = net.theta, net.sizes
+        self.n_threads = n_threads if path in ("split", "replicas") else 1
+        self.slots = np.zeros((2, theta.size), theta.dtype) if path == "rules" else None
+        self.work = [kernel_work(sizes, theta.dtype) for _ in range(self.n_threads)]
+        self.pool = self.replicas = self.units = None
+        self.rounds = 0  # merges so far: the first rounds are shorter
+        self.merged = 0  # samples trained on the replicas so far
+        self.tick = 0  # where the threads' counters go on from
+        if self.n_threads > 1:
+            k = self.n_threads
+            self.pool = ThreadPoolExecutor(k - 1, thread_name_prefix="fastnn-sgd")
+            wait([self.pool.submit(int) for _ in range(k - 1)])  # the threads start now, not in the first epoch
+            self.flags = _aligned_zeros(8 * (k + 1), np.int64)  # each thread's counter on a line of its own
+        if path == "replicas":
+            self.replicas = np.tile(theta, (self.n_threads, 1))
+        elif path == "split":
+            width = 64 // theta.dtype.itemsize  # each thread's shares on lines of their own
+            self.units = split_units(int(sizes[1]), self.n_threads, theta.dtype.itemsize)
+            self.own = [Packed(_aligned_zeros(theta.size, theta.dtype), net.sizes, net.offsets)
+                        for _ in range(self.n_threads)]
+            self.blocks = [_aligned_zeros((int(sizes[0]), int(b - a)), theta.dtype)
+                           for a, b in zip(self.units[:-1], self.units[1:])]
+            self.partials = _aligned_zeros((self.n_threads, 2, -(-int(sizes[2]) // width) * width), theta.dtype)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+
+    def warm_up(self, X) -> None:
+        """Compile, or load from Numba's cache, every kernel this engine's epochs call on
+        inputs like ``X``, by training scratch copies on one sample; once per process for
+        each configuration, so that later calls pay nothing for it."""
+        net = self.net
+        Xk = as_kernel_input(X)
+        inputs = tuple(a.dtype.str for a in Xk) if isinstance(Xk, tuple) else (Xk.dtype.str, Xk.flags.c_contiguous)
+        key = (self.path, net.theta.dtype.str, self.path == "split" and net.sizes.size == 3, inputs)
+        if key in _warm:
+            return
+        scratch = PerSampleEngine(Packed(net.theta.copy(), net.sizes, net.offsets), self.T, self.opts, self.path,
+                                  self.n_threads)
+        try:
+            scratch.epoch(X, np.arange(1), np.zeros(1, net.theta.dtype), 0, np.inf)
+        finally:
+            scratch.close()
+        _warm.add(key)
+
+    def epoch(self, X, order: np.ndarray, lrs: np.ndarray, first_update: int, limit: float) -> EpochTally:
+        """Train one epoch over the samples ``order`` of ``X`` with the per-step rates ``lrs``.
+
+        Stops early (``diverged``) when a compiled call stops at a non-finite loss or its
+        mean loss exceeds ``limit``.
+        """
+        net, T, opts = self.net, self.T, self.opts
+        Xk = as_kernel_input(X)
+        lrs = lrs.astype(net.theta.dtype)
+        n = len(order)
+        loss_sum = correct = 0.0
+        done = 0
+        while done < n:
+            part = order[done : done + self._samples_per_call()]
+            rates, step0 = lrs[done : done + len(part)], first_update + done
+            stats = np.zeros(3)
+            if self.path == "rows":
+                finished = steps.sgd_steps(net, Xk, T, part, rates, opts, step0, stats, self.work[0],
+                                           np.ones(net.sizes.size - 1, net.theta.dtype))
+            elif self.path == "rules":
+                finished = rules.rule_steps(net, Xk, T, part, rates, opts, step0, self.slots, stats, self.work[0],
+                                            np.ones(net.sizes.size - 1, net.theta.dtype))
+            elif self.path == "windows":
+                finished = self._windows(Xk, part, rates, step0, stats)
+            else:
+                finished = self._on_every_thread(Xk, part, rates, step0, stats)
+            if not finished or over_limit(stats[0], len(part), limit):
+                return EpochTally(loss_sum, correct, done + int(stats[2]), True)
+            loss_sum += stats[0]
+            correct += stats[1]
+            done += len(part)
+            if self.progress is not None:
+                self.progress(done, n)
+        return EpochTally(loss_sum, correct, done, False)
+
+    def _samples_per_call(self):
+        if self.replicas is None:
+            return CHUNK
+        total, rounds = 0, self.rounds  # whole rounds, up to CHUNK per thread
+        while True:
+            size = self._round_size(rounds)
+            if total > 0 and total + size > CHUNK * self.n_threads:
+                return total
+            total, rounds = total + size, rounds + 1
+
+    def _round_size(self, rounds):
+        """Samples (all threads) in the round after ``rounds`` rounds: ``FIRST_ROUND`` per
+        thread at first, doubling up to ``ROUND``."""
+        return min(ROUND, FIRST_ROUND << min(rounds, 30)) * self.n_threads
+
+    # -- windows of dense samples
+
+    def _windows(self, X, order, lrs, step0, stats):
+        """Plain SGD over ``X[order]`` in windows (``kernels.steps.window_steps``)."""
+        net = self.net
+        W1 = unpack_views(*net)[0][0]
+        k = min(WINDOW, len(order))
+        Xw, Tw = np.empty((k, X.shape[1]), X.dtype), np.empty((k, self.T.shape[1]), self.T.dtype)
+        P, D = np.empty((k, W1.shape[1]), X.dtype), np.empty((k, W1.shape[1]), X.dtype)
+        # G is cut from a flat buffer so that a short last window's (n, n) block stays
+        # C-contiguous: a strided block would compile the kernel a second time
+        G, dW = np.empty(k * k, X.dtype), np.empty_like(W1)
+        scale, work = np.ones(net.sizes.size - 1, net.theta.dtype), self.work[0]
+        finished = True
+        for a in range(0, len(order), WINDOW):
+            idx = order[a : a + WINDOW]
+            n = len(idx)
+            xw, tw = np.take(X, idx, axis=0, out=Xw[:n]), np.take(self.T, idx, axis=0, out=Tw[:n])
+            np.matmul(xw, W1, out=P[:n])
+            g = G[: n * n].reshape(n, n)
+            np.matmul(xw, xw.T, out=g)
+            finished = steps.window_steps(net, xw, tw, lrs[a : a + n], P[:n], g, D[:n], self.opts, step0 + a, scale,
+                                          stats, work)
+            np.matmul(xw.T, D[:n], out=dW)
+            W1 -= dW
+            if not finished:
+                break
+            if scale[0] < sample.FOLD_BELOW:  # fold layer 1's factor between windows
+                W1 *= scale[0]
+                scale[0] = 1.0
+        # the lazy L2 factors folded in, as sgd_steps ends: in NumPy, since calling the
+        # kernels' fold_scales from Python would compile it on its own
+        for l, (W, _) in enumerate(unpack_views(*net)):
+            if scale[l] != 1.0:
+                W *= scale[l]
+                scale[l] = 1.0
+        return finished
+
+    # -- several threads
+
+    def _on_every_thread(self, X, part, lrs, step0, stats):
+        """Run this compiled call on every thread at once (this one is thread 0): their units
+        (``"split"``) or rounds of their replicas (``"replicas"``). Adds to ``stats`` and
+        returns whether every thread finished."""
+        k = self.n_threads
+        self.flags[8 * k] = 0
+        if self.path == "split":
+            run, ticks, extra = self._split_part, len(part), ()
+        else:
+            bounds, gains = self._rounds(len(part))
+            run, ticks, extra = self._replica_part, 2 * (len(bounds) - 1), (bounds, gains)
+        each = [np.zeros(3) for _ in range(k)]  # one array each: no cache line shared
+        futures = [self.pool.submit(run, t, X, part, lrs, step0, each[t], *extra) for t in range(1, k)]
+        try:
+            finished = run(0, X, part, lrs, step0, each[0], *extra)
+        finally:
+            wait(futures)  # a failed thread has stopped the others: they return soon
+            self.tick += ticks
+        finished = all([f.result() for f in futures]) and finished
+        # split: every thread sees every sample, so each thread's stats are the same
+        stats += each[0] if self.path == "split" else np.sum(each, axis=0)
+        return finished
+
+    def _rounds(self, n):
+        """Boundaries and merge gains of the next rounds, over ``n`` samples (the last one
+        cut short at the end of an epoch)."""
+        bounds, gains = [0], []
+        while bounds[-1] < n:
+            gains.append(merge_gain(self.merged, self.n_threads))
+            bounds.append(min(n, bounds[-1] + self._round_size(self.rounds)))
+            self.merged += bounds[-1] - bounds[-2]
+            self.rounds += 1
+        return np.array(bounds, dtype=np.int64), np.array(gains, dtype=self.net.theta.dtype)
+
+    def _replica_part(self, t, X, part, lrs, step0, stats, bounds, gains):
+        """Thread ``t``'s rounds over ``part``: train its replica on its share of each round's
+        samples, then merge (``kernels.threads.merge_round``, where the threads wait for each
+        other). If it fails or its replica diverges, the other threads stop waiting for it.
+
+        The loop is here rather than compiled around the kernels so that the threads run the
+        one-thread kernel's own compilation: Numba links a callee's code into its caller and
+        optimises it again, and the compiled loop made the first two-thread call several times
+        longer (bench/startup.py) for no faster epochs."""
+        k, stop = self.n_threads, 8 * self.n_threads
+        replica = Packed(self.replicas[t], self.net.sizes, self.net.offsets)
+        work, scale = self.work[t], np.ones(self.net.sizes.size - 1, self.net.theta.dtype)
+        try:
+            for r in range(len(bounds) - 1):
+                a, b = int(bounds[r]), int(bounds[r + 1])
+                lo, hi = a + (b - a) * t // k, a + (b - a) * (t + 1) // k
+                if not steps.sgd_steps(replica, X, self.T, part[lo:hi], lrs[lo:hi], self.opts, step0 + lo, stats,
+                                       work, scale):
+                    self.flags[stop] = 1
+                    return False
+                if not threads.merge_round(self.net.theta, self.replicas, t, gains[r], self.flags, self.tick + 2 * r):
+                    return False
+            return True
+        except BaseException:
+            self.flags[stop] = 1
+            raise
+
+    def _split_part(self, t, X, part, lrs, step0, stats):
+        """Thread ``t``'s units over ``part``; if it fails, the other threads stop waiting for it."""
+        net = self.net
+        try:
+            return threads.split_steps(net, self.own[t], self.blocks[t], X, self.T, part, lrs, self.opts, step0, stats,
+                                       self.units, t, self.partials, self.flags, self.tick, self.work[t],
+                                       np.ones(net.sizes.size - 1, net.theta.dtype),
+                                       None if net.sizes.size == 3 else True)
+        except BaseException:
+            self.flags[8 * self.n_threads] = 1
+            raise

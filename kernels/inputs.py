@@ -1,0 +1,77 @@
+"""Reading one input row for a per-sample step: a dense array's row, or a CSR matrix's row.
+
+``X`` is a C-contiguous 2-D array, or a CSR matrix as the tuple ``(indptr, indices, data)``
+with sorted indices and no stored zeros. Both give the row as a dense vector and the list
+of its non-zero inputs in ascending order, so everything after reading the input is the
+same code, with the same results. Dispatch is on X's type when a kernel is compiled: a call
+on dense input compiles no CSR code, and the other way round.
+"""
+from numba import njit, types
+from numba.extending import overload
+
+from .prefetch import prefetch
+
+
+def read_row(X, i, buf, idx, n_prev):
+    """Row ``i`` of ``X`` as a dense vector and its non-zero inputs' indices in ``idx``;
+    returns ``(x, how many)``. For CSR, ``x`` is ``buf`` (zeros, but for the row's values):
+    the previous row's ``n_prev`` entries listed in ``idx`` are cleared first."""
+
+
+def prefetch_row(X, order, s):
+    """Ask for the cache lines of the row that the sample after ``s`` will read: rows come
+    in a random order, which the hardware prefetcher cannot foresee (bench/bench_epoch.py)."""
+
+
+@njit(cache=True, nogil=True, inline="always")
+def scan_nonzero(x, idx):
+    """Write the indices of ``x``'s non-zero entries to ``idx``; return how many.
+
+    Branch-free: a mispredicted branch per entry would cost more than the work.
+    """
+    c = 0
+    for j in range(x.size):
+        idx[c] = j
+        c += x[j] != 0
+    return c
+
+
+@overload(read_row, inline="always")
+def _read_row(X, i, buf, idx, n_prev):
+    if isinstance(X, types.Array):
+        def dense(X, i, buf, idx, n_prev):
+            x = X[i]
+            return x, scan_nonzero(x, idx)
+        return dense
+
+    def csr(X, i, buf, idx, n_prev):
+        indptr, indices, data = X
+        for a in range(n_prev):
+            buf[idx[a]] = 0.0
+        start, stop = indptr[i], indptr[i + 1]
+        for a in range(stop - start):
+            j = indices[start + a]
+            idx[a] = j
+            buf[j] = data[start + a]
+        return buf, stop - start
+    return csr
+
+
+@overload(prefetch_row, inline="always")
+def _prefetch_row(X, order, s):
+    if isinstance(X, types.Array):
+        def dense(X, order, s):
+            if s + 1 < order.size:
+                x = X[order[s + 1]]
+                for j in range(0, x.size, 16):  # 16 floats (or 8 doubles: every line twice) to a 64-byte line
+                    prefetch(x, j)
+        return dense
+
+    def csr(X, order, s):
+        if s + 1 < order.size:
+            indptr, indices, data = X
+            start, stop = indptr[order[s + 1]], indptr[order[s + 1] + 1]
+            for a in range(start, stop, 16):
+                prefetch(data, a)
+                prefetch(indices, a)
+    return csr
