@@ -6,7 +6,7 @@ nothing, except an ``Identity`` that names the output). The graph takes one inpu
 ``input`` of shape ``[batch, n_features]`` (the batch is dynamic) and gives ``output`` of
 shape ``[batch, n_outputs]``, in the params' dtype (float32 or float64), so ONNX Runtime
 computes what :func:`fastnn.predict_proba` computes. Needs the ``onnx`` extra
-(``pip install 'fastnn-numba[onnx]'``: onnx, and onnxruntime to run the result).
+(``python -m pip install -e ".[onnx]"`` in the source folder: onnx, and onnxruntime to run the result).
 
 >>> from fastnn.export_onnx import export_onnx
 >>> export_onnx(params, "model.onnx", activation="relu", output="softmax")  # doctest: +SKIP
@@ -39,8 +39,8 @@ def _onnx():
     try:
         import onnx
     except ImportError:
-        raise ImportError("exporting to ONNX needs the onnx package: pip install 'fastnn-numba[onnx]' "
-                          "(or pip install onnx onnxruntime)") from None
+        raise ImportError("exporting to ONNX needs the onnx package: python -m pip install -e '.[onnx]' "
+                          "in the fastnn source folder (or pip install onnx onnxruntime)") from None
     return onnx
 
 

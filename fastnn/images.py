@@ -48,8 +48,8 @@ def _pillow():
     try:
         from PIL import Image, ImageOps
     except ImportError:
-        raise ImportError("reading images needs Pillow: pip install 'fastnn-numba[cli]' "
-                          "(or pip install pillow)") from None
+        raise ImportError("reading images needs Pillow: python -m pip install -e '.[cli]' "
+                          "in the fastnn source folder (or pip install pillow)") from None
     return Image, ImageOps
 
 

@@ -31,8 +31,8 @@ def _figure(name, dpi):
     try:
         from matplotlib.figure import Figure
     except ImportError:
-        raise ImportError("plotting needs matplotlib: pip install 'fastnn-numba[cli]' "
-                          "(or pip install matplotlib)") from None
+        raise ImportError("plotting needs matplotlib: python -m pip install -e '.[cli]' "
+                          "in the fastnn source folder (or pip install matplotlib)") from None
     if isinstance(dpi, bool) or not isinstance(dpi, (int, float)) or not 10 <= dpi <= 1000:
         raise ValueError(f"dpi must be a number between 10 and 1000, got {dpi!r}")
     return Figure(figsize=FIGSIZES[name], dpi=dpi, layout="constrained")

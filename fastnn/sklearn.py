@@ -45,6 +45,12 @@ import numbers
 import warnings
 
 import numpy as np
+
+try:  # the one place that says how to get scikit-learn, instead of a bare ModuleNotFoundError
+    import sklearn  # noqa: F401
+except ImportError as _e:
+    raise ImportError("fastnn.sklearn needs scikit-learn: python -m pip install -e '.[sklearn]' in the fastnn "
+                      "source folder (or pip install scikit-learn)") from _e
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
