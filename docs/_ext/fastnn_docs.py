@@ -107,24 +107,39 @@ def render_readme(text):
 # -- Sphinx ---------------------------------------------------------------------------------
 
 
-def _esc(text):
-    return re.sub(r"([\\`*_|\[\]<>])", r"\\\1", text)
+def _table_node(table):
+    """A docutils table (title, header row, body) of one results table."""
+    from docutils import nodes
 
-
-def _list_table(table):
     ncols = len(table["columns"])
-    out = [f".. list-table:: {_esc(table['title'])}", "   :header-rows: 1", ""]
-    for row in [table["columns"]] + table["rows"]:
-        assert len(row) == ncols
-        out.append("   * - " + (_esc(row[0]) or "\\ "))
-        out += ["     - " + (_esc(c) or "\\ ") for c in row[1:]]
-    return out
+    node = nodes.table(classes=["results"])
+    node += nodes.title(table["title"], table["title"])
+    group = nodes.tgroup(cols=ncols)
+    node += group
+    for _ in range(ncols):
+        group += nodes.colspec(colwidth=1)
+
+    def row(cells):
+        r = nodes.row()
+        for cell in cells:
+            entry = nodes.entry()
+            entry += nodes.paragraph(cell, cell)
+            r += entry
+        return r
+
+    head = nodes.thead()
+    head += row(table["columns"])
+    body = nodes.tbody()
+    for cells in table["rows"]:
+        body += row(cells)
+    group += head
+    group += body
+    return node
 
 
 def setup(app):
     from docutils import nodes
     from docutils.parsers.rst import directives
-    from docutils.statemachine import StringList
     from sphinx.util.docutils import SphinxDirective
 
     class ResultsTable(SphinxDirective):
@@ -137,21 +152,20 @@ def setup(app):
             path, data = load(self.arguments[0])
             self.env.note_dependency(str(path))
             indices = [self.options["table"]] if "table" in self.options else range(len(data["tables"]))
-            lines = []
+            container = nodes.container(classes=["results-table"])
             for i in indices:
-                lines += _list_table(data["tables"][i]) + [""]
+                container += _table_node(data["tables"][i])
                 if "plot" in self.options:
                     image = self._plot(path, data["tables"][i], i)
-                    lines += [f".. image:: /{image}", f"   :alt: {_esc(self.options['plot'])}, from {path.name}",
-                              ""]
-            lines.append(".. rubric:: Provenance")
-            lines.append("")
-            lines += ["- " + _esc(p) for p in provenance(path, data)]
-            if data.get("notes"):
-                lines += ["- notes: " + _esc(data["notes"])]
-            lines.append("")
-            container = nodes.container(classes=["results-table"])
-            self.state.nested_parse(StringList(lines, source=str(path)), self.content_offset, container)
+                    container += nodes.image(uri="/" + image, alt=f"{self.options['plot']}, from {path.name}")
+            items = provenance(path, data) + ([f"notes: {data['notes']}"] if data.get("notes") else [])
+            lines = nodes.bullet_list(classes=["results-provenance"])
+            for text in items:
+                item = nodes.list_item()
+                item += nodes.paragraph(text, text)
+                lines += item
+            container += nodes.rubric("Provenance", "Provenance")
+            container += lines
             return [container]
 
         def _plot(self, path, table, index):
