@@ -70,6 +70,14 @@ def to_onnx(params, *, activation="relu", output="softmax", name="fastnn"):
         If ``params`` is not a valid network or an activation is unknown (before any work).
     ImportError
         If the onnx package is not installed.
+
+    Examples
+    --------
+    >>> import fastnn
+    >>> from fastnn.export_onnx import to_onnx
+    >>> model = to_onnx(fastnn.init_params([4, 8, 3], seed=0))
+    >>> [node.op_type for node in model.graph.node]
+    ['Gemm', 'Relu', 'Gemm', 'Softmax', 'Identity']
     """
     layers = check_params(params)
     check_choice(activation, HIDDEN, "activation")
@@ -129,6 +137,20 @@ def export_onnx(params, path, *, activation="relu", output="softmax"):
     -------
     str
         ``path``.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, fastnn
+    >>> import onnxruntime as ort
+    >>> from fastnn.export_onnx import export_onnx
+    >>> params = fastnn.init_params([4, 8, 3], seed=0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.onnx")
+    >>> export_onnx(params, path)                # doctest: +ELLIPSIS
+    '.../model.onnx'
+    >>> X = np.ones((2, 4), dtype=np.float32)
+    >>> p = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"input": X})[0]
+    >>> bool(np.allclose(p, fastnn.predict_proba(params, X), atol=1e-6))
+    True
     """
     path = os.fspath(path)
     model = to_onnx(params, activation=activation, output=output)

@@ -38,6 +38,16 @@ def save(path, params, *, state=None, **meta):
     -------
     str
         The path written.
+
+    Examples
+    --------
+    >>> import os, tempfile, fastnn
+    >>> params = fastnn.init_params([4, 3], seed=0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
+    >>> fastnn.save(path, params, note="a tiny network")         # doctest: +ELLIPSIS
+    '.../model.npz'
+    >>> os.path.exists(path)
+    True
     """
     layers = check_params(params)
     state = check_state(state)
@@ -87,6 +97,17 @@ def load(path, *, with_state=False):
     ValueError
         If the file is not a fastnn model, is truncated or corrupted, or its arrays do
         not form a valid network.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, fastnn
+    >>> params = fastnn.init_params([4, 3], seed=0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
+    >>> fastnn.save(path, params)                # doctest: +ELLIPSIS
+    '.../model.npz'
+    >>> loaded, meta = fastnn.load(path)
+    >>> bool(np.array_equal(loaded["W1"], params["W1"])), meta["layer_sizes"]
+    (True, [4, 3])
     """
     path = os.fspath(path)
     if not os.path.exists(path):

@@ -61,6 +61,18 @@ def plot_learning_curves(history, path, *, title=None, dpi=DPI):
     -------
     str
         The path written (``FIGSIZES['learning_curves']`` inches x ``dpi``: 900 x 360 px at 100 dpi).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from fastnn.plotting import plot_learning_curves
+    >>> history = {"epoch": [1, 2], "loss": [0.5, 0.3], "accuracy": [0.8, 0.9],
+    ...            "val_loss": [0.4, 0.35], "val_accuracy": [0.85, 0.88]}
+    >>> path = os.path.join(tempfile.mkdtemp(), "curves.png")
+    >>> plot_learning_curves(history, path)                  # doctest: +ELLIPSIS
+    '.../curves.png'
+    >>> os.path.getsize(path) > 0
+    True
     """
     for key in ("epoch", "loss", "accuracy"):
         if key not in history:
@@ -105,6 +117,16 @@ def plot_confusion_matrix(cm, path, *, labels=None, title=None, dpi=DPI):
     -------
     str
         The path written (640 x 560 px at 100 dpi).
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np
+    >>> from fastnn.plotting import plot_confusion_matrix
+    >>> path = os.path.join(tempfile.mkdtemp(), "cm.png")
+    >>> plot_confusion_matrix(np.array([[5, 1], [0, 4]]), path, labels=["no", "yes"])   # doctest: +ELLIPSIS
+    '.../cm.png'
+    >>> os.path.getsize(path) > 0
+    True
     """
     cm = np.asarray(cm)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] < 1 or cm.dtype.kind not in "iu":
@@ -157,6 +179,15 @@ def plot_misclassified(images, y_true, y_pred, path, *, labels=None, max_images=
     -------
     str
         The path written (800 x 880 px at 100 dpi).
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np
+    >>> from fastnn.plotting import plot_misclassified
+    >>> images = np.random.default_rng(0).random((4, 784))
+    >>> path = os.path.join(tempfile.mkdtemp(), "wrong.png")
+    >>> plot_misclassified(images, np.array([1, 2, 3, 4]), np.array([1, 7, 3, 9]), path)  # doctest: +ELLIPSIS
+    '.../wrong.png'
     """
     images = np.asarray(images)
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
