@@ -14,7 +14,9 @@ import warnings
 
 DOCS = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS / "_ext"))
-os.environ.setdefault("COLUMNS", "100")  # argparse output in the CLI page, stable across terminals
+os.environ.setdefault("COLUMNS", "100")
+if os.environ.get("FASTNN_DATA"):  # sphinx-gallery runs each example from its own folder
+    os.environ["FASTNN_DATA"] = os.path.abspath(os.environ["FASTNN_DATA"])  # argparse output in the CLI page, stable across terminals
 
 import fastnn  # noqa: E402
 

@@ -99,8 +99,6 @@ def test_readme_links_and_files_exist():
     targets = re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text)
     targets += re.findall(r"\b(examples/digits/[\w.]+)", text)
     missing = sorted({t for t in targets if not (REPO / t).exists()})
-    # the screenshots are made by the docs build (tests/test_docs.py::test_screenshots)
-    missing = [t for t in missing if not t.startswith("docs/_static/screenshot-")]
     assert not missing, f"README.md links to files that do not exist: {missing}"
 
 
