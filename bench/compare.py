@@ -57,7 +57,7 @@ def parse_args(argv=None):
                     help="set fastnn.online.DENSE_ABOVE (2: never windows, the row loop on the dense workload)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the sample order")
     ap.add_argument("--data", default=None, help="folder of the MNIST files (default $FASTNN_DATA)")
-    ap.add_argument("--markdown", action="store_true", help="print README-ready markdown tables")
+    ap.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     ap.add_argument("--to-accuracy", action="store_true",
                     help=f"also race to {100 * recipes.TARGET:.1f}%% test accuracy (fastnn recipes vs PyTorch Adam)")
     ap.add_argument("--race-rounds", type=int, default=None, help="rounds of the race (default: --rounds)")

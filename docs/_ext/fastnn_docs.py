@@ -71,28 +71,33 @@ def provenance(path, data):
 
 
 def parse_spec(spec):
-    """``"compare.json#0 columns=0,1,3"`` -> (file spec, table index, column indices or None)."""
+    """``"compare.json#0 columns=0,1,3 rows=-1"`` -> (file spec, table index, columns, rows).
+
+    ``columns`` and ``rows`` are lists of indices (negative counts from the end), or None for all.
+    """
     file_part, _, rest = spec.partition("#")
     bits = rest.split()
     index = int(bits[0]) if bits else 0
-    columns = None
+    picked = {"columns": None, "rows": None}
     for bit in bits[1:]:
         key, _, value = bit.partition("=")
-        if key == "columns":
-            columns = [int(c) for c in value.split(",")]
-    return file_part, index, columns
+        if key not in picked:
+            raise ValueError(f"unknown option {key!r} in results spec {spec!r}; use columns= or rows=")
+        picked[key] = [int(c) for c in value.split(",")]
+    return file_part, index, picked["columns"], picked["rows"]
 
 
 def markdown_table(spec):
     """The Markdown of one README results block (table and a one-line source)."""
-    file_spec, index, columns = parse_spec(spec)
+    file_spec, index, columns, rows = parse_spec(spec)
     path, data = load(file_spec)
     table = data["tables"][index]
     cols = columns if columns is not None else list(range(len(table["columns"])))
+    body = table["rows"] if rows is None else [table["rows"][r] for r in rows]
     esc = lambda s: s.replace("|", "\\|")  # noqa: E731
     lines = ["| " + " | ".join(esc(table["columns"][c]) for c in cols) + " |",
              "|" + "|".join(":---" if c == cols[0] else "---:" for c in cols) + "|"]
-    lines += ["| " + " | ".join(esc(row[c]) for c in cols) + " |" for row in table["rows"]]
+    lines += ["| " + " | ".join(esc(row[c]) for c in cols) + " |" for row in body]
     lines.append("")
     lines.append(f"<sub>From [`{path.relative_to(REPO)}`]({path.relative_to(REPO)}) "
                  f"({data['source']}; it records the command, machine, load and date).</sub>")
