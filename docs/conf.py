@@ -83,3 +83,6 @@ if not (DOCS / "topics.md").exists() or (DOCS / "topics.md").read_text() != text
     (DOCS / "topics.md").write_text(text)
 
 warnings.filterwarnings("ignore", message="Matplotlib is currently using agg", category=UserWarning)
+
+# Single pages have no section to navigate: no empty left sidebar for them.
+html_sidebars = {page: [] for page in ("index", "getting_started", "benchmarks", "how_it_is_fast", "topics")}
