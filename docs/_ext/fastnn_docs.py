@@ -96,7 +96,8 @@ def markdown_table(spec):
     body = table["rows"] if rows is None else [table["rows"][r] for r in rows]
     esc = lambda s: s.replace("|", "\\|")  # noqa: E731
     lines = ["| " + " | ".join(esc(table["columns"][c]) for c in cols) + " |",
-             "|" + "|".join(":---" if c == cols[0] else "---:" for c in cols) + "|"]
+             "|" + "|".join("---:" if c != cols[0] and all(number(r[c]) is not None for r in body) else ":---"
+                            for c in cols) + "|"]
     lines += ["| " + " | ".join(esc(row[c]) for c in cols) + " |" for row in body]
     lines.append("")
     lines.append(f"<sub>From [`{path.relative_to(REPO)}`]({path.relative_to(REPO)}) "
