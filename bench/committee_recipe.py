@@ -24,8 +24,15 @@ second time with test-time shifts (:func:`fastnn.committee.committee_predict_pro
 PX pixels in each of the four directions). ``--holdout N`` trains on the first
 60,000 - N training images and scores on the last N instead of the test set, to compare
 recipes without choosing on the test set.
+
+The member table, the committee's accuracy, the command, the machine (with the load at the
+start) and the date go to ``--results`` (default ``bench/results/committee_recipe.json`` for a
+full test-set run; a ``--holdout`` or ``--limit`` run writes only to an explicit ``--results``),
+from which the README and the docs render the recipe's figures.
 """
 import argparse
+import pathlib
+import shlex
 import sys
 import threading
 import time
@@ -73,7 +80,17 @@ def main(argv=None):
                         "over its test images as they are and moved by PX pixels left, right, up and down "
                         "(default: none)")
     parser.add_argument("--save", default=None, help="save the members to this .npz prefix (PREFIX-0.npz, ...)")
+    parser.add_argument("--results", default=None,
+                        help="JSON file for the table and its provenance (default bench/results/committee_recipe.json "
+                             "for a full test-set run; '' for none)")
     args = parser.parse_args(argv)
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+    import results_io
+
+    if args.results is None:
+        args.results = "" if args.holdout or args.limit else str(results_io.RESULTS_DIR / "committee_recipe.json")
+    command = "python bench/committee_recipe.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    machine_info = results_io.machine()
 
     t0 = time.perf_counter()
     import fastnn
@@ -124,16 +141,25 @@ def main(argv=None):
     train_wall = time.perf_counter() - t1
 
     print(f"\n| member | network | view | seed | test accuracy | training (s) |\n|---|---|---|---:|---:|---:|")
-    for i, (p, h) in enumerate(zip(trained, histories)):
-        view = member_views[i]
-        print(f"| {i} | {'-'.join(map(str, sizes[i]))} | {view} | {seeds[i]} | "
-              f"{100 * fastnn.accuracy(p, test_views[i], y_test):.2f}% | {sum(h['seconds']):.0f} |")
-    acc = float(np.mean(committee.committee_predict(trained, test_views) == y_test))
-    print(f"| **committee** (mean probability) | | | | **{100 * acc:.2f}%** | {train_wall:.0f} wall |")
-    scored = [("committee", acc)]
+    rows = []
+    shifts = None
     if args.test_shifts:
         d = args.test_shifts
         shifts = [(0.0, 0.0), (d, 0.0), (-d, 0.0), (0.0, d), (0.0, -d)]
+    for i, (p, h) in enumerate(zip(trained, histories)):
+        view = member_views[i]
+        member_acc = fastnn.accuracy(p, test_views[i], y_test)
+        print(f"| {i} | {'-'.join(map(str, sizes[i]))} | {view} | {seeds[i]} | "
+              f"{100 * member_acc:.2f}% | {sum(h['seconds']):.0f} |")
+        shifted = (f"{100 * float(np.mean(committee.committee_predict([p], [test_views[i]], shifts=shifts) == y_test)):.2f}%"
+                   if shifts else "")
+        rows.append([str(i), "-".join(map(str, sizes[i])), view, f"{100 * member_acc:.2f}%", shifted,
+                     f"{sum(h['seconds']):.0f}"])
+    acc = float(np.mean(committee.committee_predict(trained, test_views) == y_test))
+    print(f"| **committee** (mean probability) | | | | **{100 * acc:.2f}%** | {train_wall:.0f} wall |")
+    scored = [("committee", acc)]
+    acc_shifted = None
+    if shifts:
         acc_shifted = float(np.mean(committee.committee_predict(trained, test_views, shifts=shifts) == y_test))
         print(f"| **committee, test-time shifts of {d:g} px** (mean over members and 5 shifts) | | | | "
               f"**{100 * acc_shifted:.2f}%** | |")
@@ -143,6 +169,19 @@ def main(argv=None):
     for name, a in scored:
         print(f"{name} test accuracy {100 * a:.2f}% ({round((1 - a) * len(y_test))} errors)")
     print(f"training {train_wall:.1f} s wall, total {total:.1f} s wall ({total / 60:.1f} min)", flush=True)
+    if args.results:
+        rows.append(["committee (mean of the probabilities)", "", "", f"{100 * acc:.2f}%",
+                     f"{100 * acc_shifted:.2f}%" if acc_shifted is not None else "", f"{train_wall:.0f} wall"])
+        scored_on = f"the last {args.holdout:,} training images" if args.holdout else "the MNIST test set"
+        path = results_io.write_results(
+            args.results, benchmark="committee_recipe", command=command.strip(), machine_info=machine_info,
+            tables=[{"title": f"A committee of {args.members} plain MLPs, each member scored alone and the committee on "
+                              f"the mean of their probabilities, on {scored_on}",
+                     "columns": ["member", "network", "view", "test accuracy", "with the shifts", "training (s)"],
+                     "rows": rows}],
+            notes=(f"Test-time shifts of {args.test_shifts:g} px in four directions." if args.test_shifts else
+                   "No test-time shifts.") + f" Total wall time {total:.0f} s.")
+        print(f"wrote {path}")
     if args.save:
         for i, (p, h) in enumerate(zip(trained, histories)):
             fastnn.save(f"{args.save}-{i}.npz", p, history=h, seed=seeds[i])

@@ -3,6 +3,7 @@
     FASTNN_DATA=../shared/mnist python bench/compare.py [--rounds 3] [--only fastnn,numpy,jax]
                                                         [--workloads reference,dense]
                                                         [--samples 60000] [--markdown] [--to-accuracy]
+                                                        [--results bench/results/compare.json]
 
 Reference workload: MNIST train set, float32, 784-128-64-10, ReLU, softmax cross-entropy,
 per-sample SGD, lr 0.01, one epoch, from the same initial weights. Dense workload: the same
@@ -17,6 +18,10 @@ that compile time is reported apart and never counted in an epoch.
 PyTorch mini-batch Adam, each trained epoch by epoch (evaluations not counted).
 
 Peers missing from the environment are listed as skipped, with the command that installs them.
+
+The tables, the command, the machine (CPU, cores, load average at the start, versions) and the
+date are also written to ``--results`` (default ``bench/results/compare.json``; ``--results ''``
+writes none), from which the README and the documentation render their figures.
 """
 import argparse
 import os
@@ -31,6 +36,7 @@ import numpy as np
 
 import peers
 import recipes
+import results_io
 
 ORDER = ["fastnn", "fastnn-2t", "kernel", "numpy", "numpy-loop", "jax", "torch", "sklearn"]
 WORKLOADS = ("reference", "dense")
@@ -51,13 +57,15 @@ def parse_args(argv=None):
                     help="set fastnn.per_sample.DENSE_ABOVE (2: never windows, the row loop on the dense workload)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the sample order")
     ap.add_argument("--data", default=None, help="folder of the MNIST files (default $FASTNN_DATA)")
-    ap.add_argument("--markdown", action="store_true", help="print README-ready markdown tables")
+    ap.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     ap.add_argument("--to-accuracy", action="store_true",
                     help=f"also race to {100 * recipes.TARGET:.1f}%% test accuracy (fastnn recipes vs PyTorch Adam)")
     ap.add_argument("--race-rounds", type=int, default=None, help="rounds of the race (default: --rounds)")
     ap.add_argument("--torch-threads", type=int, default=recipes.TORCH_ADAM["threads"],
                     help="PyTorch threads in the race (default %(default)s; on a loaded machine OpenMP threads "
                          "that spin-wait can make 2 threads many times slower than 1: see bench/README.md)")
+    ap.add_argument("--results", default=str(results_io.RESULTS_DIR / "compare.json"),
+                    help="JSON file for the tables and their provenance (default %(default)s; '' for none)")
     args = ap.parse_args(argv)
     args.only = [s.strip() for s in args.only.split(",") if s.strip()]
     args.workloads = [s.strip() for s in args.workloads.split(",") if s.strip()]
@@ -197,7 +205,7 @@ def run_epochs(args, X, y, X_test, y_test, workload="reference"):
                      f"{med / base:.2f}x" if base else "-", f"{accuracy[name]:.2%}", "; ".join(notes)])
     headers = ["implementation", "s / epoch (median)", "samples / s", f"time / {base_name} time",
                "test accuracy", "notes"]
-    return render(headers, rows, args.markdown, ["<", ">", ">", ">", ">", "<"]), skipped
+    return headers, rows, ["<", ">", ">", ">", ">", "<"], skipped
 
 
 # -- the race to 98% ------------------------------------------------------------------------------
@@ -238,7 +246,7 @@ def run_race(args, X, y, X_test, y_test):
                      f"{med:.2f}", f"{med / base:.2f}x", f"{rs[-1].accuracy:.2%}"])
     headers = ["contender", "setup", "epochs (each round)", "training s to target (median)", f"time / {keys[0]} time",
                "test accuracy"]
-    return render(headers, rows, args.markdown, ["<", "<", ">", ">", ">", ">"]), skipped
+    return headers, rows, ["<", "<", ">", ">", ">", ">"], skipped
 
 
 def main(argv=None):
@@ -257,32 +265,42 @@ def main(argv=None):
     print(f"Command: {command.strip()}")
     print(f"Machine: {machine_line(list(dict.fromkeys(names)))}")
     print()
+    machine_info = results_io.machine(peers.versions(list(dict.fromkeys(names))))  # the load at the start
     n = min(args.samples, len(X))
     skipped = {}
+    tables = []
     for workload in args.workloads:
-        table, skips = run_epochs(args, X, y, X_test, y_test, workload)
+        headers, rows, align, skips = run_epochs(args, X, y, X_test, y_test, workload)
         skipped.update({f"{name} ({workload})": why for name, why in skips.items()})
         what = ("MNIST" if workload == "reference" else "standardised MNIST ((X - mean) / (std + 0.1) per pixel)")
         lr = peers.LR if workload == "reference" else peers.DENSE_LR
-        print(f"{workload.capitalize()} workload: {what}, {n:,} training samples, float32, 784-128-64-10, ReLU, "
-              f"softmax cross-entropy, per-sample SGD, lr {lr:g}, one epoch; median of {args.rounds} interleaved "
-              f"rounds (load avg now {load_average()}).")
+        title = (f"{workload.capitalize()} workload: {what}, {n:,} training samples, float32, 784-128-64-10, ReLU, "
+                 f"softmax cross-entropy, per-sample SGD, lr {lr:g}, one epoch; median of {args.rounds} interleaved "
+                 f"rounds")
+        print(f"{title} (load avg now {load_average()}).")
         print()
-        print(table, flush=True)
+        print(render(headers, rows, args.markdown, align), flush=True)
         print()
+        tables.append({"title": title, "columns": headers, "rows": rows})
     if args.to_accuracy:
-        race_table, race_skipped = run_race(args, X, y, X_test, y_test)
+        headers, rows, align, race_skipped = run_race(args, X, y, X_test, y_test)
         skipped.update(race_skipped)
+        title = (f"Time to {recipes.TARGET:.1%} test accuracy: full MNIST, evaluated after every epoch, evaluation "
+                 f"time excluded; median of {args.race_rounds or args.rounds} interleaved rounds")
         print()
-        print(f"Time to {recipes.TARGET:.1%} test accuracy: full MNIST, evaluated after every epoch, evaluation "
-              f"time excluded; median of {args.race_rounds or args.rounds} interleaved rounds "
-              f"(load avg now {load_average()}).")
+        print(f"{title} (load avg now {load_average()}).")
         print()
-        print(race_table)
+        print(render(headers, rows, args.markdown, align))
+        tables.append({"title": title, "columns": headers, "rows": rows})
     if skipped:
         print()
         for name, reason in skipped.items():
             print(f"Skipped {name}: {reason}")
+    if args.results:
+        notes = "; ".join(f"skipped {name}: {reason}" for name, reason in skipped.items())
+        path = results_io.write_results(args.results, benchmark="compare", command=command.strip(), tables=tables,
+                                        notes=notes, machine_info=machine_info)
+        print(f"\nwrote {path}")
 
 
 if __name__ == "__main__":

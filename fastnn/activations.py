@@ -31,6 +31,13 @@ def relu(z: Array) -> Array:
     """Rectified linear unit, ``z`` where ``z > 0``, else 0 (a NaN gives 0, ``-0.0`` gives ``+0.0``).
 
     Written as a select rather than ``np.maximum`` so that it gives the compiled kernels' bits.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn.activations import relu
+    >>> relu(np.array([[-1.0, 0.0, 2.0]])).tolist()
+    [[0.0, 0.0, 2.0]]
     """
     return np.where(z > 0, z, 0)
 
@@ -40,23 +47,55 @@ def sigmoid(z: Array) -> Array:
 
     ``exp`` is only ever taken of ``-|z|``, so inputs of +-1e4 give exactly 1 and 0
     without a warning.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn.activations import sigmoid
+    >>> sigmoid(np.array([-1000.0, 0.0, 1000.0])).tolist()      # no overflow warning at the extremes
+    [0.0, 0.5, 1.0]
     """
     e = np.exp(-np.abs(z))
     return np.where(z >= 0, 1 / (1 + e), e / (1 + e)).astype(np.result_type(z, np.float32), copy=False)
 
 
 def tanh(z: Array) -> Array:
-    """Hyperbolic tangent."""
+    """Hyperbolic tangent.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn.activations import tanh
+    >>> np.round(tanh(np.array([-1.0, 0.0, 1.0])), 4).tolist()
+    [-0.7616, 0.0, 0.7616]
+    """
     return np.tanh(z)
 
 
 def identity(z: Array) -> Array:
-    """The identity (a linear layer)."""
+    """The identity (a linear layer).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn.activations import identity
+    >>> identity(np.array([-2.0, 3.0])).tolist()
+    [-2.0, 3.0]
+    """
     return z
 
 
 def softmax(z: Array) -> Array:
-    """Row-wise softmax, shifted by the row maximum so that ``exp`` never overflows."""
+    """Row-wise softmax, shifted by the row maximum so that ``exp`` never overflows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn.activations import softmax
+    >>> p = softmax(np.array([[1000.0, 1000.0], [0.0, np.log(3.0)]]))
+    >>> np.round(p, 4).tolist()
+    [[0.5, 0.5], [0.25, 0.75]]
+    """
     e = np.exp(z - z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 
@@ -66,6 +105,13 @@ def relu_derivative(a: Array, delta: Array) -> Array:
 
     A select rather than ``delta * (a > 0)``, so that an infinite ``delta`` at an inactive unit
     gives 0 (not NaN), as in the compiled kernels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn.activations import relu_derivative
+    >>> relu_derivative(np.array([[0.0, 2.0]]), np.array([[5.0, 5.0]])).tolist()
+    [[0.0, 5.0]]
     """
     return np.where(a > 0, delta, 0)
 

@@ -246,6 +246,16 @@ def distort(X: Array, transforms: ArrayLike, seed: Seed = None, *, alpha: float 
     Returns
     -------
     ndarray like X: the distorted images, bilinearly resampled, zero outside, clipped to [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.zeros((1, 784), dtype=np.float32)
+    >>> X[0, 28 * 10 + 10:28 * 10 + 18] = 1.0              # a short horizontal stroke
+    >>> from fastnn.augment import distort
+    >>> identity = np.array([[0.0, 1.0, 1.0, 0.0, 0.0, 0.0]])            # one affine map per image
+    >>> bool(np.allclose(distort(X, identity), X, atol=1e-6))
+    True
     """
     X, image_shape = check_images(X, image_shape)
     T = _transforms(transforms, len(X))
@@ -267,7 +277,18 @@ def _run(X: Array, T: NDArray[np.float64], key: np.uint64, alpha: float, sigma: 
 
 def distort_numpy(X: Array, transforms: ArrayLike, seed: Seed = None, *, alpha: float = 0.0, sigma: float = 4.0,
                   image_shape: ImageShape = (28, 28)) -> Array:
-    """Pure-NumPy twin of :func:`distort`: same arguments, same numbers, much slower."""
+    """Pure-NumPy twin of :func:`distort`: same arguments, same numbers, much slower.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.zeros((1, 784), dtype=np.float32)
+    >>> X[0, 28 * 10 + 10:28 * 10 + 18] = 1.0              # a short horizontal stroke
+    >>> from fastnn.augment import distort, distort_numpy
+    >>> T = np.array([[5.0, 1.1, 0.9, 0.1, 0.5, -0.5]])        # rotation, scales, shear, shifts
+    >>> bool(np.allclose(distort_numpy(X, T), distort(X, T), atol=1e-5))
+    True
+    """
     X, image_shape = check_images(X, image_shape)
     T = _transforms(transforms, len(X))
     alpha, sigma = _strengths(alpha, sigma)
@@ -340,6 +361,16 @@ def affine(X: Array, *, rotation: ArrayLike = 0.0, scale: ArrayLike = 1.0, shear
     Returns
     -------
     ndarray like X.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.zeros((1, 784), dtype=np.float32)
+    >>> X[0, 28 * 10 + 10:28 * 10 + 18] = 1.0              # a short horizontal stroke
+    >>> from fastnn.augment import affine
+    >>> moved = affine(X, translate=(1.0, 0.0))               # one pixel to the right
+    >>> moved.shape, bool(np.allclose(moved.reshape(28, 28)[10, 11:19], 1.0))
+    ((1, 784), True)
     """
     X, image_shape = check_images(X, image_shape)
     n = len(X)
@@ -376,6 +407,16 @@ def normalize_width(X: Array, width: float, *, threshold: float = 0.1, image_sha
     ndarray like X: each image scaled along x by ``width / (its ink's width)`` about the
     centre of its ink, which moves to the image's centre column. Images without ink are
     returned unchanged. Rows stay as tall as they were.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.zeros((1, 784), dtype=np.float32)
+    >>> X[0, 28 * 10 + 10:28 * 10 + 18] = 1.0              # a short horizontal stroke
+    >>> from fastnn.augment import normalize_width
+    >>> wide = normalize_width(X, 16)
+    >>> int(((wide.reshape(28, 28) > 0.1).any(axis=0)).sum()) >= 14
+    True
     """
     X, image_shape = check_images(X, image_shape)
     width = check_positive_float(width, "width")
@@ -409,6 +450,15 @@ def deskew(X: Array, *, image_shape: ImageShape = (28, 28), out: Optional[NDArra
     Returns
     -------
     ndarray like X. Images without ink, or with all their ink in one row, are returned unchanged.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.zeros((1, 784), dtype=np.float32)
+    >>> X[0, 28 * 10 + 10:28 * 10 + 18] = 1.0              # a short horizontal stroke
+    >>> from fastnn.augment import deskew
+    >>> deskew(X).shape
+    (1, 784)
     """
     X, image_shape = check_images(X, image_shape)
     h, w = image_shape
@@ -435,6 +485,16 @@ def elastic(X: Array, seed: Seed, *, alpha: float = 34.0, sigma: float = 4.0, im
     Each image gets its own field: uniform(-1, 1) displacements per pixel, smoothed by a
     Gaussian of width ``sigma`` (taps to 3 sigma, zero padding), times ``alpha`` pixels.
     See :func:`distort` for the arguments.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.zeros((1, 784), dtype=np.float32)
+    >>> X[0, 28 * 10 + 10:28 * 10 + 18] = 1.0              # a short horizontal stroke
+    >>> from fastnn.augment import elastic
+    >>> out = elastic(X, seed=0)
+    >>> out.shape, bool(np.array_equal(out, elastic(X, seed=0)))        # seeded: the same distortion again
+    ((1, 784), True)
     """
     X, image_shape = check_images(X, image_shape)
     transforms = np.zeros((len(X), 6))
@@ -458,6 +518,16 @@ class Distortion:
     centred and size-normalized and a plain MLP has no translation invariance, so strong
     distortions spend its capacity on images the test set never shows. The test errors that
     chose them are in ``docs/distortions.md``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.zeros((1, 784), dtype=np.float32)
+    >>> X[0, 28 * 10 + 10:28 * 10 + 18] = 1.0              # a short horizontal stroke
+    >>> from fastnn.augment import Distortion
+    >>> d = Distortion(rotation=10.0, elastic_alpha=0.0)
+    >>> d.apply(X, seed=0).shape
+    (1, 784)
     """
 
     rotation: float = 7.5

@@ -58,6 +58,13 @@ def member_seeds(seed: Optional[int], n_members: int) -> list[int]:
     Returns
     -------
     list of int
+
+    Examples
+    --------
+    >>> from fastnn.committee import member_seeds
+    >>> seeds = member_seeds(0, 3)
+    >>> len(seeds), len(set(seeds)), seeds == member_seeds(0, 3)
+    (3, 3, True)
     """
     n_members = check_positive_int(n_members, "n_members")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
@@ -86,6 +93,13 @@ def init_committee(layer_sizes: Union[Sequence[int], Sequence[Sequence[int]]], n
     -------
     list of dict
         One params dict per member.
+
+    Examples
+    --------
+    >>> from fastnn.committee import init_committee
+    >>> members = init_committee([[4, 8, 3], [4, 16, 3]], seeds=[0, 1])
+    >>> [m["W1"].shape for m in members]
+    [(4, 8), (4, 16)]
     """
     per_member = len(layer_sizes) > 0 and all(isinstance(s, (list, tuple, np.ndarray)) for s in layer_sizes)
     sizes: Optional[list[Any]] = [list(cast(Sequence[int], s)) for s in layer_sizes] if per_member else None
@@ -204,6 +218,16 @@ def train_committee(members: Sequence[Params], X: Any, y: ArrayLike, *, seed: Op
     ------
     TypeError, ValueError
         For a bad committee, seed list or option, before any member starts.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn.committee import init_committee, train_committee
+    >>> X, y = np.eye(4, dtype=np.float32), np.arange(4)
+    >>> members = init_committee([[4, 8, 4]] * 2, seeds=[0, 1])
+    >>> members, histories = train_committee(members, X, y, epochs=2, lr=0.1, seed=0, n_jobs=2)
+    >>> len(members), [len(h["loss"]) for h in histories]
+    (2, [2, 2])
     """
     members = _check_members(members)
     n = len(members)
@@ -271,6 +295,16 @@ def committee_predict_proba(members: Sequence[Params], X: Any, *, weights: Optio
     Returns
     -------
     ndarray (n_samples, n_outputs), in the members' dtype.
+
+    Examples
+    --------
+    >>> import numpy as np, fastnn
+    >>> from fastnn.committee import init_committee, committee_predict_proba
+    >>> members = init_committee([[4, 8, 3]] * 2, seeds=[0, 1])
+    >>> X = np.ones((2, 4), dtype=np.float32)
+    >>> p = committee_predict_proba(members, X)
+    >>> bool(np.allclose(p, (fastnn.predict_proba(members[0], X) + fastnn.predict_proba(members[1], X)) / 2))
+    True
     """
     members = _check_members(members)
     widths = {(check_params(p)[0][0].shape[0], check_params(p)[-1][0].shape[1]) for p in members}
@@ -326,7 +360,17 @@ def committee_predict(members: Sequence[Params], X: Any, *, weights: Optional[Ar
     """The class (column index) of the committee's largest mean probability for every row of ``X`` (int64).
 
     ``X`` is one array, or one per member; ``weights`` and ``shifts`` as for
-    :func:`committee_predict_proba`."""
+    :func:`committee_predict_proba`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn.committee import init_committee, committee_predict, committee_predict_proba
+    >>> members = init_committee([[4, 8, 3]] * 2, seeds=[0, 1])
+    >>> X = np.ones((2, 4), dtype=np.float32)
+    >>> bool((committee_predict(members, X) == committee_predict_proba(members, X).argmax(axis=1)).all())
+    True
+    """
     proba = committee_predict_proba(members, X, weights=weights, shifts=shifts, image_shape=image_shape,
                                     activation=activation, output=output)
     return np.argmax(proba, axis=1).astype(np.int64)

@@ -115,15 +115,35 @@ class DatasetNotFoundError(FileNotFoundError):
     """No verified copy of a data set anywhere, and no download succeeded.
 
     The message lists every place tried and how to supply the files.
+
+    Examples
+    --------
+    >>> from fastnn.datasets import DatasetNotFoundError
+    >>> issubclass(DatasetNotFoundError, FileNotFoundError)          # caught by ``except OSError`` too
+    True
     """
 
 
 class ChecksumError(ValueError):
-    """A file's SHA-256 matches none of the known files: corrupted, truncated or not the data set."""
+    """A file's SHA-256 matches none of the known files: corrupted, truncated or not the data set.
+
+    Examples
+    --------
+    >>> from fastnn.datasets import ChecksumError
+    >>> issubclass(ChecksumError, ValueError)
+    True
+    """
 
 
 class DownloadError(OSError):
-    """Every mirror failed for one file; the message says how each one failed."""
+    """Every mirror failed for one file; the message says how each one failed.
+
+    Examples
+    --------
+    >>> from fastnn.datasets import DownloadError
+    >>> issubclass(DownloadError, OSError)
+    True
+    """
 
 
 class Location(NamedTuple):
@@ -131,6 +151,14 @@ class Location(NamedTuple):
 
     ``status`` is one of ``"ok"`` (all four files present and verified), ``"absent"``,
     ``"incomplete"``, ``"other"`` (the files are the other data set) or ``"corrupt"``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from fastnn.datasets import inspect
+    >>> location = inspect("mnist", tempfile.mkdtemp())
+    >>> location._fields
+    ('dataset', 'source', 'folder', 'status', 'detail', 'files')
     """
 
     dataset: str
@@ -198,6 +226,13 @@ def load_mnist(path: Optional[PathLike] = None, *, fashion: bool = False, normal
     against the ``.gz`` hashes; they are validated structurally (magic number, dimensions, exact
     length) and by the SHA-256 of their content. Each file is hashed once per process for a
     given path, size and modification time.
+
+    Examples
+    --------
+    >>> from fastnn.datasets import load_mnist
+    >>> (X, y), (X_test, y_test) = load_mnist()      # doctest: +SKIP
+    >>> X.shape, X.dtype, y[:5]                      # doctest: +SKIP
+    ((60000, 784), dtype('float32'), array([5, 0, 4, 1, 9]))
     """
     fashion = check_flag(fashion, "fashion")
     normalize = check_flag(normalize, "normalize")
@@ -241,6 +276,11 @@ def find(name: str = "mnist", path: Optional[PathLike] = None) -> pathlib.Path:
     ------
     DatasetNotFoundError, ChecksumError
         See :func:`load_mnist`.
+
+    Examples
+    --------
+    >>> from fastnn.datasets import find
+    >>> folder = find("mnist")                       # doctest: +SKIP
     """
     _check_name(name)
     if path is not None:
@@ -266,6 +306,13 @@ def search_path(name: str = "mnist", path: Optional[PathLike] = None) -> list[tu
     """The places searched for ``name``, in order, as ``(source, folder)`` pairs.
 
     With ``path`` only ``path/<name>`` and ``path`` are searched.
+
+    Examples
+    --------
+    >>> from fastnn.datasets import search_path
+    >>> places = search_path("mnist", path="/data/mnist")
+    >>> places[0][0]
+    'path'
     """
     _check_name(name)
     if path is not None:
@@ -290,6 +337,13 @@ def available(path: Optional[PathLike] = None) -> dict[str, list[Location]]:
         ``{"mnist": [Location, ...], "fashion-mnist": [...]}``: every place searched, in search
         order, with its status (``Location.present`` is True where a verified copy is). Files are
         hashed (once per process per file), so a present copy is a verified one.
+
+    Examples
+    --------
+    >>> from fastnn.datasets import available
+    >>> found = available()                               # never downloads
+    >>> isinstance(found, dict)
+    True
     """
     if path is not None:
         path = _check_path(path)
@@ -297,7 +351,14 @@ def available(path: Optional[PathLike] = None) -> dict[str, list[Location]]:
 
 
 def cache_dir(name: str = "mnist") -> pathlib.Path:
-    """The user cache folder for ``name``: ``$XDG_CACHE_HOME/fastnn/<name>`` or ``~/.cache/fastnn/<name>``."""
+    """The user cache folder for ``name``: ``$XDG_CACHE_HOME/fastnn/<name>`` or ``~/.cache/fastnn/<name>``.
+
+    Examples
+    --------
+    >>> from fastnn.datasets import cache_dir
+    >>> str(cache_dir("mnist")).endswith("mnist")
+    True
+    """
     _check_name(name)
     base = os.environ.get("XDG_CACHE_HOME")
     # the XDG spec says to ignore a relative XDG_CACHE_HOME
@@ -306,7 +367,16 @@ def cache_dir(name: str = "mnist") -> pathlib.Path:
 
 
 def inspect(name: str, folder: PathLike, *, source: str = "path") -> Location:
-    """Check ``folder`` for a copy of ``name`` and return a :class:`Location` (never raises on bad files)."""
+    """Check ``folder`` for a copy of ``name`` and return a :class:`Location` (never raises on bad files).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from fastnn.datasets import inspect
+    >>> location = inspect("mnist", tempfile.mkdtemp())
+    >>> location.dataset, location.status == "complete"
+    ('mnist', False)
+    """
     _check_name(name)
     where = pathlib.Path(folder)
     files = tuple(_pick(where, stem) for stem in STEMS)
@@ -368,6 +438,11 @@ def download(name: str = "mnist", folder: Optional[PathLike] = None, *, mirrors:
     ------
     DownloadError
         When every mirror failed for a file; the message lists each mirror's failure.
+
+    Examples
+    --------
+    >>> from fastnn.datasets import download
+    >>> download("mnist", "/tmp/mnist")              # doctest: +SKIP
     """
     _check_name(name)
     target_folder = pathlib.Path(folder) if folder is not None else cache_dir(name)

@@ -6,7 +6,7 @@ nothing, except an ``Identity`` that names the output). The graph takes one inpu
 ``input`` of shape ``[batch, n_features]`` (the batch is dynamic) and gives ``output`` of
 shape ``[batch, n_outputs]``, in the params' dtype (float32 or float64), so ONNX Runtime
 computes what :func:`fastnn.predict_proba` computes. Needs the ``onnx`` extra
-(``pip install 'fastnn-numba[onnx]'``: onnx, and onnxruntime to run the result).
+(``python -m pip install -e ".[onnx]"`` in the source folder: onnx, and onnxruntime to run the result).
 
 >>> from fastnn.export_onnx import export_onnx
 >>> export_onnx(params, "model.onnx", activation="relu", output="softmax")  # doctest: +SKIP
@@ -46,8 +46,8 @@ def require_onnx() -> Any:
     try:
         import onnx
     except ImportError:
-        raise ImportError("exporting to ONNX needs the onnx package: pip install 'fastnn-numba[onnx]' "
-                          "(or pip install onnx onnxruntime)") from None
+        raise ImportError("exporting to ONNX needs the onnx package: python -m pip install -e '.[onnx]' "
+                          "in the fastnn source folder (or pip install onnx onnxruntime)") from None
     return onnx
 
 
@@ -78,6 +78,14 @@ def to_onnx(params: Params, *, activation: str = "relu", output: str = "softmax"
         If ``params`` is not a valid network or an activation is unknown (before any work).
     ImportError
         If the onnx package is not installed.
+
+    Examples
+    --------
+    >>> import fastnn
+    >>> from fastnn.export_onnx import to_onnx
+    >>> model = to_onnx(fastnn.init_params([4, 8, 3], seed=0))
+    >>> [node.op_type for node in model.graph.node]
+    ['Gemm', 'Relu', 'Gemm', 'Softmax', 'Identity']
     """
     layers = check_params(params)
     check_choice(activation, HIDDEN, "activation")
@@ -138,6 +146,20 @@ def export_onnx(params: Params, path: PathLike, *, activation: str = "relu",
     -------
     str
         ``path``.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, fastnn
+    >>> import onnxruntime as ort
+    >>> from fastnn.export_onnx import export_onnx
+    >>> params = fastnn.init_params([4, 8, 3], seed=0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.onnx")
+    >>> export_onnx(params, path)                # doctest: +ELLIPSIS
+    '.../model.onnx'
+    >>> X = np.ones((2, 4), dtype=np.float32)
+    >>> p = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"input": X})[0]
+    >>> bool(np.allclose(p, fastnn.predict_proba(params, X), atol=1e-6))
+    True
     """
     path = os.fspath(path)
     model = to_onnx(params, activation=activation, output=output)

@@ -53,8 +53,8 @@ def require_pillow() -> tuple[Any, Any]:
     try:
         from PIL import Image, ImageOps
     except ImportError:
-        raise ImportError("reading images needs Pillow: pip install 'fastnn-numba[cli]' "
-                          "(or pip install pillow)") from None
+        raise ImportError("reading images needs Pillow: python -m pip install -e '.[cli]' "
+                          "in the fastnn source folder (or pip install pillow)") from None
     return Image, ImageOps
 
 
@@ -76,6 +76,18 @@ def load_digit(path: PathLike, *, background: str = "auto") -> NDArray[np.float3
         If there is no such file.
     ValueError
         If the file cannot be read as an image or array, or holds no ink.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np
+    >>> from PIL import Image
+    >>> from fastnn.images import load_digit
+    >>> page = np.full((60, 40), 255, dtype=np.uint8)
+    >>> page[10:50, 15:22] = 0                            # dark ink on light paper
+    >>> path = os.path.join(tempfile.mkdtemp(), "one.png")
+    >>> Image.fromarray(page).save(path)
+    >>> load_digit(path).shape
+    (28, 28)
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -101,6 +113,13 @@ def mnist_array(array: ArrayLike) -> NDArray[np.float32]:
 
     Accepts shape (28, 28) or (784,); integers 0..255 (divided by 255) or floats in [0, 1].
     The array is used as it is: light ink on a dark background, already centred.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn.images import mnist_array
+    >>> mnist_array(np.full(784, 255, dtype=np.uint8)).shape
+    (28, 28)
     """
     a = np.asarray(array)
     if a.shape not in ((SIZE, SIZE), (SIZE * SIZE,)):
@@ -134,6 +153,17 @@ def read_grayscale(path: PathLike) -> NDArray[np.float64]:
     Follows the EXIF orientation (photos from phones). A transparent background is
     filled with whichever of black or white contrasts with the opaque pixels, so a
     digit drawn on a transparent canvas keeps its contrast.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np
+    >>> from PIL import Image
+    >>> from fastnn.images import read_grayscale
+    >>> path = os.path.join(tempfile.mkdtemp(), "white.png")
+    >>> Image.new("L", (8, 6), color=255).save(path)
+    >>> gray = read_grayscale(path)
+    >>> gray.shape, float(gray.min())
+    ((6, 8), 1.0)
     """
     Image, ImageOps = require_pillow()
     try:
@@ -163,13 +193,30 @@ def read_grayscale(path: PathLike) -> NDArray[np.float64]:
 
 
 def has_light_background(gray: ArrayLike) -> bool:
-    """True when the median of the border pixels of ``gray`` (values in [0, 1]) is above 0.5."""
+    """True when the median of the border pixels of ``gray`` (values in [0, 1]) is above 0.5.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn.images import has_light_background
+    >>> has_light_background(np.ones((10, 10))), has_light_background(np.zeros((10, 10)))
+    (True, False)
+    """
     gray = np.asarray(gray)
     return bool(np.median(_border(gray)) > 0.5)
 
 
 def center_of_mass(image: ArrayLike) -> tuple[float, float]:
-    """``(row, column)`` of the intensity-weighted centre of a 2-D image (0-based pixel indices)."""
+    """``(row, column)`` of the intensity-weighted centre of a 2-D image (0-based pixel indices).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn.images import center_of_mass
+    >>> image = np.zeros((5, 5)); image[1, 3] = 1.0
+    >>> [float(c) for c in center_of_mass(image)]
+    [1.0, 3.0]
+    """
     image = np.asarray(image, dtype=np.float64)
     total = image.sum()
     if total <= 0:
@@ -200,6 +247,16 @@ def preprocess_digit(gray: ArrayLike, *, background: str = "auto") -> NDArray[np
     ------
     ValueError
         If the image is not 2-D, has values out of range, or holds no ink.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn.images import preprocess_digit
+    >>> page = np.ones((100, 60))                        # white paper
+    >>> page[20:80, 25:35] = 0.0                         # a dark vertical stroke: a "1"
+    >>> image = preprocess_digit(page)
+    >>> image.shape, image.dtype, float(image.max())
+    ((28, 28), dtype('float32'), 1.0)
     """
     Image, _ = require_pillow()
     if background not in ("auto", "light", "dark"):

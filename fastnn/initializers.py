@@ -52,6 +52,15 @@ def init_params(layer_sizes: Sequence[int], *, init: str = "he", seed: Optional[
     -------
     dict
         ``{"W1": (n0, n1), "b1": (n1,), ..., "WL": ..., "bL": ...}``.
+
+    Examples
+    --------
+    >>> import fastnn
+    >>> params = fastnn.init_params([784, 128, 10], seed=0)
+    >>> {k: v.shape for k, v in params.items()}
+    {'W1': (784, 128), 'b1': (128,), 'W2': (128, 10), 'b2': (10,)}
+    >>> params["W1"].dtype
+    dtype('float32')
     """
     sizes = check_layer_sizes(layer_sizes)
     fill = INITIALIZERS[check_choice(init, tuple(INITIALIZERS), "init")]

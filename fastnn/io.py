@@ -97,6 +97,16 @@ def save(path: str | os.PathLike, params: dict[str, np.ndarray], *, state: dict[
         accepts, or a wiring given twice differently.
     OSError
         When the file cannot be written; an existing file is then left as it was.
+
+    Examples
+    --------
+    >>> import os, tempfile, fastnn
+    >>> params = fastnn.init_params([4, 3], seed=0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
+    >>> fastnn.save(path, params, note="a tiny network")         # doctest: +ELLIPSIS
+    '.../model.npz'
+    >>> os.path.exists(path)
+    True
     """
     layers = check_params(params)
     state = check_state(state)
@@ -336,6 +346,17 @@ def load(path: str | os.PathLike, *, with_state: bool = False) -> tuple:
     ValueError
         If ``path`` is not a regular file (a folder, FIFO, device), is not a fastnn model, is
         truncated, corrupted or forged, or a metadata field is malformed.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, fastnn
+    >>> params = fastnn.init_params([4, 3], seed=0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
+    >>> fastnn.save(path, params)                # doctest: +ELLIPSIS
+    '.../model.npz'
+    >>> loaded, meta = fastnn.load(path)
+    >>> bool(np.array_equal(loaded["W1"], params["W1"])), meta["layer_sizes"]
+    (True, [4, 3])
     """
     path = os.fspath(path)
     try:

@@ -26,6 +26,13 @@ def cross_entropy(p: Array, t: Array) -> float:
 
     Probabilities are clipped at the dtype's smallest normal number, so a confident
     wrong answer costs a large, finite loss instead of ``inf``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn.losses import cross_entropy
+    >>> round(float(cross_entropy(np.array([[0.5, 0.5]]), np.array([[1.0, 0.0]]))), 4)
+    0.6931
     """
     tiny = np.finfo(p.dtype).tiny
     return float(-np.sum(t * np.log(np.clip(p, tiny, None))) / len(p))
@@ -33,14 +40,30 @@ def cross_entropy(p: Array, t: Array) -> float:
 
 def cross_entropy_from_logits(z: Array, t: Array) -> float:
     """Mean cross-entropy of ``softmax(z)`` against ``t``, by log-sum-exp: exact and
-    unbounded, so a diverging network's loss grows instead of stopping at ``-log(tiny)``."""
+    unbounded, so a diverging network's loss grows instead of stopping at ``-log(tiny)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn.losses import cross_entropy_from_logits
+    >>> round(float(cross_entropy_from_logits(np.array([[0.0, 0.0]]), np.array([[1.0, 0.0]]))), 4)
+    0.6931
+    """
     zmax = z.max(axis=1, keepdims=True)
     log_norm = np.log(np.exp(z - zmax).sum(axis=1)) + zmax[:, 0]
     return float(np.mean(log_norm - np.sum(t * z, axis=1)))
 
 
 def mse(a: Array, t: Array) -> float:
-    """Mean squared error, averaged over all entries."""
+    """Mean squared error, averaged over all entries.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn.losses import mse
+    >>> float(mse(np.array([[1.0, 3.0]]), np.array([[1.0, 1.0]])))
+    2.0
+    """
     return float(np.mean((a - t) ** 2))
 
 
@@ -109,6 +132,16 @@ def check_pairing(output: str, loss: str) -> None:
     ------
     ValueError
         Naming the outputs the loss pairs with, and the losses that pair with ``output``.
+
+    Examples
+    --------
+    >>> from fastnn.losses import check_pairing
+    >>> check_pairing("softmax", "cross_entropy")
+    >>> try:
+    ...     check_pairing("sigmoid", "cross_entropy")
+    ... except ValueError as e:
+    ...     print("ValueError")
+    ValueError
     """
     entry = LOSSES.get(loss)
     if entry is None or output in entry.outputs:
@@ -144,6 +177,14 @@ def output_delta(a: Array, t: Array, output: str, loss: str) -> Array:
     -------
     ndarray (n, k)
         A new array (``a`` and ``t`` are not modified).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn.losses import output_delta
+    >>> a, t = np.array([[0.75, 0.25]]), np.array([[1.0, 0.0]])
+    >>> output_delta(a, t, "softmax", "cross_entropy").tolist()          # (a - t) / n
+    [[-0.25, 0.25]]
     """
     return LOSSES[loss].delta(a, t, output)
 

@@ -13,6 +13,15 @@ def accuracy(params: Params, X: ArrayLike, y: ArrayLike, *, activation: str = "r
     """Fraction of rows of ``X`` whose predicted class equals the label in ``y``.
 
     Labels must lie in ``[0, n_outputs)``: a label the network cannot predict is refused.
+
+    Examples
+    --------
+    >>> import numpy as np, fastnn
+    >>> params = fastnn.init_params([4, 8, 3], seed=0)
+    >>> X = np.eye(4, dtype=np.float32)
+    >>> acc = fastnn.accuracy(params, X, fastnn.predict(params, X))
+    >>> float(acc)
+    1.0
     """
     labels = check_labels(y, check_params(params)[-1][0].shape[1])
     predicted = predict(params, X, activation=activation, output=output)  # validates X
@@ -25,6 +34,14 @@ def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, n_classes: Optional[i
     """Counts ``C[i, j]`` of samples of true class ``i`` predicted as ``j`` (int64).
 
     ``n_classes`` defaults to ``max(y_true, y_pred) + 1``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastnn
+    >>> fastnn.confusion_matrix(np.array([0, 1, 1, 2]), np.array([0, 1, 2, 2]))
+    array([[1, 0, 0],
+           [0, 1, 1],
+           [0, 0, 1]])
     """
     if n_classes is not None:
         n_classes = check_positive_int(n_classes, "n_classes")

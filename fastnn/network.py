@@ -78,6 +78,14 @@ def forward(params: Params, X: ArrayLike, *, activation: str = "relu", output: s
     out : ndarray (n_samples, n_outputs)
     cache : Cache
         The layer outputs that :func:`backward` needs.
+
+    Examples
+    --------
+    >>> import numpy as np, fastnn
+    >>> params = fastnn.init_params([4, 8, 3], seed=0)
+    >>> out, cache = fastnn.forward(params, np.ones((2, 4), dtype=np.float32))
+    >>> out.shape, bool(np.allclose(out.sum(axis=1), 1))
+    ((2, 3), True)
     """
     check_choice(activation, HIDDEN, "activation")
     check_choice(output, OUTPUTS, "output")
@@ -106,6 +114,15 @@ def backward(params: Params, cache: Cache, y: ArrayLike, *, activation: str = "r
     -------
     dict
         ``dW1..dWL`` and ``db1..dbL`` under the params' own keys (``"W1"``, ``"b1"``, ...).
+
+    Examples
+    --------
+    >>> import numpy as np, fastnn
+    >>> params = fastnn.init_params([4, 8, 3], seed=0)
+    >>> out, cache = fastnn.forward(params, np.ones((2, 4), dtype=np.float32))
+    >>> grads = fastnn.backward(params, cache, np.array([0, 2]))
+    >>> sorted(grads) == sorted(params), grads["W1"].shape
+    (True, (4, 8))
     """
     layers = check_params(params)
     if not isinstance(cache, Cache):
@@ -150,6 +167,15 @@ def update(params: Params, grads: Mapping[str, Array], lr: float) -> dict[str, A
     """One gradient-descent step, ``p - lr * g`` for every array; returns a new dict.
 
     The step of :func:`fastnn.optim.sgd`, with the checks of a network's params and grads.
+
+    Examples
+    --------
+    >>> import numpy as np, fastnn
+    >>> params = fastnn.init_params([4, 3], seed=0)
+    >>> grads = {k: np.ones_like(v) for k, v in params.items()}
+    >>> new = fastnn.update(params, grads, lr=0.1)
+    >>> bool(np.allclose(new["W1"], params["W1"] - 0.1)), new is params
+    (True, False)
     """
     check_params(params)
     lr = check_positive_float(lr, "lr")
@@ -184,7 +210,16 @@ def _output_chunks(params: Params, X: ArrayLike, activation: str,
 
 
 def predict_proba(params: Params, X: ArrayLike, *, activation: str = "relu", output: str = "softmax") -> Array:
-    """Network outputs for ``X`` (class probabilities with a softmax output), in chunks of rows."""
+    """Network outputs for ``X`` (class probabilities with a softmax output), in chunks of rows.
+
+    Examples
+    --------
+    >>> import numpy as np, fastnn
+    >>> params = fastnn.init_params([4, 8, 3], seed=0)
+    >>> p = fastnn.predict_proba(params, np.ones((5, 4), dtype=np.float32))
+    >>> p.shape, bool(np.allclose(p.sum(axis=1), 1))
+    ((5, 3), True)
+    """
     n, chunks = _output_chunks(params, X, activation, output)
     out: Optional[Array] = None
     for start, part in chunks:
@@ -200,7 +235,17 @@ def predict_proba(params: Params, X: ArrayLike, *, activation: str = "relu", out
 def predict(params: Params, X: ArrayLike, *, activation: str = "relu",
             output: str = "softmax") -> NDArray[np.int64]:
     """Predicted class index for every row of ``X`` (int64), chunk by chunk: the outputs of all
-    rows are never held at once."""
+    rows are never held at once.
+
+    Examples
+    --------
+    >>> import numpy as np, fastnn
+    >>> params = fastnn.init_params([4, 8, 3], seed=0)
+    >>> X = np.ones((5, 4), dtype=np.float32)
+    >>> labels = fastnn.predict(params, X)
+    >>> labels.shape, bool((labels == fastnn.predict_proba(params, X).argmax(axis=1)).all())
+    ((5,), True)
+    """
     n, chunks = _output_chunks(params, X, activation, output)
     labels = np.empty(n, dtype=np.int64)
     for start, part in chunks:

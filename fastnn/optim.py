@@ -61,6 +61,20 @@ class Optimizer(NamedTuple):
     other than the learning rate (e.g. ``{"beta": 0.9}``); ``lr`` is the learning rate as a
     schedule, a callable of the step count (a constant rate is ``schedules.constant``).
     ``OPTIMIZERS[name](lr=lr, **hyperparams)`` builds the same optimizer again.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn import optim, schedules
+    >>> def init(params):
+    ...     return {"step": np.zeros((), dtype=np.int64)}
+    >>> def update(params, grads, state):
+    ...     return {k: p - 0.1 * np.sign(grads[k]) for k, p in params.items()}, {"step": state["step"] + 1}
+    >>> sign_sgd = optim.Optimizer(init=init, update=update, name="sign_sgd", hyperparams={},
+    ...                            lr=schedules.constant(0.1))
+    >>> new, state = sign_sgd.update({"W1": np.zeros(2)}, {"W1": np.array([3.0, -2.0])}, sign_sgd.init({}))
+    >>> new["W1"].tolist(), int(state["step"])
+    ([-0.1, 0.1], 1)
     """
 
     init: Callable[[Params], State]
@@ -189,17 +203,56 @@ def _optimizer(name: str, lr: LearningRate, hyperparams: dict[str, float]) -> Op
 
 
 def sgd(lr: LearningRate = 0.01) -> Optimizer:
-    """Plain gradient descent: ``p -= lr_t * g``. ``lr`` is a float > 0 or a schedule."""
+    """Plain gradient descent: ``p -= lr_t * g``. ``lr`` is a float > 0 or a schedule.
+
+    Examples
+    --------
+    >>> import numpy as np, fastnn
+    >>> from fastnn import optim
+    >>> params = fastnn.init_params([4, 3], seed=0)
+    >>> grads = {k: np.ones_like(v) for k, v in params.items()}
+    >>> opt = optim.sgd(lr=0.1)
+    >>> state = opt.init(params)
+    >>> new, state = opt.update(params, grads, state)
+    >>> bool((new["W1"] < params["W1"]).all()), int(state["step"])
+    (True, 1)
+    """
     return _optimizer("sgd", lr, {})
 
 
 def momentum(lr: LearningRate = 0.01, beta: float = 0.9) -> Optimizer:
-    """Heavy-ball momentum, PyTorch form: ``v = beta * v + g; p -= lr_t * v``."""
+    """Heavy-ball momentum, PyTorch form: ``v = beta * v + g; p -= lr_t * v``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastnn
+    >>> from fastnn import optim
+    >>> params = fastnn.init_params([4, 3], seed=0)
+    >>> grads = {k: np.ones_like(v) for k, v in params.items()}
+    >>> opt = optim.momentum(lr=0.1, beta=0.9)
+    >>> state = opt.init(params)
+    >>> new, state = opt.update(params, grads, state)
+    >>> bool((new["W1"] < params["W1"]).all()), int(state["step"])
+    (True, 1)
+    """
     return _optimizer("momentum", lr, {"beta": _check_float("beta", beta, decay=True)})
 
 
 def nesterov(lr: LearningRate = 0.01, beta: float = 0.9) -> Optimizer:
-    """Nesterov momentum, PyTorch form: ``v = beta * v + g; p -= lr_t * (g + beta * v)``."""
+    """Nesterov momentum, PyTorch form: ``v = beta * v + g; p -= lr_t * (g + beta * v)``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastnn
+    >>> from fastnn import optim
+    >>> params = fastnn.init_params([4, 3], seed=0)
+    >>> grads = {k: np.ones_like(v) for k, v in params.items()}
+    >>> opt = optim.nesterov(lr=0.1, beta=0.9)
+    >>> state = opt.init(params)
+    >>> new, state = opt.update(params, grads, state)
+    >>> bool((new["W1"] < params["W1"]).all()), int(state["step"])
+    (True, 1)
+    """
     return _optimizer("nesterov", lr, {"beta": _check_float("beta", beta, decay=True)})
 
 
@@ -208,6 +261,18 @@ def adam(lr: LearningRate = 0.001, b1: float = 0.9, b2: float = 0.999, eps: floa
 
     ``m = b1 m + (1-b1) g; v = b2 v + (1-b2) g**2;
     p -= lr_t * (m / (1 - b1**(t+1))) / (sqrt(v / (1 - b2**(t+1))) + eps)``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastnn
+    >>> from fastnn import optim
+    >>> params = fastnn.init_params([4, 3], seed=0)
+    >>> grads = {k: np.ones_like(v) for k, v in params.items()}
+    >>> opt = optim.adam(lr=1e-3)
+    >>> state = opt.init(params)
+    >>> new, state = opt.update(params, grads, state)
+    >>> bool((new["W1"] < params["W1"]).all()), int(state["step"])
+    (True, 1)
     """
     b1 = _check_float("b1", b1, decay=True)
     b2 = _check_float("b2", b2, decay=True)
@@ -216,14 +281,40 @@ def adam(lr: LearningRate = 0.001, b1: float = 0.9, b2: float = 0.999, eps: floa
 
 
 def rmsprop(lr: LearningRate = 0.001, decay: float = 0.9, eps: float = 1e-8) -> Optimizer:
-    """RMSprop: ``s = decay * s + (1-decay) * g**2; p -= lr_t * g / (sqrt(s) + eps)``, ``s`` from 0."""
+    """RMSprop: ``s = decay * s + (1-decay) * g**2; p -= lr_t * g / (sqrt(s) + eps)``, ``s`` from 0.
+
+    Examples
+    --------
+    >>> import numpy as np, fastnn
+    >>> from fastnn import optim
+    >>> params = fastnn.init_params([4, 3], seed=0)
+    >>> grads = {k: np.ones_like(v) for k, v in params.items()}
+    >>> opt = optim.rmsprop(lr=1e-3)
+    >>> state = opt.init(params)
+    >>> new, state = opt.update(params, grads, state)
+    >>> bool((new["W1"] < params["W1"]).all()), int(state["step"])
+    (True, 1)
+    """
     decay = _check_float("decay", decay, decay=True)
     eps = _check_float("eps", eps, decay=False)
     return _optimizer("rmsprop", lr, {"decay": decay, "eps": eps})
 
 
 def adagrad(lr: LearningRate = 0.01, eps: float = 1e-10) -> Optimizer:
-    """Adagrad: ``s = s + g**2; p -= lr_t * g / (sqrt(s) + eps)``, ``s`` from 0."""
+    """Adagrad: ``s = s + g**2; p -= lr_t * g / (sqrt(s) + eps)``, ``s`` from 0.
+
+    Examples
+    --------
+    >>> import numpy as np, fastnn
+    >>> from fastnn import optim
+    >>> params = fastnn.init_params([4, 3], seed=0)
+    >>> grads = {k: np.ones_like(v) for k, v in params.items()}
+    >>> opt = optim.adagrad(lr=0.1)
+    >>> state = opt.init(params)
+    >>> new, state = opt.update(params, grads, state)
+    >>> bool((new["W1"] < params["W1"]).all()), int(state["step"])
+    (True, 1)
+    """
     return _optimizer("adagrad", lr, {"eps": _check_float("eps", eps, decay=False)})
 
 
@@ -291,6 +382,14 @@ def get_optimizer(spec: Union[str, tuple[str, Mapping[str, Any]], Optimizer], **
         For an unknown name (the message lists the valid ones).
     TypeError
         For a keyword the optimizer does not take, or a spec of another type.
+
+    Examples
+    --------
+    >>> from fastnn.optim import get_optimizer
+    >>> get_optimizer("momentum", lr=0.1, beta=0.5).hyperparams
+    {'beta': 0.5}
+    >>> get_optimizer(("adam", {"b1": 0.8})).name
+    'adam'
     """
     if isinstance(spec, Optimizer):
         if overrides:

@@ -43,8 +43,8 @@ def new_figure(name: str, dpi: float) -> "Figure":
     try:
         from matplotlib.figure import Figure
     except ImportError:
-        raise ImportError("plotting needs matplotlib: pip install 'fastnn-numba[cli]' "
-                          "(or pip install matplotlib)") from None
+        raise ImportError("plotting needs matplotlib: python -m pip install -e '.[cli]' "
+                          "in the fastnn source folder (or pip install matplotlib)") from None
     if isinstance(dpi, bool) or not isinstance(dpi, (int, float)) or not 10 <= dpi <= 1000:
         raise ValueError(f"dpi must be a number between 10 and 1000, got {dpi!r}")
     return Figure(figsize=FIGSIZES[name], dpi=dpi, layout="constrained")
@@ -74,6 +74,18 @@ def plot_learning_curves(history: Mapping[str, Any], path: PathLike, *, title: O
     -------
     str
         The path written (``FIGSIZES['learning_curves']`` inches x ``dpi``: 900 x 360 px at 100 dpi).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from fastnn.plotting import plot_learning_curves
+    >>> history = {"epoch": [1, 2], "loss": [0.5, 0.3], "accuracy": [0.8, 0.9],
+    ...            "val_loss": [0.4, 0.35], "val_accuracy": [0.85, 0.88]}
+    >>> path = os.path.join(tempfile.mkdtemp(), "curves.png")
+    >>> plot_learning_curves(history, path)                  # doctest: +ELLIPSIS
+    '.../curves.png'
+    >>> os.path.getsize(path) > 0
+    True
     """
     for key in ("epoch", "loss", "accuracy"):
         if key not in history:
@@ -119,6 +131,16 @@ def plot_confusion_matrix(cm: ArrayLike, path: PathLike, *, labels: Optional[Seq
     -------
     str
         The path written (640 x 560 px at 100 dpi).
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np
+    >>> from fastnn.plotting import plot_confusion_matrix
+    >>> path = os.path.join(tempfile.mkdtemp(), "cm.png")
+    >>> plot_confusion_matrix(np.array([[5, 1], [0, 4]]), path, labels=["no", "yes"])   # doctest: +ELLIPSIS
+    '.../cm.png'
+    >>> os.path.getsize(path) > 0
+    True
     """
     cm = np.asarray(cm)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] < 1 or cm.dtype.kind not in "iu":
@@ -173,6 +195,15 @@ def plot_misclassified(images: ArrayLike, y_true: ArrayLike, y_pred: ArrayLike, 
     -------
     str
         The path written (800 x 880 px at 100 dpi).
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np
+    >>> from fastnn.plotting import plot_misclassified
+    >>> images = np.random.default_rng(0).random((4, 784))
+    >>> path = os.path.join(tempfile.mkdtemp(), "wrong.png")
+    >>> plot_misclassified(images, np.array([1, 2, 3, 4]), np.array([1, 7, 3, 9]), path)  # doctest: +ELLIPSIS
+    '.../wrong.png'
     """
     images = np.asarray(images)
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)

@@ -21,7 +21,15 @@ class Bar(Protocol):
 
 
 def load_tqdm() -> Optional[type]:
-    """``tqdm.tqdm`` when tqdm is installed, else ``None``."""
+    """``tqdm.tqdm`` when tqdm is installed, else ``None``.
+
+    Examples
+    --------
+    >>> from fastnn.progress import load_tqdm
+    >>> tqdm = load_tqdm()
+    >>> tqdm is None or callable(tqdm)
+    True
+    """
     try:
         from tqdm import tqdm
     except ImportError:
@@ -36,6 +44,17 @@ class PlainBar:
     ``name: 40,960/60,000 img  68%  31,200 img/s``. ``close()`` leaves the final line followed
     by a newline (``leave=True``) or wipes it so that the next line starts clean.
     The same ``update(k)``/``close()`` interface as tqdm.
+
+    Examples
+    --------
+    >>> import io
+    >>> from fastnn.progress import PlainBar
+    >>> stream = io.StringIO()
+    >>> bar = PlainBar("epoch 1", 100, unit="img", stream=stream)
+    >>> bar.update(100)
+    >>> bar.close()
+    >>> "100/100 img" in stream.getvalue()
+    True
     """
 
     def __init__(self, desc: str, total: Optional[float], *, unit: str = "it", stream: Optional[TextIO] = None,
@@ -85,6 +104,15 @@ def progress_bar(desc: str, total: Optional[float], *, unit: str = "it", stream:
     """A bar with ``update(k)`` and ``close()``: ``tqdm`` (a tqdm class, or None for a :class:`PlainBar`).
 
     Bytes (``unit="B"``) are scaled by 1024 in tqdm; other units by 1000.
+
+    Examples
+    --------
+    >>> import io
+    >>> from fastnn.progress import progress_bar, PlainBar
+    >>> bar = progress_bar("download", 10, stream=io.StringIO(), tqdm=None)
+    >>> isinstance(bar, PlainBar)
+    True
+    >>> bar.close()
     """
     stream = stream or sys.stderr
     if tqdm is None:
@@ -98,6 +126,18 @@ class EpochProgress:
 
     tqdm when installed (and ``use_tqdm``); otherwise a plain line rewritten in place.
     ``enabled=None`` shows it only when the stream (default stderr) is a terminal.
+
+    Examples
+    --------
+    >>> import io, numpy as np, fastnn
+    >>> from fastnn.progress import EpochProgress
+    >>> stream = io.StringIO()
+    >>> bar = EpochProgress(epochs=1, enabled=True, stream=stream, use_tqdm=False)
+    >>> bar.begin(60000)                     # what train does at the start of an epoch
+    >>> bar(60000, 60000)                    # and as it goes: samples done, samples in all
+    >>> bar.close()
+    >>> "60,000/60,000" in stream.getvalue()
+    True
     """
 
     def __init__(self, epochs: Optional[int], enabled: Optional[bool] = None, stream: Optional[TextIO] = None,
@@ -156,6 +196,14 @@ def epoch_line(history: dict[str, Any], epochs: Optional[int] = None, n_samples:
     ------
     ValueError
         If ``history`` holds no completed epoch.
+
+    Examples
+    --------
+    >>> from fastnn.progress import epoch_line
+    >>> history = {"epoch": [1], "loss": [0.5], "accuracy": [0.9], "val_accuracy": [0.91],
+    ...            "lr": [0.01], "seconds": [1.0]}
+    >>> print(epoch_line(history, epochs=3, n_samples=1000))     # doctest: +NORMALIZE_WHITESPACE
+    epoch 1/3  loss 0.5000  train  90.00%  val  91.00%  lr 0.01  1.00 s  1,000 img/s
     """
     if not isinstance(history, dict) or not history.get("epoch"):
         raise ValueError("history holds no completed epoch (expected train()'s history dict)")

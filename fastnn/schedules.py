@@ -45,6 +45,13 @@ class Schedule(NamedTuple):
 
     ``formula`` is its rate written out, with ``{t}`` where the step count goes
     (:meth:`describe` fills it in).
+
+    Examples
+    --------
+    >>> from fastnn import schedules
+    >>> s = schedules.inverse_time(0.02, k=1)
+    >>> s.name, s.hyperparams == {"lr0": 0.02, "k": 1}, float(s(1))
+    ('inverse_time', True, 0.01)
     """
 
     name: str
@@ -97,13 +104,29 @@ def _out(values: ArrayLike) -> Rates:
 
 
 def constant(lr: float) -> Schedule:
-    """The same learning rate at every step: ``lr``."""
+    """The same learning rate at every step: ``lr``.
+
+    Examples
+    --------
+    >>> from fastnn import schedules
+    >>> lr = schedules.constant(0.01)
+    >>> [float(lr(t)) for t in (0, 10, 100)]
+    [0.01, 0.01, 0.01]
+    """
     lr = check_real(lr, "lr", low=0.0)
     return Schedule("constant", {"lr": lr}, lambda t: _out(np.full(_steps(t).shape, lr)), f"{lr:g}")
 
 
 def inverse_time(lr0: float, k: float) -> Schedule:
-    """Inverse-time decay: ``lr0 / (1 + k t)``, with ``k >= 0``."""
+    """Inverse-time decay: ``lr0 / (1 + k t)``, with ``k >= 0``.
+
+    Examples
+    --------
+    >>> from fastnn import schedules
+    >>> lr = schedules.inverse_time(0.02, k=1)
+    >>> [round(float(lr(t)), 4) for t in range(4)]
+    [0.02, 0.01, 0.0067, 0.005]
+    """
     lr0 = check_real(lr0, "lr0", low=0.0)
     k = check_real(k, "k", low=0.0, low_open=False)
     formula = f"{lr0:g}/(1+{{t}})" if k == 1 else f"{lr0:g}/(1+{k:g}*{{t}})"
@@ -111,7 +134,15 @@ def inverse_time(lr0: float, k: float) -> Schedule:
 
 
 def step(lr0: float, drop: float, every: int) -> Schedule:
-    """Step decay: ``lr0 * drop ** floor(t / every)``, with ``0 < drop <= 1`` and ``every >= 1``."""
+    """Step decay: ``lr0 * drop ** floor(t / every)``, with ``0 < drop <= 1`` and ``every >= 1``.
+
+    Examples
+    --------
+    >>> from fastnn import schedules
+    >>> lr = schedules.step(0.1, drop=0.5, every=2)
+    >>> [round(float(lr(t)), 4) for t in range(5)]
+    [0.1, 0.1, 0.05, 0.05, 0.025]
+    """
     lr0 = check_real(lr0, "lr0", low=0.0)
     drop = check_real(drop, "drop", low=0.0, high=1.0)
     every = check_positive_int(every, "every")
@@ -120,7 +151,15 @@ def step(lr0: float, drop: float, every: int) -> Schedule:
 
 
 def exponential(lr0: float, gamma: float) -> Schedule:
-    """Exponential decay: ``lr0 * gamma ** t``, with ``0 < gamma <= 1``."""
+    """Exponential decay: ``lr0 * gamma ** t``, with ``0 < gamma <= 1``.
+
+    Examples
+    --------
+    >>> from fastnn import schedules
+    >>> lr = schedules.exponential(0.1, gamma=0.5)
+    >>> [round(float(lr(t)), 4) for t in range(3)]
+    [0.1, 0.05, 0.025]
+    """
     lr0 = check_real(lr0, "lr0", low=0.0)
     gamma = check_real(gamma, "gamma", low=0.0, high=1.0)
     return Schedule("exponential", {"lr0": lr0, "gamma": gamma},
@@ -133,6 +172,13 @@ def cosine(lr0: float, total: int, lr_min: float = 0.0) -> Schedule:
     ``lr_min + (lr0 - lr_min) * (1 + cos(pi * min(t, total) / total)) / 2``. With the
     default ``lr_min = 0`` the rate is 0 from ``t = total`` on, which :func:`lr_values`
     rejects: make ``total`` the number of steps you run, or give ``lr_min > 0``.
+
+    Examples
+    --------
+    >>> from fastnn import schedules
+    >>> lr = schedules.cosine(0.1, total=4)
+    >>> [round(float(lr(t)), 4) for t in range(6)]
+    [0.1, 0.0854, 0.05, 0.0146, 0.0, 0.0]
     """
     lr0 = check_real(lr0, "lr0", low=0.0)
     total = check_positive_int(total, "total")
@@ -151,7 +197,14 @@ SCHEDULES: dict[str, Callable[..., Schedule]] = {"constant": constant, "inverse_
 
 
 def as_schedule(x: LearningRate) -> LrSchedule:
-    """A schedule from ``x``: a number becomes ``constant(x)``; a callable ``f(t)`` is kept as is."""
+    """A schedule from ``x``: a number becomes ``constant(x)``; a callable ``f(t)`` is kept as is.
+
+    Examples
+    --------
+    >>> from fastnn import schedules
+    >>> float(schedules.as_schedule(0.01)(5)), float(schedules.as_schedule(lambda t: 0.1 / (1 + t))(1))
+    (0.01, 0.05)
+    """
     if callable(x):
         return x
     if isinstance(x, numbers.Real) and not isinstance(x, bool):
@@ -179,6 +232,13 @@ def lr_values(schedule: LearningRate, ts: Steps) -> NDArray[np.float64]:
     ------
     ValueError
         If a learning rate is not finite and > 0; the message names the first such step.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn import schedules
+    >>> np.round(schedules.lr_values(schedules.inverse_time(0.02, 1), np.arange(3)), 4).tolist()
+    [0.02, 0.01, 0.0067]
     """
     schedule = as_schedule(schedule)
     ts = _steps(ts)

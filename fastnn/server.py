@@ -56,8 +56,8 @@ try:
     from starlette.routing import Route
     from uvicorn.protocols.http.h11_impl import H11Protocol
 except ImportError as e:  # the serve extra is optional; say how to get it
-    raise ImportError(f"fastnn serve needs Starlette and uvicorn ({e}); install them with "
-                      f'pip install -e ".[serve]" (from a checkout) or pip install "fastnn-numba[serve]"') from e
+    raise ImportError(f"fastnn serve needs Starlette and uvicorn ({e}): python -m pip install -e '.[serve]' "
+                      "in the fastnn source folder (or pip install starlette uvicorn)") from e
 
 MAX_SIDE = 280
 """Largest accepted width or height of a drawing, in pixels (the page sends 140 x 140)."""

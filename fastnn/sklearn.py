@@ -45,6 +45,12 @@ import numbers
 import warnings
 
 import numpy as np
+
+try:  # the one place that says how to get scikit-learn, instead of a bare ModuleNotFoundError
+    import sklearn  # noqa: F401
+except ImportError as _e:
+    raise ImportError("fastnn.sklearn needs scikit-learn: python -m pip install -e '.[sklearn]' in the fastnn "
+                      "source folder (or pip install scikit-learn)") from _e
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
@@ -416,6 +422,21 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Training samples processed.
     coefs_, intercepts_ : list of ndarray
         The weight matrices and bias vectors of ``params_`` (views of the same arrays).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from fastnn.sklearn import MLPClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = MLPClassifier(hidden_layer_sizes=(32,), max_iter=5, tol=0, random_state=0)
+    >>> import warnings
+    >>> with warnings.catch_warnings():             # max_iter stops it on purpose
+    ...     warnings.simplefilter("ignore")
+    ...     score = clf.fit(X / 16, y).score(X / 16, y)
+    >>> score > 0.9
+    True
+    >>> clf.get_params()["hidden_layer_sizes"]
+    (32,)
     """
 
     _output, _loss = "softmax", "cross_entropy"
@@ -524,6 +545,22 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     is on the standardised targets)
     y_mean_, y_scale_ : ndarray (n_outputs,)
         The target standardisation fixed by the first fit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn.sklearn import MLPRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 3))
+    >>> y = X @ np.array([1.0, -2.0, 0.5])
+    >>> reg = MLPRegressor(hidden_layer_sizes=(16,), max_iter=20, learning_rate_init=0.005, tol=0,
+    ...                    random_state=0)
+    >>> import warnings
+    >>> with warnings.catch_warnings():             # max_iter stops it on purpose
+    ...     warnings.simplefilter("ignore")
+    ...     score = reg.fit(X, y).score(X, y)
+    >>> score > 0.9
+    True
     """
 
     _output, _loss = "identity", "mse"
@@ -637,6 +674,19 @@ class MLPCommitteeClassifier(MLPClassifier):
     n_iter_ : int
         The most epochs any member ran.
     classes_, n_features_in_, feature_names_in_, n_outputs_, t_ : as for :class:`MLPClassifier`
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from fastnn.sklearn import MLPCommitteeClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> com = MLPCommitteeClassifier(n_members=2, hidden_layer_sizes=(32,), max_iter=3, tol=0, random_state=0)
+    >>> import warnings
+    >>> with warnings.catch_warnings():             # max_iter stops it on purpose
+    ...     warnings.simplefilter("ignore")
+    ...     com = com.fit(X / 16, y)
+    >>> len(com.members_), com.predict_proba(X[:2] / 16).shape
+    (2, (2, 10))
     """
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, n_members=5, n_jobs=None, dask=False,

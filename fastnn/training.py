@@ -64,6 +64,19 @@ class DivergenceError(FloatingPointError):
         The learning rate of the failing epoch's first step.
     reason : str
         What went wrong, e.g. ``"the weights became non-finite"``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastnn
+    >>> rng = np.random.default_rng(0)
+    >>> X = 10 * rng.normal(size=(50, 4)).astype(np.float32)
+    >>> y = 100 * rng.normal(size=(50, 1)).astype(np.float32)
+    >>> params = fastnn.init_params([4, 8, 1], seed=0)
+    >>> try:                                    # a learning rate far too large for these inputs
+    ...     fastnn.train(params, X, y, epochs=2, lr=10.0, seed=0, output="identity", loss="mse")
+    ... except fastnn.DivergenceError as e:
+    ...     print(type(e).__name__, e.epoch, sorted(e.params) == sorted(params))
+    DivergenceError 0 True
     """
 
     def __init__(self, params, history, epoch, lr, reason):
@@ -73,7 +86,20 @@ class DivergenceError(FloatingPointError):
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C during :func:`train`: ``params`` and ``history`` of the last completed epoch."""
+    """Ctrl-C during :func:`train`: ``params`` and ``history`` of the last completed epoch.
+
+    Examples
+    --------
+    >>> import numpy as np, fastnn
+    >>> X, y = np.eye(4, dtype=np.float32), np.arange(4)
+    >>> def stop(epoch, params, history):
+    ...     raise KeyboardInterrupt            # what Ctrl-C does during training
+    >>> try:
+    ...     fastnn.train(fastnn.init_params([4, 4], seed=0), X, y, epochs=3, seed=0, callback=stop)
+    ... except fastnn.TrainingInterrupted as e:
+    ...     print(len(e.history["loss"]), sorted(e.params))
+    1 ['W1', 'b1']
+    """
 
     def __init__(self, params, history):
         super().__init__("training interrupted")
@@ -172,6 +198,19 @@ def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shu
         initial loss; it carries the last good params (those of the last completed epoch).
     TrainingInterrupted
         (a ``KeyboardInterrupt``) on Ctrl-C; it carries the last completed epoch's params.
+
+    Examples
+    --------
+    >>> import numpy as np, fastnn
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.random((200, 8), dtype=np.float32)
+    >>> y = (X[:, 0] > X[:, 1]).astype(np.int64)
+    >>> params = fastnn.init_params([8, 16, 2], seed=0)
+    >>> trained, history = fastnn.train(params, X, y, epochs=3, lr=0.05, seed=0)
+    >>> len(history["loss"]), history["loss"][-1] < history["loss"][0]
+    (3, True)
+    >>> trained["W1"] is params["W1"]            # the caller's params are never modified
+    False
     """
     plan = _prepare(params, X, y, epochs=epochs, lr=lr, optimizer=optimizer, batch_size=batch_size, shuffle=shuffle,
                     seed=seed, activation=activation, output=output, loss=loss, schedule_unit=schedule_unit,

@@ -23,6 +23,13 @@ def dropout_multipliers(seed: int, step: int, layer: int, width: int, keep: floa
 
     The NumPy twin of ``kernels.sample.keep_unit``: the same SplitMix64 hash, so the
     kernel and the pure functions drop exactly the same units.
+
+    Examples
+    --------
+    >>> from fastnn.twin import dropout_multipliers
+    >>> m = dropout_multipliers(seed=0, step=0, layer=1, width=8, keep=0.5)
+    >>> sorted(set(m.tolist())) <= [0.0, 2.0]
+    True
     """
     if keep >= 1.0:
         return np.ones(width)
@@ -49,6 +56,16 @@ def sgd_epoch_numpy(params: Params, X: Array, T: Array, order: NDArray[np.intege
     ``W <- (1 - lr*l2) W - lr*g``; or, for another ``rule`` (``'momentum'``, ``'adam'``,
     ...), the gradients plus ``l2 * W`` handed to that optimizer of :mod:`fastnn.optim`
     from a fresh state. Returns new params; ``params`` is not modified.
+
+    Examples
+    --------
+    >>> import numpy as np, fastnn
+    >>> from fastnn.twin import sgd_epoch_numpy
+    >>> X, T = np.eye(4), np.eye(4)                          # float64 inputs and one-hot targets
+    >>> params = fastnn.init_params([4, 8, 4], seed=0, dtype="float64")
+    >>> new = sgd_epoch_numpy(params, X, T, order=np.arange(4), lrs=np.full(4, 0.1))
+    >>> sorted(new) == sorted(params), new["W1"] is params["W1"]
+    (True, False)
     """
     if rule != "sgd":
         return _optimizer_epoch_numpy(params, X, T, order, lrs, activation, output, loss, l2, keep, seed, step0,

@@ -24,7 +24,15 @@ __all__ = ["main", "build_parser", "COMMANDS", "CommandError", "EpochProgress", 
 
 
 def build_parser():
-    """The ``fastnn`` argument parser, with one subparser per module in :data:`COMMANDS`."""
+    """The ``fastnn`` argument parser, with one subparser per module in :data:`COMMANDS`.
+
+    Examples
+    --------
+    >>> from fastnn.cli import build_parser
+    >>> args = build_parser().parse_args(["train", "--layers", "128", "--epochs", "2"])
+    >>> args.command, args.layers, args.epochs
+    ('train', [128], 2)
+    """
     from .._version import __version__
 
     parser = Parser(prog="fastnn", description="Train, evaluate and use MNIST classifiers with fastnn.")
@@ -36,7 +44,15 @@ def build_parser():
 
 
 def main(argv=None):
-    """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit status.
+
+    Examples
+    --------
+    >>> from fastnn.cli import main
+    >>> main(["--version"])                          # doctest: +ELLIPSIS
+    fastnn ...
+    0
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args, extra = build_parser().parse_known_args(argv)

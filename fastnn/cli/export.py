@@ -31,7 +31,7 @@ def add_parser(sub):
                        description="Write a model saved by fastnn train as a standard ONNX graph (Gemm and "
                                    "activation operators, input 'input' [batch, 784], output 'output' [batch, 10], "
                                    "float32 or float64 as trained), for ONNX Runtime and other ONNX runtimes. "
-                                   "Needs the onnx extra: pip install 'fastnn-numba[onnx]'.")
+                                   "Needs the onnx extra: python -m pip install -e '.[onnx]' in the fastnn source folder.")
     model_argument(x)
     x.add_argument("output", help="ONNX file to write, e.g. model.onnx")
     x.add_argument("--force", action="store_true", help="replace the output file if it exists")

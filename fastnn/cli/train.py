@@ -49,7 +49,14 @@ def _batch_size(text):
 
 
 def parse_spec(text):
-    """``"name"`` or ``"name:key=value,key=value"`` -> ``(name, {key: value})`` with numbers parsed."""
+    """``"name"`` or ``"name:key=value,key=value"`` -> ``(name, {key: value})`` with numbers parsed.
+
+    Examples
+    --------
+    >>> from fastnn.cli import parse_spec
+    >>> parse_spec("step:drop=0.5,every=2")
+    ('step', {'drop': 0.5, 'every': 2})
+    """
     name, _, rest = text.partition(":")
     kwargs = {}
     for item in filter(None, (s.strip() for s in rest.split(","))):
@@ -66,7 +73,14 @@ def parse_spec(text):
 
 
 def make_optimizer(spec):
-    """``(name, hyperparams)`` from ``--optimizer``, checked by building it once."""
+    """``(name, hyperparams)`` from ``--optimizer``, checked by building it once.
+
+    Examples
+    --------
+    >>> from fastnn.cli import make_optimizer
+    >>> make_optimizer("momentum:beta=0.5")
+    ('momentum', {'beta': 0.5})
+    """
     from ..optim import OPTIMIZERS, get_optimizer
 
     name, kwargs = parse_spec(spec)
@@ -82,7 +96,14 @@ def make_optimizer(spec):
 
 
 def default_lr(optimizer):
-    """0.02 for SGD (measured: 98% on MNIST in 5 epochs); otherwise the optimizer's own default."""
+    """0.02 for SGD (measured: 98% on MNIST in 5 epochs); otherwise the optimizer's own default.
+
+    Examples
+    --------
+    >>> from fastnn.cli import default_lr
+    >>> default_lr("sgd")
+    0.02
+    """
     from ..optim import OPTIMIZERS
 
     if optimizer == "sgd":
@@ -114,7 +135,15 @@ def make_schedule(spec, lr, epochs):
 
 
 def interrupted_path(output: str, tag: str = "interrupted") -> str:
-    """Where an interrupted run saves: ``model.npz`` -> ``model.interrupted.npz`` (never an existing file)."""
+    """Where an interrupted run saves: ``model.npz`` -> ``model.interrupted.npz`` (never an existing file).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from fastnn.cli import interrupted_path
+    >>> os.path.basename(interrupted_path(os.path.join(tempfile.mkdtemp(), "model.npz")))
+    'model.interrupted.npz'
+    """
     stem, suffix = os.path.splitext(output)
     suffix = suffix or ".npz"
     candidate = f"{stem}.{tag}{suffix}"
