@@ -10,6 +10,7 @@ import numpy as np
 from .activations import ACTIVATIONS, DERIVATIVES, HIDDEN, OUTPUTS
 from .losses import LOSSES, check_pairing, output_delta
 from .optim import sgd
+from .sparse import is_sparse
 from .validation import check_choice, check_grads, check_inputs, check_params, check_positive_float, check_targets
 
 
@@ -45,8 +46,8 @@ def forward(params, X, *, activation="relu", output="softmax"):
     ----------
     params : dict
         ``W1..WL``, ``b1..bL`` as made by :func:`fastnn.init_params`.
-    X : ndarray (n_samples, n_features)
-        One sample per row, floats (scale images to [0, 1]).
+    X : ndarray or scipy.sparse matrix (n_samples, n_features)
+        One sample per row, floats (scale images to [0, 1]); sparse input is never densified.
     activation : {'relu', 'sigmoid', 'tanh', 'identity'}
         Hidden-layer activation.
     output : {'softmax', 'sigmoid', 'tanh', 'identity'}
@@ -97,7 +98,7 @@ def backward(params, cache, y, *, activation="relu", loss="cross_entropy"):
     acts = cache.activations
     if len(acts) != len(layers) + 1 or any(a.shape[1] != W.shape[0] for a, (W, _) in zip(acts, layers)):
         raise ValueError("cache does not belong to this params dict; call forward with the same params first")
-    T = check_targets(y, len(acts[0]), layers[-1][0].shape[1], acts[-1].dtype)
+    T = check_targets(y, acts[0].shape[0], layers[-1][0].shape[1], acts[-1].dtype)
     return _gradients(layers, acts, T, cache.activation, cache.output, loss)
 
 
@@ -141,6 +142,10 @@ def _output_chunks(params, X, activation, output):
     check_choice(output, OUTPUTS, "output")
     layers = check_params(params)
     n_features, dtype = layers[0][0].shape[0], layers[0][0].dtype
+    if is_sparse(X):  # checked and made canonical CSR once; its rows sliced into chunks as for a large array
+        X = check_inputs(X, n_features, dtype, w1_shape=layers[0][0].shape)
+        return X.shape[0], ((s, _forward_layers(layers, X[s : s + PREDICT_CHUNK], activation, output)[-1])
+                            for s in range(0, X.shape[0], PREDICT_CHUNK))
     if not isinstance(X, np.ndarray) or X.ndim != 2 or len(X) <= PREDICT_CHUNK or X.shape[1] != n_features:
         X = check_inputs(X, n_features, dtype, w1_shape=layers[0][0].shape)
         return len(X), iter([(0, _forward_layers(layers, X, activation, output)[-1])])
