@@ -25,6 +25,7 @@ from .optim import OPTIMIZERS, Optimizer, get_optimizer, kernel_rule
 from .packing import KernelOptions, pack, unpack, unpack_views
 from .progress import epoch_line
 from .schedules import lr_values
+from .sparse import check_sparse_path
 from .validation import (
     check_choice,
     check_inputs,
@@ -89,8 +90,9 @@ def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shu
     ----------
     params : dict
         Initial params (from :func:`fastnn.init_params`); never modified.
-    X : ndarray (n_samples, n_features)
-        Float inputs; scale images to [0, 1] first (``X.astype(np.float32) / 255``).
+    X : ndarray or scipy.sparse matrix (n_samples, n_features)
+        Float inputs; scale images to [0, 1] first (``X.astype(np.float32) / 255``). Sparse
+        input is made canonical CSR once and never densified (:mod:`fastnn.sparse`).
     y : ndarray
         Integer labels (n_samples,) or targets (n_samples, n_outputs).
     epochs : int
@@ -258,8 +260,9 @@ def _prepare(params, X, y, *, epochs, lr, batch_size, shuffle, seed, activation,
         if int(np.prod(augment.image_shape)) != n_features:
             raise ValueError(f"augment.image_shape={augment.image_shape} does not match the {n_features} input columns")
         aug_seed = int(rng.integers(2**63))
-    n = len(X)
+    n = X.shape[0]  # len() is ambiguous for a scipy.sparse X
     batch = 1 if batch_size == 1 else (n if batch_size is None else min(batch_size, n))
+    check_sparse_path(X, batch, augment)
     opts = KernelOptions(HIDDEN_CODES[activation], OUTPUT_CODES[output], LOSS_CODES[loss], l2, keep, drop_seed,
                          sgd_kernels.SGD, np.zeros(0))
     return _Plan(layers, X, T, validation, epochs, batch, -(-n // batch), shuffle, rng, (activation, output, loss),
@@ -269,7 +272,7 @@ def _prepare(params, X, y, *, epochs, lr, batch_size, shuffle, seed, activation,
 
 def _check_data(X, y, n_features, n_outputs, dtype, name=""):
     X = check_inputs(X, n_features, dtype, name=f"X{name}")
-    T = check_targets(y, len(X), n_outputs, dtype, name=f"y{name}")
+    T = check_targets(y, X.shape[0], n_outputs, dtype, name=f"y{name}")
     return X, T
 
 
@@ -302,10 +305,10 @@ def _split_validation(X, T, validation_data, validation_fraction, early_stopping
     fraction = 0.1 if validation_fraction is None else validation_fraction
     if not isinstance(fraction, float) or not 0 < fraction < 1:
         raise ValueError(f"validation_fraction must be a float in (0, 1), got {fraction!r}")
-    n_val = int(round(fraction * len(X)))
-    if n_val < 1 or n_val >= len(X):
-        raise ValueError(f"validation_fraction={fraction} leaves {n_val} of {len(X)} samples for validation")
-    split = rng.permutation(len(X))
+    n_val = int(round(fraction * X.shape[0]))
+    if n_val < 1 or n_val >= X.shape[0]:
+        raise ValueError(f"validation_fraction={fraction} leaves {n_val} of {X.shape[0]} samples for validation")
+    split = rng.permutation(X.shape[0])
     return X[split[n_val:]], T[split[n_val:]], (X[split[:n_val]], T[split[:n_val]])
 
 
@@ -351,7 +354,7 @@ def _run_epochs(plan, opt, epoch_lrs):
         history.update(val_loss=[], val_accuracy=[])
     best = None  # _Best of the best epoch when stopping early
     updates = 0  # updates done so far, the count a schedule in updates reads
-    n = len(plan.X)
+    n = plan.X.shape[0]
     started = time.perf_counter()
     initial_loss, _ = _evaluate(unpack(theta, sizes, offsets), plan.X[:1024], plan.T[:1024], plan.wiring)
     limit = DIVERGENCE_FACTOR * max(initial_loss, 1e-3)
@@ -410,7 +413,7 @@ def _after_epoch(plan, theta, sizes, offsets, epoch, history, best):
             history["best_epoch"] = best.epoch + 1
             stop = epoch - best.epoch >= patience
     if plan.verbose:
-        print(epoch_line(history, plan.epochs, len(plan.X)), flush=True)
+        print(epoch_line(history, plan.epochs, plan.X.shape[0]), flush=True)
     if plan.callback is not None and plan.callback(epoch, current, history) is False:
         stop = True
     return best, stop
