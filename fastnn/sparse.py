@@ -10,7 +10,8 @@ something has to change).
 
 scipy is needed only by callers who pass sparse input: :func:`is_sparse` looks at
 ``sys.modules``, since an object of a scipy.sparse class cannot exist before
-``scipy.sparse`` has been imported, so ``import fastnn`` with dense arrays never imports it.
+``scipy.sparse`` has been imported, so fastnn itself never imports scipy for dense arrays
+and works without it installed (Numba imports scipy on its own when it is installed).
 """
 import sys
 
@@ -79,7 +80,8 @@ def check_sparse_inputs(X, n_features: int, dtype, name: str = "X", first_row: i
         raise TypeError(f"{name} must hold numbers, got sparse dtype {X.dtype}")
     csr = _fresh_csr(sp, X, name)
     if np.dtype(csr.dtype) != dtype:
-        csr.data = csr.data.astype(dtype)  # rebinds csr's own attribute: X's array is left as it was
+        with np.errstate(over="ignore"):  # a value beyond float32's range becomes inf, refused below
+            csr.data = csr.data.astype(dtype)  # rebinds csr's own attribute: X's array is left as it was
     if not csr.has_canonical_format or not np.all(csr.data):
         csr = csr.copy()  # sum_duplicates and eliminate_zeros work in place: never on arrays X shares
         csr.sum_duplicates()

@@ -266,7 +266,8 @@ def check_inputs(X, n_features, dtype, name="X", first_row=0, w1_shape=None):
         if isinstance(X, (list, tuple)):
             X = np.asarray(X)
         else:
-            raise TypeError(f"{name} must be a NumPy array or a scipy.sparse matrix, got {type(X).__name__}")
+            raise TypeError(f"{name} must be a NumPy array, got {type(X).__name__} (a scipy.sparse matrix is "
+                            "taken too)")
     check_rows(X, name, "n_samples, n_features")
     if X.shape[1] != n_features:
         w1 = f"has shape {tuple(w1_shape)}" if w1_shape is not None else f"has {n_features} rows"
