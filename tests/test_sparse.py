@@ -6,6 +6,7 @@ need the compiled CSR kernel; until it exists ``train`` refuses that with
 NotImplementedError and they skip, saying so (detected by :func:`csr_per_sample`, not
 hard-coded).
 """
+import os
 import tracemalloc
 
 import numpy as np
@@ -297,6 +298,7 @@ def test_prediction_memory_follows_the_non_zeros():
     params = fastnn.init_params([d, hidden, k], seed=0)
     csr_bytes = X.nnz * (4 + 8) + (n + 1) * 8  # the float32 copy, indices and indptr (at most int64)
     budget = 2 * csr_bytes + n * k * 4 + 4 * PREDICT_CHUNK * max(hidden, k) * 8 + (1 << 20)
+    fastnn.predict_proba(params, X[:10])  # once, untraced: Numba initialises itself on a first call
     tracemalloc.start()
     try:
         proba = fastnn.predict_proba(params, X)
@@ -305,6 +307,48 @@ def test_prediction_memory_follows_the_non_zeros():
         tracemalloc.stop()
     assert proba.shape == (n, k)
     assert peak < budget, f"peak {peak / 2**20:.1f} MiB, budget {budget / 2**20:.1f} MiB"
+
+
+def _sparse_memory_bench():
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "bench" / "sparse_memory.py"
+    spec = importlib.util.spec_from_file_location("sparse_memory", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_sparse_memory_benchmark_runs_and_budgets_each_phase():
+    """bench/sparse_memory.py on a small workload: each phase in its own process, a budget per phase."""
+    report = _sparse_memory_bench().measure(rows=3000, features=2**16, nnz=10, hidden=16,
+                                            phases=("predict", "train"))
+    predict, train = report["results"]
+    assert "error" not in predict, predict
+    assert predict["predicted_rows"] == 3000 and predict["csr_bytes"] == 3000 * 10 * 8 + 3001 * 4
+    assert predict["peak_rss"] >= predict["setup_rss"] >= predict["baseline_rss"]
+    assert predict["within_budget"], predict
+    assert "error" not in train, train
+    if "skipped" in train:
+        assert "NotImplementedError" not in train["skipped"] and "batch_size" in train["skipped"]
+    else:
+        assert train["trained_rows"] == 3000 and train["within_budget"], train
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("FASTNN_SLOW", "") in ("", "0"),
+                    reason="set FASTNN_SLOW=1 to run the 200,000 x 2^20 memory benchmark (about 4 GiB, a minute)")
+def test_memory_follows_the_non_zeros_at_scale():
+    """Issue 29's workload: 200,000 rows x 2^20 features, 30 non-zeros a row, 256 hidden units (W1: 1 GiB).
+    Peak resident memory of predicting, and of training once the CSR kernel exists, within the budget
+    of bench/sparse_memory.py: the CSR arrays, the params, per-thread work and per-sample arrays only."""
+    report = _sparse_memory_bench().measure(phases=("predict", "train"))
+    predict, train = report["results"]
+    assert predict.get("within_budget"), predict
+    if "skipped" in train:
+        pytest.skip(f"prediction within budget; training not measured: {train['skipped']}")
+    assert train.get("within_budget"), train
 
 
 # -- training ------------------------------------------------------------------------------------
