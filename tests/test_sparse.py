@@ -6,6 +6,7 @@ need the compiled CSR kernel; until it exists ``train`` refuses that with
 NotImplementedError and they skip, saying so (detected by :func:`csr_per_sample`, not
 hard-coded).
 """
+import json
 import os
 import tracemalloc
 
@@ -558,3 +559,96 @@ def test_pipeline_with_default_arguments(needs_csr_kernel):
                          MLPClassifier(hidden_layer_sizes=(32,), max_iter=10, random_state=0))
     pipe.fit(docs[:200], labels[:200])
     assert pipe.score(docs[200:], labels[200:]) > 0.95
+
+
+# -- the text benchmark and the documented example ------------------------------------------------
+
+
+def _bench_module(name):
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def debian_slice(tmp_path_factory):
+    """A stratifiable slice of the Debian packages (at most 12 of each section) as a packages.jsonl.gz file."""
+    import gzip
+    import json
+
+    text = _bench_module("text")
+    path = text.default_data_path()
+    if path is None:
+        pytest.skip("the Debian packages data set was not found; set FASTNN_DEBIAN=.../debian-packages")
+    packages = text.stratified_slice(text.load_packages(path), 12)
+    out = tmp_path_factory.mktemp("debian") / "packages.jsonl.gz"
+    with gzip.open(out, "wt", encoding="utf-8") as f:
+        f.writelines(json.dumps(p) + "\n" for p in packages)
+    return out, packages
+
+
+def test_text_benchmark_runs_on_a_slice(debian_slice, tmp_path, capsys):
+    path, packages = debian_slice
+    text = _bench_module("text")
+    text.N_FEATURES = 2**12  # every contender's first layer 64 times smaller: the script's logic, quickly
+    out = tmp_path / "text.json"
+    assert text.main(["--data", str(path), "--epochs", "2", "--sklearn-slice", "200", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["packages"] == len(packages) and report["classes"] == 58 and report["epochs"] == 2
+    assert report["train_rows"] + report["test_rows"] == len(packages) and report["n_features"] == 2**12
+    assert 10 < report["nnz_per_row"] < 60
+    for key in ("command", "date", "cpu", "load_before", "versions"):
+        assert report[key], key
+    records = {r["name"]: r for r in report["contenders"]}
+    assert list(records) == list(text.CONTENDERS)
+    refusal = csr_per_sample()
+    for name, r in records.items():
+        if "skipped" in r:
+            assert (name.startswith("fastnn") and refusal is not None) or (name.startswith("torch")
+                                                                         and "torch" not in report["versions"])
+            continue
+        assert r["epoch_seconds"] and all(s > 0 for s in r["epoch_seconds"]), name
+        assert all(0 <= a <= 1 for a in r["test_accuracy"]), name
+        if name.startswith(("fastnn", "torch")):
+            assert len(r["epoch_seconds"]) == len(r["test_accuracy"]) == 2, name
+    assert records["sklearn-mlp"]["estimated"] and "slice of 200" in records["sklearn-mlp"]["notes"][0]
+    assert records["sgd-linear"]["test_accuracy"][0] > 5 * 12 / len(packages)  # well above the largest class's share
+    table = capsys.readouterr().out
+    assert "sgd-linear" in table and "estimated from a slice" in table
+
+
+def test_text_documents():
+    text = _bench_module("text")
+    doc = text.package_text({"package": "python3-gi-cairo", "description": "Python 3 Cairo bindings",
+                             "depends": ["libc6", "python3-gi"]})
+    assert doc == "python3 gi cairo Python 3 Cairo bindings dep:libc6 dep:python3-gi"
+    tokens = text.make_vectorizer().build_analyzer()(doc)
+    assert "dep:python3-gi" in tokens and "gi cairo" in tokens and "3" not in tokens
+
+
+def test_docs_text_example_on_a_slice(needs_csr_kernel, debian_slice, capsys):
+    """docs/text.md's code, run as written on a slice of the data (its path the only change)."""
+    import pathlib
+    import re
+
+    path, packages = debian_slice
+    page = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "text.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", page, flags=re.S)
+    assert len(blocks) == 2
+    first = blocks[0].replace('path = "debian-packages/packages.jsonl.gz"', f"path = {str(path)!r}")
+    assert first != blocks[0]
+    namespace = {}
+    with pytest.warns(sklearn.exceptions.ConvergenceWarning):
+        exec(compile(first, "docs/text.md", "exec"), namespace)
+    printed = capsys.readouterr().out.splitlines()
+    accuracy = float(printed[0].split()[-1])
+    assert accuracy > 5 * 12 / len(packages)  # learned: well above the largest section's share of the slice
+    assert printed[1].strip("[]'") in {p["section"] for p in packages}
+    exec(compile(blocks[1], "docs/text.md", "exec"), namespace)
+    np.testing.assert_allclose(namespace["proba"], namespace["clf"].predict_proba(namespace["X_test"]), atol=1e-6)
+    assert len(namespace["history"]["loss"]) == 5
