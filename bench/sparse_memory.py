@@ -46,8 +46,11 @@ SLACK = 64 * MiB
 to the system, small objects, the tiny warm-up's leftovers."""
 
 PARAMS_COPIES = 3
-"""Copies of the params that training may hold at once: the caller's (``train`` never modifies
-them), the private buffer the kernel updates in place, and the params it returns."""
+"""Copies of the params that plain ``train`` (no callback, no early stopping) may hold at once:
+the caller's (``train`` never modifies them), the private buffer the kernel updates in place
+(the returned params are views of it), and the last completed epoch's, which a
+DivergenceError hands back. A callback or early stopping adds a copy of its own (a snapshot the
+caller may keep, the best epoch's params); this benchmark uses neither."""
 
 BLOCK_ROWS = 10_000
 """Rows generated at a time, so building the input adds no temporary beyond a block."""

@@ -471,7 +471,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Parameters
         ----------
         X : array-like (n_samples, n_features)
-            Any numeric array-like (ints, lists, float64, a DataFrame); converted to ``dtype``.
+            Any numeric array-like (ints, lists, float64, a DataFrame); converted to ``dtype``. A
+            scipy.sparse matrix (e.g. from a vectorizer) is taken as CSR, never densified.
         y : array-like (n_samples,)
             Class labels of any sortable kind.
 

@@ -27,6 +27,7 @@ from .progress import epoch_line
 from .schedules import lr_values
 from .sparse import check_sparse_path
 from .validation import (
+    all_finite,
     check_choice,
     check_inputs,
     check_params,
@@ -356,7 +357,7 @@ def _run_epochs(plan, opt, epoch_lrs):
     updates = 0  # updates done so far, the count a schedule in updates reads
     n = plan.X.shape[0]
     started = time.perf_counter()
-    initial_loss, _ = _evaluate(unpack(theta, sizes, offsets), plan.X[:1024], plan.T[:1024], plan.wiring)
+    initial_loss, _ = _evaluate(_named_views(theta, sizes, offsets), plan.X[:1024], plan.T[:1024], plan.wiring)
     limit = DIVERGENCE_FACTOR * max(initial_loss, 1e-3)
     distorted = _Distortions(plan)
     run_epoch = _epoch_runner(plan, opt, theta, sizes, offsets)
@@ -370,7 +371,7 @@ def _run_epochs(plan, opt, epoch_lrs):
             tally = run_epoch(X, order, lrs, updates, limit)
             seconds = time.perf_counter() - start
             updates += n if plan.batch == 1 else plan.steps_per_epoch
-            if tally.diverged or not np.isfinite(theta).all():
+            if tally.diverged or not all_finite(theta):  # in blocks: no bool temporary of theta's size
                 reason = (f"the loss became non-finite or exceeded {DIVERGENCE_FACTOR:g}x its initial value "
                           f"({initial_loss:.3g}) by sample {tally.done} of {n}" if tally.diverged
                           else "the weights became non-finite")
@@ -387,7 +388,8 @@ def _run_epochs(plan, opt, epoch_lrs):
     finally:
         distorted.close()
         getattr(run_epoch, "close", lambda: None)()
-    return unpack(theta if best is None else best.theta, sizes, offsets), history
+    # views of the private buffer, not copies: another copy of a 1 GiB W1 would be a fourth at the peak
+    return _named_views(theta if best is None else best.theta, sizes, offsets), history
 
 
 class _Best(NamedTuple):

@@ -175,12 +175,12 @@ def check_params(params):
             )
         out.append((W, b))
     for l, (W, b) in enumerate(out, 1):
-        if not (_all_finite(W) and _all_finite(b)):
+        if not (all_finite(W) and all_finite(b)):
             raise ValueError(f"params W{l}/b{l} hold NaN or infinite values; the network has diverged or is corrupt")
     return out
 
 
-def _all_finite(arr, block=1 << 20):
+def all_finite(arr, block=1 << 20):
     """Whether every entry of ``arr`` is finite, checked ``block`` entries at a time: a whole-array
     ``np.isfinite`` would add a bool temporary a quarter of a float32 W1's size (256 MiB for 2^20 x 256)."""
     flat = arr.reshape(-1)  # a view for the C-contiguous arrays params hold
