@@ -59,7 +59,7 @@ from .augment import _image_shape, _images
 from .initializers import init_params
 from .network import predict_proba as _predict_proba
 from .schedules import cosine
-from .sparse import check_sparse_inputs
+from . import sparse as _sparse
 
 __all__ = ["MLPClassifier", "MLPRegressor", "MLPCommitteeClassifier"]
 
@@ -90,7 +90,7 @@ def _check_flag(value, name):
 
 def _as_dtype(X, dtype):
     """``X`` in ``dtype``: C-contiguous, or a sparse ``X`` as fastnn's canonical CSR (never densified)."""
-    return check_sparse_inputs(X, X.shape[1], dtype) if issparse(X) else np.ascontiguousarray(X, dtype=dtype)
+    return _sparse.check_sparse_inputs(X, X.shape[1], dtype) if issparse(X) else np.ascontiguousarray(X, dtype=dtype)
 
 
 class _BaseMLP(BaseEstimator):
@@ -204,7 +204,8 @@ class _BaseMLP(BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True  # scipy.sparse X is taken as CSR, never densified
+        # scipy.sparse X is taken as CSR, never densified; per-sample training on it needs the CSR kernel
+        tags.input_tags.sparse = _sparse.PER_SAMPLE_CSR or self.batch_size != 1
         return tags
 
     # -- data --------------------------------------------------------------------------------

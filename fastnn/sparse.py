@@ -17,7 +17,21 @@ import sys
 
 import numpy as np
 
-__all__ = ["is_sparse", "check_sparse_inputs", "check_sparse_path"]
+__all__ = ["is_sparse", "check_sparse_inputs", "check_sparse_path", "SparseNotSupportedError", "PER_SAMPLE_CSR"]
+
+PER_SAMPLE_CSR = False
+"""Whether per-sample training (``batch_size=1``) takes CSR input: it needs a compiled kernel
+that walks CSR rows. While False, :func:`check_sparse_path` refuses it and the estimators do
+not claim sparse support for ``batch_size=1`` (their scikit-learn tag)."""
+
+
+class SparseNotSupportedError(NotImplementedError, TypeError):
+    """What fastnn cannot (yet) do with sparse input.
+
+    A NotImplementedError, so that callers can tell "not available in this version" from a
+    failure, and a TypeError, the type scikit-learn's conventions expect when an estimator
+    is given input of a kind it does not take.
+    """
 
 
 def is_sparse(X) -> bool:
@@ -101,14 +115,16 @@ def check_sparse_path(X, batch: int, augment) -> None:
 
     ``batch`` is the rows per step (1: per-sample SGD). Mini-batch and full-batch descent
     take CSR as it is (``X[idx]`` and ``X @ W`` never densify). Per-sample SGD needs a
-    compiled kernel that walks CSR rows; until it exists this raises NotImplementedError,
-    which callers (tests, benchmarks) may catch to tell "not available" from a failure.
+    compiled kernel that walks CSR rows; until it exists (:data:`PER_SAMPLE_CSR`) this raises
+    :class:`SparseNotSupportedError`, which callers (tests, benchmarks) catch as
+    NotImplementedError to tell "not available" from a failure.
     Distortions move the pixels of dense images, so ``augment`` with sparse ``X`` is refused.
 
     Raises
     ------
-    NotImplementedError
-        Per-sample training (``batch == 1``) on sparse ``X``.
+    SparseNotSupportedError
+        (a NotImplementedError and a TypeError) per-sample training (``batch == 1``) on
+        sparse ``X`` while :data:`PER_SAMPLE_CSR` is False.
     TypeError
         ``augment`` given with sparse ``X``.
     """
@@ -117,10 +133,10 @@ def check_sparse_path(X, batch: int, augment) -> None:
     if augment is not None:
         raise TypeError("augment distorts dense images; X is sparse: pass X.toarray() if the rows are small "
                         "images, or leave augment=None")
-    if batch == 1:
-        raise NotImplementedError("per-sample training (batch_size=1) on sparse X needs the compiled CSR kernel, "
-                                  "which this version lacks; pass batch_size=k > 1 (mini-batches take CSR as it "
-                                  "is) or, if it fits in memory, X.toarray()")
+    if batch == 1 and not PER_SAMPLE_CSR:
+        raise SparseNotSupportedError("per-sample training (batch_size=1) on sparse X needs the compiled CSR "
+                                      "kernel, which this version lacks; pass batch_size=k > 1 (mini-batches take "
+                                      "CSR as it is) or, if it fits in memory, X.toarray()")
 
 
 def _fresh_csr(sp, X, name):

@@ -9,6 +9,7 @@ hard-coded).
 import json
 import os
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
@@ -652,3 +653,33 @@ def test_docs_text_example_on_a_slice(needs_csr_kernel, debian_slice, capsys):
     exec(compile(blocks[1], "docs/text.md", "exec"), namespace)
     np.testing.assert_allclose(namespace["proba"], namespace["clf"].predict_proba(namespace["X_test"]), atol=1e-6)
     assert len(namespace["history"]["loss"]) == 5
+
+
+@pytest.mark.parametrize("check_name", ["check_estimator_sparse_tag", "check_estimator_sparse_array",
+                                        "check_estimator_sparse_matrix"])
+@pytest.mark.parametrize("batch_size", [1, 8])
+def test_scikit_learn_sparse_checks(check_name, batch_size):
+    """scikit-learn's own checks of sparse input, on estimators that claim it (mini-batches, or per-sample
+    once the CSR kernel exists) and on those that refuse it with the error scikit-learn expects."""
+    from sklearn.utils import estimator_checks
+
+    check = getattr(estimator_checks, check_name, None)
+    if check is None:
+        pytest.skip(f"this scikit-learn has no {check_name}")
+    for est in (MLPClassifier((8,), batch_size=batch_size, max_iter=5, random_state=0),
+                MLPRegressor((8,), batch_size=batch_size, max_iter=5, learning_rate_init=0.001, random_state=0)):
+        assert est.__sklearn_tags__().input_tags.sparse == (batch_size != 1 or csr_per_sample() is None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", sklearn.exceptions.ConvergenceWarning)
+            check(type(est).__name__, est)
+
+
+def test_the_refusal_is_a_not_implemented_and_a_type_error(rng):
+    from fastnn.sparse import SparseNotSupportedError
+
+    assert issubclass(SparseNotSupportedError, NotImplementedError) and issubclass(SparseNotSupportedError, TypeError)
+    if csr_per_sample() is None:
+        pytest.skip("per-sample training on CSR is available: nothing is refused")
+    X = sp.csr_matrix(random_sparse(rng, 8, 16, 0.3))
+    with pytest.raises(SparseNotSupportedError, match="sparse X"):
+        MLPClassifier((4,)).fit(X, np.arange(8) % 2)
