@@ -12,6 +12,7 @@ from numpy.typing import ArrayLike, NDArray
 from .activations import ACTIVATIONS, DERIVATIVES, HIDDEN, OUTPUTS
 from .losses import LOSSES, check_pairing, output_delta
 from .optim import sgd
+from .sparse import is_sparse
 from .typing import Array, Layers, Params
 from .validation import check_choice, check_grads, check_inputs, check_params, check_positive_float, check_targets
 
@@ -66,8 +67,8 @@ def forward(params: Params, X: ArrayLike, *, activation: str = "relu", output: s
     ----------
     params : dict
         ``W1..WL``, ``b1..bL`` as made by :func:`fastnn.init_params`.
-    X : ndarray (n_samples, n_features)
-        One sample per row, floats (scale images to [0, 1]).
+    X : ndarray or scipy.sparse matrix (n_samples, n_features)
+        One sample per row, floats (scale images to [0, 1]); sparse input is never densified.
     activation : {'relu', 'sigmoid', 'tanh', 'identity'}
         Hidden-layer activation (:data:`fastnn.activations.HIDDEN`).
     output : {'softmax', 'sigmoid', 'tanh', 'identity'}
@@ -136,7 +137,7 @@ def backward(params: Params, cache: Cache, y: ArrayLike, *, activation: str = "r
     acts = cache.activations
     if len(acts) != len(layers) + 1 or any(a.shape[1] != W.shape[0] for a, (W, _) in zip(acts, layers)):
         raise ValueError("cache does not belong to this params dict; call forward with the same params first")
-    T = check_targets(y, len(acts[0]), layers[-1][0].shape[1], acts[-1].dtype)
+    T = check_targets(y, acts[0].shape[0], layers[-1][0].shape[1], acts[-1].dtype)
     return backward_layers(layers, acts, T, cache.activation, cache.output, loss)
 
 
@@ -197,6 +198,10 @@ def _output_chunks(params: Params, X: ArrayLike, activation: str,
     check_choice(output, OUTPUTS, "output")
     layers = check_params(params)
     n_features, dtype = layers[0][0].shape[0], layers[0][0].dtype
+    if is_sparse(X):  # checked and made canonical CSR once; its rows sliced into chunks as for a large array
+        X = check_inputs(X, n_features, dtype, w1_shape=layers[0][0].shape)
+        return X.shape[0], ((s, forward_layers(layers, X[s : s + PREDICT_CHUNK], activation, output)[-1])
+                            for s in range(0, X.shape[0], PREDICT_CHUNK))
     if not isinstance(X, np.ndarray) or X.ndim != 2 or len(X) <= PREDICT_CHUNK or X.shape[1] != n_features:
         inputs = check_inputs(X, n_features, dtype, w1_shape=layers[0][0].shape)
         return inputs.shape[0], iter([(0, forward_layers(layers, inputs, activation, output)[-1])])

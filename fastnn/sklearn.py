@@ -51,6 +51,7 @@ try:  # the one place that says how to get scikit-learn, instead of a bare Modul
 except ImportError as _e:
     raise ImportError("fastnn.sklearn needs scikit-learn: python -m pip install -e '.[sklearn]' in the fastnn "
                       "source folder (or pip install scikit-learn)") from _e
+from scipy.sparse import issparse
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
@@ -64,6 +65,7 @@ from .augment import _image_shape, _images
 from .initializers import init_params
 from .network import predict_proba as _predict_proba
 from .schedules import cosine
+from . import sparse as _sparse
 
 __all__ = ["MLPClassifier", "MLPRegressor", "MLPCommitteeClassifier"]
 
@@ -90,6 +92,11 @@ def _check_flag(value, name):
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {value!r}")
     return bool(value)
+
+
+def _as_dtype(X, dtype):
+    """``X`` in ``dtype``: C-contiguous, or a sparse ``X`` as fastnn's canonical CSR (never densified)."""
+    return _sparse.check_sparse_inputs(X, X.shape[1], dtype) if issparse(X) else np.ascontiguousarray(X, dtype=dtype)
 
 
 class _BaseMLP(BaseEstimator):
@@ -201,19 +208,25 @@ class _BaseMLP(BaseEstimator):
         sequence = np.random.SeedSequence([base, getattr(self, "n_iter_", 0), purpose])
         return [int(s) for s in sequence.generate_state(k)]
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # scipy.sparse X is taken as CSR, never densified
+        return tags
+
     # -- data --------------------------------------------------------------------------------
 
     def _dt(self):
         return np.dtype(self.dtype)
 
     def _validate_X(self, X, reset):
-        X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32])
-        return np.ascontiguousarray(X, dtype=self._dt())
+        X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32], accept_sparse=("csr", "csc", "coo"))
+        return _as_dtype(X, self._dt())
 
     def _validate_Xy(self, X, y, reset):
         X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32], multi_output=True,
+                             accept_sparse=("csr", "csc", "coo"),
                              y_numeric=self._loss == "mse")
-        return np.ascontiguousarray(X, dtype=self._dt()), y
+        return _as_dtype(X, self._dt()), y
 
     # -- training ----------------------------------------------------------------------------
 
@@ -245,16 +258,16 @@ class _BaseMLP(BaseEstimator):
                                                 stratify=strat)
             except ValueError as e:
                 raise ValueError(f"early_stopping: cannot hold out validation_fraction={self.validation_fraction} "
-                                 f"of {len(X)} samples: {e}") from None
+                                 f"of {X.shape[0]} samples: {e}") from None
         first = getattr(self, "n_iter_", 0)
         trained, histories = _committee.train_committee(
             members, X, T, seeds=self._seeds(len(members), 1), n_jobs=self._jobs(), client=self._client(),
             member_options=[{"callback": self._member_callback(Xv, Tv, epochs)} for _ in members],
-            epochs=epochs, lr=self._lr(first), batch_size=self._batch(len(X)),
+            epochs=epochs, lr=self._lr(first), batch_size=self._batch(X.shape[0]),
             validation_data=None if Xv is None else (Xv, Tv), early_stopping=Xv is not None,
             patience=int(self.n_iter_no_change), min_delta=float(self.tol), **options)
         self._set_members(trained)
-        self._record(histories, len(X), warn=not incremental and Xv is None and epochs > 1)
+        self._record(histories, X.shape[0], warn=not incremental and Xv is None and epochs > 1)
         return self
 
     def _jobs(self):
@@ -479,7 +492,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Parameters
         ----------
         X : array-like (n_samples, n_features)
-            Any numeric array-like (ints, lists, float64, a DataFrame); converted to ``dtype``.
+            Any numeric array-like (ints, lists, float64, a DataFrame); converted to ``dtype``. A
+            scipy.sparse matrix (e.g. from a vectorizer) is taken as CSR, never densified.
         y : array-like (n_samples,)
             Class labels of any sortable kind.
 

@@ -28,7 +28,9 @@ from .packing import KernelOptions, Packed, pack, unpack
 from .per_sample import PerSampleEngine, choose_path, kernel_options
 from .progress import epoch_line
 from .schedules import lr_values
+from .sparse import check_sparse_path
 from .validation import (
+    all_finite,
     check_choice,
     check_epoch_schedule,
     check_flag,
@@ -119,8 +121,9 @@ def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shu
     ----------
     params : dict
         Initial params (from :func:`fastnn.init_params`); never modified.
-    X : ndarray (n_samples, n_features)
-        Float inputs; scale images to [0, 1] first (``X.astype(np.float32) / 255``).
+    X : ndarray or scipy.sparse matrix (n_samples, n_features)
+        Float inputs; scale images to [0, 1] first (``X.astype(np.float32) / 255``). Sparse
+        input is made canonical CSR once and never densified (:mod:`fastnn.sparse`).
     y : ndarray
         Integer labels (n_samples,) or targets (n_samples, n_outputs).
     epochs : int
@@ -298,6 +301,7 @@ def _prepare(params, X, y, *, epochs, lr, optimizer, batch_size, shuffle, seed, 
         aug_seed = int(rng.integers(2**63))
     n = X.shape[0]
     batch = 1 if batch_size == 1 else (n if batch_size is None else min(batch_size, n))
+    check_sparse_path(X, augment)
     steps_per_epoch = -(-n // batch)
     opt = _make_optimizer(optimizer, lr, schedule_unit, steps_per_epoch)
     epoch_lrs = partial(_epoch_lrs, opt, lr, schedule_unit)
@@ -415,7 +419,7 @@ def _run_epochs(plan):
             tally = engine.epoch(X, order, lrs, updates, limit)
             seconds = time.perf_counter() - start
             updates += n if plan.batch == 1 else plan.steps_per_epoch
-            if tally.diverged or not np.isfinite(theta).all():
+            if tally.diverged or not all_finite(theta):  # in blocks: no bool temporary of theta's size
                 reason = (f"the loss became non-finite or exceeded {DIVERGENCE_FACTOR:g}x its initial value "
                           f"({initial_loss:.3g}) by sample {tally.done} of {n}" if tally.diverged
                           else "the weights became non-finite")
@@ -435,7 +439,8 @@ def _run_epochs(plan):
     finally:
         distorted.close()
         engine.close()
-    return unpack(theta if best is None else best.theta, net.sizes, net.offsets), history
+    # views of the private buffer, not copies: another copy of a large W1 would raise the peak memory
+    return named_views(net if best is None else net._replace(theta=best.theta)), history
 
 
 def _engine(plan, net):

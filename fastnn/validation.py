@@ -11,6 +11,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .sparse import check_sparse_inputs, is_sparse
+
 FLOAT_DTYPES = ("float32", "float64")
 
 
@@ -173,9 +175,16 @@ def check_params(params):
             )
         out.append((W, b))
     for l, (W, b) in enumerate(out, 1):
-        if not (np.isfinite(W).all() and np.isfinite(b).all()):
+        if not (all_finite(W) and all_finite(b)):
             raise ValueError(f"params W{l}/b{l} hold NaN or infinite values; the network has diverged or is corrupt")
     return out
+
+
+def all_finite(arr, block=1 << 20):
+    """Whether every entry of ``arr`` is finite, checked ``block`` entries at a time: a whole-array
+    ``np.isfinite`` would add a bool temporary a quarter of a float32 W1's size (256 MiB for 2^20 x 256)."""
+    flat = arr.reshape(-1)  # a view for the C-contiguous arrays params hold
+    return all(np.isfinite(flat[i : i + block]).all() for i in range(0, flat.size, block))
 
 
 def check_float_arrays(arrays, what):
@@ -254,12 +263,18 @@ def check_inputs(X, n_features, dtype, name="X", first_row=0, w1_shape=None):
     ``first_row`` is the index of ``X``'s first row in the caller's array (for a chunk of it),
     so that messages give the caller's row numbers. ``w1_shape``, when given, is named in
     the message about a wrong number of columns.
+
+    A scipy.sparse ``X`` (any format, matrix or array) is returned as a canonical
+    ``scipy.sparse.csr_matrix`` instead, never densified (:func:`fastnn.sparse.check_sparse_inputs`).
     """
+    if is_sparse(X):
+        return check_sparse_inputs(X, n_features, dtype, name=name, first_row=first_row, w1_shape=w1_shape)
     if not isinstance(X, np.ndarray):
         if isinstance(X, (list, tuple)):
             X = np.asarray(X)
         else:
-            raise TypeError(f"{name} must be a NumPy array, got {type(X).__name__}")
+            raise TypeError(f"{name} must be a NumPy array, got {type(X).__name__} (a scipy.sparse matrix is "
+                            "taken too)")
     check_rows(X, name, "n_samples, n_features")
     if X.shape[1] != n_features:
         w1 = f"has shape {tuple(w1_shape)}" if w1_shape is not None else f"has {n_features} rows"
