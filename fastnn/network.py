@@ -101,9 +101,11 @@ def backward(params, cache, y, *, activation="relu", loss="cross_entropy"):
     return _gradients(layers, acts, T, cache.activation, cache.output, loss)
 
 
-def _gradients(layers, acts, T, activation, output, loss, masks=None):
+def _gradients(layers, acts, T, activation, output, loss, masks=None, row_weights=None):
     grads = {}
     delta = output_delta(acts[-1], T, output, loss)
+    if row_weights is not None:  # each row's share of the mean: backpropagation is linear in delta
+        delta = delta * row_weights[:, None]
     for l in range(len(layers), 0, -1):
         H_prev = acts[l - 1]
         mask = masks[l - 2] if masks is not None and l > 1 else None

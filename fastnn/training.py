@@ -17,6 +17,7 @@ import numba
 import numpy as np
 
 from .activations import HIDDEN, OUTPUTS
+from .diagnostics import check_sample_weight, warn_collapse, warn_input_scale
 from .kernels import sgd as sgd_kernels
 from .losses import LOSS_FUNCTIONS, LOSSES, check_pairing, cross_entropy_from_logits
 from .network import _forward_layers, _gradients, predict_proba
@@ -82,7 +83,8 @@ class TrainingInterrupted(KeyboardInterrupt):
 def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shuffle=True, seed=None,
           activation="relu", output="softmax", loss="cross_entropy", schedule_unit="epoch",
           validation_data=None, validation_fraction=None, early_stopping=False, patience=5, min_delta=0.0,
-          l2=0.0, dropout=0.0, augment=None, n_threads=1, verbose=False, callback=None, progress=None):
+          l2=0.0, dropout=0.0, augment=None, n_threads=1, verbose=False, callback=None, progress=None,
+          sample_weight=None):
     """Train a network by gradient descent and return new params with a history.
 
     Parameters
@@ -156,6 +158,10 @@ def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shu
         ``callback(epoch, params, history)`` after every epoch; returning ``False`` stops.
     progress : callable, optional
         ``progress(done, total)`` during each epoch, every few thousand samples.
+    sample_weight : array-like (n_samples,), optional
+        Non-negative weight of each sample's loss. Per-sample SGD scales that sample's step
+        by its weight; mini-batches take the weighted mean gradient (``sum w_i g_i / sum w_i``
+        over the batch, as scikit-learn's MLPs do). The reported losses stay unweighted.
 
     Returns
     -------
@@ -182,15 +188,19 @@ def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shu
                     activation=activation, output=output, loss=loss, schedule_unit=schedule_unit,
                     validation_data=validation_data, validation_fraction=validation_fraction,
                     early_stopping=early_stopping, patience=patience, min_delta=min_delta, l2=l2, dropout=dropout,
-                    augment=augment, n_threads=n_threads, verbose=verbose, callback=callback, progress=progress)
+                    augment=augment, n_threads=n_threads, verbose=verbose, callback=callback, progress=progress,
+                    sample_weight=sample_weight)
     opt = _make_optimizer(optimizer, lr, schedule_unit, plan.steps_per_epoch)
     if plan.batch == 1:  # the compiled per-sample paths know the built-in rules only
         code, _ = kernel_rule(opt)
         if code != sgd_kernels.SGD and n_threads > 1:
             raise ValueError(f"n_threads > 1 runs plain per-sample SGD; optimizer {opt.name!r} updates every weight "
                              "at every sample: use n_threads=1, or a batch_size")
-    _epoch_lrs(opt, lr, schedule_unit, 0, 0, 1)  # refuse a bad rate before any work
-    return _run_epochs(plan, opt, lambda epoch, first, n: _epoch_lrs(opt, lr, schedule_unit, epoch, first, n))
+    first_lr = float(_epoch_lrs(opt, lr, schedule_unit, 0, 0, 1)[0])  # refuse a bad rate before any work
+    warn_input_scale(plan.X, first_lr, opt.name)  # fastnn.diagnostics: say so, never rescale silently
+    trained, history = _run_epochs(plan, opt, lambda epoch, first, n: _epoch_lrs(opt, lr, schedule_unit, epoch, first, n))
+    warn_collapse(trained, plan.X, first_lr, activation=activation, output=output, rule=opt.name)
+    return trained, history
 
 
 class _Plan(NamedTuple):
@@ -214,11 +224,12 @@ class _Plan(NamedTuple):
     verbose: bool
     callback: object
     progress: object
+    weights: np.ndarray = None  # sample_weight of the training rows (float64), or None
 
 
 def _prepare(params, X, y, *, epochs, lr, batch_size, shuffle, seed, activation, output, loss, schedule_unit,
              validation_data, validation_fraction, early_stopping, patience, min_delta, l2, dropout, augment,
-             n_threads, verbose, callback, progress):
+             n_threads, verbose, callback, progress, sample_weight=None):
     """Check every argument of :func:`train` and return the :class:`_Plan`; no work before this passes."""
     check_choice(activation, HIDDEN, "activation")
     check_choice(output, OUTPUTS, "output")
@@ -229,6 +240,7 @@ def _prepare(params, X, y, *, epochs, lr, batch_size, shuffle, seed, activation,
     dtype = layers[0][0].dtype
     n_features, n_outputs = layers[0][0].shape[0], layers[-1][0].shape[1]
     X, T = _check_data(X, y, n_features, n_outputs, dtype)
+    weights = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
     epochs = check_positive_int(epochs, "epochs")
     if batch_size is not None:
         batch_size = check_positive_int(batch_size, "batch_size")
@@ -251,8 +263,8 @@ def _prepare(params, X, y, *, epochs, lr, batch_size, shuffle, seed, activation,
         raise TypeError(f"augment must be a fastnn.augment.Distortion, got {type(augment).__name__}")
     rng = np.random.default_rng(seed)
     drop_seed = int(rng.integers(2**63))
-    X, T, validation = _split_validation(X, T, validation_data, validation_fraction, early_stopping, rng,
-                                         n_features, n_outputs, dtype)
+    X, T, validation, weights = _split_validation(X, T, validation_data, validation_fraction, early_stopping, rng,
+                                                  n_features, n_outputs, dtype, weights)
     aug_seed = 0
     if augment is not None:
         if int(np.prod(augment.image_shape)) != n_features:
@@ -264,7 +276,7 @@ def _prepare(params, X, y, *, epochs, lr, batch_size, shuffle, seed, activation,
                          sgd_kernels.SGD, np.zeros(0))
     return _Plan(layers, X, T, validation, epochs, batch, -(-n // batch), shuffle, rng, (activation, output, loss),
                  opts, augment, aug_seed, (patience, min_delta) if early_stopping else None, n_threads, verbose,
-                 callback, progress)
+                 callback, progress, weights)
 
 
 def _check_data(X, y, n_features, n_outputs, dtype, name=""):
@@ -289,16 +301,18 @@ def _check_dropout(dropout, n_hidden):
     return np.concatenate([1.0 - rates, [1.0]])
 
 
-def _split_validation(X, T, validation_data, validation_fraction, early_stopping, rng, n_features, n_outputs, dtype):
-    """``(X, T, (X_val, T_val) or None)``: the given validation data, or a seeded split of ``X``."""
+def _split_validation(X, T, validation_data, validation_fraction, early_stopping, rng, n_features, n_outputs, dtype,
+                      weights=None):
+    """``(X, T, (X_val, T_val) or None, weights)``: the given validation data, or a seeded split of ``X``
+    (and of the sample weights, when given)."""
     if validation_data is not None:
         if validation_fraction is not None:
             raise ValueError("give validation_data or validation_fraction, not both")
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise TypeError("validation_data must be a pair (X_val, y_val)")
-        return X, T, _check_data(*validation_data, n_features, n_outputs, dtype, name="_val")
+        return X, T, _check_data(*validation_data, n_features, n_outputs, dtype, name="_val"), weights
     if validation_fraction is None and not early_stopping:
-        return X, T, None
+        return X, T, None, weights
     fraction = 0.1 if validation_fraction is None else validation_fraction
     if not isinstance(fraction, float) or not 0 < fraction < 1:
         raise ValueError(f"validation_fraction must be a float in (0, 1), got {fraction!r}")
@@ -306,7 +320,8 @@ def _split_validation(X, T, validation_data, validation_fraction, early_stopping
     if n_val < 1 or n_val >= len(X):
         raise ValueError(f"validation_fraction={fraction} leaves {n_val} of {len(X)} samples for validation")
     split = rng.permutation(len(X))
-    return X[split[n_val:]], T[split[n_val:]], (X[split[:n_val]], T[split[:n_val]])
+    kept = None if weights is None else weights[split[n_val:]]
+    return X[split[n_val:]], T[split[n_val:]], (X[split[:n_val]], T[split[:n_val]]), kept
 
 
 def _make_optimizer(optimizer, lr, schedule_unit, steps_per_epoch):
@@ -363,6 +378,8 @@ def _run_epochs(plan, opt, epoch_lrs):
             X = distorted.epoch(epoch)
             lrs = epoch_lrs(epoch, updates, n if plan.batch == 1 else plan.steps_per_epoch)
             order = plan.rng.permutation(n) if plan.shuffle else np.arange(n)
+            if plan.weights is not None and plan.batch == 1:  # each sample's step times its weight
+                lrs = lrs * plan.weights[order]
             start = time.perf_counter()
             tally = run_epoch(X, order, lrs, updates, limit)
             seconds = time.perf_counter() - start
@@ -502,6 +519,12 @@ def _batch_epoch(theta, sizes, offsets, X, T, order, plan, opt, state, limit):
     for start in range(0, n, bs):
         idx = order[start : start + bs] if bs < n else order
         Xb, Tb = X[idx], T[idx]
+        rows = None  # sample weights as multipliers of the mean gradient: n_b * w_i / sum(w)
+        if plan.weights is not None:
+            w = plan.weights[idx]
+            if not w.sum() > 0:  # a batch of weight 0 contributes nothing
+                continue
+            rows = (w * (len(idx) / w.sum())).astype(theta.dtype)
         masks = None
         if dropping:
             masks = [((plan.rng.random((len(idx), W.shape[1])) < keep[l]) / keep[l]).astype(theta.dtype)
@@ -516,7 +539,7 @@ def _batch_epoch(theta, sizes, offsets, X, T, order, plan, opt, state, limit):
             return EpochTally(loss_sum, correct, start, True), state
         loss_sum += batch_loss * len(idx)
         correct += np.sum(np.argmax(acts[-1], axis=1) == np.argmax(Tb, axis=1))
-        grads = _gradients(views, acts, Tb, activation, output, loss, masks)
+        grads = _gradients(views, acts, Tb, activation, output, loss, masks, rows)
         if l2 > 0:
             for l, (W, _) in enumerate(views, 1):
                 grads[f"W{l}"] += l2 * W
