@@ -144,14 +144,12 @@ def _visits(X, T, weights):
     return X, T, None if np.all(steps == 1.0) else steps
 
 
-def _row_keys(X, T, weights):
-    """A 64-bit key per row, a function of the row's bytes (inputs, target, weight) only: two sums of
+def _row_keys(X, T):
+    """A 64-bit key per row, a function of the row's bytes (inputs and target) only: two sums of
     its 32-bit words times fixed odd multipliers, each modulo 2^32. Equal rows get equal keys;
     distinct rows collide with probability about 2^-64 (then their given order decides)."""
     n = X.shape[0]
     parts = [np.ascontiguousarray(T).reshape(n, -1)]
-    if weights is not None:
-        parts.append(np.asarray(weights, dtype=np.float64).reshape(n, 1))
     rng = np.random.default_rng(0x5EED)
 
     def words_of(A):  # (rows, k) uint32 view of a 2-D array's bytes, zero-padded to whole words
@@ -181,9 +179,11 @@ def _canonical_order(X, T, weights):
     """``(X, T, weights)`` with the rows in an order fixed by their contents (:func:`_row_keys`), so that
     training depends on the set of samples, not on the order they came in: that order carries no
     meaning when the samples are shuffled every epoch anyway, and sample_weight=k is then exactly k
-    copies of a sample wherever the copies stood. Equal rows are interchangeable."""
+    copies of a sample wherever the copies stood. Rows equal in inputs and target are ordered by their
+    weight (so uniform weights keep the unweighted order); rows equal in all three are interchangeable."""
     with np.errstate(over="ignore"):
-        order = np.argsort(_row_keys(X, T, weights), kind="stable")
+        keys = _row_keys(X, T)
+    order = np.argsort(keys, kind="stable") if weights is None else np.lexsort((weights, keys))
     if np.all(order[1:] > order[:-1]):
         return X, T, weights
     return X[order], T[order], None if weights is None else weights[order]
