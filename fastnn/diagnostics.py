@@ -49,8 +49,17 @@ def _largest_feature(X):
     return j, float(col_max[j])
 
 
+FEATURES_ABOVE = 10.0
+"""When the steps are too large for the inputs, the features are blamed if one of them exceeds this
+in absolute value (far from order 1), and the learning rate otherwise."""
+
+
 def input_scale_problem(X, lr, rule="sgd"):
     """A sentence describing why ``X`` is too large for steps of ``lr``, or None when it is not.
+
+    The sentence starts with ``"features range up to"`` when the features are far from order 1
+    (the fix: standardise them), and with ``"steps of lr="`` when they are not (the fix: a smaller
+    learning rate).
 
     Parameters
     ----------
@@ -73,8 +82,11 @@ def input_scale_problem(X, lr, rule="sgd"):
     if not step > STEP_SCALE_LIMIT:
         return None
     j, big = _largest_feature(X)
-    return (f"features range up to {big:,.4g} (column {j}; mean squared row norm {np.mean(sq):,.4g}), far outside "
-            f"the scale that per-sample steps of lr={lr:g} assume (inputs of order 1)")
+    if big > FEATURES_ABOVE:
+        return (f"features range up to {big:,.4g} (column {j}; mean squared row norm {np.mean(sq):,.4g}), far "
+                f"outside the scale that per-sample steps of lr={lr:g} assume (inputs of order 1)")
+    return (f"steps of lr={lr:g} are far too large for these inputs: lr times their mean squared row norm is "
+            f"{step:,.4g} (per-sample SGD is stable below about 2; try lr={1 / np.mean(sq):.2g} or smaller)")
 
 
 def collapse_problem(params, X, *, activation="relu", output="softmax"):
@@ -117,9 +129,10 @@ def warn_input_scale(X, lr, rule="sgd", *, stacklevel=3):
     """Warn (:class:`InputScaleWarning`) when :func:`input_scale_problem` finds one; returns the sentence or None."""
     problem = input_scale_problem(X, lr, rule)
     if problem is not None:
-        warnings.warn(f"{problem}: training is likely to diverge or collapse. Standardise the features "
-                      f"(e.g. sklearn.preprocessing.StandardScaler), or use the fastnn.sklearn estimators, which do",
-                      InputScaleWarning, stacklevel=stacklevel)
+        fix = (". Standardise the features (e.g. sklearn.preprocessing.StandardScaler), or use the fastnn.sklearn "
+               "estimators, which do" if problem.startswith("features") else "")
+        warnings.warn(f"{problem}: training is likely to diverge or collapse{fix}", InputScaleWarning,
+                      stacklevel=stacklevel)
     return problem
 
 
@@ -129,9 +142,12 @@ def warn_collapse(params, X, lr, *, activation="relu", output="softmax", rule="s
     if problem is None:
         return None
     scale = input_scale_problem(X, lr, rule)
-    cause = (f"the likely cause: {scale}; standardise the features, or use the fastnn.sklearn estimators, which do"
-             if scale else f"try a smaller learning rate than lr={lr:g} (e.g. {lr / 10:g}), or check that the "
-             f"features are of order 1")
+    if scale is not None and scale.startswith("features"):
+        cause = f"the likely cause: {scale}; standardise the features, or use the fastnn.sklearn estimators, which do"
+    elif scale is not None:
+        cause = f"the likely cause: {scale}"
+    else:
+        cause = f"try a smaller learning rate than lr={lr:g} (e.g. {lr / 10:g}), or check that the features are of order 1"
     warnings.warn(f"training collapsed: {problem}; {cause}", CollapseWarning, stacklevel=stacklevel)
     return problem
 

@@ -422,9 +422,11 @@ class _BaseMLP(BaseEstimator):
                 continue
             who = f"member {i} of the committee" if len(members) > 1 else "the network"
             scale = input_scale_problem(X, float(self.learning_rate_init), self.solver)
-            cause = (f"{scale}; use input_scaling='auto' (the default), or standardise X" if scale else
-                     f"try a smaller learning_rate_init than {self.learning_rate_init:g} (e.g. "
-                     f"{float(self.learning_rate_init) / 10:g})")
+            if scale is not None and scale.startswith("features"):
+                cause = f"{scale}; use input_scaling='auto' (the default), or standardise X"
+            else:
+                cause = (f"try a smaller learning_rate_init than {self.learning_rate_init:g} (e.g. "
+                         f"{float(self.learning_rate_init) / 10:g})")
             warnings.warn(f"training collapsed: in {who}, {problem}; {cause}", FitCollapsedWarning, stacklevel=4)
             return
 

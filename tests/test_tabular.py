@@ -263,3 +263,18 @@ def test_fractional_weights_scale_the_step():
         slow = MLPClassifier(learning_rate_init=0.005, **kw).fit(X, y)
     for k in half.params_:
         np.testing.assert_array_equal(half.params_[k], slow.params_[k])
+
+
+def test_order_one_inputs_with_a_huge_step_blame_the_learning_rate_not_the_features():
+    X = np.random.default_rng(0).random((200, 8)).astype(np.float32)
+    y = (X[:, 0] > 0.5).astype(int)
+    params = fastnn.init_params([8, 4, 2], seed=0)
+    with pytest.warns(InputScaleWarning, match=r"steps of lr=1000 are far too large.*try lr=") as record:
+        try:
+            fastnn.train(params, X, y, lr=1e3, seed=0)
+        except fastnn.DivergenceError:
+            pass
+    assert not any("Standardise" in str(w.message) for w in record)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InputScaleWarning)
+        fastnn.train(params, X, y, lr=0.01, seed=0)
