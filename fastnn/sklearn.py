@@ -17,8 +17,15 @@ else is computed from those: ``coefs_`` and ``intercepts_`` are the arrays of ``
 The params work with the functional API directly::
 
     clf = MLPClassifier(hidden_layer_sizes=(128,)).fit(X, y)
-    fastnn.predict_proba(clf.params_, X)          # == clf.predict_proba(X)
+    fastnn.predict_proba(clf.params_, X)          # == clf.predict_proba(X), to float32 rounding
     fastnn.train(clf.params_, X, clf.classes_.searchsorted(y), epochs=2)
+
+With every argument at its default they train on tables of any scale (issue 28): ``fit``
+scales the inputs from the training data (``input_scaling='auto'``: standardised, or for
+mostly-zero inputs such as images and bags of words divided by each column's largest
+absolute value, never centred) and folds that scaling into the first layer (``W1 / s``,
+``b1 - (m / s) @ W1``), so ``params_`` takes raw ``X``. ``bench/tabular.py`` compares them
+with scikit-learn's MLPs and linear models on scikit-learn's bundled tables.
 
 Differences from scikit-learn's MLP estimators, by design:
 
@@ -27,6 +34,17 @@ Differences from scikit-learn's MLP estimators, by design:
   afresh at every ``fit``/``partial_fit`` call (``fastnn.train`` does not carry it over).
 - ``alpha`` is fastnn's weight decay per update, ``W <- (1 - lr*alpha) W - lr*grad``,
   which equals scikit-learn's L2 penalty for ``batch_size=1``; biases are not decayed.
+  ``alpha='auto'`` (the regressor's default) is ``30 / n_samples`` (see ``AUTO_DECAY``).
+- The regressor's ``learning_rate_init`` defaults to 0.001 (the classifier's to 0.01): a
+  squared error's per-sample gradient is unbounded, and 0.01 diverged on small tables.
+- ``fit`` trains on the rows in an order fixed by their contents (with ``shuffle=True``),
+  so the fitted model depends on the set of samples, not on the order they came in.
+- ``sample_weight``: a sample of weight ``w`` is visited ``ceil(w)`` times an epoch, each
+  step scaled by ``w / ceil(w)``: weight 0 removes it, an integer weight ``k`` is exactly
+  ``k`` copies of it, and no step is larger than an unweighted one. An epoch's time grows
+  with the sum of the weights rounded up.
+- Predictions are computed in float64 from the (float32) params, so a row's output does
+  not depend on the other rows of the call.
 - ``learning_rate``: ``"constant"``, ``"invscaling"`` (``lr0 / (epoch + 1) ** power_t``, by
   epoch), ``"cosine"`` (from ``lr0`` to 0 over ``max_iter`` epochs) or a callable of the
   0-based epoch.
@@ -39,7 +57,9 @@ Differences from scikit-learn's MLP estimators, by design:
 - Multi-label and multi-output *classification* targets are refused with a ValueError
   (wrap the classifier in ``sklearn.multioutput.MultiOutputClassifier``); the regressor
   supports multi-output targets.
-- A diverging run raises :class:`fastnn.DivergenceError`.
+- A diverging run raises :class:`fastnn.DivergenceError` naming a smaller
+  ``learning_rate_init``; a run that ends with every hidden unit inactive, or with the same
+  output for every input, warns :class:`FitCollapsedWarning` (a ``ConvergenceWarning``).
 """
 import numbers
 import warnings
@@ -564,14 +584,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Hidden activation (``'sigmoid'`` is accepted for ``'logistic'``).
     solver : {'sgd', 'momentum', 'nesterov', 'adam', 'rmsprop', 'adagrad'}, default 'sgd'
         Only plain ``'sgd'`` with ``batch_size=1`` runs fastnn's sparse per-sample kernel at full speed.
-    alpha : float, default 0.0
-        Weight decay per update (equals scikit-learn's L2 penalty at ``batch_size=1``).
+    alpha : float or 'auto', default 0.0 (regressor: 'auto')
+        Weight decay per update (equals scikit-learn's L2 penalty at ``batch_size=1``); ``'auto'``:
+        ``AUTO_DECAY / n_samples`` (30 / n_samples), the same shrinkage per epoch for any data size.
     batch_size : int, 'auto' or None, default 1
         1: per-sample SGD (the compiled path); k: mini-batches; 'auto': ``min(200, n)``; None: full batch.
     learning_rate : {'constant', 'invscaling', 'cosine'} or callable, default 'constant'
         The rate per epoch: constant, ``learning_rate_init / (epoch + 1) ** power_t``, a half cosine
         from ``learning_rate_init`` to 0 over ``max_iter`` epochs, or ``f(epoch)``.
-    learning_rate_init : float, default 0.01
+    learning_rate_init : float, default 0.01 (regressor: 0.001)
     power_t : float, default 0.5
     max_iter : int, default 200
         Epochs (``partial_fit`` runs one per call).
@@ -607,6 +628,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         The params' and the training data's dtype.
     init : {'he', 'xavier', 'normal', 'uniform'}, default 'he'
         Weight initialisation (:func:`fastnn.init_params`).
+    input_scaling : {'auto', 'standard', 'maxabs', 'none'}, default 'auto'
+        How ``fit`` scales the inputs before training (fixed by the first fit, folded into
+        ``params_``): ``'standard'`` subtracts each column's mean and divides by its standard
+        deviation; ``'maxabs'`` divides by its largest absolute value (zeros stay zeros);
+        ``'auto'`` is ``'maxabs'`` for inputs with at most half their entries non-zero (images,
+        bags of words) and ``'standard'`` otherwise, and leaves images alone with ``augment``
+        or test-time shifts, which move their pixels.
 
     Attributes
     ----------
@@ -630,6 +658,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Training samples processed.
     coefs_, intercepts_ : list of ndarray
         The weight matrices and bias vectors of ``params_`` (views of the same arrays).
+    x_mean_, x_scale_ : ndarray (n_features,)
+        The input scaling fixed by the first fit (training ran on ``(X - x_mean_) / x_scale_``).
     """
 
     _output, _loss = "softmax", "cross_entropy"
