@@ -114,9 +114,11 @@ def _input_scaling(X, kind, weights=None):
         big = abs(X).max(axis=0)
         big = np.asarray(big.todense()).ravel() if sp.issparse(big) else np.asarray(big, dtype=np.float64)
         return np.zeros(n_features), np.where(big > 0, big, 1.0)
-    X64 = X.astype(np.float64)
-    mean = X64.mean(axis=0)
-    std = X64.std(axis=0)
+    mean = np.mean(X, axis=0, dtype=np.float64)
+    sq = np.zeros(n_features)
+    for a in range(0, X.shape[0], 4096):  # in blocks: no float64 copy of the whole of X
+        sq += np.sum((X[a:a + 4096] - mean) ** 2, axis=0)
+    std = np.sqrt(sq / X.shape[0])
     return mean, np.where(std > 1e-12 * np.maximum(np.abs(mean), 1.0), std, 1.0)
 
 
@@ -370,6 +372,7 @@ class _BaseMLP(BaseEstimator):
         weights = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
         if self._test_views():  # images that the test-time shifts can move, checked before training
             _images(X, self.image_shape, "X")
+        given = X
         X, y, weights = _visits(X, y, weights)
         if self.shuffle and not incremental:  # fit: a function of the set of samples (partial_fit: kept cheap)
             X, y, weights = _canonical_order(X, y, weights)
@@ -383,7 +386,7 @@ class _BaseMLP(BaseEstimator):
                                                 dtype=self._dt().name)
         else:
             members = self._get_members()
-        X, T = self._scaled_inputs(X), self._targets(y)
+        X, T = self._scaled_inputs(X, owned=X is not given), self._targets(y)
         epochs = 1 if incremental else int(self.max_iter)
         Xv = Tv = None
         if self._early_stopping() and not incremental:
@@ -456,13 +459,18 @@ class _BaseMLP(BaseEstimator):
         kind = "none" if self.augment is not None or self._test_views() else self.input_scaling
         self.x_mean_, self.x_scale_ = _input_scaling(X, kind)
 
-    def _scaled_inputs(self, X):
-        """``(X - x_mean_) / x_scale_`` in the estimator's dtype (sparse input stays sparse)."""
+    def _scaled_inputs(self, X, owned=False):
+        """``(X - x_mean_) / x_scale_`` in the estimator's dtype (sparse input stays sparse), computed as
+        ``X * (1 / s) - m / s`` in X's dtype, in place when ``owned`` (X is fit's own copy)."""
         if sp.issparse(X):
             return sp.csr_matrix(X.multiply(1.0 / self.x_scale_[None, :]), dtype=self._dt())
         if not self.x_mean_.any() and np.all(self.x_scale_ == 1.0):
             return X
-        return np.ascontiguousarray((X - self.x_mean_) / self.x_scale_, dtype=self._dt())
+        out = X if owned and X.dtype == self._dt() and X.flags.c_contiguous else np.empty(X.shape, self._dt())
+        np.multiply(X, (1.0 / self.x_scale_).astype(self._dt()), out=out)
+        if self.x_mean_.any():
+            out -= (self.x_mean_ / self.x_scale_).astype(self._dt())
+        return out
 
     def _targets(self, y):
         return y
