@@ -111,8 +111,10 @@ def _input_scaling(X, kind, weights=None):
     if kind == "none":
         return np.zeros(n_features), np.ones(n_features)
     if kind == "maxabs":
-        big = abs(X).max(axis=0)
-        big = np.asarray(big.todense()).ravel() if sp.issparse(big) else np.asarray(big, dtype=np.float64)
+        if sp.issparse(X):
+            big = np.asarray(abs(X).max(axis=0).todense()).ravel()
+        else:  # two reductions, no |X| temporary
+            big = np.maximum(X.max(axis=0), -X.min(axis=0)).astype(np.float64)
         return np.zeros(n_features), np.where(big > 0, big, 1.0)
     mean = np.mean(X, axis=0, dtype=np.float64)
     sq = np.zeros(n_features)
