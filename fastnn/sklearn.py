@@ -76,7 +76,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import committee as _committee
 from .augment import _image_shape, _images
-from .diagnostics import CollapseWarning, InputScaleWarning, check_sample_weight, collapse_problem, input_scale_problem
+from .diagnostics import CollapseWarning, InputScaleWarning, check_sample_weight, input_scale_problem
 from .initializers import init_params
 from .network import predict_proba as _predict_proba
 from .schedules import cosine
@@ -420,7 +420,7 @@ class _BaseMLP(BaseEstimator):
             raise self._divergence(e) from None
         self._set_members(trained)
         self._record(histories, X.shape[0], warn=not incremental and Xv is None and epochs > 1)
-        self._check_collapse(trained, X)
+        self._check_collapse(histories, X)
         return self
 
     def _l2(self, n_samples):
@@ -439,13 +439,14 @@ class _BaseMLP(BaseEstimator):
                       f"learning_rate_init={advice:g}",)
         return error
 
-    def _check_collapse(self, members, X):
-        """Warn (FitCollapsedWarning) when a trained network outputs the same for every input."""
-        for i, params in enumerate(members):
-            problem = collapse_problem(params, X, activation=ACTIVATIONS[self.activation], output=self._output)
+    def _check_collapse(self, histories, X):
+        """Warn (FitCollapsedWarning) when a trained network outputs the same for every input (as train found:
+        its history's ``collapse``, which travels back from Dask workers too)."""
+        for i, history in enumerate(histories):
+            problem = history.get("collapse")
             if problem is None:
                 continue
-            who = f"member {i} of the committee" if len(members) > 1 else "the network"
+            who = f"member {i} of the committee" if len(histories) > 1 else "the network"
             scale = input_scale_problem(X, float(self.learning_rate_init), self.solver)
             if scale is not None and scale.startswith("features"):
                 cause = f"{scale}; use input_scaling='auto' (the default), or standardise X"

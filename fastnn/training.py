@@ -173,7 +173,9 @@ def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shu
         sample's update), ``val_loss`` and ``val_accuracy`` (when validating), ``seconds``;
         with early stopping also ``best_epoch`` (1-based). ``compile_seconds``: the time
         spent compiling the kernels, or loading them from Numba's cache, before the first
-        epoch (seconds; not part of any epoch's ``seconds``).
+        epoch (seconds; not part of any epoch's ``seconds``). ``collapse``: None, or the sentence of
+        the :class:`fastnn.diagnostics.CollapseWarning` that the call issued (the trained network
+        outputs the same for every input).
 
     Raises
     ------
@@ -199,7 +201,8 @@ def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shu
     first_lr = float(_epoch_lrs(opt, lr, schedule_unit, 0, 0, 1)[0])  # refuse a bad rate before any work
     warn_input_scale(plan.X, first_lr, opt.name)  # fastnn.diagnostics: say so, never rescale silently
     trained, history = _run_epochs(plan, opt, lambda epoch, first, n: _epoch_lrs(opt, lr, schedule_unit, epoch, first, n))
-    warn_collapse(trained, plan.X, first_lr, activation=activation, output=output, rule=opt.name)
+    history["collapse"] = warn_collapse(trained, plan.X, first_lr, activation=activation, output=output,
+                                        rule=opt.name)
     return trained, history
 
 

@@ -129,14 +129,15 @@ def test_train_on_raw_features_warns_of_the_scale_and_the_collapse_with_the_caus
     params = fastnn.init_params([30, 100, 2], seed=0)
     with pytest.warns(InputScaleWarning, match=r"features range up to 4,254.*Standardise the features"):
         with pytest.warns(CollapseWarning, match=r"collapsed: every unit of hidden layer 1 is inactive.*features range"):
-            trained, _ = fastnn.train(params, X, y, epochs=2, seed=0)
+            trained, history = fastnn.train(params, X, y, epochs=2, seed=0)
     assert len(np.unique(fastnn.predict(trained, X))) == 1  # what the warning says: one class for every row
+    assert "hidden layer 1 is inactive" in history["collapse"]  # and the history records it
     # standardised, the same call trains without a word
     Xs = ((X - X.mean(0)) / X.std(0)).astype(np.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
-        trained, _ = fastnn.train(params, Xs, y, epochs=2, seed=0)
-    assert collapse_problem(trained, Xs) is None and fastnn.accuracy(trained, Xs, y) > 0.9
+        trained, history = fastnn.train(params, Xs, y, epochs=2, seed=0)
+    assert history["collapse"] is None and collapse_problem(trained, Xs) is None and fastnn.accuracy(trained, Xs, y) > 0.9
 
 
 def test_collapse_is_found_in_a_dead_network_and_constant_outputs():
