@@ -121,7 +121,8 @@ def main(argv=None):
                    "contender": c, "score": scores[c], "fit_seconds_median": float(np.median(times[c])),
                    "fit_seconds": times[c]}
             if c == "fastnn":
-                row.update(goal=goal, meets_goal=bool(scores[c] >= goal and (kind == "classification" or scores[c] > 0)))
+                meets = scores[c] >= goal and (kind == "classification" or scores[c] > 0)
+                row.update(goal=goal, meets_goal=bool(meets))
             rows.append(row)
             mark = ("meets" if row["meets_goal"] else "MISSES") + f" {goal:.3f}" if c == "fastnn" else ""
             print(f"{name:26s} {c:12s} {scores[c]:8.4f} {row['fit_seconds_median']:8.3f}  {mark}", flush=True)

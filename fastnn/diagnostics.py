@@ -147,7 +147,8 @@ def warn_collapse(params, X, lr, *, activation="relu", output="softmax", rule="s
     elif scale is not None:
         cause = f"the likely cause: {scale}"
     else:
-        cause = f"try a smaller learning rate than lr={lr:g} (e.g. {lr / 10:g}), or check that the features are of order 1"
+        cause = (f"try a smaller learning rate than lr={lr:g} (e.g. {lr / 10:g}), or check that the features are "
+                 f"of order 1")
     warnings.warn(f"training collapsed: {problem}; {cause}", CollapseWarning, stacklevel=stacklevel)
     return problem
 
@@ -169,7 +170,8 @@ def check_sample_weight(sample_weight, n_samples, name="sample_weight"):
     if w.ndim != 1 or w.shape[0] != n_samples:
         raise ValueError(f"{name} must have shape ({n_samples},), one weight per sample, got shape {w.shape}")
     if not np.isfinite(w).all():
-        raise ValueError(f"{name} holds NaN or infinite values (first at index {int(np.flatnonzero(~np.isfinite(w))[0])})")
+        first = int(np.flatnonzero(~np.isfinite(w))[0])
+        raise ValueError(f"{name} holds NaN or infinite values (first at index {first})")
     if (w < 0).any():
         raise ValueError(f"{name} must be non-negative, got {w[w < 0][0]:g} at index {int(np.flatnonzero(w < 0)[0])}")
     if not w.any():

@@ -200,7 +200,8 @@ def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shu
                              "at every sample: use n_threads=1, or a batch_size")
     first_lr = float(_epoch_lrs(opt, lr, schedule_unit, 0, 0, 1)[0])  # refuse a bad rate before any work
     warn_input_scale(plan.X, first_lr, opt.name)  # fastnn.diagnostics: say so, never rescale silently
-    trained, history = _run_epochs(plan, opt, lambda epoch, first, n: _epoch_lrs(opt, lr, schedule_unit, epoch, first, n))
+    trained, history = _run_epochs(plan, opt,
+                                   lambda epoch, first, n: _epoch_lrs(opt, lr, schedule_unit, epoch, first, n))
     history["collapse"] = warn_collapse(trained, plan.X, first_lr, activation=activation, output=output,
                                         rule=opt.name)
     return trained, history
