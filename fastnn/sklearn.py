@@ -22,8 +22,8 @@ The params work with the functional API directly::
 
 With every argument at its default they train on tables of any scale (issue 28): ``fit``
 scales the inputs from the training data (``input_scaling='auto'``: standardised, or for
-mostly-zero inputs such as images and bags of words divided by each column's largest
-absolute value, never centred) and folds that scaling into the first layer (``W1 / s``,
+mostly-zero inputs such as images and bags of words each column whose largest absolute value
+exceeds 1 divided by it, never centred) and folds that scaling into the first layer (``W1 / s``,
 ``b1 - (m / s) @ W1``), so ``params_`` takes raw ``X``. ``bench/tabular.py`` compares them
 with scikit-learn's MLPs and linear models on scikit-learn's bundled tables.
 
@@ -102,10 +102,14 @@ def _input_scaling(X, kind, weights=None):
     """``(mean, scale)``, float64 arrays of one value per column: the estimators train on
     ``(X - mean) / scale``. ``kind``: ``'standard'`` (mean and standard deviation), ``'maxabs'``
     (no centring, the largest absolute value: zeros stay zeros, so sparse input stays sparse and
-    images in [0, 1] stay as they are), ``'none'``, or ``'auto'``: ``'maxabs'`` for scipy.sparse
-    input and for arrays with at most ``SPARSE_BELOW`` of their entries non-zero, else
-    ``'standard'``. Columns that are constant (or all zero) get scale 1."""
+    images in [0, 1] stay as they are), ``'none'``, or ``'auto'``: for scipy.sparse input and for
+    arrays with at most ``SPARSE_BELOW`` of their entries non-zero, ``'maxabs'`` for the columns whose
+    largest absolute value exceeds 1 (the others, such as pixels in [0, 1], are left as they are:
+    small inputs slow SGD down but do not break it, and a column seen rarely in a first
+    ``partial_fit`` chunk would otherwise be scaled up by its tiny maximum); else ``'standard'``.
+    Columns that are constant (or all zero) get scale 1."""
     n_features = X.shape[1]
+    shrink_only = kind == "auto"
     if kind == "auto":
         kind = "maxabs" if sp.issparse(X) or _density(X) <= SPARSE_BELOW else "standard"
     if kind == "none":
@@ -115,7 +119,7 @@ def _input_scaling(X, kind, weights=None):
             big = np.asarray(abs(X).max(axis=0).todense()).ravel()
         else:  # two reductions, no |X| temporary
             big = np.maximum(X.max(axis=0), -X.min(axis=0)).astype(np.float64)
-        return np.zeros(n_features), np.where(big > 0, big, 1.0)
+        return np.zeros(n_features), np.where(big > (1.0 if shrink_only else 0.0), big, 1.0)
     mean = np.mean(X, axis=0, dtype=np.float64)
     sq = np.zeros(n_features)
     for a in range(0, X.shape[0], 4096):  # in blocks: no float64 copy of the whole of X
@@ -643,8 +647,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         How ``fit`` scales the inputs before training (fixed by the first fit, folded into
         ``params_``): ``'standard'`` subtracts each column's mean and divides by its standard
         deviation; ``'maxabs'`` divides by its largest absolute value (zeros stay zeros);
-        ``'auto'`` is ``'maxabs'`` for inputs with at most half their entries non-zero (images,
-        bags of words) and ``'standard'`` otherwise, and leaves images alone with ``augment``
+        ``'auto'``, for inputs with at most half their entries non-zero (images, bags of words),
+        divides the columns whose largest absolute value exceeds 1 by it (pixels in [0, 1] stay
+        as they are), and is ``'standard'`` otherwise; it leaves images alone with ``augment``
         or test-time shifts, which move their pixels.
 
     Attributes

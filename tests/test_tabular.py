@@ -96,6 +96,12 @@ def test_params_take_raw_inputs_and_sparse_like_inputs_are_scaled_not_centred():
     sparse_like = _fit_quietly(MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0), Xs, ys)
     assert not sparse_like.x_mean_.any()
     np.testing.assert_allclose(sparse_like.x_scale_, np.abs(Xs).max(axis=0))
+    pixels = Xs / 50  # in [0, 1]: left as they are (nothing scaled up by a small maximum)
+    images = _fit_quietly(MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0), pixels, ys)
+    assert not images.x_mean_.any() and (images.x_scale_ == 1).all()
+    maxabs = _fit_quietly(MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0, input_scaling="maxabs"),
+                          pixels, ys)
+    np.testing.assert_allclose(maxabs.x_scale_, np.abs(pixels).max(axis=0))
     none = _fit_quietly(MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0, input_scaling="none"),
                         Xs, ys)
     assert not none.x_mean_.any() and (none.x_scale_ == 1).all()
@@ -297,7 +303,7 @@ def test_scaling_and_canonical_order_keep_sparse_input_sparse():
     X = sp.csr_matrix(dense)
     mean, scale = _input_scaling(X, "auto")
     assert not mean.any()
-    np.testing.assert_allclose(scale, np.where(dense.max(axis=0) > 0, dense.max(axis=0), 1.0))
+    np.testing.assert_allclose(scale, np.where(dense.max(axis=0) > 1, dense.max(axis=0), 1.0))
     y = rng.integers(0, 3, 200)
     p = rng.permutation(200)
     a, ya, _ = _canonical_order(X, y, None)
