@@ -203,7 +203,7 @@ def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shu
     trained, history = _run_epochs(plan, opt,
                                    lambda epoch, first, n: _epoch_lrs(opt, lr, schedule_unit, epoch, first, n))
     history["collapse"] = warn_collapse(trained, plan.X, first_lr, activation=activation, output=output,
-                                        rule=opt.name)
+                                        rule=opt.name, accuracy=(history["accuracy"] or [None])[-1], targets=plan.T)
     return trained, history
 
 

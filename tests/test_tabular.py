@@ -156,6 +156,14 @@ def test_collapse_is_found_in_a_dead_network_and_constant_outputs():
     flat = dict(params, W2=np.zeros((4, 3), np.float32))
     assert "outputs are the same" in collapse_problem(flat, X, activation="tanh")
     assert collapse_problem(params, X) is None
+    # train passes the last epoch's accuracy: beating the most frequent class's share rules a collapse out
+    # without the forward pass; at that share the forward pass looks
+    from fastnn.diagnostics import warn_collapse
+
+    T = np.eye(3)[np.r_[np.zeros(300, int), np.ones(100, int), np.full(100, 2)]]
+    assert warn_collapse(dead, X, 0.01, accuracy=0.7, targets=T) is None
+    with pytest.warns(CollapseWarning, match="smaller learning rate"):
+        assert "inactive" in warn_collapse(dead, X, 0.01, accuracy=0.6, targets=T)
 
 
 def test_an_estimator_that_collapses_warns_with_its_own_parameters():

@@ -193,8 +193,10 @@ def test_history_contents_and_validation():
     params = fastnn.init_params([12, 9, 4], seed=0)
     new, h = train(params, X, y, epochs=3, seed=0, validation_data=(X[:50], y[:50]))
     assert h["epoch"] == [1, 2, 3]
-    assert set(h) == {"epoch", "lr", "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "compile_seconds"}
-    assert all(len(v) == 3 for key, v in h.items() if key != "compile_seconds")
+    assert set(h) == {"epoch", "lr", "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "compile_seconds",
+                      "collapse"}
+    assert all(len(v) == 3 for key, v in h.items() if key not in ("compile_seconds", "collapse"))
+    assert h["collapse"] is None  # fastnn.diagnostics found the trained network not collapsed
     assert 0 <= h["compile_seconds"] < 600  # kernels compiled or loaded before epoch 1, timed apart
     assert all(s > 0 for s in h["seconds"])
     assert all(0 <= a <= 1 for a in h["accuracy"] + h["val_accuracy"])
