@@ -419,7 +419,7 @@ class _BaseMLP(BaseEstimator):
                     epochs=epochs, lr=lr, batch_size=self._batch(X.shape[0]),
                     validation_data=None if Xv is None else (Xv, Tv), early_stopping=Xv is not None,
                     patience=int(self.n_iter_no_change), min_delta=float(self.tol), sample_weight=weights,
-                    l2=self._l2(X.shape[0]), **options)
+                    l2=self._l2(X.shape[0] + (getattr(self, "t_", 0) if incremental else 0)), **options)
         except DivergenceError as e:
             raise self._divergence(e) from None
         self._set_members(trained)
@@ -428,7 +428,9 @@ class _BaseMLP(BaseEstimator):
         return self
 
     def _l2(self, n_samples):
-        """The weight decay per update: ``alpha``, or for ``'auto'`` ``AUTO_DECAY / n_samples``."""
+        """The weight decay per update: ``alpha``, or for ``'auto'`` ``AUTO_DECAY / n_samples`` (fit: its
+        training rows; partial_fit: the samples processed so far, this chunk's included, so that a
+        stream of chunks is not shrunk once per chunk as a whole data set would be)."""
         return AUTO_DECAY / n_samples if isinstance(self.alpha, str) else float(self.alpha)
 
     def _early_stopping(self):
@@ -601,7 +603,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Only plain ``'sgd'`` with ``batch_size=1`` runs fastnn's sparse per-sample kernel at full speed.
     alpha : float or 'auto', default 0.0 (regressor: 'auto')
         Weight decay per update (equals scikit-learn's L2 penalty at ``batch_size=1``); ``'auto'``:
-        ``AUTO_DECAY / n_samples`` (30 / n_samples), the same shrinkage per epoch for any data size.
+        ``AUTO_DECAY / n_samples`` (30 / n_samples), the same shrinkage per epoch for any data size
+        (``partial_fit``: n_samples processed so far, this chunk's included).
     batch_size : int, 'auto' or None, default 1
         1: per-sample SGD (the compiled path); k: mini-batches; 'auto': ``min(200, n)``; None: full batch.
     learning_rate : {'constant', 'invscaling', 'cosine'} or callable, default 'constant'

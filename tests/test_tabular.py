@@ -318,3 +318,22 @@ def test_scaling_and_canonical_order_keep_sparse_input_sparse():
     b, yb, _ = _canonical_order(X[p], y[p], None)
     assert sp.issparse(a) and (a != b).nnz == 0 and np.array_equal(ya, yb)
     assert collapse_problem(fastnn.init_params([30, 8, 3], seed=0), X) is None
+
+
+def test_auto_weight_decay_follows_the_data_size_and_the_stream(monkeypatch):
+    import fastnn.committee as committee
+
+    X, y = load_diabetes(return_X_y=True, scaled=False)
+    seen, real = [], committee.train
+
+    def spy(*args, **kwargs):  # the weight decay each train() call of the estimators gets
+        seen.append(kwargs["l2"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(committee, "train", spy)
+    _fit_quietly(MLPRegressor(hidden_layer_sizes=(8,), max_iter=2, random_state=0), X[:300], y[:300])
+    stream = MLPRegressor(hidden_layer_sizes=(8,), random_state=0)
+    stream.partial_fit(X[:100], y[:100])
+    stream.partial_fit(X[100:200], y[100:200])
+    _fit_quietly(MLPRegressor(hidden_layer_sizes=(8,), max_iter=2, random_state=0, alpha=0.5), X, y)
+    assert seen == [pytest.approx(30 / 300), pytest.approx(30 / 100), pytest.approx(30 / 200), 0.5]
