@@ -15,7 +15,7 @@ import pytest
 
 import peers
 from fastnn import forward
-from fastnn.activations import relu_derivative, relu_derivative_numpy
+from fastnn.activations import relu_derivative
 from fastnn.kernels import elementwise
 
 BATCH, UNITS, CLASSES = 128, 256, 10
@@ -48,16 +48,10 @@ def test_relu_mask_kernel(benchmark, relu_arrays):
     np.testing.assert_array_equal(out, expected)
 
 
-def test_relu_mask_public(benchmark, relu_arrays):
-    a, delta, expected = relu_arrays
-    benchmark.group = RELU_GROUP
-    np.testing.assert_array_equal(benchmark(relu_derivative, a, delta), expected)
-
-
 def test_relu_mask_numpy(benchmark, relu_arrays):
     a, delta, expected = relu_arrays
     benchmark.group = RELU_GROUP
-    np.testing.assert_array_equal(benchmark(relu_derivative_numpy, a, delta), expected)
+    np.testing.assert_array_equal(benchmark(relu_derivative, a, delta), expected)
 
 
 # -- softmax cross-entropy gradient -----------------------------------------------------------

@@ -206,8 +206,3 @@ SKLEARN_HIDDEN: dict[str, str] = {**{ACTIVATIONS[name].sklearn_name: name for na
                                   **{name: name for name in HIDDEN}}
 """The hidden activations by scikit-learn name (``'logistic'``) and by fastnn name (``'sigmoid'``),
 each mapped to its fastnn name: what the estimators accept for ``activation``."""
-
-# The names the NumPy twins had while the functions above were compiled; kept for callers such as
-# bench/bench_kernels.py.
-relu_numpy = relu
-relu_derivative_numpy = relu_derivative

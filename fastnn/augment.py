@@ -579,8 +579,3 @@ class Distortion:
         X, _ = check_images(X, self.image_shape)  # checked before drawing anything
         key = seed_key(seed)
         return _run(X, self._draw(len(X), key), key, self.elastic_alpha, self.elastic_sigma, self.image_shape, out)
-
-
-# The names fastnn.sklearn imported while these were private; kept until it imports the public ones.
-_images = check_images
-_image_shape = check_image_shape

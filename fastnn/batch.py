@@ -33,12 +33,14 @@ class BatchEngine:
     keep : float64 (L,), keep probabilities of each layer's units (the last 1).
     rng : numpy Generator, draws the dropout masks.
     progress : callable, optional: ``progress(done, total)`` after every batch.
+    weights : float64 (n,), optional: each sample's weight in its batch's mean gradient.
     """
 
     def __init__(self, net: Packed, T: np.ndarray, batch: int, optimizer, wiring: tuple, l2: float, keep: np.ndarray,
-                 rng: np.random.Generator, progress: Optional[Callable[[int, int], object]] = None):
+                 rng: np.random.Generator, progress: Optional[Callable[[int, int], object]] = None,
+                 weights: Optional[np.ndarray] = None):
         self.net, self.T, self.batch, self.optimizer, self.wiring = net, T, batch, optimizer, wiring
-        self.l2, self.keep, self.rng, self.progress = l2, keep, rng, progress
+        self.l2, self.keep, self.rng, self.progress, self.weights = l2, keep, rng, progress, weights
         self.views = unpack_views(*net)
         self.params = named_views(net)
         self.state = optimizer.init(dict(self.params))
@@ -57,6 +59,12 @@ class BatchEngine:
         for start in range(0, n, bs):
             idx = order[start : start + bs] if bs < n else order
             Xb, Tb = X[idx], T[idx]
+            rows = None  # sample weights as multipliers of the mean gradient: n_b * w_i / sum(w)
+            if self.weights is not None:
+                w = self.weights[idx]
+                if not w.sum() > 0:  # a batch of weight 0 contributes nothing
+                    continue
+                rows = (w * (len(idx) / w.sum())).astype(views[0][0].dtype)
             masks = None
             if dropping:
                 masks = [((self.rng.random((len(idx), W.shape[1])) < keep[l]) / keep[l]).astype(W.dtype)
@@ -71,7 +79,7 @@ class BatchEngine:
                 return EpochTally(loss_sum, correct, start, True)
             loss_sum += batch_loss * len(idx)
             correct += np.sum(np.argmax(acts[-1], axis=1) == np.argmax(Tb, axis=1))
-            grads = backward_layers(views, acts, Tb, activation, output, loss, masks)
+            grads = backward_layers(views, acts, Tb, activation, output, loss, masks, rows)
             if self.l2 > 0:
                 for l, (W, _) in enumerate(views, 1):
                     grads[f"W{l}"] += self.l2 * W

@@ -374,7 +374,3 @@ def committee_predict(members: Sequence[Params], X: Any, *, weights: Optional[Ar
     proba = committee_predict_proba(members, X, weights=weights, shifts=shifts, image_shape=image_shape,
                                     activation=activation, output=output)
     return np.argmax(proba, axis=1).astype(np.int64)
-
-
-# The name fastnn.sklearn imported while it was private; kept until it imports the public one.
-_check_shifts = check_shifts

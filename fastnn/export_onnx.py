@@ -167,7 +167,3 @@ def export_onnx(params: Params, path: PathLike, *, activation: str = "relu",
         with open(tmp, "wb") as f:
             f.write(model.SerializeToString())
     return path
-
-
-# The name fastnn.cli.export imported while it was private; kept until it imports the public one.
-_onnx = require_onnx

@@ -299,7 +299,3 @@ def _stretch_levels(ink: NDArray[np.floating]) -> NDArray[np.floating]:
     if high - low < 1e-6:
         raise ValueError("the image holds no ink (it is one flat colour)")
     return np.clip((ink - low) / (high - low), 0.0, 1.0)
-
-
-# The name fastnn.cli.serve imported while it was private; kept until it imports the public one.
-_pillow = require_pillow

@@ -187,7 +187,3 @@ def output_delta(a: Array, t: Array, output: str, loss: str) -> Array:
     [[-0.25, 0.25]]
     """
     return LOSSES[loss].delta(a, t, output)
-
-
-# The name the NumPy twin had while output_delta called a compiled kernel; kept for callers.
-output_delta_numpy = output_delta

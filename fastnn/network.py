@@ -142,15 +142,18 @@ def backward(params: Params, cache: Cache, y: ArrayLike, *, activation: str = "r
 
 
 def backward_layers(layers: Layers, acts: Sequence[Array], T: Array, activation: str, output: str, loss: str,
-                    masks: Optional[Sequence[Array]] = None) -> dict[str, Array]:
+                    masks: Optional[Sequence[Array]] = None, row_weights: Optional[Array] = None) -> dict[str, Array]:
     """Gradients of the mean loss by backpropagation, with no checks: the core of :func:`backward`.
 
     ``acts`` are :func:`forward_layers`'s outputs for the same ``layers``, wiring and ``masks``;
     ``T`` the targets as rows of the outputs' dtype; ``loss`` a name in :data:`fastnn.losses.LOSSES`
-    that pairs with ``output``. Returns ``{"W1": dW1, "b1": db1, ...}`` in the params' key order.
+    that pairs with ``output``; ``row_weights`` (optional) each row's weight in the mean (ones:
+    the plain mean). Returns ``{"W1": dW1, "b1": db1, ...}`` in the params' key order.
     """
     grads = {}
     delta = output_delta(acts[-1], T, output, loss)
+    if row_weights is not None:  # each row's share of the mean: backpropagation is linear in delta
+        delta = delta * row_weights[:, None]
     for l in range(len(layers), 0, -1):
         H_prev = acts[l - 1]
         mask = masks[l - 2] if masks is not None and l > 1 else None

@@ -247,7 +247,3 @@ def plot_misclassified(images: ArrayLike, y_true: ArrayLike, y_pred: ArrayLike, 
                 ha="center", va="bottom", fontsize=fontsize)
     ax.imshow(mosaic, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
     return _save(fig, path)
-
-
-# The name fastnn.cli.plot used while it was private; kept until it uses the public one.
-_figure = new_figure

@@ -17,8 +17,15 @@ else is computed from those: ``coefs_`` and ``intercepts_`` are the arrays of ``
 The params work with the functional API directly::
 
     clf = MLPClassifier(hidden_layer_sizes=(128,)).fit(X, y)
-    fastnn.predict_proba(clf.params_, X)          # == clf.predict_proba(X)
+    fastnn.predict_proba(clf.params_, X)          # == clf.predict_proba(X), to float32 rounding
     fastnn.train(clf.params_, X, clf.classes_.searchsorted(y), epochs=2)
+
+With every argument at its default they train on tables of any scale (issue 28): ``fit``
+scales the inputs from the training data (``input_scaling='auto'``: standardised, or for
+mostly-zero inputs such as images and bags of words each column whose largest absolute value
+exceeds 1 divided by it, never centred) and folds that scaling into the first layer (``W1 / s``,
+``b1 - (m / s) @ W1``), so ``params_`` takes raw ``X``. ``bench/tabular.py`` compares them
+with scikit-learn's MLPs and linear models on scikit-learn's bundled tables.
 
 Differences from scikit-learn's MLP estimators, by design:
 
@@ -27,6 +34,17 @@ Differences from scikit-learn's MLP estimators, by design:
   afresh at every ``fit``/``partial_fit`` call (``fastnn.train`` does not carry it over).
 - ``alpha`` is fastnn's weight decay per update, ``W <- (1 - lr*alpha) W - lr*grad``,
   which equals scikit-learn's L2 penalty for ``batch_size=1``; biases are not decayed.
+  ``alpha='auto'`` (the regressor's default) is ``30 / n_samples`` (see ``AUTO_DECAY``).
+- The regressor's ``learning_rate_init`` defaults to 0.001 (the classifier's to 0.01): a
+  squared error's per-sample gradient is unbounded, and 0.01 diverged on small tables.
+- ``fit`` trains on the rows in an order fixed by their contents (with ``shuffle=True``),
+  so the fitted model depends on the set of samples, not on the order they came in.
+- ``sample_weight``: a sample of weight ``w`` is visited ``ceil(w)`` times an epoch, each
+  step scaled by ``w / ceil(w)``: weight 0 removes it, an integer weight ``k`` is exactly
+  ``k`` copies of it, and no step is larger than an unweighted one. An epoch's time grows
+  with the sum of the weights rounded up.
+- Predictions are computed in float64 from the (float32) params, so a row's output does
+  not depend on the other rows of the call.
 - ``learning_rate``: ``"constant"``, ``"invscaling"`` (``lr0 / (epoch + 1) ** power_t``, by
   epoch), ``"cosine"`` (from ``lr0`` to 0 over ``max_iter`` epochs) or a callable of the
   0-based epoch.
@@ -39,7 +57,9 @@ Differences from scikit-learn's MLP estimators, by design:
 - Multi-label and multi-output *classification* targets are refused with a ValueError
   (wrap the classifier in ``sklearn.multioutput.MultiOutputClassifier``); the regressor
   supports multi-output targets.
-- A diverging run raises :class:`fastnn.DivergenceError`.
+- A diverging run raises :class:`fastnn.DivergenceError` naming a smaller
+  ``learning_rate_init``; a run that ends with every hidden unit inactive, or with the same
+  output for every input, warns :class:`FitCollapsedWarning` (a ``ConvergenceWarning``).
 """
 import numbers
 import warnings
@@ -51,7 +71,7 @@ try:  # the one place that says how to get scikit-learn, instead of a bare Modul
 except ImportError as _e:
     raise ImportError("fastnn.sklearn needs scikit-learn: python -m pip install -e '.[sklearn]' in the fastnn "
                       "source folder (or pip install scikit-learn)") from _e
-from scipy.sparse import issparse
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
@@ -60,20 +80,148 @@ from sklearn.utils import check_random_state, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import activations as _activations
 from . import committee as _committee
-from .augment import _image_shape, _images
+from . import sparse as _sparse
+from .activations import SKLEARN_HIDDEN as ACTIVATIONS
+from .augment import check_image_shape, check_images
+from .diagnostics import CollapseWarning, InputScaleWarning, check_sample_weight, input_scale_problem
 from .initializers import init_params
 from .network import predict_proba as _predict_proba
 from .schedules import cosine
-from . import sparse as _sparse
+from .training import DivergenceError
 
-__all__ = ["MLPClassifier", "MLPRegressor", "MLPCommitteeClassifier"]
+__all__ = ["MLPClassifier", "MLPRegressor", "MLPCommitteeClassifier", "FitCollapsedWarning"]
 
-ACTIVATIONS = {"relu": "relu", "logistic": "sigmoid", "sigmoid": "sigmoid", "tanh": "tanh", "identity": "identity"}
-"""scikit-learn's hidden activation names (and fastnn's) -> fastnn's."""
 
 SOLVERS = ("sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad")
 LEARNING_RATES = ("constant", "invscaling", "cosine")
+INPUT_SCALINGS = ("auto", "standard", "maxabs", "none")
+
+
+class FitCollapsedWarning(ConvergenceWarning, CollapseWarning):
+    """``fit`` ended with a network whose output is the same for every input (every hidden unit
+    inactive on every sample, or constant outputs). A ``ConvergenceWarning`` and a
+    :class:`fastnn.diagnostics.CollapseWarning`."""
+
+
+def _input_scaling(X, kind, weights=None):
+    """``(mean, scale)``, float64 arrays of one value per column: the estimators train on
+    ``(X - mean) / scale``. ``kind``: ``'standard'`` (mean and standard deviation), ``'maxabs'``
+    (no centring, the largest absolute value: zeros stay zeros, so sparse input stays sparse and
+    images in [0, 1] stay as they are), ``'none'``, or ``'auto'``: for scipy.sparse input and for
+    arrays with at most ``SPARSE_BELOW`` of their entries non-zero, ``'maxabs'`` for the columns whose
+    largest absolute value exceeds 1 (the others, such as pixels in [0, 1], are left as they are:
+    small inputs slow SGD down but do not break it, and a column seen rarely in a first
+    ``partial_fit`` chunk would otherwise be scaled up by its tiny maximum); else ``'standard'``.
+    Columns that are constant (or all zero) get scale 1."""
+    n_features = X.shape[1]
+    shrink_only = kind == "auto"
+    if kind == "auto":
+        kind = "maxabs" if sp.issparse(X) or _density(X) <= SPARSE_BELOW else "standard"
+    if kind == "none":
+        return np.zeros(n_features), np.ones(n_features)
+    if kind == "maxabs":
+        if sp.issparse(X):
+            big = np.asarray(abs(X).max(axis=0).todense()).ravel()
+        else:  # two reductions, no |X| temporary
+            big = np.maximum(X.max(axis=0), -X.min(axis=0)).astype(np.float64)
+        return np.zeros(n_features), np.where(big > (1.0 if shrink_only else 0.0), big, 1.0)
+    mean = np.mean(X, axis=0, dtype=np.float64)
+    sq = np.zeros(n_features)
+    for a in range(0, X.shape[0], 4096):  # in blocks: no float64 copy of the whole of X
+        sq += np.sum((X[a:a + 4096] - mean) ** 2, axis=0)
+    std = np.sqrt(sq / X.shape[0])
+    return mean, np.where(std > 1e-12 * np.maximum(np.abs(mean), 1.0), std, 1.0)
+
+
+AUTO_DECAY = 30.0
+"""``alpha='auto'`` (the regressor's default) decays the weights by ``AUTO_DECAY / n_samples`` per
+update: a penalty ``AUTO_DECAY / 2 * |W|^2`` on the summed loss, the same shrinkage per epoch
+whatever the number of samples, so it fades next to the data as the data grow. Per-sample SGD on a
+small noisy table overfits without it (load_diabetes: R^2 -0.16 to -0.01 over seeds 0-4 at alpha 0,
+0.34 to 0.35 with it; bench/tabular.py)."""
+
+SPARSE_BELOW = 0.5
+"""``input_scaling='auto'`` only scales (does not centre) arrays with at most this fraction of
+non-zero entries, such as images (MNIST: 19%) and bags of words: centring would make every
+entry non-zero and cost the per-sample kernel its skipping of zero inputs."""
+
+
+def _density(X, max_rows=2048):
+    rows = X[:: max(1, X.shape[0] // max_rows)]
+    return np.count_nonzero(rows) / max(rows.size, 1)
+
+
+def _fold_inputs(params, mean, scale, sign):
+    """A new params dict whose first layer takes raw ``X`` (sign +1: ``W1 / s``, ``b1 - (m / s) @ W1``)
+    from one that takes ``(X - m) / s``, or back (sign -1). Computed in float64."""
+    W, b = params["W1"].astype(np.float64), params["b1"].astype(np.float64)
+    if sign > 0:
+        W1, b1 = W / scale[:, None], b - (mean / scale) @ W
+    else:
+        W1, b1 = W * scale[:, None], b + mean @ W
+    return {**params, "W1": W1.astype(params["W1"].dtype), "b1": b1.astype(params["b1"].dtype)}
+
+
+def _visits(X, T, weights):
+    """The training rows for ``sample_weight``: a sample of weight ``w`` is visited ``ceil(w)`` times
+    an epoch with its step scaled by ``w / ceil(w)``, so weight 0 drops it, an integer weight ``k``
+    is exactly ``k`` copies of it, and no single step is larger than an unweighted one. Returns
+    ``(X, T, step_weights or None)``."""
+    if weights is None:
+        return X, T, None
+    counts = np.ceil(weights).astype(np.int64)
+    if np.any(counts != 1):
+        rows = np.repeat(np.arange(len(counts)), counts)
+        X, T, weights, counts = X[rows], T[rows], weights[rows], counts[rows]
+    steps = weights / counts
+    return X, T, None if np.all(steps == 1.0) else steps
+
+
+def _row_keys(X, T):
+    """A 64-bit key per row, a function of the row's bytes (inputs and target) only: two sums of
+    its 32-bit words times fixed odd multipliers, each modulo 2^32. Equal rows get equal keys;
+    distinct rows collide with probability about 2^-64 (then their given order decides)."""
+    n = X.shape[0]
+    parts = [np.ascontiguousarray(T).reshape(n, -1)]
+    rng = np.random.default_rng(0x5EED)
+
+    def words_of(A):  # (rows, k) uint32 view of a 2-D array's bytes, zero-padded to whole words
+        A = np.ascontiguousarray(A).view(np.uint8).reshape(A.shape[0], -1)
+        return np.pad(A, ((0, 0), (0, -A.shape[1] % 4))).view(np.uint32) if A.shape[1] % 4 else A.view(np.uint32)
+
+    def hashed(words):  # two (rows,) uint32 hashes
+        m = rng.integers(0, 2**31, size=(2, words.shape[1]), dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+        return np.stack([np.einsum("ij,j->i", words, m[0]), np.einsum("ij,j->i", words, m[1])], axis=1).astype(
+            np.uint64)
+
+    h = hashed(np.concatenate([words_of(p) for p in parts], axis=1))
+    if sp.issparse(X):
+        X = X.tocsr()
+        data = np.ascontiguousarray(X.data).reshape(-1, 1)
+        cols = rng.integers(0, 2**31, size=(X.shape[1], 2), dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+        entries = hashed(words_of(data)) * cols[X.indices].astype(np.uint64)  # each entry: its value and column
+        sums = np.add.reduceat(np.vstack([entries, np.zeros((1, 2), np.uint64)]), X.indptr[:-1], axis=0)
+        h += sums * (np.diff(X.indptr) > 0)[:, None]
+    else:
+        h += hashed(words_of(X.reshape(n, -1)))
+    h &= np.uint64(0xFFFFFFFF)
+    return (h[:, 0] << np.uint64(32)) | h[:, 1]
+
+
+def _canonical_order(X, T, weights):
+    """``(X, T, weights)`` with the rows in an order fixed by their contents (:func:`_row_keys`), so that
+    training depends on the set of samples, not on the order they came in: that order carries no
+    meaning when the samples are shuffled every epoch anyway, and sample_weight=k is then exactly k
+    copies of a sample wherever the copies stood. Rows equal in inputs and target are ordered by their
+    weight (so uniform weights keep the unweighted order); rows equal in all three are interchangeable."""
+    with np.errstate(over="ignore"):
+        keys = _row_keys(X, T)
+    order = np.argsort(keys, kind="stable") if weights is None else np.lexsort((weights, keys))
+    if np.all(order[1:] > order[:-1]):
+        return X, T, weights
+    return X[order], T[order], None if weights is None else weights[order]
 
 
 def _check_number(value, name, *, low=None, high=None, low_open=False, high_open=False, integer=False):
@@ -96,7 +244,7 @@ def _check_flag(value, name):
 
 def _as_dtype(X, dtype):
     """``X`` in ``dtype``: C-contiguous, or a sparse ``X`` as fastnn's canonical CSR (never densified)."""
-    return _sparse.check_sparse_inputs(X, X.shape[1], dtype) if issparse(X) else np.ascontiguousarray(X, dtype=dtype)
+    return _sparse.check_sparse_inputs(X, X.shape[1], dtype) if sp.issparse(X) else np.ascontiguousarray(X, dtype=dtype)
 
 
 class _BaseMLP(BaseEstimator):
@@ -108,7 +256,7 @@ class _BaseMLP(BaseEstimator):
                  learning_rate="constant", learning_rate_init=0.01, power_t=0.5, max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, dropout=0.0,
-                 augment=None, n_threads=1, dtype="float32", init="he"):
+                 augment=None, n_threads=1, dtype="float32", init="he", input_scaling="auto"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -135,6 +283,7 @@ class _BaseMLP(BaseEstimator):
         self.n_threads = n_threads
         self.dtype = dtype
         self.init = init
+        self.input_scaling = input_scaling
 
     # -- hyperparameters ---------------------------------------------------------------------
 
@@ -162,7 +311,8 @@ class _BaseMLP(BaseEstimator):
                              f"got {self.learning_rate!r}")
         _check_number(self.learning_rate_init, "learning_rate_init", low=0, low_open=True)
         _check_number(self.power_t, "power_t", low=0)
-        _check_number(self.alpha, "alpha", low=0)
+        if not (isinstance(self.alpha, str) and self.alpha == "auto"):
+            _check_number(self.alpha, "alpha", low=0)
         _check_number(self.max_iter, "max_iter", low=1, integer=True)
         _check_number(self.tol, "tol", low=0)
         _check_number(self.n_iter_no_change, "n_iter_no_change", low=1, integer=True)
@@ -176,6 +326,12 @@ class _BaseMLP(BaseEstimator):
             _check_flag(getattr(self, name), name)
         if self.batch_size is not None and self.batch_size != "auto":
             _check_number(self.batch_size, "batch_size", low=1, integer=True)
+        if self.input_scaling not in INPUT_SCALINGS:
+            raise ValueError(f"input_scaling must be one of {INPUT_SCALINGS}, got {self.input_scaling!r}")
+        if self.input_scaling not in ("auto", "none") and (self.augment is not None or self._test_views()):
+            raise ValueError(f"input_scaling={self.input_scaling!r} cannot be combined with augment or test_shifts, "
+                             f"which move the pixels of images in [0, 1]: use input_scaling='auto' (which leaves "
+                             f"such images as they are) or 'none'")
         if self.dtype not in ("float32", "float64", np.float32, np.float64):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         hyper = {"momentum": {"beta": self.momentum}, "nesterov": {"beta": self.momentum},
@@ -183,7 +339,7 @@ class _BaseMLP(BaseEstimator):
                  "rmsprop": {"eps": self.epsilon}, "adagrad": {"eps": self.epsilon}}.get(self.solver)
         return {"optimizer": (self.solver, hyper) if hyper else self.solver, "shuffle": bool(self.shuffle),
                 "activation": ACTIVATIONS[self.activation], "output": self._output, "loss": self._loss,
-                "l2": float(self.alpha), "dropout": self.dropout, "augment": self.augment,
+                "dropout": self.dropout, "augment": self.augment,
                 "n_threads": int(self.n_threads), "verbose": bool(self.verbose)}
 
     def _lr(self, first_epoch):
@@ -233,42 +389,129 @@ class _BaseMLP(BaseEstimator):
     def _n_members(self):
         return 1
 
-    def _fit(self, X, y, *, incremental, classes=None):
+    def _fit(self, X, y, *, incremental, classes=None, sample_weight=None):
         options = self._check_hyperparameters()
         fresh = not hasattr(self, "n_iter_") or (not incremental and not self.warm_start)
-        X, T = self._prepare(X, y, fresh=fresh, classes=classes)
+        X, y = self._prepare(X, y, fresh=fresh, classes=classes)
+        weights = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
         if self._test_views():  # images that the test-time shifts can move, checked before training
-            _images(X, self.image_shape, "X")
+            check_images(X, self.image_shape, "X")
+        given = X
+        X, y, weights = _visits(X, y, weights)
+        if self.shuffle and not incremental:  # fit: a function of the set of samples (partial_fit: kept cheap)
+            X, y, weights = _canonical_order(X, y, weights)
         if fresh:
             for name in ("n_iter_", "t_", "loss_curve_", "validation_scores_", "best_loss_",
                          "best_validation_score_"):
                 self.__dict__.pop(name, None)
+            self._set_scaling(X, y)
             sizes = [X.shape[1], *self._hidden_sizes(), self.n_outputs_]
             members = _committee.init_committee(sizes, seeds=self._seeds(self._n_members(), 0), init=self.init,
                                                 dtype=self._dt().name)
         else:
             members = self._get_members()
+        X, T = self._scaled_inputs(X, owned=X is not given), self._targets(y)
         epochs = 1 if incremental else int(self.max_iter)
         Xv = Tv = None
-        if self.early_stopping and not incremental:
+        if self._early_stopping() and not incremental:
             strat = T if self._output == "softmax" and np.min(np.bincount(T)) >= 2 else None
             split_seed = self._seeds(1, 2)[0]
+            parts = (X, T) if weights is None else (X, T, weights)
             try:
-                X, Xv, T, Tv = train_test_split(X, T, test_size=self.validation_fraction, random_state=split_seed,
-                                                stratify=strat)
+                parts = train_test_split(*parts, test_size=self.validation_fraction, random_state=split_seed,
+                                         stratify=strat)
             except ValueError as e:
                 raise ValueError(f"early_stopping: cannot hold out validation_fraction={self.validation_fraction} "
                                  f"of {X.shape[0]} samples: {e}") from None
+            X, Xv, T, Tv = parts[:4]
+            weights = None if weights is None else parts[4]
         first = getattr(self, "n_iter_", 0)
-        trained, histories = _committee.train_committee(
-            members, X, T, seeds=self._seeds(len(members), 1), n_jobs=self._jobs(), client=self._client(),
-            member_options=[{"callback": self._member_callback(Xv, Tv, epochs)} for _ in members],
-            epochs=epochs, lr=self._lr(first), batch_size=self._batch(X.shape[0]),
-            validation_data=None if Xv is None else (Xv, Tv), early_stopping=Xv is not None,
-            patience=int(self.n_iter_no_change), min_delta=float(self.tol), **options)
+        lr = self._lr(first)
+        try:
+            with warnings.catch_warnings():  # the estimator words these in its own parameters (below)
+                warnings.simplefilter("ignore", CollapseWarning)
+                warnings.simplefilter("ignore", InputScaleWarning)
+                trained, histories = _committee.train_committee(
+                    members, X, T, seeds=self._seeds(len(members), 1), n_jobs=self._jobs(), client=self._client(),
+                    member_options=[{"callback": self._member_callback(Xv, Tv, epochs)} for _ in members],
+                    epochs=epochs, lr=lr, batch_size=self._batch(X.shape[0]),
+                    validation_data=None if Xv is None else (Xv, Tv), early_stopping=Xv is not None,
+                    patience=int(self.n_iter_no_change), min_delta=float(self.tol), sample_weight=weights,
+                    l2=self._l2(X.shape[0] + (getattr(self, "t_", 0) if incremental else 0)), **options)
+        except DivergenceError as e:
+            raise self._divergence(e) from None
         self._set_members(trained)
         self._record(histories, X.shape[0], warn=not incremental and Xv is None and epochs > 1)
+        self._check_collapse(histories, X)
         return self
+
+    def _l2(self, n_samples):
+        """The weight decay per update: ``alpha``, or for ``'auto'`` ``AUTO_DECAY / n_samples`` (fit: its
+        training rows; partial_fit: the samples processed so far, this chunk's included, so that a
+        stream of chunks is not shrunk once per chunk as a whole data set would be)."""
+        return AUTO_DECAY / n_samples if isinstance(self.alpha, str) else float(self.alpha)
+
+    def _early_stopping(self):
+        return bool(self.early_stopping)
+
+    def _divergence(self, error):
+        """The DivergenceError of ``train``, its advice in the estimator's own parameter."""
+        lr = float(self.learning_rate_init)
+        advice = min(lr / 10, 0.001)
+        error.args = (f"{type(self).__name__} diverged in epoch {error.epoch + 1} with learning rate {error.lr:g} "
+                      f"(learning_rate_init={lr:g}): {error.reason}. Use a smaller learning_rate_init, e.g. "
+                      f"learning_rate_init={advice:g}",)
+        return error
+
+    def _check_collapse(self, histories, X):
+        """Warn (FitCollapsedWarning) when a trained network outputs the same for every input (as train found:
+        its history's ``collapse``, which travels back from Dask workers too)."""
+        for i, history in enumerate(histories):
+            problem = history.get("collapse")
+            if problem is None:
+                continue
+            who = f"member {i} of the committee" if len(histories) > 1 else "the network"
+            scale = input_scale_problem(X, float(self.learning_rate_init), self.solver)
+            if scale is not None and scale.startswith("features"):
+                cause = f"{scale}; use input_scaling='auto' (the default), or standardise X"
+            else:
+                cause = (f"try a smaller learning_rate_init than {self.learning_rate_init:g} (e.g. "
+                         f"{float(self.learning_rate_init) / 10:g})")
+            warnings.warn(f"training collapsed: in {who}, {problem}; {cause}", FitCollapsedWarning, stacklevel=4)
+            return
+
+    # -- input and target scaling: fixed by the first fit, folded into params_
+
+    def _set_scaling(self, X, y):
+        kind = "none" if self.augment is not None or self._test_views() else self.input_scaling
+        self.x_mean_, self.x_scale_ = _input_scaling(X, kind)
+
+    def _scaled_inputs(self, X, owned=False):
+        """``(X - x_mean_) / x_scale_`` in the estimator's dtype (sparse input stays sparse), computed as
+        ``X * (1 / s) - m / s`` in X's dtype, in place when ``owned`` (X is fit's own copy)."""
+        if sp.issparse(X):
+            return sp.csr_matrix(X.multiply(1.0 / self.x_scale_[None, :]), dtype=self._dt())
+        if not self.x_mean_.any() and np.all(self.x_scale_ == 1.0):
+            return X
+        out = X if owned and X.dtype == self._dt() and X.flags.c_contiguous else np.empty(X.shape, self._dt())
+        np.multiply(X, (1.0 / self.x_scale_).astype(self._dt()), out=out)
+        if self.x_mean_.any():
+            out -= (self.x_mean_ / self.x_scale_).astype(self._dt())
+        return out
+
+    def _targets(self, y):
+        return y
+
+    def _fold(self, params, sign):
+        """params that take raw X (sign +1) from params that take scaled X, or back (-1); a new dict."""
+        return _fold_inputs(params, getattr(self, "x_mean_", None), self.x_scale_, sign) if hasattr(
+            self, "x_scale_") else dict(params)
+
+    def _get_members(self):
+        return [self._fold(p, -1) for p in self._fitted_members()]
+
+    def _set_members(self, members):
+        self._store_members([self._fold(p, +1) for p in members])
 
     def _jobs(self):
         return 1
@@ -315,23 +558,30 @@ class _BaseMLP(BaseEstimator):
 
     # -- the fitted network -------------------------------------------------------------------
 
-    def _get_members(self):
+    def _fitted_members(self):
         return [self.params_]
 
-    def _set_members(self, members):
+    def _store_members(self, members):
         self.params_ = members[0]
 
     def _raw_output(self, X):
-        """The network's (a committee's: the mean) output for validated X, in float64."""
+        """The network's (a committee's: the mean) output for validated X, in float64.
+
+        Computed in float64 from the (exactly widened) params: a float32 matrix product's rounding
+        depends on the rows computed with it (measured: 2e-7 in a probability), float64's stays far
+        below what float32 params resolve, so a row's prediction does not depend on the batch it is in.
+        """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        members, views = self._get_members(), self._test_views()
+        members = [{k: v.astype(np.float64) for k, v in p.items()} for p in self._fitted_members()]
+        X = X.astype(np.float64)
+        views = self._test_views()
         if len(members) == 1 and not views:
             out = _predict_proba(members[0], X, activation=ACTIVATIONS[self.activation], output=self._output)
         else:
             out = _committee.committee_predict_proba(members, X, activation=ACTIVATIONS[self.activation],
                                                      output=self._output, **views)
-        return out.astype(np.float64)
+        return np.asarray(out, dtype=np.float64)
 
     def _test_views(self):
         """Keyword arguments of committee_predict_proba for test-time views (none for one network)."""
@@ -350,12 +600,12 @@ class _BaseMLP(BaseEstimator):
     @property
     def n_layers_(self):
         """Layers including input and output, as in scikit-learn."""
-        return len(self._get_members()[0]) // 2 + 1
+        return len(self._fitted_members()[0]) // 2 + 1
 
     @property
     def out_activation_(self):
-        """scikit-learn's name of the output activation."""
-        return self._output
+        """scikit-learn's name of the output activation (``'softmax'``, ``'identity'``, ``'logistic'``)."""
+        return _activations.ACTIVATIONS[self._output].sklearn_name
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
@@ -369,14 +619,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Hidden activation (``'sigmoid'`` is accepted for ``'logistic'``).
     solver : {'sgd', 'momentum', 'nesterov', 'adam', 'rmsprop', 'adagrad'}, default 'sgd'
         Only plain ``'sgd'`` with ``batch_size=1`` runs fastnn's sparse per-sample kernel at full speed.
-    alpha : float, default 0.0
-        Weight decay per update (equals scikit-learn's L2 penalty at ``batch_size=1``).
+    alpha : float or 'auto', default 0.0 (regressor: 'auto')
+        Weight decay per update (equals scikit-learn's L2 penalty at ``batch_size=1``); ``'auto'``:
+        ``AUTO_DECAY / n_samples`` (30 / n_samples), the same shrinkage per epoch for any data size
+        (``partial_fit``: n_samples processed so far, this chunk's included).
     batch_size : int, 'auto' or None, default 1
         1: per-sample SGD (the compiled path); k: mini-batches; 'auto': ``min(200, n)``; None: full batch.
     learning_rate : {'constant', 'invscaling', 'cosine'} or callable, default 'constant'
         The rate per epoch: constant, ``learning_rate_init / (epoch + 1) ** power_t``, a half cosine
         from ``learning_rate_init`` to 0 over ``max_iter`` epochs, or ``f(epoch)``.
-    learning_rate_init : float, default 0.01
+    learning_rate_init : float, default 0.01 (regressor: 0.001)
     power_t : float, default 0.5
     max_iter : int, default 200
         Epochs (``partial_fit`` runs one per call).
@@ -412,6 +664,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         The params' and the training data's dtype.
     init : {'he', 'xavier', 'normal', 'uniform'}, default 'he'
         Weight initialisation (:func:`fastnn.init_params`).
+    input_scaling : {'auto', 'standard', 'maxabs', 'none'}, default 'auto'
+        How ``fit`` scales the inputs before training (fixed by the first fit, folded into
+        ``params_``): ``'standard'`` subtracts each column's mean and divides by its standard
+        deviation; ``'maxabs'`` divides by its largest absolute value (zeros stay zeros);
+        ``'auto'``, for inputs with at most half their entries non-zero (images, bags of words),
+        divides the columns whose largest absolute value exceeds 1 by it (pixels in [0, 1] stay
+        as they are), and is ``'standard'`` otherwise; it leaves images alone with ``augment``
+        or test-time shifts, which move their pixels.
 
     Attributes
     ----------
@@ -435,6 +695,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Training samples processed.
     coefs_, intercepts_ : list of ndarray
         The weight matrices and bias vectors of ``params_`` (views of the same arrays).
+    x_mean_, x_scale_ : ndarray (n_features,)
+        The input scaling fixed by the first fit (training ran on ``(X - x_mean_) / x_scale_``).
 
     Examples
     --------
@@ -486,7 +748,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         out = _predict_proba(params, Xv, activation=ACTIVATIONS[self.activation], output=self._output)
         return float(accuracy_score(Tv, np.argmax(out, axis=1)))
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train on ``(X, y)`` for up to ``max_iter`` epochs (from the current params with ``warm_start``).
 
         Parameters
@@ -496,14 +758,18 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             scipy.sparse matrix (e.g. from a vectorizer) is taken as CSR, never densified.
         y : array-like (n_samples,)
             Class labels of any sortable kind.
+        sample_weight : array-like (n_samples,), optional
+            Non-negative weight of each sample's loss: an epoch visits a sample of weight ``w``
+            ``ceil(w)`` times, each step scaled by ``w / ceil(w)``. Weight 0 leaves the sample out,
+            an integer weight ``k`` is exactly ``k`` copies of it.
 
         Returns
         -------
         self
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over ``(X, y)``, starting from the current params (or fresh ones on the first call).
 
         Parameters
@@ -513,6 +779,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         classes : array-like, optional
             Every label the estimator will see; required on the first call, since a chunk
             may lack some classes.
+        sample_weight : array-like (n_samples,), optional
+            As for :meth:`fit`.
 
         Returns
         -------
@@ -521,7 +789,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if not hasattr(self, "classes_") and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit (every label the estimator "
                              "will see, since a chunk may lack some)")
-        return self._fit(X, y, incremental=True, classes=classes)
+        return self._fit(X, y, incremental=True, classes=classes, sample_weight=sample_weight)
 
     def predict_proba(self, X):
         """Class probabilities (n_samples, n_classes), columns in the order of ``classes_`` (float64)."""
@@ -579,6 +847,22 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     _output, _loss = "identity", "mse"
 
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="sgd", alpha="auto", batch_size=1,
+                 learning_rate="constant", learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9, early_stopping=False,
+                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, dropout=0.0,
+                 augment=None, n_threads=1, dtype="float32", init="he", input_scaling="auto"):
+        # Its own defaults (alpha, learning_rate_init), measured on small tables: a squared error's
+        # per-sample gradient is unbounded, and 0.01 over 100 hidden units of order 1 diverged
+        # on load_diabetes for some seeds; without weight decay per-sample SGD overfitted it.
+        super().__init__(hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
+                         learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
+                         max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
+                         warm_start=warm_start, momentum=momentum, early_stopping=early_stopping,
+                         validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
+                         n_iter_no_change=n_iter_no_change, dropout=dropout, augment=augment, n_threads=n_threads,
+                         dtype=dtype, init=init, input_scaling=input_scaling)
+
     def _prepare(self, X, y, *, fresh, classes=None):
         X, y = self._validate_Xy(X, y, reset=fresh)
         y = np.asarray(y, dtype=np.float64)
@@ -588,58 +872,58 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         if fresh:
             self._y_2d = y.ndim == 2
             self.n_outputs_ = T.shape[1]
-            self.y_mean_ = T.mean(axis=0)
-            std = T.std(axis=0)
-            self.y_scale_ = np.where(std > 0, std, 1.0)
         elif T.shape[1] != self.n_outputs_:
             raise ValueError(f"y has {T.shape[1]} outputs but the estimator was fitted with {self.n_outputs_}")
-        return X, np.ascontiguousarray((T - self.y_mean_) / self.y_scale_, dtype=self._dt())
+        return X, T
+
+    def _set_scaling(self, X, y):
+        super()._set_scaling(X, y)
+        self.y_mean_ = y.mean(axis=0)
+        std = y.std(axis=0)
+        self.y_scale_ = np.where(std > 1e-12 * np.maximum(np.abs(self.y_mean_), 1.0), std, 1.0)
+
+    def _targets(self, y):
+        return np.ascontiguousarray((y - self.y_mean_) / self.y_scale_, dtype=self._dt())
 
     def _fold(self, params, sign):
-        """Fold the target scaling into the output layer (sign +1) or take it out (-1); new dict."""
+        """params that predict raw y from raw X (sign +1) from those that predict the standardised targets
+        from the scaled inputs, or back (-1): the target scaling folded into the output layer, the input
+        scaling into the first; a new dict."""
         L = len(params) // 2
-        s = self.y_scale_.astype(params[f"W{L}"].dtype)
-        m = self.y_mean_.astype(params[f"b{L}"].dtype)
-        out = dict(params)
-        if sign > 0:
-            out[f"W{L}"], out[f"b{L}"] = params[f"W{L}"] * s, params[f"b{L}"] * s + m
-        else:
-            out[f"W{L}"], out[f"b{L}"] = params[f"W{L}"] / s, (params[f"b{L}"] - m) / s
-        return out
-
-    def _get_members(self):
-        return [self._fold(self.params_, -1)]
-
-    def _set_members(self, members):
-        self.params_ = self._fold(members[0], +1)
-
-    def _raw_output(self, X):
-        check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        return _predict_proba(self.params_, X, activation=ACTIVATIONS[self.activation],
-                              output=self._output).astype(np.float64)
+        W, b = params[f"W{L}"].astype(np.float64), params[f"b{L}"].astype(np.float64)
+        s, m = self.y_scale_, self.y_mean_
+        if sign < 0:
+            params = super()._fold(params, -1)
+            W, b = params[f"W{L}"].astype(np.float64), params[f"b{L}"].astype(np.float64)
+            return {**params, f"W{L}": (W / s).astype(params[f"W{L}"].dtype),
+                    f"b{L}": ((b - m) / s).astype(params[f"b{L}"].dtype)}
+        out = {**params, f"W{L}": (W * s).astype(params[f"W{L}"].dtype),
+               f"b{L}": (b * s + m).astype(params[f"b{L}"].dtype)}
+        return super()._fold(out, +1)
 
     def _val_score(self, params, Xv, Tv):
         out = _predict_proba(params, Xv, activation=ACTIVATIONS[self.activation], output=self._output)
         return float(r2_score(Tv, out))
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train on ``(X, y)`` for up to ``max_iter`` epochs (from the current params with ``warm_start``).
 
         Parameters
         ----------
         X : array-like (n_samples, n_features)
         y : array-like (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like (n_samples,), optional
+            As for :meth:`MLPClassifier.fit`.
 
         Returns
         -------
         self
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``(X, y)`` from the current params (fresh ones on the first call); returns self."""
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def predict(self, X):
         """Predicted targets: (n_samples,) if ``y`` was 1-D at fit, else (n_samples, n_outputs)."""
@@ -709,14 +993,14 @@ class MLPCommitteeClassifier(MLPClassifier):
                  power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
                  warm_start=False, momentum=0.9, early_stopping=False, validation_fraction=0.1, beta_1=0.9,
                  beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, dropout=0.0, augment=None, n_threads=1,
-                 dtype="float32", init="he"):
+                 dtype="float32", init="he", input_scaling="auto"):
         super().__init__(hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
                          learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
                          max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
                          warm_start=warm_start, momentum=momentum, early_stopping=early_stopping,
                          validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
                          n_iter_no_change=n_iter_no_change, dropout=dropout, augment=augment, n_threads=n_threads,
-                         dtype=dtype, init=init)
+                         dtype=dtype, init=init, input_scaling=input_scaling)
         self.n_members = n_members
         self.n_jobs = n_jobs
         self.dask = dask
@@ -728,8 +1012,8 @@ class MLPCommitteeClassifier(MLPClassifier):
         if self.n_jobs is not None:
             _check_number(self.n_jobs, "n_jobs", low=1, integer=True)
         _check_flag(self.dask, "dask")
-        _committee._check_shifts(self.test_shifts)
-        _image_shape(self.image_shape)
+        _committee.check_shifts(self.test_shifts)
+        check_image_shape(self.image_shape)
         return super()._check_hyperparameters()
 
     def _test_views(self):
@@ -754,10 +1038,10 @@ class MLPCommitteeClassifier(MLPClassifier):
             raise ValueError("dask=True needs a running dask.distributed Client (e.g. Client('tcp://scheduler:8786') "
                              "or Client(LocalCluster())) created before fit") from None
 
-    def _get_members(self):
+    def _fitted_members(self):
         return list(self.members_)
 
-    def _set_members(self, members):
+    def _store_members(self, members):
         self.members_ = list(members)
 
     @property

@@ -21,6 +21,7 @@ import numpy as np
 
 from .activations import HIDDEN, OUTPUTS
 from .batch import BatchEngine, named_views
+from .diagnostics import check_sample_weight, warn_collapse, warn_input_scale
 from .losses import LOSS_FUNCTIONS, LOSSES, check_pairing
 from .network import predict_proba
 from .optim import OPTIMIZERS, Optimizer, get_optimizer
@@ -114,7 +115,8 @@ class TrainingInterrupted(KeyboardInterrupt):
 def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shuffle=True, seed=None,
           activation="relu", output="softmax", loss="cross_entropy", schedule_unit="epoch",
           validation_data=None, validation_fraction=None, early_stopping=False, patience=5, min_delta=0.0,
-          l2=0.0, dropout=0.0, augment=None, n_threads=1, verbose=False, callback=None, progress=None):
+          l2=0.0, dropout=0.0, augment=None, n_threads=1, verbose=False, callback=None, progress=None,
+          sample_weight=None):
     """Train a network by gradient descent and return new params with a history.
 
     Parameters
@@ -180,6 +182,10 @@ def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shu
         ``callback(epoch, params, history)`` after every epoch; returning ``False`` stops.
     progress : callable, optional
         ``progress(done, total)`` during each epoch, every few thousand samples.
+    sample_weight : array-like (n_samples,), optional
+        Non-negative weight of each sample's loss. Per-sample SGD scales that sample's step
+        by its weight; mini-batches take the weighted mean gradient (``sum w_i g_i / sum w_i``
+        over the batch, as scikit-learn's MLPs do). The reported losses stay unweighted.
 
     Returns
     -------
@@ -191,7 +197,10 @@ def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shu
         sample's update), ``val_loss`` and ``val_accuracy`` (when validating), ``seconds``;
         with early stopping also ``best_epoch`` (1-based). ``compile_seconds``: the time
         spent compiling the kernels, or loading them from Numba's cache, before the first
-        epoch (seconds; not part of any epoch's ``seconds``).
+        epoch (seconds; not part of any epoch's ``seconds``). ``wiring``: the activation, output
+        and loss, which :func:`fastnn.save` records. ``collapse``: None, or the sentence of the
+        :class:`fastnn.diagnostics.CollapseWarning` that the call issued (the trained network
+        outputs the same for every input).
 
     Raises
     ------
@@ -219,8 +228,15 @@ def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shu
                     seed=seed, activation=activation, output=output, loss=loss, schedule_unit=schedule_unit,
                     validation_data=validation_data, validation_fraction=validation_fraction,
                     early_stopping=early_stopping, patience=patience, min_delta=min_delta, l2=l2, dropout=dropout,
-                    augment=augment, n_threads=n_threads, verbose=verbose, callback=callback, progress=progress)
-    return _run_epochs(plan)
+                    augment=augment, n_threads=n_threads, verbose=verbose, callback=callback, progress=progress,
+                    sample_weight=sample_weight)
+    first_lr = float(plan.epoch_lrs(0, 0, 1)[0])
+    warn_input_scale(plan.X, first_lr, plan.optimizer.name)  # fastnn.diagnostics: say so, never rescale silently
+    trained, history = _run_epochs(plan)
+    history["collapse"] = warn_collapse(trained, plan.X, first_lr, activation=activation, output=output,
+                                        rule=plan.optimizer.name, accuracy=(history["accuracy"] or [None])[-1],
+                                        targets=plan.T)
+    return trained, history
 
 
 class _Plan(NamedTuple):
@@ -249,11 +265,12 @@ class _Plan(NamedTuple):
     verbose: bool
     callback: object
     progress: object
+    weights: Optional[np.ndarray]  # sample_weight of the training rows (float64), or None
 
 
 def _prepare(params, X, y, *, epochs, lr, optimizer, batch_size, shuffle, seed, activation, output, loss,
              schedule_unit, validation_data, validation_fraction, early_stopping, patience, min_delta, l2, dropout,
-             augment, n_threads, verbose, callback, progress):
+             augment, n_threads, verbose, callback, progress, sample_weight):
     """Check every argument of :func:`train` and return the :class:`_Plan`; no work before this passes."""
     check_choice(activation, HIDDEN, "activation")
     check_choice(output, OUTPUTS, "output")
@@ -264,6 +281,7 @@ def _prepare(params, X, y, *, epochs, lr, optimizer, batch_size, shuffle, seed, 
     dtype = layers[0][0].dtype
     n_features, n_outputs = layers[0][0].shape[0], layers[-1][0].shape[1]
     X, T = _check_data(X, y, n_features, n_outputs, dtype)
+    weights = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
     epochs = check_positive_int(epochs, "epochs")
     shuffle = check_flag(shuffle, "shuffle")
     early_stopping = check_flag(early_stopping, "early_stopping")
@@ -292,8 +310,8 @@ def _prepare(params, X, y, *, epochs, lr, optimizer, batch_size, shuffle, seed, 
         raise TypeError(f"augment must be a fastnn.augment.Distortion, got {type(augment).__name__}")
     rng = np.random.default_rng(seed)
     drop_seed = int(rng.integers(2**63))
-    X, T, validation = _split_validation(X, T, validation_data, validation_fraction, early_stopping, rng,
-                                         n_features, n_outputs, dtype)
+    X, T, validation, weights = _split_validation(X, T, validation_data, validation_fraction, early_stopping, rng,
+                                                  n_features, n_outputs, dtype, weights)
     aug_seed = 0
     if augment is not None:
         if int(np.prod(augment.image_shape)) != n_features:
@@ -312,7 +330,8 @@ def _prepare(params, X, y, *, epochs, lr, optimizer, batch_size, shuffle, seed, 
         path = choose_path(X, opts.rule, n_threads, [layers[0][0].shape[0]] + [W.shape[1] for W, _ in layers])
     return _Plan(layers, X, T, validation, epochs, batch, steps_per_epoch, shuffle, rng, (activation, output, loss),
                  opt, epoch_lrs, l2, keep, opts, path, augment, aug_seed,
-                 (patience, min_delta) if early_stopping else None, n_threads, verbose, callback, progress)
+                 (patience, min_delta) if early_stopping else None, n_threads, verbose, callback, progress,
+                 weights)
 
 
 def _check_data(X, y, n_features, n_outputs, dtype, name=""):
@@ -337,16 +356,18 @@ def _check_dropout(dropout, n_hidden):
     return np.concatenate([1.0 - rates, [1.0]])
 
 
-def _split_validation(X, T, validation_data, validation_fraction, early_stopping, rng, n_features, n_outputs, dtype):
-    """``(X, T, (X_val, T_val) or None)``: the given validation data, or a seeded split of ``X``."""
+def _split_validation(X, T, validation_data, validation_fraction, early_stopping, rng, n_features, n_outputs, dtype,
+                      weights=None):
+    """``(X, T, (X_val, T_val) or None, weights)``: the given validation data, or a seeded split of ``X``
+    (and of the sample weights, when given)."""
     if validation_data is not None:
         if validation_fraction is not None:
             raise ValueError("give validation_data or validation_fraction, not both")
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise TypeError("validation_data must be a pair (X_val, y_val)")
-        return X, T, _check_data(*validation_data, n_features, n_outputs, dtype, name="_val")
+        return X, T, _check_data(*validation_data, n_features, n_outputs, dtype, name="_val"), weights
     if validation_fraction is None and not early_stopping:
-        return X, T, None
+        return X, T, None, weights
     fraction = 0.1 if validation_fraction is None else validation_fraction
     if not isinstance(fraction, float) or not 0 < fraction < 1:
         raise ValueError(f"validation_fraction must be a float in (0, 1), got {fraction!r}")
@@ -355,7 +376,8 @@ def _split_validation(X, T, validation_data, validation_fraction, early_stopping
     if n_val < 1 or n_val >= n:
         raise ValueError(f"validation_fraction={fraction} leaves {n_val} of {n} samples for validation")
     split = rng.permutation(n)
-    return X[split[n_val:]], T[split[n_val:]], (X[split[:n_val]], T[split[:n_val]])
+    kept = None if weights is None else weights[split[n_val:]]
+    return X[split[n_val:]], T[split[n_val:]], (X[split[:n_val]], T[split[:n_val]]), kept
 
 
 def _make_optimizer(optimizer, lr, schedule_unit, steps_per_epoch):
@@ -415,6 +437,8 @@ def _run_epochs(plan):
             X = distorted.epoch(epoch)
             lrs = plan.epoch_lrs(epoch, updates, n if plan.batch == 1 else plan.steps_per_epoch)
             order = plan.rng.permutation(n) if plan.shuffle else np.arange(n)
+            if plan.weights is not None and plan.batch == 1:  # each sample's step times its weight
+                lrs = lrs * plan.weights[order]
             start = time.perf_counter()
             tally = engine.epoch(X, order, lrs, updates, limit)
             seconds = time.perf_counter() - start
@@ -455,7 +479,7 @@ def _engine(plan, net):
             raise
         return engine
     return BatchEngine(net, plan.T, plan.batch, plan.optimizer, plan.wiring, plan.l2, plan.keep, plan.rng,
-                       plan.progress)
+                       plan.progress, plan.weights)
 
 
 class _Best(NamedTuple):

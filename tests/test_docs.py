@@ -211,8 +211,8 @@ def test_optional_modules_name_their_extra(module, missing, extra, monkeypatch):
     monkeypatch.setitem(sys.modules, missing, None)
     for sub in [m for m in sys.modules if m.startswith(missing + ".")]:
         monkeypatch.setitem(sys.modules, sub, None)
-    helper = {"fastnn.export_onnx": lambda: mod._onnx(), "fastnn.plotting": lambda: mod._figure("x", 100),
-              "fastnn.images": lambda: mod._pillow()}[module]
+    helper = {"fastnn.export_onnx": lambda: mod.require_onnx(), "fastnn.plotting": lambda: mod.new_figure("x", 100),
+              "fastnn.images": lambda: mod.require_pillow()}[module]
     with pytest.raises(ImportError, match=re.escape(f"pip install -e '.[{extra}]'")):
         helper()
 

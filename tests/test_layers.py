@@ -3,11 +3,8 @@ display, and no module imports another module's private name.
 
 The pure modules (activations, losses, network, optim, initializers) are the readable NumPy
 reference; importing them must load neither Numba, fastnn.kernels, nor a progress display or
-plotting. Names shared between modules are public (documented); the private names that other
-branches' files still import stay as aliases of the public ones until those files switch,
-listed in LEGACY_PRIVATE_IMPORTS so that no new one can appear unnoticed."""
+plotting. Names shared between modules are public (documented)."""
 import ast
-import importlib
 import pathlib
 import subprocess
 import sys
@@ -32,26 +29,12 @@ PURE_IMPORTS = textwrap.dedent("""
                  or m.startswith(("fastnn.kernels", "fastnn.progress", "fastnn.plotting", "fastnn.training"))))
 """)
 
-# (importing file, module, private name) -> the public name it is an alias of. Each entry is an
-# import in a file of another branch (training: engine; sklearn: tabular; cli: files), to be
-# switched to the public name at merge, after which the entry and the alias go.
-LEGACY_PRIVATE_IMPORTS = {
-    ("sklearn.py", "augment", "_images"): "check_images",
-    ("sklearn.py", "augment", "_image_shape"): "check_image_shape",
-    ("sklearn.py", "committee", "_check_shifts"): "check_shifts",
-}
-
-# Private names the command-line package takes from its own modules (the files branch's), to be
-# made public there.
-CLI_PRIVATE_IMPORTS: set = set()
-
-
-def private_imports():
+def private_imports(package=PACKAGE):
     """``{(file, module, name)}`` of every private name a fastnn file takes from another fastnn module:
     ``from .module import _name`` and ``module._name`` where ``module`` was imported from fastnn."""
     found = set()
-    for path in PACKAGE.rglob("*.py"):
-        rel = path.relative_to(PACKAGE).as_posix()
+    for path in package.rglob("*.py"):
+        rel = path.relative_to(package).as_posix()
         tree = ast.parse(path.read_text())
         modules = {}  # local name -> fastnn module name
         for node in ast.walk(tree):
@@ -80,19 +63,15 @@ def test_the_pure_modules_import_no_compiled_code_and_no_display():
     assert result.stdout.strip() == "[]"
 
 
-def test_no_new_private_name_is_imported_across_modules():
-    unexpected = private_imports() - set(LEGACY_PRIVATE_IMPORTS) - CLI_PRIVATE_IMPORTS
-    assert not unexpected, f"private names imported from another module: {sorted(unexpected)}; make them public"
+def test_no_private_name_is_imported_across_modules():
+    found = private_imports()
+    assert not found, f"private names imported from another module: {sorted(found)}; make them public"
 
 
-def test_the_scan_sees_private_imports():
-    """The scan finds the legacy imports that are still there (so it is not blind)."""
-    assert private_imports() & set(LEGACY_PRIVATE_IMPORTS)
-
-
-@pytest.mark.parametrize("key, public", sorted(LEGACY_PRIVATE_IMPORTS.items()))
-def test_each_legacy_private_name_is_its_public_function(key, public):
-    _, module, private = key
-    mod = importlib.import_module(f"fastnn.{module}")
-    assert getattr(mod, private) is getattr(mod, public)
-    assert public in mod.__all__
+def test_the_scan_sees_private_imports(tmp_path):
+    """The scan finds both forms in a package made for the purpose (so it is not blind)."""
+    (tmp_path / "a.py").write_text("def _helper():\n    pass\n")
+    (tmp_path / "b.py").write_text("from .a import _helper\n")
+    (tmp_path / "c.py").write_text("from . import a\na._helper()\n")
+    (tmp_path / "d.py").write_text("from .a import helper\nfrom . import _idx\n")  # public, package-private module
+    assert private_imports(tmp_path) == {("b.py", "a", "_helper"), ("c.py", "a", "_helper")}

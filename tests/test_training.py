@@ -205,9 +205,10 @@ def test_history_contents_and_validation():
     new, h = train(params, X, y, epochs=3, seed=0, validation_data=(X[:50], y[:50]))
     assert h["epoch"] == [1, 2, 3]
     assert set(h) == {"epoch", "lr", "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "compile_seconds",
-                      "wiring"}
+                      "wiring", "collapse"}
     assert h["wiring"] == {"activation": "relu", "output": "softmax", "loss": "cross_entropy"}
-    assert all(len(v) == 3 for key, v in h.items() if key not in ("compile_seconds", "wiring"))
+    assert all(len(v) == 3 for key, v in h.items() if key not in ("compile_seconds", "wiring", "collapse"))
+    assert h["collapse"] is None  # fastnn.diagnostics found the trained network not collapsed
     assert 0 <= h["compile_seconds"] < 600  # kernels compiled or loaded before epoch 1, timed apart
     assert all(s > 0 for s in h["seconds"])
     assert all(0 <= a <= 1 for a in h["accuracy"] + h["val_accuracy"])

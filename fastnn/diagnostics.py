@@ -1,0 +1,194 @@
+"""Checks that say when training cannot work, or did not: inputs far off the scale that a
+per-sample step size assumes, and a network that collapsed to a constant output.
+
+:func:`fastnn.train` calls :func:`warn_input_scale` before its first epoch and
+:func:`warn_collapse` after its last; the scikit-learn estimators call the
+``*_problem`` functions and word the advice in their own parameters. Both look at a few
+hundred evenly spaced rows only (``CHECK_ROWS``), so they cost a small part of one epoch.
+"""
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+
+from .network import forward_layers
+from .validation import check_params
+
+CHECK_ROWS = 256
+"""Rows (evenly spaced) that the checks look at."""
+
+STEP_SCALE_LIMIT = 100.0
+"""A step of plain SGD on one sample moves the first layer's pre-activations by about
+``lr * |x|^2`` times the error signal (for a linear unit, per-sample SGD is stable only
+for ``lr * |x|^2 < 2``). :func:`input_scale_problem` reports inputs whose mean ``|x|^2``
+times the learning rate exceeds this limit: fifty times that bound. MNIST scaled to
+[0, 1] at lr 0.01 gives about 1; raw breast-cancer features at lr 0.01, about 10^5."""
+
+SCALE_SENSITIVE = ("sgd", "momentum", "nesterov")
+"""Update rules whose step grows with the inputs' scale (Adam, RMSprop and Adagrad divide
+the gradient by its own running size)."""
+
+
+BEATS_CONSTANT = 0.01
+"""See :func:`warn_collapse`."""
+
+
+class InputScaleWarning(UserWarning):
+    """The inputs are far outside the scale that the step size assumes."""
+
+
+class CollapseWarning(UserWarning):
+    """Training ended with a network whose output is the same for every input."""
+
+
+def _rows(X):
+    step = max(1, X.shape[0] // CHECK_ROWS)
+    return X[::step][:CHECK_ROWS]
+
+
+def _largest_feature(X):
+    """``(column, largest |value|)`` over ``X`` (dense or scipy.sparse)."""
+    col_max = np.asarray(abs(X).max(axis=0).todense()).ravel() if sp.issparse(X) else np.abs(X).max(axis=0)
+    j = int(np.argmax(col_max))
+    return j, float(col_max[j])
+
+
+FEATURES_ABOVE = 10.0
+"""When the steps are too large for the inputs, the features are blamed if one of them exceeds this
+in absolute value (far from order 1), and the learning rate otherwise."""
+
+
+def input_scale_problem(X, lr, rule="sgd"):
+    """A sentence describing why ``X`` is too large for steps of ``lr``, or None when it is not.
+
+    The sentence starts with ``"features range up to"`` when the features are far from order 1
+    (the fix: standardise them), and with ``"steps of lr="`` when they are not (the fix: a smaller
+    learning rate).
+
+    Parameters
+    ----------
+    X : ndarray or scipy.sparse matrix (n_samples, n_features)
+    lr : float
+        The first step's learning rate.
+    rule : str
+        The update rule's name; only those in ``SCALE_SENSITIVE`` are checked.
+
+    Returns
+    -------
+    str or None
+    """
+    if rule not in SCALE_SENSITIVE:
+        return None
+    rows = _rows(X)
+    sq = np.asarray(rows.multiply(rows).sum(axis=1)).ravel() if sp.issparse(rows) else np.einsum(
+        "ij,ij->i", rows, rows, dtype=np.float64)
+    step = float(lr) * float(np.mean(sq))
+    if not step > STEP_SCALE_LIMIT:
+        return None
+    j, big = _largest_feature(X)
+    if big > FEATURES_ABOVE:
+        return (f"features range up to {big:,.4g} (column {j}; mean squared row norm {np.mean(sq):,.4g}), far "
+                f"outside the scale that per-sample steps of lr={lr:g} assume (inputs of order 1)")
+    return (f"steps of lr={lr:g} are far too large for these inputs: lr times their mean squared row norm is "
+            f"{step:,.4g} (per-sample SGD is stable below about 2; try lr={1 / np.mean(sq):.2g} or smaller)")
+
+
+def collapse_problem(params, X, *, activation="relu", output="softmax"):
+    """A sentence describing how the network collapsed on ``X``, or None when it did not.
+
+    Collapsed: every unit of a hidden layer is inactive (exactly 0) on every row checked, or
+    every output is the same for every row checked while the inputs differ.
+
+    Parameters
+    ----------
+    params : dict
+    X : ndarray or scipy.sparse matrix
+        Inputs as the network sees them.
+    activation, output : str
+
+    Returns
+    -------
+    str or None
+    """
+    layers = check_params(params)
+    rows = _rows(X)
+    if rows.shape[0] < 2:
+        return None
+    rows = rows.astype(layers[0][0].dtype)
+    acts = forward_layers(layers, rows, activation, output)
+    n = rows.shape[0]
+    for l, H in enumerate(acts[1:-1], 1):
+        if not np.any(H):
+            return (f"every unit of hidden layer {l} is inactive on all {n} samples checked, so the network "
+                    f"outputs the same for every input")
+    dense = rows.toarray() if sp.issparse(rows) else rows
+    out = acts[-1].astype(np.float64)
+    spread = np.max(out, axis=0) - np.min(out, axis=0)
+    if np.ptp(dense, axis=0).max() > 0 and spread.max() <= 1e-6 * (1.0 + np.abs(out).max()):
+        return f"the network's outputs are the same for all {n} different samples checked"
+    return None
+
+
+def warn_input_scale(X, lr, rule="sgd", *, stacklevel=3):
+    """Warn (:class:`InputScaleWarning`) when :func:`input_scale_problem` finds one; returns the sentence or None."""
+    problem = input_scale_problem(X, lr, rule)
+    if problem is not None:
+        fix = (". Standardise the features (e.g. sklearn.preprocessing.StandardScaler), or use the fastnn.sklearn "
+               "estimators, which do" if problem.startswith("features") else "")
+        warnings.warn(f"{problem}: training is likely to diverge or collapse{fix}", InputScaleWarning,
+                      stacklevel=stacklevel)
+    return problem
+
+
+def warn_collapse(params, X, lr, *, activation="relu", output="softmax", rule="sgd", accuracy=None, targets=None,
+                  stacklevel=3):
+    """Warn (:class:`CollapseWarning`) when :func:`collapse_problem` finds one, naming the likely cause and fix;
+    returns the sentence or None.
+
+    With a softmax output, the last epoch's running ``accuracy`` and the one-hot ``targets`` skip
+    the check (a forward pass over ``CHECK_ROWS`` rows, a sizeable part of a short call's time)
+    when the network beat the best constant guess, the most frequent class's share, by more
+    than ``BEATS_CONSTANT``: a network with one output for every input cannot.
+    """
+    if output == "softmax" and accuracy is not None and targets is not None and len(targets):
+        if accuracy > float(np.max(np.mean(targets, axis=0))) + BEATS_CONSTANT:
+            return None
+    problem = collapse_problem(params, X, activation=activation, output=output)
+    if problem is None:
+        return None
+    scale = input_scale_problem(X, lr, rule)
+    if scale is not None and scale.startswith("features"):
+        cause = f"the likely cause: {scale}; standardise the features, or use the fastnn.sklearn estimators, which do"
+    elif scale is not None:
+        cause = f"the likely cause: {scale}"
+    else:
+        cause = (f"try a smaller learning rate than lr={lr:g} (e.g. {lr / 10:g}), or check that the features are "
+                 f"of order 1")
+    warnings.warn(f"training collapsed: {problem}; {cause}", CollapseWarning, stacklevel=stacklevel)
+    return problem
+
+
+def check_sample_weight(sample_weight, n_samples, name="sample_weight"):
+    """Return ``sample_weight`` as a float64 array of ``n_samples`` finite, non-negative weights.
+
+    Raises
+    ------
+    TypeError
+        For weights that are not numbers.
+    ValueError
+        For a wrong length or shape, NaN, infinite or negative weights, or weights that are all zero.
+    """
+    try:
+        w = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be an array of numbers, got {type(sample_weight).__name__}") from None
+    if w.ndim != 1 or w.shape[0] != n_samples:
+        raise ValueError(f"{name} must have shape ({n_samples},), one weight per sample, got shape {w.shape}")
+    if not np.isfinite(w).all():
+        first = int(np.flatnonzero(~np.isfinite(w))[0])
+        raise ValueError(f"{name} holds NaN or infinite values (first at index {first})")
+    if (w < 0).any():
+        raise ValueError(f"{name} must be non-negative, got {w[w < 0][0]:g} at index {int(np.flatnonzero(w < 0)[0])}")
+    if not w.any():
+        raise ValueError(f"{name} is zero for every sample: sample weights must contain at least one non-zero weight")
+    return w
