@@ -9,9 +9,9 @@ hundred evenly spaced rows only (``CHECK_ROWS``), so they cost a small part of o
 import warnings
 
 import numpy as np
-import scipy.sparse as sp
 
 from .network import forward_layers
+from .sparse import is_sparse  # scipy stays optional for dense input
 from .validation import check_params
 
 CHECK_ROWS = 256
@@ -48,7 +48,7 @@ def _rows(X):
 
 def _largest_feature(X):
     """``(column, largest |value|)`` over ``X`` (dense or scipy.sparse)."""
-    col_max = np.asarray(abs(X).max(axis=0).todense()).ravel() if sp.issparse(X) else np.abs(X).max(axis=0)
+    col_max = np.asarray(abs(X).max(axis=0).todense()).ravel() if is_sparse(X) else np.abs(X).max(axis=0)
     j = int(np.argmax(col_max))
     return j, float(col_max[j])
 
@@ -80,7 +80,7 @@ def input_scale_problem(X, lr, rule="sgd"):
     if rule not in SCALE_SENSITIVE:
         return None
     rows = _rows(X)
-    sq = np.asarray(rows.multiply(rows).sum(axis=1)).ravel() if sp.issparse(rows) else np.einsum(
+    sq = np.asarray(rows.multiply(rows).sum(axis=1)).ravel() if is_sparse(rows) else np.einsum(
         "ij,ij->i", rows, rows, dtype=np.float64)
     step = float(lr) * float(np.mean(sq))
     if not step > STEP_SCALE_LIMIT:
@@ -121,7 +121,7 @@ def collapse_problem(params, X, *, activation="relu", output="softmax"):
         if not np.any(H):
             return (f"every unit of hidden layer {l} is inactive on all {n} samples checked, so the network "
                     f"outputs the same for every input")
-    dense = rows.toarray() if sp.issparse(rows) else rows
+    dense = rows.toarray() if is_sparse(rows) else rows
     out = acts[-1].astype(np.float64)
     spread = np.max(out, axis=0) - np.min(out, axis=0)
     if np.ptp(dense, axis=0).max() > 0 and spread.max() <= 1e-6 * (1.0 + np.abs(out).max()):
