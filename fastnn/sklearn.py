@@ -109,7 +109,24 @@ _Seed = Union[int, np.random.RandomState, None]  # scikit-learn's random_state
 class FitCollapsedWarning(ConvergenceWarning, CollapseWarning):
     """``fit`` ended with a network whose output is the same for every input (every hidden unit
     inactive on every sample, or constant outputs). A ``ConvergenceWarning`` and a
-    :class:`fastnn.diagnostics.CollapseWarning`."""
+    :class:`fastnn.diagnostics.CollapseWarning`.
+
+    Examples
+    --------
+    Features in the thousands, with the default input scaling turned off, leave every hidden unit dead:
+
+    >>> import warnings
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from fastnn.sklearn import FitCollapsedWarning, MLPClassifier
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> clf = MLPClassifier(hidden_layer_sizes=(16,), max_iter=3, random_state=0, input_scaling="none")
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     clf = clf.fit(X, y)
+    >>> [str(w.message) for w in caught if w.category is FitCollapsedWarning]    # doctest: +ELLIPSIS
+    ["training collapsed: in the network, every unit of hidden layer 1 is inactive on all 256 samples checked,
+    ...; use input_scaling='auto' (the default), or standardise X"]
+    """
 
 
 def _input_scaling(X, kind, weights=None):
