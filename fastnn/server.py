@@ -99,7 +99,17 @@ _ALLOWED = "GET, HEAD, POST"
 
 
 class RequestError(ValueError):
-    """A request the server refuses: answered with ``status`` and ``{"error": message}``."""
+    """A request the server refuses: answered with ``status`` and ``{"error": message}``.
+
+    Examples
+    --------
+    >>> from fastnn.server import RequestError, read_drawing
+    >>> try:
+    ...     read_drawing([1, 2, 3])
+    ... except RequestError as e:
+    ...     print(int(e.status), e)
+    400 expected a JSON object {"width": W, "height": H, "pixels": [...]}
+    """
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -118,6 +128,17 @@ def read_drawing(payload: Any) -> tuple[np.ndarray, str]:
     ------
     RequestError
         With status 400 and a message saying what is wrong.
+
+    Examples
+    --------
+    >>> from fastnn.server import read_drawing
+    >>> gray, background = read_drawing({"width": 8, "height": 8, "pixels": [255] * 64, "background": "light"})
+    >>> gray.shape, float(gray.max()), background
+    ((8, 8), 1.0, 'light')
+    >>> read_drawing({"width": 8, "height": 8, "pixels": [0] * 63})
+    Traceback (most recent call last):
+        ...
+    fastnn.server.RequestError: pixels must be a list of width*height = 64 values, got 63 values
     """
     bad = HTTPStatus.BAD_REQUEST
     if not isinstance(payload, dict):
@@ -238,6 +259,21 @@ def make_app(model: Any, class_names: Sequence[str], *, wiring: Mapping[str, str
     TypeError, ValueError
         A model that is neither, a missing or unknown wiring, a network that does not take 784
         pixels or gives another number of scores than ``class_names``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastnn
+    >>> from fastnn.server import make_app
+    >>> names = [str(d) for d in range(10)]
+    >>> app = make_app(lambda image: np.eye(10)[7], names, title="always seven")   # a classify callable
+    >>> sorted(route.path for route in app.routes)
+    ['/', '/index.html', '/predict']
+    >>> params = fastnn.init_params([784, 10], seed=0)
+    >>> app = make_app(params, names, wiring={"activation": "relu", "output": "softmax"})
+    >>> make_app(params, names[:3], wiring={"activation": "relu", "output": "softmax"})
+    Traceback (most recent call last):
+        ...
+    ValueError: the network gives 10 scores but 3 class names were given
     """
     from .images import preprocess_digit
 
@@ -479,6 +515,28 @@ class Server:
     ``serve_forever()`` blocks until ``shutdown()`` (from another thread) or Ctrl-C (in the main
     thread, re-raised as ``KeyboardInterrupt`` after a graceful stop); ``server_close()`` releases
     the socket. ``server_address`` is the bound ``(host, port)``.
+
+    Examples
+    --------
+    Most callers get one from :func:`make_server`; built by hand, it serves an application on a
+    socket that is already listening:
+
+    >>> import socket, threading, urllib.request
+    >>> import numpy as np
+    >>> from fastnn.server import MAX_CONNECTIONS, REQUEST_DEADLINE, Server, make_app
+    >>> app = make_app(lambda image: np.eye(10)[7], [str(d) for d in range(10)])
+    >>> server = Server(app, socket.create_server(("127.0.0.1", 0)), request_deadline=REQUEST_DEADLINE,
+    ...                 max_connections=MAX_CONNECTIONS)
+    >>> thread = threading.Thread(target=server.serve_forever, daemon=True)
+    >>> thread.start()
+    >>> host, port = server.server_address[:2]
+    >>> b"<canvas" in urllib.request.urlopen(f"http://{host}:{port}/", timeout=10).read()
+    True
+    >>> server.shutdown()
+    >>> server.server_close()
+    >>> thread.join(10)
+    >>> thread.is_alive()
+    False
     """
 
     def __init__(self, app: Starlette, sock: socket.socket, *, request_deadline: float,
@@ -549,6 +607,29 @@ def make_server(model: Any, class_names: Sequence[str], *, wiring: Mapping[str, 
     ------
     OSError
         The address cannot be bound (port in use, no such address, permission).
+
+    Examples
+    --------
+    >>> import json, threading, urllib.request
+    >>> import fastnn
+    >>> from fastnn.server import make_server
+    >>> params = fastnn.init_params([784, 10], seed=0)
+    >>> server = make_server(params, [str(d) for d in range(10)], wiring={"activation": "relu", "output": "softmax"},
+    ...                      host="127.0.0.1", port=0)
+    >>> thread = threading.Thread(target=server.serve_forever, daemon=True)
+    >>> thread.start()
+    >>> host, port = server.server_address[:2]
+    >>> stroke = {"width": 8, "height": 8, "pixels": [0] * 27 + [255] * 10 + [0] * 27}
+    >>> request = urllib.request.Request(f"http://{host}:{port}/predict", data=json.dumps(stroke).encode(),
+    ...                                  headers={"Content-Type": "application/json"})
+    >>> answer = json.load(urllib.request.urlopen(request, timeout=10))
+    >>> answer["kind"], len(answer["scores"]), round(sum(answer["scores"]), 3), len(answer["image"])
+    ('probability', 10, 1.0, 28)
+    >>> server.shutdown()
+    >>> server.server_close()
+    >>> thread.join(10)
+    >>> thread.is_alive()
+    False
     """
     if isinstance(request_deadline, bool) or not isinstance(request_deadline, (int, float)) \
             or not 0 < request_deadline < math.inf:
