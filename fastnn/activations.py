@@ -117,17 +117,41 @@ def relu_derivative(a: Array, delta: Array) -> Array:
 
 
 def sigmoid_derivative(a: Array, delta: Array) -> Array:
-    """``delta * sigmoid'(z)`` given the sigmoid output ``a``: ``delta * a * (1 - a)``."""
+    """``delta * sigmoid'(z)`` given the sigmoid output ``a``: ``delta * a * (1 - a)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn.activations import sigmoid_derivative
+    >>> sigmoid_derivative(np.array([[0.5, 0.75]]), np.array([[1.0, 2.0]])).tolist()
+    [[0.25, 0.375]]
+    """
     return delta * a * (1 - a)
 
 
 def tanh_derivative(a: Array, delta: Array) -> Array:
-    """``delta * tanh'(z)`` given the tanh output ``a``: ``delta * (1 - a**2)``."""
+    """``delta * tanh'(z)`` given the tanh output ``a``: ``delta * (1 - a**2)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn.activations import tanh_derivative
+    >>> tanh_derivative(np.array([[0.0, 0.5]]), np.array([[1.0, 2.0]])).tolist()
+    [[1.0, 1.5]]
+    """
     return delta * (1 - a * a)
 
 
 def identity_derivative(a: Array, delta: Array) -> Array:
-    """``delta`` itself (the identity's derivative is 1); ``a`` is not used."""
+    """``delta`` itself (the identity's derivative is 1); ``a`` is not used.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn.activations import identity_derivative
+    >>> identity_derivative(np.array([[7.0, -1.0]]), np.array([[1.0, 2.0]])).tolist()
+    [[1.0, 2.0]]
+    """
     return delta
 
 
@@ -135,6 +159,16 @@ def softmax_derivative(a: Array, delta: Array) -> Array:
     """The softmax Jacobian (not diagonal: each output depends on the whole row) applied to ``delta``.
 
     ``a * (delta - sum(delta * a))`` row by row, given the softmax output ``a``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn.activations import softmax_derivative
+    >>> a = np.array([[0.5, 0.25, 0.25]])
+    >>> softmax_derivative(a, np.array([[1.0, 0.0, 0.0]])).tolist()   # the first column of the Jacobian
+    [[0.25, -0.125, -0.125]]
+    >>> softmax_derivative(a, np.array([[3.0, 3.0, 3.0]])).tolist()  # the outputs sum to 1 whatever z
+    [[0.0, 0.0, 0.0]]
     """
     return a * (delta - np.sum(delta * a, axis=1, keepdims=True))
 
@@ -161,6 +195,16 @@ class Activation(NamedTuple):
         Whether it may be a hidden layer's activation.
     may_be_output : bool
         Whether it may be the output layer's activation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn.activations import ACTIVATIONS
+    >>> tanh = ACTIVATIONS["tanh"]
+    >>> tanh(np.array([[0.0]])).tolist(), tanh.sklearn_name, tanh.may_be_hidden, tanh.onnx_op
+    ([[0.0]], 'tanh', True, 'Tanh')
+    >>> ACTIVATIONS["sigmoid"].sklearn_name, ACTIVATIONS["softmax"].may_be_hidden
+    ('logistic', False)
     """
 
     function: Callable[[Array], Array]

@@ -66,7 +66,18 @@ def _strengths(alpha: float, sigma: float) -> tuple[float, float]:
 
 
 def check_image_shape(image_shape: Sequence[int]) -> ImageShape:
-    """``image_shape`` as a pair of positive ints ``(height, width)``, else a clear TypeError/ValueError."""
+    """``image_shape`` as a pair of positive ints ``(height, width)``, else a clear TypeError/ValueError.
+
+    Examples
+    --------
+    >>> from fastnn.augment import check_image_shape
+    >>> check_image_shape([28, 28])
+    (28, 28)
+    >>> check_image_shape((28,))
+    Traceback (most recent call last):
+        ...
+    TypeError: image_shape must be a pair (height, width) such as (28, 28), got (28,)
+    """
     try:
         h, w = image_shape
     except (TypeError, ValueError):
@@ -79,7 +90,21 @@ def check_image_shape(image_shape: Sequence[int]) -> ImageShape:
 
 def check_images(X: np.ndarray, image_shape: Sequence[int], name: str = "X") -> tuple[Array, ImageShape]:
     """``(X, (h, w))``: X as a C-contiguous float32/float64 (n, h*w) array with values in [0, 1]
-    (a copy only if needed), once ``image_shape`` and then X are checked."""
+    (a copy only if needed), once ``image_shape`` and then X are checked.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn.augment import check_images
+    >>> X = np.full((3, 4), 0.5, dtype=np.float32)          # three 2 x 2 images
+    >>> checked, shape = check_images(X, (2, 2))
+    >>> shape, checked is X                                # already fit: no copy
+    ((2, 2), True)
+    >>> check_images(X * 255, (2, 2))
+    Traceback (most recent call last):
+        ...
+    ValueError: X must hold pixel values in [0, 1], found min 127.5 and max 127.5; scale 8-bit images with X / 255
+    """
     image_shape = check_image_shape(image_shape)
     h, w = image_shape
     if not isinstance(X, np.ndarray):

@@ -339,7 +339,20 @@ def committee_predict_proba(members: Sequence[Params], X: Any, *, weights: Optio
 
 
 def check_shifts(shifts: Optional[ArrayLike]) -> list[Optional[tuple[float, float]]]:
-    """The test-time moves: ``[None]`` (the inputs as given) or a list of (dx, dy) float pairs."""
+    """The test-time moves: ``[None]`` (the inputs as given) or a list of (dx, dy) float pairs.
+
+    Examples
+    --------
+    >>> from fastnn.committee import check_shifts
+    >>> check_shifts(None)
+    [None]
+    >>> [tuple(map(float, s)) for s in check_shifts([(0, 0), (0.5, -1)])]
+    [(0.0, 0.0), (0.5, -1.0)]
+    >>> check_shifts([0.5, 0.5])
+    Traceback (most recent call last):
+        ...
+    ValueError: shifts must be a non-empty sequence of (dx, dy) pixel pairs (shape (k, 2)), got shape (2,)
+    """
     if shifts is None:
         return [None]
     try:

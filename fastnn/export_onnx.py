@@ -42,7 +42,15 @@ __all__ = ["to_onnx", "export_onnx", "require_onnx", "INPUT_NAME", "OUTPUT_NAME"
 
 
 def require_onnx() -> Any:
-    """The ``onnx`` module, or an ImportError that says how to install it (check before any work)."""
+    """The ``onnx`` module, or an ImportError that says how to install it (check before any work).
+
+    Examples
+    --------
+    >>> from fastnn.export_onnx import require_onnx
+    >>> onnx = require_onnx()                  # with the onnx extra installed
+    >>> onnx.__name__, hasattr(onnx, "ModelProto")
+    ('onnx', True)
+    """
     try:
         import onnx
     except ImportError:

@@ -49,7 +49,15 @@ __all__ = ["SIZE", "BOX", "CENTER", "require_pillow", "load_digit", "read_graysc
 
 
 def require_pillow() -> tuple[Any, Any]:
-    """Pillow's ``(Image, ImageOps)`` modules, or an ImportError that says how to install them."""
+    """Pillow's ``(Image, ImageOps)`` modules, or an ImportError that says how to install them.
+
+    Examples
+    --------
+    >>> from fastnn.images import require_pillow
+    >>> Image, ImageOps = require_pillow()     # with the cli extra installed
+    >>> ImageOps.invert(Image.new("L", (28, 28), 255)).getextrema()
+    (0, 0)
+    """
     try:
         from PIL import Image, ImageOps
     except ImportError:

@@ -72,6 +72,15 @@ def softmax_cross_entropy_delta(a: Array, t: Array, output: str) -> Array:
 
     Scaled by ``1 / n`` in float64 and rounded once to ``a``'s dtype, as the compiled kernels
     do, so both give the same bits. ``output`` is always ``'softmax'`` (see :func:`check_pairing`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn.losses import softmax_cross_entropy_delta
+    >>> a = np.array([[0.75, 0.25], [0.5, 0.5]])
+    >>> t = np.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> softmax_cross_entropy_delta(a, t, "softmax").tolist()   # (a - t) / 2 rows
+    [[-0.125, 0.125], [0.25, -0.25]]
     """
     diff = a - t
     return (diff.astype(np.float64, copy=False) * (1.0 / len(a))).astype(a.dtype, copy=False)
@@ -81,6 +90,16 @@ def mse_delta(a: Array, t: Array, output: str) -> Array:
     """Gradient of the mean squared error w.r.t. the output layer's pre-activation.
 
     ``dL/da = 2 (a - t) / (n k)`` passed through the output activation's derivative.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn.losses import mse_delta
+    >>> a, t = np.array([[3.0, 1.0]]), np.array([[1.0, 1.0]])
+    >>> mse_delta(a, t, "identity").tolist()       # 2 (a - t) / (1 * 2)
+    [[2.0, 0.0]]
+    >>> mse_delta(np.array([[0.5]]), np.array([[0.0]]), "sigmoid").tolist()   # times a (1 - a)
+    [[0.25]]
     """
     n, k = a.shape
     g = (a - t) * (2.0 / (n * k))
@@ -103,6 +122,14 @@ class Loss(NamedTuple):
         The integer the compiled kernels switch on (``fastnn.kernels.sample.CROSS_ENTROPY``, ...).
     outputs : tuple of str
         The output activations it pairs with.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn.losses import LOSSES
+    >>> mse = LOSSES["mse"]
+    >>> mse(np.array([[1.0, 3.0]]), np.array([[1.0, 1.0]])), LOSSES["cross_entropy"].outputs
+    (2.0, ('softmax',))
     """
 
     function: Callable[[Array, Array], float]

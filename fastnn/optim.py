@@ -92,27 +92,67 @@ class Optimizer(NamedTuple):
 #    number ``t`` with learning rate ``lr_t``; returns the new ``p`` and the new slot arrays. --------
 
 def sgd_step(p: Array, g: Array, slots: list[Array], lr_t: float, t: int) -> tuple[Array, list[Array]]:
-    """Plain gradient descent: ``p - lr_t * g``; no slots."""
+    """Plain gradient descent: ``p - lr_t * g``; no slots.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn.optim import sgd_step
+    >>> p, slots = sgd_step(np.array([1.0, 2.0]), np.array([0.5, -1.0]), [], lr_t=0.1, t=0)
+    >>> p.tolist(), slots
+    ([0.95, 2.1], [])
+    """
     return p - lr_t * g, []
 
 
 def momentum_step(p: Array, g: Array, slots: list[Array], lr_t: float, t: int, *,
                   beta: float) -> tuple[Array, list[Array]]:
-    """Heavy-ball momentum, PyTorch form: ``v = beta * v + g; p - lr_t * v``; slots ``[v]``."""
+    """Heavy-ball momentum, PyTorch form: ``v = beta * v + g; p - lr_t * v``; slots ``[v]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn.optim import momentum_step
+    >>> g = np.array([1.0, -2.0])
+    >>> p, [v] = momentum_step(np.zeros(2), g, [np.zeros(2)], lr_t=0.1, t=0, beta=0.5)
+    >>> p, [v] = momentum_step(p, g, [v], lr_t=0.1, t=1, beta=0.5)   # v = 0.5 * g + g
+    >>> v.tolist(), p.tolist()
+    ([1.5, -3.0], [-0.25, 0.5])
+    """
     v = beta * slots[0] + g
     return p - lr_t * v, [v]
 
 
 def nesterov_step(p: Array, g: Array, slots: list[Array], lr_t: float, t: int, *,
                   beta: float) -> tuple[Array, list[Array]]:
-    """Nesterov momentum, PyTorch form: ``v = beta * v + g; p - lr_t * (g + beta * v)``; slots ``[v]``."""
+    """Nesterov momentum, PyTorch form: ``v = beta * v + g; p - lr_t * (g + beta * v)``; slots ``[v]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn.optim import nesterov_step
+    >>> p, [v] = nesterov_step(np.zeros(2), np.array([1.0, -2.0]), [np.zeros(2)], lr_t=0.1, t=0, beta=0.5)
+    >>> v.tolist(), np.round(p, 6).tolist()    # the step looks ahead: g + beta * v = 1.5 g
+    ([1.0, -2.0], [-0.15, 0.3])
+    """
     v = beta * slots[0] + g
     return p - lr_t * (g + beta * v), [v]
 
 
 def adam_step(p: Array, g: Array, slots: list[Array], lr_t: float, t: int, *,
               b1: float, b2: float, eps: float) -> tuple[Array, list[Array]]:
-    """Adam with bias correction, ``eps`` added to ``sqrt(v_hat)``; slots ``[m, v]``."""
+    """Adam with bias correction, ``eps`` added to ``sqrt(v_hat)``; slots ``[m, v]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn.optim import adam_step
+    >>> g = np.array([0.5, -4.0])
+    >>> p, [m, v] = adam_step(np.zeros(2), g, [np.zeros(2), np.zeros(2)], lr_t=0.1, t=0,
+    ...                       b1=0.9, b2=0.999, eps=1e-8)
+    >>> np.round(p, 6).tolist()                # the first step is lr_t against the gradient's sign
+    [-0.1, 0.1]
+    """
     m = b1 * slots[0] + (1 - b1) * g
     v = b2 * slots[1] + (1 - b2) * (g * g)
     m_hat = m / (1 - b1 ** (t + 1))
@@ -122,14 +162,35 @@ def adam_step(p: Array, g: Array, slots: list[Array], lr_t: float, t: int, *,
 
 def rmsprop_step(p: Array, g: Array, slots: list[Array], lr_t: float, t: int, *,
                  decay: float, eps: float) -> tuple[Array, list[Array]]:
-    """RMSprop: ``s = decay * s + (1-decay) * g**2; p - lr_t * g / (sqrt(s) + eps)``; slots ``[s]``."""
+    """RMSprop: ``s = decay * s + (1-decay) * g**2; p - lr_t * g / (sqrt(s) + eps)``; slots ``[s]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn.optim import rmsprop_step
+    >>> g = np.array([0.5, -4.0])
+    >>> p, [s] = rmsprop_step(np.zeros(2), g, [np.zeros(2)], lr_t=0.1, t=0, decay=0.75, eps=1e-8)
+    >>> s.tolist(), np.round(p, 6).tolist()    # s = 0.25 g**2, so the step is 2 lr_t
+    ([0.0625, 4.0], [-0.2, 0.2])
+    """
     s = decay * slots[0] + (1 - decay) * (g * g)
     return p - lr_t * g / (np.sqrt(s) + eps), [s]
 
 
 def adagrad_step(p: Array, g: Array, slots: list[Array], lr_t: float, t: int, *,
                  eps: float) -> tuple[Array, list[Array]]:
-    """Adagrad: ``s = s + g**2; p - lr_t * g / (sqrt(s) + eps)``; slots ``[s]``."""
+    """Adagrad: ``s = s + g**2; p - lr_t * g / (sqrt(s) + eps)``; slots ``[s]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastnn.optim import adagrad_step
+    >>> g = np.array([0.5, -4.0])
+    >>> p, [s] = adagrad_step(np.zeros(2), g, [np.zeros(2)], lr_t=0.1, t=0, eps=1e-8)
+    >>> p, [s] = adagrad_step(p, g, [s], lr_t=0.1, t=1, eps=1e-8)
+    >>> s.tolist(), np.round(p, 4).tolist()    # the second step is smaller: s grew to 2 g**2
+    ([0.5, 32.0], [-0.1707, 0.1707])
+    """
     s = slots[0] + g * g
     return p - lr_t * g / (np.sqrt(s) + eps), [s]
 
@@ -334,6 +395,13 @@ class UpdateRule(NamedTuple):
     kernel_constants : tuple of str
         The names of its constants (keys of ``Optimizer.hyperparams``) in the order the
         compiled kernels read them.
+
+    Examples
+    --------
+    >>> from fastnn import optim
+    >>> rule = optim.UPDATE_RULES["adam"]
+    >>> rule.factory is optim.adam, rule.slots, rule.kernel_constants
+    (True, ('m', 'v'), ('b1', 'b2', 'eps'))
     """
 
     factory: Callable[..., Optimizer]
@@ -362,6 +430,15 @@ def is_builtin(opt: Optimizer) -> bool:
     False for an Optimizer assembled from one's own ``init``/``update`` pair, even under a
     built-in name: only a built-in rule may be replaced by another implementation of it
     (such as the compiled per-sample kernels).
+
+    Examples
+    --------
+    >>> from fastnn import optim
+    >>> optim.is_builtin(optim.adam(lr=0.001))
+    True
+    >>> own = optim.adam(lr=0.001)._replace(update=lambda params, grads, state: (dict(params), dict(state)))
+    >>> optim.is_builtin(own)                  # an own update under the name "adam"
+    False
     """
     return opt.name in UPDATE_RULES and getattr(opt.update, "rule_name", None) == opt.name
 

@@ -39,6 +39,17 @@ def new_figure(name: str, dpi: float) -> "Figure":
 
     Raises ImportError without matplotlib and ValueError for a ``dpi`` outside [10, 1000], so a
     caller can check both before any work.
+
+    Examples
+    --------
+    >>> from fastnn.plotting import new_figure
+    >>> fig = new_figure("learning_curves", dpi=50)
+    >>> fig.get_size_inches().tolist(), float(fig.dpi)     # 450 x 180 pixels
+    ([9.0, 3.6], 50.0)
+    >>> new_figure("learning_curves", dpi=5000)
+    Traceback (most recent call last):
+        ...
+    ValueError: dpi must be a number between 10 and 1000, got 5000
     """
     try:
         from matplotlib.figure import Figure

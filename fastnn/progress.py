@@ -13,7 +13,21 @@ __all__ = ["load_tqdm", "progress_bar", "Bar", "PlainBar", "EpochProgress", "epo
 
 
 class Bar(Protocol):
-    """What :func:`progress_bar` returns: tqdm's ``update(k)``/``close()`` interface."""
+    """What :func:`progress_bar` returns: tqdm's ``update(k)``/``close()`` interface.
+
+    Examples
+    --------
+    >>> import io
+    >>> from fastnn.progress import Bar, progress_bar
+    >>> def count_to(n: int, bar: Bar) -> None:     # any object with update(k) and close()
+    ...     for _ in range(n):
+    ...         bar.update(1)
+    ...     bar.close()
+    >>> stream = io.StringIO()
+    >>> count_to(5, progress_bar("items", 5, stream=stream, tqdm=None))
+    >>> "5/5 it" in stream.getvalue()
+    True
+    """
 
     def update(self, k: int) -> Any: ...
 

@@ -40,7 +40,7 @@ import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -77,7 +77,7 @@ REQUEST_DEADLINE = 10.0
 """Seconds a client has to send one whole request (line, headers, body), counted from the opening of
 the connection or from the end of the previous answer on it."""
 
-KEEP_ALIVE = 5.0
+KEEP_ALIVE = 5
 """Seconds an idle keep-alive connection stays open after an answer."""
 
 MAX_CONNECTIONS = 1000
@@ -99,9 +99,19 @@ _ALLOWED = "GET, HEAD, POST"
 
 
 class RequestError(ValueError):
-    """A request the server refuses: answered with ``status`` and ``{"error": message}``."""
+    """A request the server refuses: answered with ``status`` and ``{"error": message}``.
 
-    def __init__(self, status: int, message: str):
+    Examples
+    --------
+    >>> from fastnn.server import RequestError, read_drawing
+    >>> try:
+    ...     read_drawing([1, 2, 3])
+    ... except RequestError as e:
+    ...     print(int(e.status), e)
+    400 expected a JSON object {"width": W, "height": H, "pixels": [...]}
+    """
+
+    def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
 
@@ -118,6 +128,17 @@ def read_drawing(payload: Any) -> tuple[np.ndarray, str]:
     ------
     RequestError
         With status 400 and a message saying what is wrong.
+
+    Examples
+    --------
+    >>> from fastnn.server import read_drawing
+    >>> gray, background = read_drawing({"width": 8, "height": 8, "pixels": [255] * 64, "background": "light"})
+    >>> gray.shape, float(gray.max()), background
+    ((8, 8), 1.0, 'light')
+    >>> read_drawing({"width": 8, "height": 8, "pixels": [0] * 63})
+    Traceback (most recent call last):
+        ...
+    fastnn.server.RequestError: pixels must be a list of width*height = 64 values, got 63 values
     """
     bad = HTTPStatus.BAD_REQUEST
     if not isinstance(payload, dict):
@@ -238,6 +259,21 @@ def make_app(model: Any, class_names: Sequence[str], *, wiring: Mapping[str, str
     TypeError, ValueError
         A model that is neither, a missing or unknown wiring, a network that does not take 784
         pixels or gives another number of scores than ``class_names``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastnn
+    >>> from fastnn.server import make_app
+    >>> names = [str(d) for d in range(10)]
+    >>> app = make_app(lambda image: np.eye(10)[7], names, title="always seven")   # a classify callable
+    >>> sorted(route.path for route in app.routes)
+    ['/', '/index.html', '/predict']
+    >>> params = fastnn.init_params([784, 10], seed=0)
+    >>> app = make_app(params, names, wiring={"activation": "relu", "output": "softmax"})
+    >>> make_app(params, names[:3], wiring={"activation": "relu", "output": "softmax"})
+    Traceback (most recent call last):
+        ...
+    ValueError: the network gives 10 scores but 3 class names were given
     """
     from .images import preprocess_digit
 
@@ -310,7 +346,9 @@ def make_app(model: Any, class_names: Sequence[str], *, wiring: Mapping[str, str
         except Exception as e:  # a failing model answers this request with 500; the server goes on
             return _error(HTTPStatus.INTERNAL_SERVER_ERROR, f"{type(e).__name__}: {e}")
 
-    async def http_error(request: Request, exc: HTTPException) -> Response:
+    async def http_error(request: Request, exc: Exception) -> Response:
+        # Starlette types every handler as taking an Exception; this one is registered for HTTPException only
+        exc = cast(HTTPException, exc)
         if exc.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
             message = ("POST a JSON drawing to /predict" if request.url.path == "/predict"
                        else "only GET / and POST /predict")
@@ -333,10 +371,10 @@ class _MethodsFirst:
     """ASGI middleware: OPTIONS, TRACE, CONNECT, PUT, ... on any path (even ``*``) get 405, not 404;
     an HTTP version other than 1.0 and 1.1 (h11 parses any ``HTTP/d.d``) gets 505."""
 
-    def __init__(self, app):
+    def __init__(self, app: Any) -> None:
         self.app = app
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["http_version"] not in ("1.0", "1.1"):
             response = _error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED, f"HTTP/{_short(scope['http_version'])} is not "
                               "served; use HTTP/1.1", close=True)
@@ -366,7 +404,7 @@ class _DeadlineProtocol(H11Protocol):
     connection forever.
     """
 
-    def __init__(self, *args, deadline: float, max_connections: int, **kwargs):
+    def __init__(self, *args: Any, deadline: float, max_connections: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.deadline = deadline
         self.max_connections = max_connections
@@ -374,30 +412,31 @@ class _DeadlineProtocol(H11Protocol):
         self._partial = False  # bytes of the awaited request have arrived
         self._lingering = False  # answered and half-closed: input is read and dropped until the client closes
 
-    def connection_made(self, transport):
-        super().connection_made(transport)
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # a stream server's loop hands every connection a Transport, which uvicorn's annotation asks for
+        super().connection_made(cast(asyncio.Transport, transport))
         if len(self.connections) > self.max_connections:
             self._refuse(HTTPStatus.SERVICE_UNAVAILABLE,
                          f"the server has {self.max_connections} connections open; try again later")
             return
         self._follow()
 
-    def data_received(self, data):
+    def data_received(self, data: bytes) -> None:
         if self._lingering:
             return
         self._partial = True
         super().data_received(data)
         self._follow()
 
-    def on_response_complete(self):
+    def on_response_complete(self) -> None:
         super().on_response_complete()
         self._follow()
 
-    def connection_lost(self, exc):
+    def connection_lost(self, exc: Exception | None) -> None:
         self._stop()
         super().connection_lost(exc)
 
-    def eof_received(self):
+    def eof_received(self) -> None:
         if self._lingering:
             return None  # the client read the answer and closed: asyncio closes the transport
         # the client ended its side mid-request (a body shorter than its Content-Length, headers cut
@@ -407,23 +446,23 @@ class _DeadlineProtocol(H11Protocol):
                                                  "Content-Length, or the headers cut off)")
         return None  # asyncio closes the transport
 
-    def send_400_response(self, msg):
+    def send_400_response(self, msg: str) -> None:
         # h11 refused the request line, a header or the chunked framing; uvicorn would answer in text
         self._refuse(HTTPStatus.BAD_REQUEST, "malformed HTTP request: the request line, a header or the chunked "
                                              "body breaks HTTP/1.1 (RFC 9112)")
 
-    def shutdown(self):
+    def shutdown(self) -> None:
         if self._lingering:  # h11's state is past caring; the answer is out
             self.transport.close()
         else:
             super().shutdown()
 
-    def _stop(self):
+    def _stop(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
 
-    def _follow(self):
+    def _follow(self) -> None:
         """Run the clock while a request is awaited or arriving; stop it once it is whole."""
         if self.transport.is_closing():
             return self._stop()
@@ -434,10 +473,10 @@ class _DeadlineProtocol(H11Protocol):
             self._stop()
             self._partial = False
 
-    def _answering(self):
+    def _answering(self) -> bool:
         return self.cycle is not None and self.cycle.response_started and not self.cycle.response_complete
 
-    def _refuse(self, status, message):
+    def _refuse(self, status: HTTPStatus, message: str) -> None:
         """Answer ``status`` in place of the application, which stops waiting for the body, and close.
 
         The close lingers: the answer and a FIN go out at once, and what the client still sends is
@@ -457,7 +496,7 @@ class _DeadlineProtocol(H11Protocol):
         else:
             self.transport.close()
 
-    def _expired(self):
+    def _expired(self) -> None:
         self._timer = None
         if self.transport.is_closing():
             return
@@ -476,15 +515,41 @@ class Server:
     ``serve_forever()`` blocks until ``shutdown()`` (from another thread) or Ctrl-C (in the main
     thread, re-raised as ``KeyboardInterrupt`` after a graceful stop); ``server_close()`` releases
     the socket. ``server_address`` is the bound ``(host, port)``.
+
+    Examples
+    --------
+    Most callers get one from :func:`make_server`; built by hand, it serves an application on a
+    socket that is already listening:
+
+    >>> import socket, threading, urllib.request
+    >>> import numpy as np
+    >>> from fastnn.server import MAX_CONNECTIONS, REQUEST_DEADLINE, Server, make_app
+    >>> app = make_app(lambda image: np.eye(10)[7], [str(d) for d in range(10)])
+    >>> server = Server(app, socket.create_server(("127.0.0.1", 0)), request_deadline=REQUEST_DEADLINE,
+    ...                 max_connections=MAX_CONNECTIONS)
+    >>> thread = threading.Thread(target=server.serve_forever, daemon=True)
+    >>> thread.start()
+    >>> host, port = server.server_address[:2]
+    >>> b"<canvas" in urllib.request.urlopen(f"http://{host}:{port}/", timeout=10).read()
+    True
+    >>> server.shutdown()
+    >>> server.server_close()
+    >>> thread.join(10)
+    >>> thread.is_alive()
+    False
     """
 
-    def __init__(self, app: Starlette, sock: socket.socket, *, request_deadline: float, max_connections: int):
+    def __init__(self, app: Starlette, sock: socket.socket, *, request_deadline: float,
+                 max_connections: int) -> None:
         self.app = app
         self.socket = sock
         self.server_address = sock.getsockname()
         self.request_deadline = request_deadline
         protocol = functools.partial(_DeadlineProtocol, deadline=request_deadline, max_connections=max_connections)
-        config = uvicorn.Config(app, http=protocol, ws="none", lifespan="off", log_config=None, log_level="error",
+        # uvicorn calls ``http`` to make each connection's protocol: a partial that binds the deadline
+        # works as a class does, but Config annotates a class
+        config = uvicorn.Config(app, http=protocol,  # type: ignore[arg-type]
+                                ws="none", lifespan="off", log_config=None, log_level="error",
                                 access_log=False, server_header=False, backlog=BACKLOG,
                                 timeout_keep_alive=KEEP_ALIVE, timeout_graceful_shutdown=5)
         self._uvicorn = uvicorn.Server(config)
@@ -542,6 +607,29 @@ def make_server(model: Any, class_names: Sequence[str], *, wiring: Mapping[str, 
     ------
     OSError
         The address cannot be bound (port in use, no such address, permission).
+
+    Examples
+    --------
+    >>> import json, threading, urllib.request
+    >>> import fastnn
+    >>> from fastnn.server import make_server
+    >>> params = fastnn.init_params([784, 10], seed=0)
+    >>> server = make_server(params, [str(d) for d in range(10)], wiring={"activation": "relu", "output": "softmax"},
+    ...                      host="127.0.0.1", port=0)
+    >>> thread = threading.Thread(target=server.serve_forever, daemon=True)
+    >>> thread.start()
+    >>> host, port = server.server_address[:2]
+    >>> stroke = {"width": 8, "height": 8, "pixels": [0] * 27 + [255] * 10 + [0] * 27}
+    >>> request = urllib.request.Request(f"http://{host}:{port}/predict", data=json.dumps(stroke).encode(),
+    ...                                  headers={"Content-Type": "application/json"})
+    >>> answer = json.load(urllib.request.urlopen(request, timeout=10))
+    >>> answer["kind"], len(answer["scores"]), round(sum(answer["scores"]), 3), len(answer["image"])
+    ('probability', 10, 1.0, 28)
+    >>> server.shutdown()
+    >>> server.server_close()
+    >>> thread.join(10)
+    >>> thread.is_alive()
+    False
     """
     if isinstance(request_deadline, bool) or not isinstance(request_deadline, (int, float)) \
             or not 0 < request_deadline < math.inf:

@@ -63,8 +63,11 @@ Differences from scikit-learn's MLP estimators, by design:
 """
 import numbers
 import warnings
+from collections.abc import Callable, Sequence
+from typing import Any, Optional, TypeVar, Union
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 try:  # the one place that says how to get scikit-learn, instead of a bare ModuleNotFoundError
     import sklearn  # noqa: F401
@@ -84,12 +87,13 @@ from . import activations as _activations
 from . import committee as _committee
 from . import sparse as _sparse
 from .activations import SKLEARN_HIDDEN as ACTIVATIONS
-from .augment import check_image_shape, check_images
+from .augment import Distortion, check_image_shape, check_images
 from .diagnostics import CollapseWarning, InputScaleWarning, check_sample_weight, input_scale_problem
 from .initializers import init_params
 from .network import predict_proba as _predict_proba
 from .schedules import cosine
 from .training import DivergenceError
+from .typing import Params
 
 __all__ = ["MLPClassifier", "MLPRegressor", "MLPCommitteeClassifier", "FitCollapsedWarning"]
 
@@ -98,11 +102,31 @@ SOLVERS = ("sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad")
 LEARNING_RATES = ("constant", "invscaling", "cosine")
 INPUT_SCALINGS = ("auto", "standard", "maxabs", "none")
 
+_Estimator = TypeVar("_Estimator", bound="_BaseMLP")
+_Seed = Union[int, np.random.RandomState, None]  # scikit-learn's random_state
+
 
 class FitCollapsedWarning(ConvergenceWarning, CollapseWarning):
     """``fit`` ended with a network whose output is the same for every input (every hidden unit
     inactive on every sample, or constant outputs). A ``ConvergenceWarning`` and a
-    :class:`fastnn.diagnostics.CollapseWarning`."""
+    :class:`fastnn.diagnostics.CollapseWarning`.
+
+    Examples
+    --------
+    Features in the thousands, with the default input scaling turned off, leave every hidden unit dead:
+
+    >>> import warnings
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from fastnn.sklearn import FitCollapsedWarning, MLPClassifier
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> clf = MLPClassifier(hidden_layer_sizes=(16,), max_iter=3, random_state=0, input_scaling="none")
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     clf = clf.fit(X, y)
+    >>> [str(w.message) for w in caught if w.category is FitCollapsedWarning]    # doctest: +ELLIPSIS
+    ["training collapsed: in the network, every unit of hidden layer 1 is inactive on all 256 samples checked,
+    ...; use input_scaling='auto' (the default), or standardise X"]
+    """
 
 
 def _input_scaling(X, kind, weights=None):
@@ -259,13 +283,18 @@ def _as_dtype(X, dtype):
 class _BaseMLP(BaseEstimator):
     """Hyperparameters, validation and the training loop shared by the estimators."""
 
-    _output = _loss = None  # set by the subclasses
+    _output: str  # set by the subclasses: the output activation's and the loss's names
+    _loss: str
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="sgd", alpha=0.0, batch_size=1,
-                 learning_rate="constant", learning_rate_init=0.01, power_t=0.5, max_iter=200, shuffle=True,
-                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9, early_stopping=False,
-                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, dropout=0.0,
-                 augment=None, n_threads=1, dtype="float32", init="he", input_scaling="auto"):
+    def __init__(self, hidden_layer_sizes: Union[int, Sequence[int]] = (100,), activation: str = "relu", *,
+                 solver: str = "sgd", alpha: Union[float, str] = 0.0, batch_size: Union[int, str, None] = 1,
+                 learning_rate: Union[str, Callable[[int], float]] = "constant", learning_rate_init: float = 0.01,
+                 power_t: float = 0.5, max_iter: int = 200, shuffle: bool = True, random_state: _Seed = None,
+                 tol: float = 1e-4, verbose: bool = False, warm_start: bool = False, momentum: float = 0.9,
+                 early_stopping: bool = False, validation_fraction: float = 0.1, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-8, n_iter_no_change: int = 10,
+                 dropout: Union[float, Sequence[float]] = 0.0, augment: Optional[Distortion] = None, n_threads: int = 1,
+                 dtype: DTypeLike = "float32", init: str = "he", input_scaling: str = "auto") -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -373,7 +402,7 @@ class _BaseMLP(BaseEstimator):
         sequence = np.random.SeedSequence([base, getattr(self, "n_iter_", 0), purpose])
         return [int(s) for s in sequence.generate_state(k)]
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True  # scipy.sparse X is taken as CSR, never densified
         return tags
@@ -597,22 +626,22 @@ class _BaseMLP(BaseEstimator):
         return {}
 
     @property
-    def coefs_(self):
+    def coefs_(self) -> list[np.ndarray]:
         """The weight matrices ``[W1, W2, ...]`` of ``params_`` (each (fan_in, fan_out), as in scikit-learn)."""
         return [self.params_[f"W{i}"] for i in range(1, len(self.params_) // 2 + 1)]
 
     @property
-    def intercepts_(self):
+    def intercepts_(self) -> list[np.ndarray]:
         """The bias vectors ``[b1, b2, ...]`` of ``params_``."""
         return [self.params_[f"b{i}"] for i in range(1, len(self.params_) // 2 + 1)]
 
     @property
-    def n_layers_(self):
+    def n_layers_(self) -> int:
         """Layers including input and output, as in scikit-learn."""
         return len(self._fitted_members()[0]) // 2 + 1
 
     @property
-    def out_activation_(self):
+    def out_activation_(self) -> str:
         """scikit-learn's name of the output activation (``'softmax'``, ``'identity'``, ``'logistic'``)."""
         return _activations.ACTIVATIONS[self._output].sklearn_name
 
@@ -757,7 +786,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         out = _predict_proba(params, Xv, activation=ACTIVATIONS[self.activation], output=self._output)
         return float(accuracy_score(Tv, np.argmax(out, axis=1)))
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self: _Estimator, X: Any, y: ArrayLike, sample_weight: Optional[ArrayLike] = None) -> _Estimator:
         """Train on ``(X, y)`` for up to ``max_iter`` epochs (from the current params with ``warm_start``).
 
         Parameters
@@ -778,7 +807,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """
         return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
+    def partial_fit(self: _Estimator, X: Any, y: ArrayLike, classes: Optional[ArrayLike] = None,
+                    sample_weight: Optional[ArrayLike] = None) -> _Estimator:
         """One epoch over ``(X, y)``, starting from the current params (or fresh ones on the first call).
 
         Parameters
@@ -800,21 +830,21 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                              "will see, since a chunk may lack some)")
         return self._fit(X, y, incremental=True, classes=classes, sample_weight=sample_weight)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: Any) -> NDArray[np.float64]:
         """Class probabilities (n_samples, n_classes), columns in the order of ``classes_`` (float64)."""
         return self._raw_output(X)
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: Any) -> NDArray[np.float64]:
         """``log(predict_proba(X))``; ``-inf`` where a probability underflowed to 0."""
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 
-    def predict(self, X):
+    def predict(self, X: Any) -> np.ndarray:
         """The most probable class of every row of ``X``, as a label from ``classes_``."""
         proba = self.predict_proba(X)  # checks that the estimator is fitted
         return self.classes_[np.argmax(proba, axis=1)]
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = False
         return tags
@@ -856,11 +886,15 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     _output, _loss = "identity", "mse"
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="sgd", alpha="auto", batch_size=1,
-                 learning_rate="constant", learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
-                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9, early_stopping=False,
-                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, dropout=0.0,
-                 augment=None, n_threads=1, dtype="float32", init="he", input_scaling="auto"):
+    def __init__(self, hidden_layer_sizes: Union[int, Sequence[int]] = (100,), activation: str = "relu", *,
+                 solver: str = "sgd", alpha: Union[float, str] = "auto", batch_size: Union[int, str, None] = 1,
+                 learning_rate: Union[str, Callable[[int], float]] = "constant", learning_rate_init: float = 0.001,
+                 power_t: float = 0.5, max_iter: int = 200, shuffle: bool = True, random_state: _Seed = None,
+                 tol: float = 1e-4, verbose: bool = False, warm_start: bool = False, momentum: float = 0.9,
+                 early_stopping: bool = False, validation_fraction: float = 0.1, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-8, n_iter_no_change: int = 10,
+                 dropout: Union[float, Sequence[float]] = 0.0, augment: Optional[Distortion] = None, n_threads: int = 1,
+                 dtype: DTypeLike = "float32", init: str = "he", input_scaling: str = "auto") -> None:
         # Its own defaults (alpha, learning_rate_init), measured on small tables: a squared error's
         # per-sample gradient is unbounded, and 0.01 over 100 hidden units of order 1 diverged
         # on load_diabetes for some seeds; without weight decay per-sample SGD overfitted it.
@@ -914,7 +948,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         out = _predict_proba(params, Xv, activation=ACTIVATIONS[self.activation], output=self._output)
         return float(r2_score(Tv, out))
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self: _Estimator, X: Any, y: ArrayLike, sample_weight: Optional[ArrayLike] = None) -> _Estimator:
         """Train on ``(X, y)`` for up to ``max_iter`` epochs (from the current params with ``warm_start``).
 
         Parameters
@@ -930,16 +964,16 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """
         return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
-    def partial_fit(self, X, y, sample_weight=None):
+    def partial_fit(self: _Estimator, X: Any, y: ArrayLike, sample_weight: Optional[ArrayLike] = None) -> _Estimator:
         """One epoch over ``(X, y)`` from the current params (fresh ones on the first call); returns self."""
         return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
-    def predict(self, X):
+    def predict(self, X: Any) -> np.ndarray:
         """Predicted targets: (n_samples,) if ``y`` was 1-D at fit, else (n_samples, n_outputs)."""
         out = self._raw_output(X)
         return out if self._y_2d else out[:, 0]
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
@@ -996,13 +1030,17 @@ class MLPCommitteeClassifier(MLPClassifier):
     (2, (2, 10))
     """
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, n_members=5, n_jobs=None, dask=False,
-                 test_shifts=None, image_shape=(28, 28), solver="sgd", alpha=0.0, batch_size=1,
-                 learning_rate="constant", learning_rate_init=0.01,
-                 power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
-                 warm_start=False, momentum=0.9, early_stopping=False, validation_fraction=0.1, beta_1=0.9,
-                 beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, dropout=0.0, augment=None, n_threads=1,
-                 dtype="float32", init="he", input_scaling="auto"):
+    def __init__(self, hidden_layer_sizes: Union[int, Sequence[int]] = (100,), activation: str = "relu", *,
+                 n_members: int = 5, n_jobs: Optional[int] = None, dask: bool = False,
+                 test_shifts: Optional[Sequence[tuple[float, float]]] = None, image_shape: Sequence[int] = (28, 28),
+                 solver: str = "sgd", alpha: Union[float, str] = 0.0, batch_size: Union[int, str, None] = 1,
+                 learning_rate: Union[str, Callable[[int], float]] = "constant", learning_rate_init: float = 0.01,
+                 power_t: float = 0.5, max_iter: int = 200, shuffle: bool = True, random_state: _Seed = None,
+                 tol: float = 1e-4, verbose: bool = False, warm_start: bool = False, momentum: float = 0.9,
+                 early_stopping: bool = False, validation_fraction: float = 0.1, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-8, n_iter_no_change: int = 10,
+                 dropout: Union[float, Sequence[float]] = 0.0, augment: Optional[Distortion] = None, n_threads: int = 1,
+                 dtype: DTypeLike = "float32", init: str = "he", input_scaling: str = "auto") -> None:
         super().__init__(hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
                          learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
                          max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
@@ -1054,7 +1092,7 @@ class MLPCommitteeClassifier(MLPClassifier):
         self.members_ = list(members)
 
     @property
-    def coefs_(self):
+    def coefs_(self) -> list[np.ndarray]:
         raise AttributeError("a committee has one set of weights per member: use members_ (a list of params dicts)")
 
     intercepts_ = coefs_

@@ -7,9 +7,12 @@ models and data) is in :mod:`fastnn.cli.common`.
 Exit status: 0 success; 1 training diverged; 2 bad input (a one-line message on
 stderr, no traceback); 130 interrupted by Ctrl-C.
 """
+from __future__ import annotations
+
 import importlib
 import os
 import sys
+from collections.abc import Sequence
 
 from ..progress import EpochProgress, epoch_line
 from .common import EXIT_INTERRUPTED, EXIT_USAGE, EXIT_FAILURE, CommandError, Parser, load_data, say
@@ -23,7 +26,7 @@ __all__ = ["main", "build_parser", "COMMANDS", "CommandError", "EpochProgress", 
            "default_lr", "interrupted_path", "make_optimizer", "make_schedule", "parse_spec"]
 
 
-def build_parser():
+def build_parser() -> Parser:
     """The ``fastnn`` argument parser, with one subparser per module in :data:`COMMANDS`.
 
     Examples
@@ -43,7 +46,7 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int | str | None:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit status.
 
     Examples

@@ -9,6 +9,8 @@ import argparse
 import os
 import sys
 import warnings
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
 
 import numpy as np
 
@@ -30,7 +32,7 @@ __all__ = ["EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE", "EXIT_INTERRUPTED", "N_PIXEL
 class CommandError(Exception):
     """Bad input: reported as ``PROG: error: MESSAGE`` on stderr, exit status 2."""
 
-    def __init__(self, message, prog="fastnn"):
+    def __init__(self, message: str, prog: str = "fastnn") -> None:
         super().__init__(message)
         self.prog = prog
 
@@ -38,17 +40,20 @@ class CommandError(Exception):
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line (no usage block) and exit status 2."""
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         raise CommandError(f"{message} (see '{self.prog} --help')", prog=self.prog)
 
 
 # -- argument types ---------------------------------------------------------------------------
 
 
-def _number(parse, accept, expected):
+_T = TypeVar("_T", int, float)
+
+
+def _number(parse: Callable[[str], _T], accept: Callable[[_T], Any], expected: str) -> Callable[[str], _T]:
     """An argparse type: ``parse`` the text, keep it if ``accept(value)``, else say ``expected``."""
 
-    def convert(text):
+    def convert(text: str) -> _T:
         try:
             value = parse(text)
         except ValueError:
@@ -68,23 +73,23 @@ seed = _number(int, lambda v: v >= 0, "an integer >= 0")
 port = _number(int, lambda v: 0 <= v <= 65535, "a port number 0-65535 (0: any free port)")
 
 
-def model_argument(p):
+def model_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="model file written by fastnn train")
 
 
-def data_option(p):
+def data_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", metavar="DIR",
                    help="folder with the four IDX files (default: $FASTNN_DATA, the user cache, then a download)")
 
 
-def dataset_option(p):
+def dataset_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", choices=tuple(TITLES), help="test set (default: the model's)")
 
 
 # -- files ------------------------------------------------------------------------------------
 
 
-def say(*parts, **kwargs):
+def say(*parts: object, **kwargs: Any) -> None:
     print(*parts, flush=True, **kwargs)
 
 
@@ -142,7 +147,8 @@ def load_model(path: str, *, mnist: bool = True, prog: str = "fastnn") -> tuple[
     return params, meta
 
 
-def load_data(path, dataset, dtype="float32"):
+def load_data(path: str | None, dataset: str, dtype: str = "float32"
+              ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """``(X_train, y_train), (X_test, y_test)`` of MNIST or Fashion-MNIST, or a CommandError."""
     from ..datasets import DatasetNotFoundError, load_mnist
 
@@ -154,12 +160,12 @@ def load_data(path, dataset, dtype="float32"):
         raise CommandError(str(e)) from None
 
 
-def dataset_of(args, meta):
+def dataset_of(args: argparse.Namespace, meta: dict) -> str:
     """The data set a command works on: ``--dataset``, else the model's own."""
     return args.dataset or meta.get("dataset", "mnist")
 
 
-def class_names(meta):
+def class_names(meta: dict) -> tuple[str, ...]:
     return FASHION_CLASSES if meta.get("dataset") == "fashion-mnist" else tuple(str(i) for i in range(N_CLASSES))
 
 
@@ -191,7 +197,7 @@ def describe_model(path: str, meta: dict) -> str:
     epochs = len(history.get("epoch", []))
     if epochs:
         n = meta.get("train_samples")
-        what = f"{n:,} {TITLES.get(meta.get('dataset'), 'training')} images" if n else "its training set"
+        what = f"{n:,} {TITLES.get(meta.get('dataset') or '', 'training')} images" if n else "its training set"
         text += f", trained {epochs} epoch{'s' * (epochs != 1)} on {what}"
         if meta.get("interrupted"):
             text += " (interrupted)"

@@ -1,4 +1,9 @@
 """``fastnn evaluate``: test accuracy, a per-class table and the confusion matrix of a saved model."""
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
 import numpy as np
 
 from .common import (EXIT_OK, FASHION_CLASSES, N_CLASSES, TITLES, data_option, dataset_of,
@@ -6,11 +11,11 @@ from .common import (EXIT_OK, FASHION_CLASSES, N_CLASSES, TITLES, data_option, d
                      say)
 
 
-def _percent(num, den):
+def _percent(num: float, den: float) -> str:
     return f"{100 * num / den:.2f}%" if den else "-"
 
 
-def class_report(cm, names):
+def class_report(cm: np.ndarray, names: Sequence[str]) -> list[str]:
     """Lines of a per-class precision / recall / F1 table from a confusion matrix."""
     width = max(5, max(map(len, names)))
     lines = [f"{'class':>{width}}  {'precision':>9}  {'recall':>7}  {'f1':>7}  {'support':>7}"]
@@ -22,7 +27,7 @@ def class_report(cm, names):
     return lines
 
 
-def confusion_lines(cm, names):
+def confusion_lines(cm: np.ndarray, names: Sequence[str]) -> list[str]:
     """Lines of the confusion matrix, columns right-aligned (rows: true class, columns: predicted)."""
     short = [str(i) for i in range(len(names))]
     cell = max(len(f"{cm.max():,}"), 2)
@@ -33,7 +38,7 @@ def confusion_lines(cm, names):
     return lines
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     from ..metrics import confusion_matrix
     from ..network import predict
 
@@ -57,7 +62,7 @@ def run(args):
     return EXIT_OK
 
 
-def add_parser(sub):
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     e = sub.add_parser("evaluate", help="test accuracy, per-class table and confusion matrix")
     model_argument(e)
     data_option(e)

@@ -1,8 +1,12 @@
 """``fastnn export``: a saved model as an ONNX file (see :mod:`fastnn.export_onnx`)."""
+from __future__ import annotations
+
+import argparse
+
 from .common import EXIT_OK, CommandError, check_output, load_model, model_argument, say
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     from ..validation import check_params, layer_sizes_of
 
     try:
@@ -26,7 +30,7 @@ def run(args):
     return EXIT_OK
 
 
-def add_parser(sub):
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     x = sub.add_parser("export", help="write a model as an ONNX file",
                        description="Write a model saved by fastnn train as a standard ONNX graph (Gemm and "
                                    "activation operators, input 'input' [batch, 784], output 'output' [batch, 10], "

@@ -1,4 +1,7 @@
 """``fastnn plot``: PNGs of the learning curves, the confusion matrix and misclassified digits."""
+from __future__ import annotations
+
+import argparse
 import os
 import sys
 
@@ -7,7 +10,7 @@ from .common import (EXIT_OK, FASHION_CLASSES, N_CLASSES, TITLES, CommandError, 
                      positive_int, say, forward_options)
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     from ..metrics import confusion_matrix
     from ..network import predict
 
@@ -50,7 +53,7 @@ def run(args):
     return EXIT_OK
 
 
-def add_parser(sub):
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     g = sub.add_parser("plot", help="PNGs of learning curves, confusion matrix and misclassified digits")
     model_argument(g)
     g.add_argument("-o", "--output-dir", default=".", metavar="DIR",

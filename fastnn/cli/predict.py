@@ -1,4 +1,7 @@
 """``fastnn predict``: classify PNG/JPEG images or .npy arrays of single digits."""
+from __future__ import annotations
+
+import argparse
 import sys
 
 import numpy as np
@@ -7,19 +10,19 @@ from .common import (EXIT_OK, EXIT_USAGE, CommandError, class_names, load_model,
                      positive_int, say, scores_of)
 
 
-def ascii_art(image):
+def ascii_art(image: np.ndarray) -> list[str]:
     """A 28 x 28 image as 28 lines of characters, two per pixel (light ink drawn dense)."""
     ramp = " .:-=+*#%@"
     idx = np.minimum((np.asarray(image) * len(ramp)).astype(int), len(ramp) - 1)
     return ["".join(ramp[i] * 2 for i in row) for row in idx]
 
 
-def format_probability(p):
+def format_probability(p: float) -> str:
     """``p`` as a percentage with two decimals; ``<0.01%`` rather than a misleading ``0.00%``."""
     return f"{100 * p:.2f}%" if p >= 5e-5 or p == 0 else "<0.01%"
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     from ..images import load_digit
 
     params, meta = load_model(args.model, prog="fastnn predict")
@@ -49,7 +52,7 @@ def run(args):
     return EXIT_USAGE if failed else EXIT_OK
 
 
-def add_parser(sub):
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("predict", help="classify PNG/JPEG images or .npy arrays",
                        description="Classify images of single digits. PNG/JPEG of any size, dark on light or light "
                                    "on dark, are prepared as MNIST was (grayscale, cropped, scaled to fit 20x20, "

@@ -1,4 +1,7 @@
 """``fastnn serve``: a local page to draw digits on, read by a saved model (see :mod:`fastnn.server`)."""
+from __future__ import annotations
+
+import argparse
 import ipaddress
 import os
 import sys
@@ -7,14 +10,14 @@ from .common import (EXIT_OK, CommandError, class_names, load_model, model_argum
                      say, scores_of)
 
 
-def _is_loopback(host):
+def _is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return host == "localhost"
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     try:
         from ..images import require_pillow
         from ..server import make_server
@@ -44,7 +47,7 @@ def run(args):
     return EXIT_OK
 
 
-def add_parser(sub):
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s = sub.add_parser("serve", help="a local web page to draw digits on, read by the model as you draw",
                        description="Serve a page with a canvas: draw a digit with the mouse or a finger and see the "
                                    "network's answer, every class's probability and the 28x28 image it saw (prepared "

@@ -11,7 +11,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from ..progress import EpochProgress, epoch_line
 from .common import (EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, N_CLASSES, N_PIXELS, TITLES, CommandError,
                      check_output, data_option, fraction, load_data, non_negative_float, positive_float, positive_int,
                      say, seed)
+
+if TYPE_CHECKING:
+    from ..schedules import Schedule
 
 DEFAULT_LAYERS = "256,128"
 DEFAULT_LR = 0.02
@@ -29,7 +32,7 @@ COMPILE_NOTE_SECONDS = 0.5
 """Compilation before the first epoch is reported when it took longer than this."""
 
 
-def _layers(text):
+def _layers(text: str) -> list[int]:
     """``"256,128"`` -> ``[256, 128]``; ``""`` or ``"none"`` -> ``[]`` (no hidden layer)."""
     if text.strip().lower() in ("", "none"):
         return []
@@ -42,13 +45,13 @@ def _layers(text):
     return sizes
 
 
-def _batch_size(text):
+def _batch_size(text: str) -> int | None:
     if text.lower() == "full":
         return None
     return positive_int(text)
 
 
-def parse_spec(text):
+def parse_spec(text: str) -> tuple[str, dict[str, int | float]]:
     """``"name"`` or ``"name:key=value,key=value"`` -> ``(name, {key: value})`` with numbers parsed.
 
     Examples
@@ -72,7 +75,7 @@ def parse_spec(text):
     return name.strip(), kwargs
 
 
-def make_optimizer(spec):
+def make_optimizer(spec: str) -> tuple[str, dict[str, int | float]]:
     """``(name, hyperparams)`` from ``--optimizer``, checked by building it once.
 
     Examples
@@ -95,7 +98,7 @@ def make_optimizer(spec):
     return name, kwargs
 
 
-def default_lr(optimizer):
+def default_lr(optimizer: str) -> float:
     """0.02 for SGD (measured: 98% on MNIST in 5 epochs); otherwise the optimizer's own default.
 
     Examples
@@ -111,7 +114,7 @@ def default_lr(optimizer):
     return inspect.signature(OPTIMIZERS[optimizer]).parameters["lr"].default
 
 
-def make_schedule(spec, lr, epochs):
+def make_schedule(spec: str, lr: float, epochs: int) -> Schedule:
     """The learning rate per epoch from ``--schedule`` and ``--lr`` (validated for every epoch)."""
     from ..schedules import SCHEDULES
 
@@ -167,7 +170,7 @@ def rescue_paths(output: str, tag: str) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def _sigint_deferred():
+def _sigint_deferred() -> Iterator[None]:
     """Hold Ctrl-C back while the block runs (it is delivered after): a rescue save must finish."""
     main = threading.current_thread() is threading.main_thread()
     if not main or not hasattr(signal, "pthread_sigmask"):
@@ -226,7 +229,7 @@ def save_final(output: str, params: dict, history: dict, meta: dict) -> int:
     return EXIT_OK
 
 
-def compile_note(history):
+def compile_note(history: dict) -> str | None:
     """The line announcing a slow first compilation, or None when there was none worth a word."""
     seconds = history.get("compile_seconds", 0.0) or 0.0
     if seconds > COMPILE_NOTE_SECONDS:
@@ -234,7 +237,7 @@ def compile_note(history):
     return None
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     from ..augment import Distortion
     from ..initializers import init_params
     from ..losses import check_pairing
@@ -268,7 +271,7 @@ def run(args):
 
     bar = EpochProgress(args.epochs, enabled=args.progress)
 
-    def report(epoch, params, history):
+    def report(epoch: int, params: dict, history: dict) -> None:
         bar.close()
         note = compile_note(history) if epoch == 0 else None
         if note:
@@ -318,7 +321,7 @@ def run(args):
     return save_final(output, params, history, meta)
 
 
-def add_parser(sub):
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from ..activations import HIDDEN, OUTPUTS
     from ..initializers import INITIALIZERS
     from ..losses import LOSSES
