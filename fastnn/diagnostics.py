@@ -10,11 +10,11 @@ import warnings
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from .typing import Array, Params
 
 from .network import forward_layers
+from .sparse import is_sparse
 from .validation import check_params
 
 CHECK_ROWS = 256
@@ -75,7 +75,7 @@ def _rows(X: Any) -> Any:
 
 def _largest_feature(X: Any) -> tuple[int, float]:
     """``(column, largest |value|)`` over ``X`` (dense or scipy.sparse)."""
-    col_max = np.asarray(abs(X).max(axis=0).todense()).ravel() if sp.issparse(X) else np.abs(X).max(axis=0)
+    col_max = np.asarray(abs(X).max(axis=0).todense()).ravel() if is_sparse(X) else np.abs(X).max(axis=0)
     j = int(np.argmax(col_max))
     return j, float(col_max[j])
 
@@ -115,7 +115,7 @@ def input_scale_problem(X: Any, lr: float, rule: str = "sgd") -> str | None:
     if rule not in SCALE_SENSITIVE:
         return None
     rows = _rows(X)
-    sq = np.asarray(rows.multiply(rows).sum(axis=1)).ravel() if sp.issparse(rows) else np.einsum(
+    sq = np.asarray(rows.multiply(rows).sum(axis=1)).ravel() if is_sparse(rows) else np.einsum(
         "ij,ij->i", rows, rows, dtype=np.float64)
     step = float(lr) * float(np.mean(sq))
     if not step > STEP_SCALE_LIMIT:
@@ -169,7 +169,7 @@ def collapse_problem(params: Params, X: Any, *, activation: str = "relu", output
         if not np.any(H):
             return (f"every unit of hidden layer {l} is inactive on all {n} samples checked, so the network "
                     f"outputs the same for every input")
-    dense = rows.toarray() if sp.issparse(rows) else rows
+    dense = rows.toarray() if is_sparse(rows) else rows
     out = acts[-1].astype(np.float64)
     spread = np.max(out, axis=0) - np.min(out, axis=0)
     if np.ptp(dense, axis=0).max() > 0 and spread.max() <= 1e-6 * (1.0 + np.abs(out).max()):
