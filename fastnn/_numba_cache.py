@@ -47,7 +47,8 @@ def ensure_cache_dir() -> None:
     >>> config.CACHE_DIR == before
     True
     """
-    if config.CACHE_DIR:
+    # numba.config defines its settings inside a function, through globals(): mypy cannot see them
+    if config.CACHE_DIR:  # type: ignore[attr-defined]
         return
     from . import kernels  # the package only: its __init__ compiles nothing
 
@@ -57,5 +58,6 @@ def ensure_cache_dir() -> None:
 
     if _writable(AppDirs(appname="numba", appauthor=False).user_cache_dir):
         return
-    config.CACHE_DIR = (_private(os.path.join(tempfile.gettempdir(), f"fastnn-numba-{os.getuid()}"))
-                        or tempfile.mkdtemp(prefix="fastnn-numba-"))
+    folder = (_private(os.path.join(tempfile.gettempdir(), f"fastnn-numba-{os.getuid()}"))
+              or tempfile.mkdtemp(prefix="fastnn-numba-"))
+    config.CACHE_DIR = folder  # type: ignore[attr-defined]
