@@ -448,11 +448,16 @@ def load(path: PathLike, *, with_state: bool = False) -> tuple[Any, ...]:
     return (arrays, meta, state) if with_state else (arrays, meta)
 
 
+_Header = tuple[tuple[int, ...], bool, np.dtype, int]
+"""A member's .npy header: ``(shape, fortran_order, dtype, data_offset)``."""
+
+
 class _Refused(ValueError):
     """A reason to refuse the file, said after its name: ``'m.npz' <reason>``."""
 
 
-def _read_directory(archive: zipfile.ZipFile, archive_size: int, path: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def _read_directory(archive: zipfile.ZipFile, archive_size: int,
+                    path: str) -> tuple[dict[str, Any], dict[str, tuple[zipfile.ZipInfo, _Header]]]:
     """Check the archive's members before inflating any data; return ``(meta, {key: (info, header)})``.
 
     ``header`` is ``(shape, fortran_order, dtype, offset)`` of a member's .npy header. Refused:
@@ -513,7 +518,7 @@ def _read_directory(archive: zipfile.ZipFile, archive_size: int, path: str) -> t
     return meta, members
 
 
-def _read_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+def _read_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> _Header:
     """``(shape, fortran_order, dtype, data_offset)`` of a member's .npy header, the data size checked.
 
     ``np.load`` would allocate an array from the header's shape before reading the data, so a
@@ -537,7 +542,7 @@ def _read_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[tuple
     return shape, fortran_order, dtype, offset
 
 
-def _read_array(archive: zipfile.ZipFile, info: zipfile.ZipInfo, header: tuple[tuple[int, ...], bool, np.dtype, int]) -> np.ndarray:
+def _read_array(archive: zipfile.ZipFile, info: zipfile.ZipInfo, header: _Header) -> np.ndarray:
     """The member's array, inflating at most the bytes its header declares, in native byte order."""
     shape, fortran_order, dtype, offset = header
     need = math.prod(shape) * dtype.itemsize
