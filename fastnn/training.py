@@ -12,7 +12,7 @@ The caller's params are copied once into a private flat buffer; the compiled ker
 modified.
 """
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional, Union
@@ -52,6 +52,9 @@ if TYPE_CHECKING:  # for the annotations only: training does not import the augm
 
 History = dict[str, Any]
 """What :func:`train` returns beside the params: lists with one entry per epoch, and a few scalars."""
+
+OptimizerSpec = Union[str, tuple[str, Mapping[str, Any]], Optimizer]
+"""What ``optimizer=`` takes: a name, ``(name, hyperparameters)`` or an :class:`fastnn.optim.Optimizer`."""
 
 Callback = Callable[[int, dict[str, Array], History], object]
 """``callback(epoch, params, history)``; returning ``False`` stops training."""
@@ -126,10 +129,10 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 
 def train(params: Params, X: Any, y: ArrayLike, *, epochs: int = 1, lr: Optional[LearningRate] = None,
-          optimizer: Union[str, tuple[str, dict[str, Any]], Optimizer] = "sgd", batch_size: Optional[int] = 1,
-          shuffle: bool = True, seed: Optional[int] = None, activation: str = "relu", output: str = "softmax",
+          optimizer: OptimizerSpec = "sgd", batch_size: Optional[int] = 1, shuffle: bool = True,
+          seed: Union[int, np.integer, None] = None, activation: str = "relu", output: str = "softmax",
           loss: str = "cross_entropy", schedule_unit: str = "epoch",
-          validation_data: Optional[tuple[Any, ArrayLike]] = None, validation_fraction: Optional[float] = None,
+          validation_data: Optional[Sequence[Any]] = None, validation_fraction: Optional[float] = None,
           early_stopping: bool = False, patience: int = 5, min_delta: float = 0.0, l2: float = 0.0,
           dropout: Union[float, Sequence[float]] = 0.0, augment: Optional["Distortion"] = None, n_threads: int = 1,
           verbose: bool = False, callback: Optional[Callback] = None,
@@ -287,9 +290,9 @@ class _Plan(NamedTuple):
 
 
 def _prepare(params: Params, X: Any, y: ArrayLike, *, epochs: int, lr: Optional[LearningRate],
-             optimizer: Union[str, tuple[str, dict[str, Any]], Optimizer], batch_size: Optional[int], shuffle: bool,
-             seed: Optional[int], activation: str, output: str, loss: str, schedule_unit: str,
-             validation_data: Optional[tuple[Any, ArrayLike]], validation_fraction: Optional[float],
+             optimizer: OptimizerSpec, batch_size: Optional[int], shuffle: bool, seed: Union[int, np.integer, None],
+             activation: str, output: str, loss: str, schedule_unit: str,
+             validation_data: Optional[Sequence[Any]], validation_fraction: Optional[float],
              early_stopping: bool, patience: int, min_delta: float, l2: float, dropout: Union[float, Sequence[float]],
              augment: Optional["Distortion"], n_threads: int, verbose: bool, callback: Optional[Callback],
              progress: Optional[Callable[[int, int], object]], sample_weight: Optional[ArrayLike]) -> _Plan:
@@ -381,7 +384,7 @@ def _check_dropout(dropout: Union[float, Sequence[float]], n_hidden: int) -> np.
     return np.concatenate([1.0 - rates, [1.0]])
 
 
-def _split_validation(X: Any, T: np.ndarray, validation_data: Optional[tuple[Any, ArrayLike]],
+def _split_validation(X: Any, T: np.ndarray, validation_data: Optional[Sequence[Any]],
                       validation_fraction: Optional[float], early_stopping: bool, rng: np.random.Generator,
                       n_features: int, n_outputs: int, dtype: DTypeLike, weights: Optional[np.ndarray] = None
                       ) -> tuple[Any, np.ndarray, Optional[tuple[Any, np.ndarray]], Optional[np.ndarray]]:
@@ -392,7 +395,8 @@ def _split_validation(X: Any, T: np.ndarray, validation_data: Optional[tuple[Any
             raise ValueError("give validation_data or validation_fraction, not both")
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise TypeError("validation_data must be a pair (X_val, y_val)")
-        return X, T, _check_data(*validation_data, n_features, n_outputs, dtype, name="_val"), weights
+        X_val, y_val = validation_data
+        return X, T, _check_data(X_val, y_val, n_features, n_outputs, dtype, name="_val"), weights
     if validation_fraction is None and not early_stopping:
         return X, T, None, weights
     fraction = 0.1 if validation_fraction is None else validation_fraction
@@ -407,7 +411,7 @@ def _split_validation(X: Any, T: np.ndarray, validation_data: Optional[tuple[Any
     return X[split[n_val:]], T[split[n_val:]], (X[split[:n_val]], T[split[:n_val]]), kept
 
 
-def _make_optimizer(optimizer: Union[str, tuple[str, dict[str, Any]], Optimizer], lr: Optional[LearningRate],
+def _make_optimizer(optimizer: OptimizerSpec, lr: Optional[LearningRate],
                     schedule_unit: str, steps_per_epoch: int) -> Optimizer:
     """The optimizer with its learning rate as a function of the update count."""
     if isinstance(optimizer, Optimizer):
