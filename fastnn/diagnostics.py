@@ -11,10 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from .typing import Array, Params
-
 from .network import forward_layers
-from .sparse import is_sparse
+from .sparse import is_sparse  # scipy stays optional for dense input
+from .typing import Array, Params
 from .validation import check_params
 
 CHECK_ROWS = 256

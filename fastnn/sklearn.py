@@ -197,15 +197,24 @@ def _row_keys(X, T):
             np.uint64)
 
     h = hashed(np.concatenate([words_of(p) for p in parts], axis=1))
-    if sp.issparse(X):
+    if sp.issparse(X):  # the dense row's hash from the stored entries alone (zeros add nothing to the sums)
         X = X.tocsr()
-        data = np.ascontiguousarray(X.data).reshape(-1, 1)
-        cols = rng.integers(0, 2**31, size=(X.shape[1], 2), dtype=np.uint32) * np.uint32(2) + np.uint32(1)
-        entries = hashed(words_of(data)) * cols[X.indices].astype(np.uint64)  # each entry: its value and column
+        k = X.data.dtype.itemsize // 4  # 32-bit words per value (float32: 1, float64: 2)
+        m = rng.integers(0, 2**31, size=(2, X.shape[1] * k), dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+        words = np.ascontiguousarray(X.data).view(np.uint32).reshape(-1, k).astype(np.uint64)
+        at = X.indices.astype(np.int64)[:, None] * k + np.arange(k)  # each word's place in the dense row
+        entries = np.stack([(words * m[0][at]).sum(axis=1), (words * m[1][at]).sum(axis=1)], axis=1)
+        entries &= np.uint64(0xFFFFFFFF)
         sums = np.add.reduceat(np.vstack([entries, np.zeros((1, 2), np.uint64)]), X.indptr[:-1], axis=0)
         h += sums * (np.diff(X.indptr) > 0)[:, None]
-    else:
-        h += hashed(words_of(X.reshape(n, -1)))
+    else:  # in blocks, each with -0.0 made +0.0 (as the sparse form, which stores neither), no copy of X
+        X = X.reshape(n, -1)
+        m = None
+        for a in range(0, n, 4096):
+            words = words_of(X[a : a + 4096] + 0)
+            if m is None:
+                m = rng.integers(0, 2**31, size=(2, words.shape[1]), dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+            h[a : a + 4096] += np.stack([words @ m[0], words @ m[1]], axis=1).astype(np.uint64)
     h &= np.uint64(0xFFFFFFFF)
     return (h[:, 0] << np.uint64(32)) | h[:, 1]
 

@@ -534,7 +534,7 @@ def test_import_fastnn_does_not_import_the_server_and_a_missing_extra_says_how_t
             "try:\n    import fastnn.server\nexcept ImportError as e:\n    print(e)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert 'pip install -e ".[serve]"' in done.stdout and "Starlette and uvicorn" in done.stdout
+    assert "pip install -e '.[serve]'" in done.stdout and "Starlette and uvicorn" in done.stdout
 
 
 # -- fastnn serve ---------------------------------------------------------------------------------
