@@ -14,7 +14,7 @@ import tempfile
 from numba import config
 
 
-def _writable(folder):
+def _writable(folder: str) -> bool:
     try:
         os.makedirs(folder, exist_ok=True)
         tempfile.TemporaryFile(dir=folder).close()
@@ -23,7 +23,7 @@ def _writable(folder):
         return False
 
 
-def _private(folder):
+def _private(folder: str) -> str | None:
     try:
         os.makedirs(folder, mode=0o700, exist_ok=True)
         st = os.lstat(folder)
@@ -33,9 +33,22 @@ def _private(folder):
     return folder if mine and _writable(folder) else None
 
 
-def ensure_cache_dir():
-    """Set ``numba.config.CACHE_DIR`` if Numba would otherwise have nowhere to cache."""
-    if config.CACHE_DIR:
+def ensure_cache_dir() -> None:
+    """Set ``numba.config.CACHE_DIR`` if Numba would otherwise have nowhere to cache.
+
+    ``import fastnn`` calls it; calling it again changes nothing.
+
+    Examples
+    --------
+    >>> from numba import config
+    >>> from fastnn._numba_cache import ensure_cache_dir
+    >>> before = config.CACHE_DIR
+    >>> ensure_cache_dir()
+    >>> config.CACHE_DIR == before
+    True
+    """
+    # numba.config defines its settings inside a function, through globals(): mypy cannot see them
+    if config.CACHE_DIR:  # type: ignore[attr-defined]
         return
     from . import kernels  # the package only: its __init__ compiles nothing
 
@@ -45,5 +58,6 @@ def ensure_cache_dir():
 
     if _writable(AppDirs(appname="numba", appauthor=False).user_cache_dir):
         return
-    config.CACHE_DIR = (_private(os.path.join(tempfile.gettempdir(), f"fastnn-numba-{os.getuid()}"))
-                        or tempfile.mkdtemp(prefix="fastnn-numba-"))
+    folder = (_private(os.path.join(tempfile.gettempdir(), f"fastnn-numba-{os.getuid()}"))
+              or tempfile.mkdtemp(prefix="fastnn-numba-"))
+    config.CACHE_DIR = folder  # type: ignore[attr-defined]

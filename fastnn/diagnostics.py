@@ -7,11 +7,13 @@ per-sample step size assumes, and a network that collapsed to a constant output.
 hundred evenly spaced rows only (``CHECK_ROWS``), so they cost a small part of one epoch.
 """
 import warnings
+from typing import Any
 
 import numpy as np
 
 from .network import forward_layers
 from .sparse import is_sparse  # scipy stays optional for dense input
+from .typing import Array, Params
 from .validation import check_params
 
 CHECK_ROWS = 256
@@ -34,19 +36,43 @@ BEATS_CONSTANT = 0.01
 
 
 class InputScaleWarning(UserWarning):
-    """The inputs are far outside the scale that the step size assumes."""
+    """The inputs are far outside the scale that the step size assumes.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from fastnn.diagnostics import InputScaleWarning
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warnings.warn("features range up to 1e+04", InputScaleWarning)
+    >>> issubclass(caught[0].category, UserWarning)
+    True
+    """
 
 
 class CollapseWarning(UserWarning):
-    """Training ended with a network whose output is the same for every input."""
+    """Training ended with a network whose output is the same for every input.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from fastnn.diagnostics import CollapseWarning
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error", CollapseWarning)  # make a collapse stop the script
+    ...     try:
+    ...         warnings.warn("training collapsed", CollapseWarning)
+    ...     except CollapseWarning as e:
+    ...         print(e)
+    training collapsed
+    """
 
 
-def _rows(X):
+def _rows(X: Any) -> Any:
     step = max(1, X.shape[0] // CHECK_ROWS)
     return X[::step][:CHECK_ROWS]
 
 
-def _largest_feature(X):
+def _largest_feature(X: Any) -> tuple[int, float]:
     """``(column, largest |value|)`` over ``X`` (dense or scipy.sparse)."""
     col_max = np.asarray(abs(X).max(axis=0).todense()).ravel() if is_sparse(X) else np.abs(X).max(axis=0)
     j = int(np.argmax(col_max))
@@ -58,7 +84,7 @@ FEATURES_ABOVE = 10.0
 in absolute value (far from order 1), and the learning rate otherwise."""
 
 
-def input_scale_problem(X, lr, rule="sgd"):
+def input_scale_problem(X: Any, lr: float, rule: str = "sgd") -> str | None:
     """A sentence describing why ``X`` is too large for steps of ``lr``, or None when it is not.
 
     The sentence starts with ``"features range up to"`` when the features are far from order 1
@@ -76,6 +102,14 @@ def input_scale_problem(X, lr, rule="sgd"):
     Returns
     -------
     str or None
+
+    Examples
+    --------
+    >>> from fastnn.diagnostics import input_scale_problem
+    >>> print(input_scale_problem(np.full((4, 3), 0.5), lr=0.01))
+    None
+    >>> input_scale_problem(np.full((4, 3), 1000.0), lr=0.01)[:20]
+    'features range up to'
     """
     if rule not in SCALE_SENSITIVE:
         return None
@@ -93,7 +127,7 @@ def input_scale_problem(X, lr, rule="sgd"):
             f"{step:,.4g} (per-sample SGD is stable below about 2; try lr={1 / np.mean(sq):.2g} or smaller)")
 
 
-def collapse_problem(params, X, *, activation="relu", output="softmax"):
+def collapse_problem(params: Params, X: Any, *, activation: str = "relu", output: str = "softmax") -> str | None:
     """A sentence describing how the network collapsed on ``X``, or None when it did not.
 
     Collapsed: every unit of a hidden layer is inactive (exactly 0) on every row checked, or
@@ -109,6 +143,19 @@ def collapse_problem(params, X, *, activation="relu", output="softmax"):
     Returns
     -------
     str or None
+
+    Examples
+    --------
+    A network whose hidden ReLU units are all off outputs the same for every input:
+
+    >>> from fastnn.diagnostics import collapse_problem
+    >>> params = {"W1": -np.ones((2, 3)), "b1": np.zeros(3), "W2": np.ones((3, 2)), "b2": np.zeros(2)}
+    >>> X = np.array([[1.0, 2.0], [3.0, 4.0]])
+    >>> collapse_problem(params, X)
+    'every unit of hidden layer 1 is inactive on all 2 samples checked, so the network outputs the same for every input'
+    >>> params["W1"] = np.ones((2, 3))
+    >>> print(collapse_problem(params, X, output="identity"))
+    None
     """
     layers = check_params(params)
     rows = _rows(X)
@@ -129,8 +176,19 @@ def collapse_problem(params, X, *, activation="relu", output="softmax"):
     return None
 
 
-def warn_input_scale(X, lr, rule="sgd", *, stacklevel=3):
-    """Warn (:class:`InputScaleWarning`) when :func:`input_scale_problem` finds one; returns the sentence or None."""
+def warn_input_scale(X: Any, lr: float, rule: str = "sgd", *, stacklevel: int = 3) -> str | None:
+    """Warn (:class:`InputScaleWarning`) when :func:`input_scale_problem` finds one; returns the sentence or None.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from fastnn.diagnostics import InputScaleWarning, warn_input_scale
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     problem = warn_input_scale(np.full((4, 3), 1000.0), lr=0.01)
+    >>> caught[0].category is InputScaleWarning, problem.startswith("features")
+    (True, True)
+    """
     problem = input_scale_problem(X, lr, rule)
     if problem is not None:
         fix = (". Standardise the features (e.g. sklearn.preprocessing.StandardScaler), or use the fastnn.sklearn "
@@ -140,8 +198,9 @@ def warn_input_scale(X, lr, rule="sgd", *, stacklevel=3):
     return problem
 
 
-def warn_collapse(params, X, lr, *, activation="relu", output="softmax", rule="sgd", accuracy=None, targets=None,
-                  stacklevel=3):
+def warn_collapse(params: Params, X: Any, lr: float, *, activation: str = "relu", output: str = "softmax",
+                  rule: str = "sgd", accuracy: float | None = None, targets: Array | None = None,
+                  stacklevel: int = 3) -> str | None:
     """Warn (:class:`CollapseWarning`) when :func:`collapse_problem` finds one, naming the likely cause and fix;
     returns the sentence or None.
 
@@ -149,6 +208,20 @@ def warn_collapse(params, X, lr, *, activation="relu", output="softmax", rule="s
     the check (a forward pass over ``CHECK_ROWS`` rows, a sizeable part of a short call's time)
     when the network beat the best constant guess, the most frequent class's share, by more
     than ``BEATS_CONSTANT``: a network with one output for every input cannot.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from fastnn.diagnostics import CollapseWarning, warn_collapse
+    >>> params = {"W1": -np.ones((2, 3)), "b1": np.zeros(3), "W2": np.ones((3, 2)), "b2": np.zeros(2)}
+    >>> X = np.array([[1.0, 2.0], [3.0, 4.0]])
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     problem = warn_collapse(params, X, lr=0.1)
+    >>> caught[0].category is CollapseWarning
+    True
+    >>> str(caught[0].message)[:42]
+    'training collapsed: every unit of hidden l'
     """
     if output == "softmax" and accuracy is not None and targets is not None and len(targets):
         if accuracy > float(np.max(np.mean(targets, axis=0))) + BEATS_CONSTANT:
@@ -168,7 +241,7 @@ def warn_collapse(params, X, lr, *, activation="relu", output="softmax", rule="s
     return problem
 
 
-def check_sample_weight(sample_weight, n_samples, name="sample_weight"):
+def check_sample_weight(sample_weight: Any, n_samples: int, name: str = "sample_weight") -> np.ndarray:
     """Return ``sample_weight`` as a float64 array of ``n_samples`` finite, non-negative weights.
 
     Raises
@@ -177,6 +250,16 @@ def check_sample_weight(sample_weight, n_samples, name="sample_weight"):
         For weights that are not numbers.
     ValueError
         For a wrong length or shape, NaN, infinite or negative weights, or weights that are all zero.
+
+    Examples
+    --------
+    >>> from fastnn.diagnostics import check_sample_weight
+    >>> check_sample_weight([1, 0, 2], 3)
+    array([1., 0., 2.])
+    >>> check_sample_weight([1, -1], 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: sample_weight must be non-negative, got -1 at index 1
     """
     try:
         w = np.asarray(sample_weight, dtype=np.float64)

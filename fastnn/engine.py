@@ -5,13 +5,21 @@
 (mini-batch or full-batch descent in NumPy, any optimizer). Both update the packed
 parameters they were built with in place and offer the same two methods.
 """
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
 
 class EpochTally(NamedTuple):
-    """What one epoch did: summed loss and hits over ``done`` samples; ``diverged`` if it stopped early."""
+    """What one epoch did: summed loss and hits over ``done`` samples; ``diverged`` if it stopped early.
+
+    Examples
+    --------
+    >>> from fastnn.engine import EpochTally
+    >>> tally = EpochTally(loss_sum=12.5, correct=40.0, done=50, diverged=False)
+    >>> tally.loss_sum / tally.done, tally.correct / tally.done
+    (0.25, 0.8)
+    """
 
     loss_sum: float
     correct: float
@@ -20,9 +28,19 @@ class EpochTally(NamedTuple):
 
 
 class Engine(Protocol):
-    """The protocol of a training engine."""
+    """The protocol of a training engine.
 
-    def epoch(self, X, order: np.ndarray, lrs: np.ndarray, first_update: int, limit: float) -> EpochTally:
+    Examples
+    --------
+    Any class with these two methods is an engine; :class:`fastnn.batch.BatchEngine` is one:
+
+    >>> from fastnn.batch import BatchEngine
+    >>> from fastnn.engine import Engine
+    >>> all(callable(getattr(BatchEngine, name)) for name in ("epoch", "close"))
+    True
+    """
+
+    def epoch(self, X: Any, order: np.ndarray, lrs: np.ndarray, first_update: int, limit: float) -> EpochTally:
         """Train on the samples ``order`` of ``X`` with the rates ``lrs`` (one per update, the
         first being update number ``first_update``); stop early (``diverged``) when the mean
         loss of a part is not finite or exceeds ``limit``."""
@@ -33,5 +51,12 @@ class Engine(Protocol):
 
 def over_limit(loss_sum: float, count: int, limit: float) -> bool:
     """Whether a part of an epoch diverged: its mean loss over ``count`` samples is not
-    finite or exceeds ``limit``. The one test of divergence both engines apply."""
+    finite or exceeds ``limit``. The one test of divergence both engines apply.
+
+    Examples
+    --------
+    >>> from fastnn.engine import over_limit
+    >>> over_limit(5.0, 10, limit=1.0), over_limit(50.0, 10, limit=1.0), over_limit(float("nan"), 10, limit=1.0)
+    (False, True, True)
+    """
     return not loss_sum <= limit * count

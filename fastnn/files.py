@@ -29,12 +29,15 @@ import shutil
 import stat
 import time
 from collections.abc import Iterator
+from types import ModuleType
 from typing import BinaryIO
 
+_fcntl: ModuleType | None
 try:
-    import fcntl
+    import fcntl as _fcntl
 except ImportError:  # Windows
-    fcntl = None
+    _fcntl = None
+fcntl = _fcntl  # one name, typed as "the module or None", for the checks below
 
 __all__ = ["NotARegularFileError", "atomic_path", "check_replaceable", "open_regular", "remove_stale_parts", "kind_of",
            "STALE_SECONDS"]
@@ -46,11 +49,35 @@ _TOKEN_HEX = 12  # hex digits of the random part of a temporary name
 
 
 class NotARegularFileError(OSError):
-    """The path names something other than a regular file (a FIFO, socket, device or link)."""
+    """The path names something other than a regular file (a FIFO, socket, device or link).
+
+    An :class:`OSError`, so code that handles file errors in general handles it too.
+
+    Examples
+    --------
+    >>> import os
+    >>> from fastnn.files import NotARegularFileError, check_replaceable
+    >>> with open("target.txt", "w") as f:
+    ...     _ = f.write("data")
+    >>> os.symlink("target.txt", "link.txt")
+    >>> try:
+    ...     check_replaceable("link.txt")
+    ... except NotARegularFileError as e:
+    ...     print(isinstance(e, OSError), "symbolic link" in str(e))
+    True True
+    """
 
 
 def kind_of(mode: int) -> str:
-    """What a ``st_mode`` describes, in words: ``"a regular file"``, ``"a FIFO (named pipe)"``, ..."""
+    """What a ``st_mode`` describes, in words: ``"a regular file"``, ``"a FIFO (named pipe)"``, ...
+
+    Examples
+    --------
+    >>> import os, stat
+    >>> from fastnn.files import kind_of
+    >>> kind_of(os.stat(".").st_mode), kind_of(stat.S_IFIFO)
+    ('a folder', 'a FIFO (named pipe)')
+    """
     for test, words in ((stat.S_ISREG, "a regular file"), (stat.S_ISDIR, "a folder"),
                         (stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
                         (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
@@ -60,7 +87,7 @@ def kind_of(mode: int) -> str:
     return "not a regular file"
 
 
-def check_replaceable(path: str | os.PathLike) -> None:
+def check_replaceable(path: str | os.PathLike[str]) -> None:
     """Raise unless ``path`` is absent or a regular file (not followed through a symbolic link).
 
     Raises
@@ -71,6 +98,15 @@ def check_replaceable(path: str | os.PathLike) -> None:
         For a folder, or a name ending in a path separator.
     NotARegularFileError
         For a symbolic link, FIFO, socket or device node.
+
+    Examples
+    --------
+    >>> from fastnn.files import check_replaceable
+    >>> check_replaceable("not-there-yet.npz")  # absent: fine
+    >>> check_replaceable(".")
+    Traceback (most recent call last):
+    ...
+    IsADirectoryError: [Errno 21] a folder, not a file name: '.'
     """
     path = os.fspath(path)
     if not path:
@@ -91,7 +127,7 @@ def check_replaceable(path: str | os.PathLike) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[str]:
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[str]:
     """Yield a temporary path beside ``path``; move it onto ``path`` only on success.
 
     The temporary file lives in the same folder, so the final ``os.replace`` is an atomic
@@ -103,6 +139,25 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
 
     Only a regular file is replaced (see :func:`check_replaceable`); abandoned temporary files
     of earlier writes to the same name are removed first.
+
+    Examples
+    --------
+    >>> import os
+    >>> from fastnn.files import atomic_path
+    >>> with atomic_path("out.txt") as tmp:
+    ...     with open(tmp, "w") as f:
+    ...         _ = f.write("complete")
+    >>> open("out.txt").read()
+    'complete'
+    >>> try:
+    ...     with atomic_path("out.txt") as tmp:
+    ...         with open(tmp, "w") as f:
+    ...             _ = f.write("half")
+    ...         raise KeyboardInterrupt  # the writer is stopped before it finishes
+    ... except KeyboardInterrupt:
+    ...     pass
+    >>> open("out.txt").read(), os.path.exists(tmp)  # the old file is intact, the temporary gone
+    ('complete', False)
     """
     path = os.fspath(path)
     check_replaceable(path)
@@ -126,11 +181,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     _sync_folder(folder)
 
 
-def _part_pattern(name):
+def _part_pattern(name: str) -> re.Pattern[str]:
     return re.compile(rf"^\.{re.escape(name)}\.[0-9a-f]{{{_TOKEN_HEX}}}\.part$")
 
 
-def _create_part(folder, name):
+def _create_part(folder: str, name: str) -> tuple[str, int | None]:
     """Create a new ``.NAME.XXXX.part`` file; return its path and the descriptor holding its lock.
 
     The lock tells :func:`remove_stale_parts` in other processes that the file is in use. It is
@@ -159,18 +214,29 @@ def _create_part(folder, name):
         os.close(fd)  # a remover took it for abandoned between our create and our lock
 
 
-def remove_stale_parts(path: str | os.PathLike) -> list[str]:
+def remove_stale_parts(path: str | os.PathLike[str]) -> list[str]:
     """Remove the abandoned temporary files that writes to ``path`` left (a writer killed mid-write).
 
     Returns
     -------
     list of str
         The files removed.
+
+    Examples
+    --------
+    A temporary file that no writer holds (its writer was killed) is removed:
+
+    >>> import os
+    >>> from fastnn.files import remove_stale_parts
+    >>> with open(".model.npz.0123456789ab.part", "wb") as f:
+    ...     _ = f.write(b"half a model")
+    >>> [os.path.basename(p) for p in remove_stale_parts("model.npz")]
+    ['.model.npz.0123456789ab.part']
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     pattern = _part_pattern(os.path.basename(path))
-    removed = []
+    removed: list[str] = []
     try:
         entries = [e for e in os.scandir(folder) if pattern.match(e.name)]
     except OSError:
@@ -182,7 +248,7 @@ def remove_stale_parts(path: str | os.PathLike) -> list[str]:
     return removed
 
 
-def _remove_if_abandoned(part):
+def _remove_if_abandoned(part: str) -> bool:
     """Remove ``part`` if no writer holds it; return whether it was removed."""
     if not stat.S_ISREG(os.lstat(part).st_mode):
         return False  # not ours, whatever its name
@@ -204,7 +270,7 @@ def _remove_if_abandoned(part):
         os.close(fd)
 
 
-def _sync_file(path):
+def _sync_file(path: str) -> None:
     """Flush ``path``'s data to the disk (fsync), so that the rename never publishes an empty file."""
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -213,7 +279,7 @@ def _sync_file(path):
         os.close(fd)
 
 
-def _sync_folder(folder):
+def _sync_folder(folder: str) -> None:
     """Make a rename in ``folder`` durable; a no-op where folders cannot be opened (Windows)."""
     try:
         fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
@@ -228,7 +294,7 @@ def _sync_folder(folder):
         os.close(fd)
 
 
-def open_regular(path: str | os.PathLike) -> BinaryIO:
+def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
     """Open ``path`` for binary reading if it is a regular file (a symbolic link to one is followed).
 
     The file is opened with ``O_NONBLOCK`` and checked with ``fstat`` before anything is read,
@@ -237,6 +303,22 @@ def open_regular(path: str | os.PathLike) -> BinaryIO:
     Raises
     ------
     FileNotFoundError, IsADirectoryError, NotARegularFileError, PermissionError
+
+    Examples
+    --------
+    >>> import os
+    >>> from fastnn.files import NotARegularFileError, open_regular
+    >>> with open("data.bin", "wb") as f:
+    ...     _ = f.write(b"weights")
+    >>> with open_regular("data.bin") as f:
+    ...     f.read()
+    b'weights'
+    >>> os.mkfifo("pipe")  # opening a FIFO would block until a writer appears
+    >>> try:
+    ...     open_regular("pipe")
+    ... except NotARegularFileError as e:
+    ...     print(e)
+    'pipe' is a FIFO (named pipe), not a regular file; fastnn reads only regular files
     """
     path = os.fspath(path)
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)

@@ -23,7 +23,9 @@ import re
 import warnings
 import zipfile
 import zlib
-from typing import Any
+from collections.abc import Callable, Collection
+from functools import partial
+from typing import Any, Literal, NoReturn, overload
 
 import numpy as np
 
@@ -31,6 +33,7 @@ from ._version import __version__
 from .activations import HIDDEN, OUTPUTS
 from .files import NotARegularFileError, atomic_path, open_regular
 from .losses import LOSSES, check_pairing
+from .typing import Array, Params, PathLike
 from .validation import check_params, check_state, layer_sizes_of
 
 __all__ = ["save", "load", "check_wiring", "check_metadata", "check_history", "WIRING_KEYS", "LEGACY_WIRING",
@@ -59,7 +62,7 @@ _HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.f
 # -- saving ---------------------------------------------------------------------------------------
 
 
-def save(path: str | os.PathLike, params: dict[str, np.ndarray], *, state: dict[str, np.ndarray] | None = None,
+def save(path: PathLike, params: Params, *, state: dict[str, np.ndarray] | None = None,
          history: dict[str, Any] | None = None, wiring: dict[str, str] | None = None, **meta: Any) -> str:
     """Write ``params`` (and optionally an optimizer ``state``) with metadata to one ``.npz``.
 
@@ -103,7 +106,8 @@ def save(path: str | os.PathLike, params: dict[str, np.ndarray], *, state: dict[
     >>> import os, tempfile, fastnn
     >>> params = fastnn.init_params([4, 3], seed=0)
     >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
-    >>> fastnn.save(path, params, note="a tiny network")         # doctest: +ELLIPSIS
+    >>> wiring = {"activation": "relu", "output": "softmax", "loss": "cross_entropy"}
+    >>> fastnn.save(path, params, wiring=wiring, note="a tiny network")  # doctest: +ELLIPSIS
     '.../model.npz'
     >>> os.path.exists(path)
     True
@@ -125,7 +129,7 @@ def save(path: str | os.PathLike, params: dict[str, np.ndarray], *, state: dict[
     if len(blob) > MAX_META_BYTES:
         raise ValueError(f"the metadata is {len(blob):,} bytes as JSON; at most {MAX_META_BYTES:,} can be saved")
     check_metadata(json.loads(blob))  # what load() would refuse is not written
-    arrays = dict(params)
+    arrays: dict[str, Any] = dict(params)  # Any: savez's own keywords are typed, these names never clash
     for k, v in state.items():
         arrays[STATE_PREFIX + k] = v
     arrays[META_KEY] = np.frombuffer(blob, dtype=np.uint8)
@@ -136,9 +140,9 @@ def save(path: str | os.PathLike, params: dict[str, np.ndarray], *, state: dict[
     return path
 
 
-def _wiring_to_record(wiring, history, meta):
+def _wiring_to_record(wiring: Any, history: Any, meta: dict[str, Any]) -> dict[str, str] | None:
     """The one wiring given (``wiring=``, the history's, or the older keyword form), or None."""
-    given = []
+    given: list[tuple[str, dict[str, str]]] = []
     if wiring is not None:
         given.append(("wiring=", check_wiring(wiring)))
     if isinstance(history, dict) and history.get("wiring") is not None:
@@ -164,11 +168,11 @@ def _wiring_to_record(wiring, history, meta):
     return given[0][1]
 
 
-def _describe(wiring):
+def _describe(wiring: dict[str, str]) -> str:
     return "/".join(wiring[k] for k in WIRING_KEYS)
 
 
-def _jsonable(x):
+def _jsonable(x: object) -> Any:
     if isinstance(x, np.generic):
         return x.item()
     if isinstance(x, np.ndarray):
@@ -188,6 +192,16 @@ def check_wiring(wiring: Any, what: str = "wiring") -> dict[str, str]:
         If it is not a dict of the three names.
     ValueError
         For an unknown name, a missing or extra key, or cross-entropy without softmax.
+
+    Examples
+    --------
+    >>> from fastnn.io import check_wiring
+    >>> check_wiring({"loss": "mse", "output": "sigmoid", "activation": "tanh"})
+    {'activation': 'tanh', 'output': 'sigmoid', 'loss': 'mse'}
+    >>> check_wiring({"activation": "tanh", "output": "softmax", "loss": "hinge"})
+    Traceback (most recent call last):
+    ...
+    ValueError: wiring has an unknown loss 'hinge'; valid choices are: ...
     """
     if not isinstance(wiring, dict):
         raise TypeError(f"{what} must be a dict with keys 'activation', 'output' and 'loss', "
@@ -207,20 +221,24 @@ def check_wiring(wiring: Any, what: str = "wiring") -> dict[str, str]:
     return {k: wiring[k] for k in WIRING_KEYS}
 
 
-def _is_int(v):
+def _is_int(v: object) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
-def _is_number(v):
+def _is_number(v: object) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _field(meta, key, ok, expected):
+def _is_one_of(choices: Collection[str], v: object) -> bool:
+    return isinstance(v, str) and v in choices
+
+
+def _field(meta: dict[str, Any], key: str, ok: Callable[[Any], bool], expected: str) -> None:
     if key in meta and meta[key] is not None and not ok(meta[key]):
         raise ValueError(f"metadata field {key!r} must be {expected}, got {_short(meta[key])}")
 
 
-def _short(value, limit=60):
+def _short(value: object, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -233,12 +251,22 @@ def check_history(history: Any, what: str = "history", *, equal_lengths: bool = 
     the epochs; ``compile_seconds`` is a number >= 0; ``wiring`` is a valid wiring. Other keys are
     kept as they are. ``equal_lengths=False`` only warns about lists of different lengths, which
     fastnn before the wiring record saved when Ctrl-C landed during a validation.
+
+    Examples
+    --------
+    >>> from fastnn.io import check_history
+    >>> check_history({"epoch": [1, 2], "loss": [0.5, 0.25]})
+    {'epoch': [1, 2], 'loss': [0.5, 0.25]}
+    >>> check_history({"epoch": [1, 2], "loss": [0.5]})
+    Traceback (most recent call last):
+    ...
+    ValueError: history lists differ in length (epoch: 2, loss: 1); each holds one entry per epoch
     """
     if history is None:
         return None
     if not isinstance(history, dict):
         raise ValueError(f"metadata field {what!r} must be a dict of lists, got {type(history).__name__}")
-    lengths = {}
+    lengths: dict[str, int] = {}
     for key, value in history.items():
         if key in _PER_EPOCH or (isinstance(key, str) and key.startswith("val_")):
             if not isinstance(value, list) or not all(_is_number(v) for v in value):
@@ -276,6 +304,16 @@ def check_metadata(meta: Any) -> dict[str, Any]:
     ``train_samples``, ``epochs``, ``epochs_completed``, ``interrupted``, ``test_accuracy`` and
     ``hidden_layers``. Fields fastnn does not read are the caller's own and kept as they are.
     Returns ``meta``.
+
+    Examples
+    --------
+    >>> from fastnn.io import check_metadata
+    >>> check_metadata({"layer_sizes": [4, 3], "dtype": "float32", "note": "mine"})["note"]
+    'mine'
+    >>> check_metadata({"layer_sizes": [4, 3], "dtype": "float16"})
+    Traceback (most recent call last):
+    ...
+    ValueError: metadata field 'dtype' must be 'float32' or 'float64', got 'float16'
     """
     if not isinstance(meta, dict):
         raise ValueError("metadata is not a JSON object")
@@ -293,7 +331,7 @@ def check_metadata(meta: Any) -> dict[str, Any]:
            "a list of positive integers")
     check_history(meta.get("history"), equal_lengths="wiring" in meta)  # older files: see check_history
     for key, choices in zip(WIRING_KEYS, (HIDDEN, OUTPUTS, LOSSES)):
-        _field(meta, key, lambda v, c=choices: isinstance(v, str) and v in c, f"one of {', '.join(map(repr, choices))}")
+        _field(meta, key, partial(_is_one_of, choices), f"one of {', '.join(map(repr, choices))}")
     wiring = meta.get("wiring")
     if wiring is not None:
         try:
@@ -306,7 +344,7 @@ def check_metadata(meta: Any) -> dict[str, Any]:
     return meta
 
 
-def _wiring_of(meta, path):
+def _wiring_of(meta: dict[str, Any], path: str) -> tuple[dict[str, str] | None, bool]:
     """The file's wiring, or the assumption for a file written before fastnn recorded it."""
     if "wiring" in meta:
         return (None if meta["wiring"] is None else check_wiring(meta["wiring"])), False
@@ -324,7 +362,20 @@ def _wiring_of(meta, path):
 # -- loading --------------------------------------------------------------------------------------
 
 
-def load(path: str | os.PathLike, *, with_state: bool = False) -> tuple:
+@overload
+def load(path: PathLike, *, with_state: Literal[False] = False) -> tuple[dict[str, Array], dict[str, Any]]: ...
+
+
+@overload
+def load(path: PathLike, *, with_state: Literal[True]) -> tuple[dict[str, Array], dict[str, Any],
+                                                                 dict[str, np.ndarray]]: ...
+
+
+@overload
+def load(path: PathLike, *, with_state: bool) -> tuple[Any, ...]: ...
+
+
+def load(path: PathLike, *, with_state: bool = False) -> tuple[Any, ...]:
     """Read a model written by :func:`save`.
 
     Returns
@@ -352,11 +403,12 @@ def load(path: str | os.PathLike, *, with_state: bool = False) -> tuple:
     >>> import os, tempfile, numpy as np, fastnn
     >>> params = fastnn.init_params([4, 3], seed=0)
     >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
-    >>> fastnn.save(path, params)                # doctest: +ELLIPSIS
+    >>> wiring = {"activation": "tanh", "output": "sigmoid", "loss": "mse"}
+    >>> fastnn.save(path, params, wiring=wiring)  # doctest: +ELLIPSIS
     '.../model.npz'
     >>> loaded, meta = fastnn.load(path)
-    >>> bool(np.array_equal(loaded["W1"], params["W1"])), meta["layer_sizes"]
-    (True, [4, 3])
+    >>> bool(np.array_equal(loaded["W1"], params["W1"])), meta["layer_sizes"], meta["wiring"] == wiring
+    (True, [4, 3], True)
     """
     path = os.fspath(path)
     try:
@@ -396,11 +448,16 @@ def load(path: str | os.PathLike, *, with_state: bool = False) -> tuple:
     return (arrays, meta, state) if with_state else (arrays, meta)
 
 
+_Header = tuple[tuple[int, ...], bool, np.dtype, int]
+"""A member's .npy header: ``(shape, fortran_order, dtype, data_offset)``."""
+
+
 class _Refused(ValueError):
     """A reason to refuse the file, said after its name: ``'m.npz' <reason>``."""
 
 
-def _read_directory(archive, archive_size, path):
+def _read_directory(archive: zipfile.ZipFile, archive_size: int,
+                    path: str) -> tuple[dict[str, Any], dict[str, tuple[zipfile.ZipInfo, _Header]]]:
     """Check the archive's members before inflating any data; return ``(meta, {key: (info, header)})``.
 
     ``header`` is ``(shape, fortran_order, dtype, offset)`` of a member's .npy header. Refused:
@@ -461,7 +518,7 @@ def _read_directory(archive, archive_size, path):
     return meta, members
 
 
-def _read_header(archive, info):
+def _read_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> _Header:
     """``(shape, fortran_order, dtype, data_offset)`` of a member's .npy header, the data size checked.
 
     ``np.load`` would allocate an array from the header's shape before reading the data, so a
@@ -485,12 +542,12 @@ def _read_header(archive, info):
     return shape, fortran_order, dtype, offset
 
 
-def _read_array(archive, info, header):
+def _read_array(archive: zipfile.ZipFile, info: zipfile.ZipInfo, header: _Header) -> np.ndarray:
     """The member's array, inflating at most the bytes its header declares, in native byte order."""
     shape, fortran_order, dtype, offset = header
     need = math.prod(shape) * dtype.itemsize
     data = np.empty(need, dtype=np.uint8)
-    view = memoryview(data)
+    view = data.data  # a memoryview of data: writing it fills the array
     with archive.open(info) as f:
         skipped = f.read(offset)
         if len(skipped) != offset:
@@ -502,7 +559,7 @@ def _read_array(archive, info, header):
                 raise EOFError(f"member {info.filename!r} ends after {done} of its {need} data bytes")
             view[done : done + len(chunk)] = chunk
             done += len(chunk)
-    array = data.view(dtype)
+    array: np.ndarray = data.view(dtype)
     if fortran_order:
         array = np.ascontiguousarray(array.reshape(shape[::-1]).T)
     else:
@@ -512,7 +569,7 @@ def _read_array(archive, info, header):
     return array
 
 
-def _parse_metadata(raw):
+def _parse_metadata(raw: np.ndarray) -> dict[str, Any]:
     try:
         meta = json.loads(raw.tobytes().decode(), parse_constant=_refuse_constant)
         if not isinstance(meta, dict):
@@ -526,5 +583,5 @@ def _parse_metadata(raw):
     return meta
 
 
-def _refuse_constant(name):
+def _refuse_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a number fastnn writes")

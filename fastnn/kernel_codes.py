@@ -31,7 +31,16 @@ its constants in the order the kernel reads them."""
 
 
 def wiring_codes(activation: str, output: str, loss: str) -> tuple[int, int, int]:
-    """The kernel codes ``(hidden, output, loss)`` of a checked wiring (names from the registries)."""
+    """The kernel codes ``(hidden, output, loss)`` of a checked wiring (names from the registries).
+
+    Examples
+    --------
+    >>> from fastnn.activations import ACTIVATIONS
+    >>> from fastnn.kernel_codes import wiring_codes
+    >>> hidden, output, loss = wiring_codes("tanh", "softmax", "cross_entropy")
+    >>> hidden == ACTIVATIONS["tanh"].kernel_code
+    True
+    """
     return HIDDEN_CODES[activation], OUTPUT_CODES[output], LOSS_CODES[loss]
 
 
@@ -43,6 +52,14 @@ def kernel_rule(opt: Optimizer) -> tuple[int, NDArray[np.float64]]:
     ValueError
         For an optimizer built from its own ``init``/``update`` pair: the kernels only know
         the built-in rules, so such an optimizer needs a ``batch_size`` (which calls its update).
+
+    Examples
+    --------
+    >>> from fastnn import optim
+    >>> from fastnn.kernel_codes import KERNEL_RULES, kernel_rule
+    >>> code, constants = kernel_rule(optim.momentum(lr=0.1, beta=0.9))
+    >>> code == KERNEL_RULES["momentum"][0], KERNEL_RULES["momentum"][1], constants
+    (True, ('beta',), array([0.9]))
     """
     if not is_builtin(opt):
         raise ValueError(f"optimizer {opt.name!r} is not one of fastnn's built-in rules ({', '.join(KERNEL_RULES)}), "

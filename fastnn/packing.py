@@ -9,7 +9,9 @@ per-call options beside it as another, :class:`KernelOptions`.
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import DTypeLike
 
+from .typing import Array, Layers
 from .validation import layer_sizes_of
 
 
@@ -19,6 +21,13 @@ class Packed(NamedTuple):
     ``theta`` is the flat buffer, ``sizes`` (int64, L + 1) the layer widths and ``offsets``
     (int64, 2L) where ``W1``, ``b1``, ``W2``, ... start in it. A plain tuple too:
     ``theta, sizes, offsets = pack(layers)``.
+
+    Examples
+    --------
+    >>> from fastnn.packing import pack
+    >>> net = pack([(np.ones((2, 3)), np.zeros(3)), (np.ones((3, 1)), np.zeros(1))])
+    >>> net.theta.size, net.sizes, net.offsets
+    (13, array([2, 3, 1]), array([ 0,  6,  9, 12]))
     """
 
     theta: np.ndarray
@@ -26,8 +35,17 @@ class Packed(NamedTuple):
     offsets: np.ndarray
 
 
-def pack(layers) -> Packed:
-    """Flat copy of ``[(W1, b1), ...]``: the :class:`Packed` buffer, layer ``sizes`` and ``offsets``."""
+def pack(layers: Layers) -> Packed:
+    """Flat copy of ``[(W1, b1), ...]``: the :class:`Packed` buffer, layer ``sizes`` and ``offsets``.
+
+    Examples
+    --------
+    >>> from fastnn.packing import pack
+    >>> W1, b1 = np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([5.0, 6.0])
+    >>> theta, sizes, offsets = pack([(W1, b1)])
+    >>> theta, theta.ctypes.data % 64  # W1 row by row, then b1; on a cache line
+    (array([1., 2., 3., 4., 5., 6.]), 0)
+    """
     sizes = np.array(layer_sizes_of(layers), dtype=np.int64)
     offsets = np.zeros(2 * len(layers), dtype=np.int64)
     pos = 0
@@ -41,7 +59,7 @@ def pack(layers) -> Packed:
     return Packed(theta, sizes, offsets)
 
 
-def _aligned_empty(n, dtype):
+def _aligned_empty(n: int, dtype: DTypeLike) -> np.ndarray:
     """A 1-D array whose first element starts a 64-byte cache line, so that threads that
     split ``W1``'s columns on line boundaries (``fastnn.per_sample.split_units``) share none."""
     itemsize = np.dtype(dtype).itemsize
@@ -50,16 +68,34 @@ def _aligned_empty(n, dtype):
     return raw[start : start + n * itemsize].view(dtype)
 
 
-def unpack(theta, sizes, offsets):
-    """The params dict of a flat buffer made by :func:`pack` (fresh copies)."""
+def unpack(theta: np.ndarray, sizes: np.ndarray, offsets: np.ndarray) -> dict[str, Array]:
+    """The params dict of a flat buffer made by :func:`pack` (fresh copies).
+
+    Examples
+    --------
+    >>> from fastnn.packing import pack, unpack
+    >>> params = unpack(*pack([(np.eye(2), np.array([0.5, -0.5]))]))
+    >>> sorted(params), params["b1"]
+    (['W1', 'b1'], array([ 0.5, -0.5]))
+    """
     params = {}
     for l, (W, b) in enumerate(unpack_views(theta, sizes, offsets), 1):
         params[f"W{l}"], params[f"b{l}"] = W.copy(), b.copy()
     return params
 
 
-def unpack_views(theta, sizes, offsets):
-    """``[(W1, b1), ...]`` as views into ``theta`` (writing to them writes ``theta``)."""
+def unpack_views(theta: np.ndarray, sizes: np.ndarray, offsets: np.ndarray) -> list[tuple[Array, Array]]:
+    """``[(W1, b1), ...]`` as views into ``theta`` (writing to them writes ``theta``).
+
+    Examples
+    --------
+    >>> from fastnn.packing import pack, unpack_views
+    >>> net = pack([(np.zeros((2, 2)), np.zeros(2))])
+    >>> [(W, b)] = unpack_views(*net)
+    >>> W[0, 1] = 7.0
+    >>> net.theta
+    array([0., 7., 0., 0., 0., 0.])
+    """
     out = []
     for l in range(len(sizes) - 1):
         n_in, n_out = int(sizes[l]), int(sizes[l + 1])
@@ -76,6 +112,17 @@ class KernelOptions(NamedTuple):
     ``keep`` (float64, one per layer, the last 1) the keep probability of each hidden
     layer's units; ``seed`` keys the dropout draws; ``hyper`` (float64) the rule's
     constants in the order of ``fastnn.kernel_codes.KERNEL_RULES``.
+
+    Examples
+    --------
+    >>> from fastnn.kernel_codes import kernel_rule, wiring_codes
+    >>> from fastnn.optim import sgd
+    >>> from fastnn.packing import KernelOptions
+    >>> hidden, output, loss = wiring_codes("relu", "softmax", "cross_entropy")
+    >>> rule, hyper = kernel_rule(sgd(0.1))
+    >>> opts = KernelOptions(hidden, output, loss, l2=0.0, keep=np.ones(2), seed=0, rule=rule, hyper=hyper)
+    >>> opts.keep, opts.hyper.size
+    (array([1., 1.]), 0)
     """
 
     hidden: int

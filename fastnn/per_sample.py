@@ -32,14 +32,17 @@ moves. The paths:
 Either way no cache line is written by two cores between meetings, and for a fixed
 ``n_threads`` and seed the result is deterministic.
 """
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from typing import Callable, Optional
+from typing import Any, Callable, Optional, Union, cast
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .engine import EpochTally, over_limit
 from .kernels import rules, sample, steps, threads
 from .kernel_codes import kernel_rule, wiring_codes
+from .optim import Optimizer
 from .packing import KernelOptions, Packed, unpack_views
 
 CHUNK = 4096
@@ -76,7 +79,7 @@ PATHS = ("rows", "windows", "rules", "split", "replicas")
 
 
 def kernel_options(activation: str, output: str, loss: str, l2: float, keep: np.ndarray, seed: int,
-                   optimizer) -> KernelOptions:
+                   optimizer: Optimizer) -> KernelOptions:
     """The kernels' options for one ``train`` call: the names mapped to the kernels' codes.
 
     The one place where activations, losses and update rules become kernel codes.
@@ -85,6 +88,14 @@ def kernel_options(activation: str, output: str, loss: str, l2: float, keep: np.
     ------
     ValueError
         For an optimizer that is not one of the built-in rules (the kernels know no other).
+
+    Examples
+    --------
+    >>> from fastnn import optim
+    >>> from fastnn.per_sample import kernel_options
+    >>> opts = kernel_options("relu", "softmax", "cross_entropy", 0, np.ones(2), 0, optim.momentum(0.1, beta=0.9))
+    >>> type(opts.l2), opts.hyper
+    (<class 'float'>, array([0.9]))
     """
     hidden, out, loss_code = wiring_codes(activation, output, loss)
     rule, constants = kernel_rule(optimizer)
@@ -96,13 +107,27 @@ def kernel_options(activation: str, output: str, loss: str, l2: float, keep: np.
 def merge_gain(merged: int, n_threads: int) -> float:
     """The factor on the sum of the replicas' changes at a merge after ``merged`` samples:
     ``1 / n_threads`` (their mean) at the start, rising linearly to 1 (their sum) at
-    ``MERGE_WARMUP`` samples."""
+    ``MERGE_WARMUP`` samples.
+
+    Examples
+    --------
+    >>> from fastnn.per_sample import MERGE_WARMUP, merge_gain
+    >>> merge_gain(0, 4), merge_gain(MERGE_WARMUP // 2, 4), merge_gain(MERGE_WARMUP, 4)
+    (0.25, 0.625, 1.0)
+    """
     ramp = min(1.0, merged / MERGE_WARMUP) if MERGE_WARMUP > 0 else 1.0
     return 1.0 / n_threads + (1.0 - 1.0 / n_threads) * ramp
 
 
-def splits_units(sizes) -> bool:
-    """Whether several threads split the first hidden layer (else they train replicas)."""
+def splits_units(sizes: Sequence[int] | np.ndarray) -> bool:
+    """Whether several threads split the first hidden layer (else they train replicas).
+
+    Examples
+    --------
+    >>> from fastnn.per_sample import splits_units
+    >>> splits_units([784, 512, 10]), splits_units([784, 64, 10]), splits_units([784, 10])
+    (True, False, False)
+    """
     return len(sizes) > 2 and sizes[1] >= SPLIT_FROM
 
 
@@ -112,19 +137,34 @@ def split_units(n_units: int, n_threads: int, itemsize: int) -> np.ndarray:
     Shares are as even as possible with their boundaries on whole 64-byte cache lines of
     ``b1`` (``64 / itemsize`` units) when there are enough units, so that no line of ``b1``
     is written by two threads.
+
+    Examples
+    --------
+    >>> from fastnn.per_sample import split_units
+    >>> split_units(512, 3, 4)  # float32: 16 units a cache line
+    array([  0, 176, 336, 512])
+    >>> split_units(10, 3, 4)  # too few units for whole lines
+    array([ 0,  3,  7, 10])
     """
     q = 64 // itemsize if n_units >= n_threads * 64 // itemsize else 1
     cuts = [round(n_units * t / n_threads / q) * q for t in range(n_threads)] + [n_units]
     return np.array(cuts, dtype=np.int64)
 
 
-def input_density(X, max_rows: int = 2048) -> float:
-    """Fraction of non-zero entries in (up to ``max_rows`` evenly spaced rows of) ``X``."""
+def input_density(X: np.ndarray, max_rows: int = 2048) -> float:
+    """Fraction of non-zero entries in (up to ``max_rows`` evenly spaced rows of) ``X``.
+
+    Examples
+    --------
+    >>> from fastnn.per_sample import input_density
+    >>> float(input_density(np.array([[0.0, 1.0], [2.0, 3.0]])))
+    0.75
+    """
     rows = X[:: max(1, X.shape[0] // max_rows)]
     return np.count_nonzero(rows) / max(rows.size, 1)
 
 
-def choose_path(X, rule: int, n_threads: int, sizes) -> str:
+def choose_path(X: Any, rule: int, n_threads: int, sizes: Sequence[int] | np.ndarray) -> str:
     """The compiled path (one of :data:`PATHS`) for inputs ``X``, the rule's kernel code,
     ``n_threads`` and the layer ``sizes``: the one place where dense or sparse and the
     threads are decided (see the module's docstring).
@@ -133,6 +173,19 @@ def choose_path(X, rule: int, n_threads: int, sizes) -> str:
     ------
     ValueError
         For ``n_threads > 1`` with a rule other than plain SGD.
+
+    Examples
+    --------
+    >>> from fastnn.kernel_codes import KERNEL_RULES
+    >>> from fastnn.per_sample import choose_path
+    >>> sgd, adam = KERNEL_RULES["sgd"][0], KERNEL_RULES["adam"][0]
+    >>> sparse_rows, dense_rows = np.eye(4), np.ones((4, 4))
+    >>> choose_path(sparse_rows, sgd, 1, [4, 8, 2]), choose_path(dense_rows, sgd, 1, [4, 8, 2])
+    ('rows', 'windows')
+    >>> choose_path(sparse_rows, sgd, 2, [4, 8, 2]), choose_path(sparse_rows, sgd, 2, [4, 512, 2])
+    ('replicas', 'split')
+    >>> choose_path(sparse_rows, adam, 1, [4, 8, 2])
+    'rules'
     """
     if rule != rules.SGD:
         if n_threads > 1:
@@ -146,17 +199,24 @@ def choose_path(X, rule: int, n_threads: int, sizes) -> str:
     return "split" if splits_units(sizes) else "replicas"
 
 
-def kernel_work(sizes, dtype):
+def kernel_work(sizes: Sequence[int] | np.ndarray, dtype: DTypeLike) -> tuple[np.ndarray, ...]:
     """The work arrays of one thread's kernel calls: layer outputs ``h`` (``h[0]``: the
     current CSR row, scattered), dropout multipliers ``m`` (ones), deltas, lists of active
     units and their lengths, each row as wide as the widest layer. Allocated here, not in
-    the kernels: NumPy's allocation compiled into them lengthens a cold start."""
+    the kernels: NumPy's allocation compiled into them lengthens a cold start.
+
+    Examples
+    --------
+    >>> from fastnn.per_sample import kernel_work
+    >>> [(a.shape, a.dtype.name) for a in kernel_work([4, 8, 2], np.float32)]  # doctest: +NORMALIZE_WHITESPACE
+    [((3, 8), 'float32'), ((3, 8), 'float32'), ((3, 8), 'float32'), ((3, 8), 'uint64'), ((3,), 'int64')]
+    """
     L, width = len(sizes) - 1, int(max(sizes))
     return (np.zeros((L + 1, width), dtype), np.ones((L + 1, width), dtype), np.zeros((L + 1, width), dtype),
             np.zeros((L + 1, width), np.uint64), np.zeros(L + 1, np.int64))
 
 
-def _aligned_zeros(shape, dtype):
+def _aligned_zeros(shape: Union[int, tuple[int, ...]], dtype: DTypeLike) -> np.ndarray:
     """Zeros whose first element starts a 64-byte cache line, their pages touched now rather
     than in the first epoch."""
     n = int(np.prod(shape)) * np.dtype(dtype).itemsize
@@ -166,15 +226,24 @@ def _aligned_zeros(shape, dtype):
     return raw[start : start + n].view(dtype).reshape(shape)
 
 
-def as_kernel_input(X):
+def as_kernel_input(X: Any) -> Union[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """``X`` as the kernels read it: a C-contiguous array as it is, a ``scipy.sparse``
-    CSR matrix (canonical: sorted indices, no stored zeros) as ``(indptr, indices, data)``."""
+    CSR matrix (canonical: sorted indices, no stored zeros) as ``(indptr, indices, data)``.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> from fastnn.per_sample import as_kernel_input
+    >>> indptr, indices, data = as_kernel_input(sp.csr_matrix(np.array([[0.0, 2.0], [3.0, 0.0]])))
+    >>> indptr, indices, data
+    (array([0, 1, 2], dtype=int32), array([1, 0], dtype=int32), array([2., 3.]))
+    """
     if isinstance(X, np.ndarray):
         return X
     return (X.indptr, X.indices, X.data)
 
 
-_warm = set()  # the configurations whose kernels this process has compiled or loaded
+_warm: set[tuple[Any, ...]] = set()  # the configurations whose kernels this process has compiled or loaded
 
 
 class PerSampleEngine:
@@ -188,10 +257,29 @@ class PerSampleEngine:
     path : one of :data:`PATHS` (:func:`choose_path`).
     n_threads : int, threads for ``"split"`` and ``"replicas"``.
     progress : callable, optional: ``progress(done, total)`` after every compiled call.
+
+    Examples
+    --------
+    Two epochs of per-sample SGD on two samples, on one thread:
+
+    >>> from fastnn import init_params, optim
+    >>> from fastnn.packing import pack
+    >>> from fastnn.per_sample import PerSampleEngine, choose_path, kernel_options
+    >>> from fastnn.validation import check_params
+    >>> net = pack(check_params(init_params([2, 4, 2], seed=0)))
+    >>> X, T = np.array([[0.0, 1.0], [1.0, 0.0]], np.float32), np.eye(2, dtype=np.float32)
+    >>> opts = kernel_options("relu", "softmax", "cross_entropy", 0.0, np.ones(2), 0, optim.sgd(0.1))
+    >>> path = choose_path(X, opts.rule, 1, net.sizes)
+    >>> engine = PerSampleEngine(net, T, opts, path)
+    >>> lrs = np.full(2, 0.1)
+    >>> first, second = (engine.epoch(X, np.arange(2), lrs, first_update=0, limit=1e6) for _ in range(2))
+    >>> path, bool(second.loss_sum < first.loss_sum), second.done, second.diverged
+    ('rows', True, 2, False)
+    >>> engine.close()
     """
 
     def __init__(self, net: Packed, T: np.ndarray, opts: KernelOptions, path: str, n_threads: int = 1,
-                 progress: Optional[Callable[[int, int], object]] = None):
+                 progress: Optional[Callable[[int, int], object]] = None) -> None:
         if path not in PATHS:
             raise ValueError(f"path must be one of {PATHS}, got {path!r}")
         self.net, self.T, self.opts, self.path, self.progress = net, T, opts, path, progress
@@ -199,7 +287,9 @@ class PerSampleEngine:
         self.n_threads = n_threads if path in ("split", "replicas") else 1
         self.slots = np.zeros((2, theta.size), theta.dtype) if path == "rules" else None
         self.work = [kernel_work(sizes, theta.dtype) for _ in range(self.n_threads)]
-        self.pool = self.replicas = self.units = None
+        self.pool: Optional[ThreadPoolExecutor] = None
+        self.replicas: Optional[np.ndarray] = None
+        self.units: Optional[np.ndarray] = None
         self.rounds = 0  # merges so far: the first rounds are shorter
         self.merged = 0  # samples trained on the replicas so far
         self.tick = 0  # where the threads' counters go on from
@@ -220,10 +310,11 @@ class PerSampleEngine:
             self.partials = _aligned_zeros((self.n_threads, 2, -(-int(sizes[2]) // width) * width), theta.dtype)
 
     def close(self) -> None:
+        """Shut the engine's threads down (a no-op on one thread)."""
         if self.pool is not None:
             self.pool.shutdown(wait=True)
 
-    def warm_up(self, X) -> None:
+    def warm_up(self, X: Any) -> None:
         """Compile, or load from Numba's cache, every kernel this engine's epochs call on
         inputs like ``X``, by training scratch copies on one sample; once per process for
         each configuration, so that later calls pay nothing for it."""
@@ -241,7 +332,7 @@ class PerSampleEngine:
             scratch.close()
         _warm.add(key)
 
-    def epoch(self, X, order: np.ndarray, lrs: np.ndarray, first_update: int, limit: float) -> EpochTally:
+    def epoch(self, X: Any, order: np.ndarray, lrs: np.ndarray, first_update: int, limit: float) -> EpochTally:
         """Train one epoch over the samples ``order`` of ``X`` with the per-step rates ``lrs``.
 
         Stops early (``diverged``) when a compiled call stops at a non-finite loss or its
@@ -264,7 +355,7 @@ class PerSampleEngine:
                 finished = rules.rule_steps(net, Xk, T, part, rates, opts, step0, self.slots, stats, self.work[0],
                                             np.ones(net.sizes.size - 1, net.theta.dtype))
             elif self.path == "windows":
-                finished = self._windows(Xk, part, rates, step0, stats)
+                finished = self._windows(cast(np.ndarray, Xk), part, rates, step0, stats)  # dense: choose_path
             else:
                 finished = self._on_every_thread(Xk, part, rates, step0, stats)
             if not finished or over_limit(stats[0], len(part), limit):
@@ -276,7 +367,7 @@ class PerSampleEngine:
                 self.progress(done, n)
         return EpochTally(loss_sum, correct, done, False)
 
-    def _samples_per_call(self):
+    def _samples_per_call(self) -> int:
         if self.replicas is None:
             return CHUNK
         total, rounds = 0, self.rounds  # whole rounds, up to CHUNK per thread
@@ -286,14 +377,14 @@ class PerSampleEngine:
                 return total
             total, rounds = total + size, rounds + 1
 
-    def _round_size(self, rounds):
+    def _round_size(self, rounds: int) -> int:
         """Samples (all threads) in the round after ``rounds`` rounds: ``FIRST_ROUND`` per
         thread at first, doubling up to ``ROUND``."""
         return min(ROUND, FIRST_ROUND << min(rounds, 30)) * self.n_threads
 
     # -- windows of dense samples
 
-    def _windows(self, X, order, lrs, step0, stats):
+    def _windows(self, X: np.ndarray, order: np.ndarray, lrs: np.ndarray, step0: int, stats: np.ndarray) -> bool:
         """Plain SGD over ``X[order]`` in windows (``kernels.steps.window_steps``)."""
         net = self.net
         W1 = unpack_views(*net)[0][0]
@@ -331,12 +422,15 @@ class PerSampleEngine:
 
     # -- several threads
 
-    def _on_every_thread(self, X, part, lrs, step0, stats):
+    def _on_every_thread(self, X: Any, part: np.ndarray, lrs: np.ndarray, step0: int, stats: np.ndarray) -> bool:
         """Run this compiled call on every thread at once (this one is thread 0): their units
         (``"split"``) or rounds of their replicas (``"replicas"``). Adds to ``stats`` and
         returns whether every thread finished."""
         k = self.n_threads
+        assert self.pool is not None  # n_threads > 1: __init__ started the threads
         self.flags[8 * k] = 0
+        run: Callable[..., bool]
+        extra: tuple[np.ndarray, ...]
         if self.path == "split":
             run, ticks, extra = self._split_part, len(part), ()
         else:
@@ -354,7 +448,7 @@ class PerSampleEngine:
         stats += each[0] if self.path == "split" else np.sum(each, axis=0)
         return finished
 
-    def _rounds(self, n):
+    def _rounds(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Boundaries and merge gains of the next rounds, over ``n`` samples (the last one
         cut short at the end of an epoch)."""
         bounds, gains = [0], []
@@ -365,7 +459,8 @@ class PerSampleEngine:
             self.rounds += 1
         return np.array(bounds, dtype=np.int64), np.array(gains, dtype=self.net.theta.dtype)
 
-    def _replica_part(self, t, X, part, lrs, step0, stats, bounds, gains):
+    def _replica_part(self, t: int, X: Any, part: np.ndarray, lrs: np.ndarray, step0: int, stats: np.ndarray,
+                      bounds: np.ndarray, gains: np.ndarray) -> bool:
         """Thread ``t``'s rounds over ``part``: train its replica on its share of each round's
         samples, then merge (``kernels.threads.merge_round``, where the threads wait for each
         other). If it fails or its replica diverges, the other threads stop waiting for it.
@@ -375,6 +470,7 @@ class PerSampleEngine:
         optimises it again, and the compiled loop made the first two-thread call several times
         longer (bench/startup.py) for no faster epochs."""
         k, stop = self.n_threads, 8 * self.n_threads
+        assert self.replicas is not None  # the "replicas" path: __init__ made them
         replica = Packed(self.replicas[t], self.net.sizes, self.net.offsets)
         work, scale = self.work[t], np.ones(self.net.sizes.size - 1, self.net.theta.dtype)
         try:
@@ -392,7 +488,7 @@ class PerSampleEngine:
             self.flags[stop] = 1
             raise
 
-    def _split_part(self, t, X, part, lrs, step0, stats):
+    def _split_part(self, t: int, X: Any, part: np.ndarray, lrs: np.ndarray, step0: int, stats: np.ndarray) -> bool:
         """Thread ``t``'s units over ``part``; if it fails, the other threads stop waiting for it."""
         net = self.net
         try:

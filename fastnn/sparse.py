@@ -14,18 +14,29 @@ scipy is needed only by callers who pass sparse input: :func:`is_sparse` looks a
 and works without it installed (Numba imports scipy on its own when it is installed).
 """
 import sys
+from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 __all__ = ["is_sparse", "check_sparse_inputs", "check_sparse_path"]
 
-def is_sparse(X) -> bool:
-    """Whether ``X`` is a scipy.sparse matrix or array (any format), without importing scipy."""
+def is_sparse(X: Any) -> bool:
+    """Whether ``X`` is a scipy.sparse matrix or array (any format), without importing scipy.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> from fastnn.sparse import is_sparse
+    >>> is_sparse(sp.eye(3, format="csr")), is_sparse(np.eye(3))
+    (True, False)
+    """
     sparse = sys.modules.get("scipy.sparse")
     return sparse is not None and sparse.issparse(X)
 
 
-def check_sparse_inputs(X, n_features: int, dtype, name: str = "X", first_row: int = 0, w1_shape=None):
+def check_sparse_inputs(X: Any, n_features: int, dtype: DTypeLike, name: str = "X", first_row: int = 0,
+                        w1_shape: tuple[int, ...] | None = None) -> Any:
     """Return sparse ``X`` as a canonical ``scipy.sparse.csr_matrix`` of ``dtype`` with ``n_features`` columns.
 
     Parameters
@@ -60,6 +71,21 @@ def check_sparse_inputs(X, n_features: int, dtype, name: str = "X", first_row: i
         message gives the first such row).
     TypeError
         For stored values that are not real numbers (complex, object).
+
+    Examples
+    --------
+    Duplicates are summed and explicit zeros dropped, in the params' dtype:
+
+    >>> import scipy.sparse as sp
+    >>> from fastnn.sparse import check_sparse_inputs
+    >>> X = sp.coo_matrix(([1, 2, 0], ([0, 0, 1], [2, 2, 0])), shape=(2, 3))
+    >>> csr = check_sparse_inputs(X, 3, np.float32)
+    >>> csr.format, csr.dtype, csr.nnz, csr.toarray()[0]
+    ('csr', dtype('float32'), 1, array([0., 0., 3.], dtype=float32))
+    >>> check_sparse_inputs(X, 4, np.float32)
+    Traceback (most recent call last):
+    ...
+    ValueError: X has shape (2, 3) but the network's W1 has 4 rows; X needs 4 columns
     """
     import scipy.sparse as sp  # already imported: X is one of its objects
 
@@ -95,7 +121,7 @@ def check_sparse_inputs(X, n_features: int, dtype, name: str = "X", first_row: i
     return csr
 
 
-def check_sparse_path(X, augment) -> None:
+def check_sparse_path(X: Any, augment: object) -> None:
     """Refuse, before any work, what ``fastnn.train`` cannot do with a sparse ``X``.
 
     Every path takes CSR as it is: per-sample SGD walks each row's stored entries in the
@@ -107,13 +133,23 @@ def check_sparse_path(X, augment) -> None:
     ------
     TypeError
         ``augment`` given with sparse ``X``.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> from fastnn.sparse import check_sparse_path
+    >>> check_sparse_path(sp.eye(2, format="csr"), None)  # nothing to refuse
+    >>> check_sparse_path(sp.eye(2, format="csr"), "shift")
+    Traceback (most recent call last):
+    ...
+    TypeError: augment distorts dense images; X is sparse: ...
     """
     if is_sparse(X) and augment is not None:
         raise TypeError("augment distorts dense images; X is sparse: pass X.toarray() if the rows are small "
                         "images, or leave augment=None")
 
 
-def _fresh_csr(sp, X, name):
+def _fresh_csr(sp: Any, X: Any, name: str) -> Any:
     """A new ``csr_matrix`` object over ``X``'s values, its structure checked in full.
 
     A new object, because scipy caches flags such as ``has_canonical_format`` on the
@@ -138,7 +174,7 @@ def _fresh_csr(sp, X, name):
     return csr
 
 
-def _first_non_finite(data, block=1 << 20):
+def _first_non_finite(data: np.ndarray, block: int = 1 << 20) -> int | None:
     """Index of the first NaN or infinity in 1-D ``data``, or None; a block at a time, so the
     temporary stays small for any number of non-zeros."""
     for start in range(0, len(data), block):

@@ -12,12 +12,14 @@ The caller's params are copied once into a private flat buffer; the compiled ker
 modified.
 """
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
-from typing import Any, Callable, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional, Union
 
 import numba
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from .activations import HIDDEN, OUTPUTS
 from .batch import BatchEngine, named_views
@@ -28,8 +30,10 @@ from .optim import OPTIMIZERS, Optimizer, get_optimizer
 from .packing import KernelOptions, Packed, pack, unpack
 from .per_sample import PerSampleEngine, choose_path, kernel_options
 from .progress import epoch_line
-from .schedules import lr_values
+from .engine import Engine
+from .schedules import LearningRate, lr_values
 from .sparse import check_sparse_path
+from .typing import Array, Params
 from .validation import (
     all_finite,
     check_choice,
@@ -42,6 +46,18 @@ from .validation import (
     check_seed,
     check_targets,
 )
+
+if TYPE_CHECKING:  # for the annotations only: training does not import the augmentation module
+    from .augment import Distortion
+
+History = dict[str, Any]
+"""What :func:`train` returns beside the params: lists with one entry per epoch, and a few scalars."""
+
+OptimizerSpec = Union[str, tuple[str, Mapping[str, Any]], Optimizer]
+"""What ``optimizer=`` takes: a name, ``(name, hyperparameters)`` or an :class:`fastnn.optim.Optimizer`."""
+
+Callback = Callable[[int, dict[str, Array], History], object]
+"""``callback(epoch, params, history)``; returning ``False`` stops training."""
 
 DIVERGENCE_FACTOR = 100.0
 """Training is declared diverged when the mean loss over a chunk of samples exceeds this
@@ -82,7 +98,7 @@ class DivergenceError(FloatingPointError):
     DivergenceError 0 True
     """
 
-    def __init__(self, params, history, epoch, lr, reason):
+    def __init__(self, params: dict[str, Array], history: History, epoch: int, lr: float, reason: str) -> None:
         super().__init__(f"training diverged in epoch {epoch + 1} with lr={lr:g}: {reason}; try a smaller learning "
                          f"rate (e.g. lr={lr / 10:g}). The last good params are in the exception's .params")
         self.params, self.history, self.epoch, self.lr, self.reason = params, history, epoch, lr, reason
@@ -104,7 +120,7 @@ class TrainingInterrupted(KeyboardInterrupt):
     1 ['W1', 'b1']
     """
 
-    def __init__(self, params, history):
+    def __init__(self, params: dict[str, Array], history: History) -> None:
         super().__init__("training interrupted")
         self.params, self.history = params, history
 
@@ -112,11 +128,16 @@ class TrainingInterrupted(KeyboardInterrupt):
 # -- train -----------------------------------------------------------------------------------
 
 
-def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shuffle=True, seed=None,
-          activation="relu", output="softmax", loss="cross_entropy", schedule_unit="epoch",
-          validation_data=None, validation_fraction=None, early_stopping=False, patience=5, min_delta=0.0,
-          l2=0.0, dropout=0.0, augment=None, n_threads=1, verbose=False, callback=None, progress=None,
-          sample_weight=None):
+def train(params: Params, X: Any, y: ArrayLike, *, epochs: int = 1, lr: Optional[LearningRate] = None,
+          optimizer: OptimizerSpec = "sgd", batch_size: Optional[int] = 1, shuffle: bool = True,
+          seed: Union[int, np.integer, None] = None, activation: str = "relu", output: str = "softmax",
+          loss: str = "cross_entropy", schedule_unit: str = "epoch",
+          validation_data: Optional[Sequence[Any]] = None, validation_fraction: Optional[float] = None,
+          early_stopping: bool = False, patience: int = 5, min_delta: float = 0.0, l2: float = 0.0,
+          dropout: Union[float, Sequence[float]] = 0.0, augment: Optional["Distortion"] = None, n_threads: int = 1,
+          verbose: bool = False, callback: Optional[Callback] = None,
+          progress: Optional[Callable[[int, int], object]] = None,
+          sample_weight: Optional[ArrayLike] = None) -> tuple[dict[str, Array], History]:
     """Train a network by gradient descent and return new params with a history.
 
     Parameters
@@ -242,35 +263,39 @@ def train(params, X, y, *, epochs=1, lr=None, optimizer="sgd", batch_size=1, shu
 class _Plan(NamedTuple):
     """Everything :func:`train` checked and prepared before the first epoch."""
 
-    layers: list  # [(W1, b1), ...], checked
+    layers: list[tuple[Array, Array]]  # [(W1, b1), ...], checked
     X: Any  # training inputs, checked, in the params' dtype
     T: np.ndarray  # training targets (one-hot rows for labels)
-    validation: Optional[tuple]  # (X_val, T_val) or None
+    validation: Optional[tuple[Any, np.ndarray]]  # (X_val, T_val) or None
     epochs: int
     batch: int  # rows per step: 1 is per-sample
     steps_per_epoch: int
     shuffle: bool
     rng: np.random.Generator  # the sample orders and dropout masks of mini-batches
-    wiring: tuple  # (activation, output, loss)
+    wiring: tuple[str, str, str]  # (activation, output, loss)
     optimizer: Optimizer  # with its learning rate as a function of the update count
-    epoch_lrs: Callable  # (epoch, first_update, n_updates) -> the rate of every update
+    epoch_lrs: Callable[[int, int, int], np.ndarray]  # (epoch, first_update, n_updates) -> the rate of every update
     l2: float
     keep: np.ndarray  # keep probability of each layer's units (the last 1)
     kernel_options: Optional[KernelOptions]  # per-sample training only
     path: Optional[str]  # the per-sample engine's compiled path (fastnn.per_sample.PATHS)
-    augment: object  # a fastnn.augment.Distortion or None
+    augment: Optional["Distortion"]
     augment_seed: int
-    early: Optional[tuple]  # (patience, min_delta) when stopping early, else None
+    early: Optional[tuple[int, float]]  # (patience, min_delta) when stopping early, else None
     n_threads: int
     verbose: bool
-    callback: object
-    progress: object
+    callback: Optional[Callback]
+    progress: Optional[Callable[[int, int], object]]
     weights: Optional[np.ndarray]  # sample_weight of the training rows (float64), or None
 
 
-def _prepare(params, X, y, *, epochs, lr, optimizer, batch_size, shuffle, seed, activation, output, loss,
-             schedule_unit, validation_data, validation_fraction, early_stopping, patience, min_delta, l2, dropout,
-             augment, n_threads, verbose, callback, progress, sample_weight):
+def _prepare(params: Params, X: Any, y: ArrayLike, *, epochs: int, lr: Optional[LearningRate],
+             optimizer: OptimizerSpec, batch_size: Optional[int], shuffle: bool, seed: Union[int, np.integer, None],
+             activation: str, output: str, loss: str, schedule_unit: str,
+             validation_data: Optional[Sequence[Any]], validation_fraction: Optional[float],
+             early_stopping: bool, patience: int, min_delta: float, l2: float, dropout: Union[float, Sequence[float]],
+             augment: Optional["Distortion"], n_threads: int, verbose: bool, callback: Optional[Callback],
+             progress: Optional[Callable[[int, int], object]], sample_weight: Optional[ArrayLike]) -> _Plan:
     """Check every argument of :func:`train` and return the :class:`_Plan`; no work before this passes."""
     check_choice(activation, HIDDEN, "activation")
     check_choice(output, OUTPUTS, "output")
@@ -303,8 +328,10 @@ def _prepare(params, X, y, *, epochs, lr, optimizer, batch_size, shuffle, seed, 
     n_threads = check_positive_int(n_threads, "n_threads")
     if n_threads > 1 and batch_size != 1:
         raise ValueError("n_threads > 1 applies to per-sample SGD; use batch_size=1 or n_threads=1")
-    if n_threads > numba.config.NUMBA_NUM_THREADS:
-        raise ValueError(f"n_threads={n_threads} exceeds the {numba.config.NUMBA_NUM_THREADS} threads Numba may use "
+    # numba.config sets NUMBA_NUM_THREADS through globals() when it reads the environment: mypy cannot see it
+    max_threads: int = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
+    if n_threads > max_threads:
+        raise ValueError(f"n_threads={n_threads} exceeds the {max_threads} threads Numba may use "
                          "(NUMBA_NUM_THREADS)")
     if augment is not None and not callable(getattr(augment, "apply", None)):
         raise TypeError(f"augment must be a fastnn.augment.Distortion, got {type(augment).__name__}")
@@ -334,13 +361,14 @@ def _prepare(params, X, y, *, epochs, lr, optimizer, batch_size, shuffle, seed, 
                  weights)
 
 
-def _check_data(X, y, n_features, n_outputs, dtype, name=""):
+def _check_data(X: Any, y: ArrayLike, n_features: int, n_outputs: int, dtype: DTypeLike,
+                name: str = "") -> tuple[Any, np.ndarray]:
     X = check_inputs(X, n_features, dtype, name=f"X{name}")
     T = check_targets(y, X.shape[0], n_outputs, dtype, name=f"y{name}")
     return X, T
 
 
-def _check_dropout(dropout, n_hidden):
+def _check_dropout(dropout: Union[float, Sequence[float]], n_hidden: int) -> np.ndarray:
     """Keep probabilities per layer (length n_hidden + 1; the output layer always keeps)."""
     try:
         given = np.asarray(dropout, dtype=np.float64)
@@ -356,8 +384,10 @@ def _check_dropout(dropout, n_hidden):
     return np.concatenate([1.0 - rates, [1.0]])
 
 
-def _split_validation(X, T, validation_data, validation_fraction, early_stopping, rng, n_features, n_outputs, dtype,
-                      weights=None):
+def _split_validation(X: Any, T: np.ndarray, validation_data: Optional[Sequence[Any]],
+                      validation_fraction: Optional[float], early_stopping: bool, rng: np.random.Generator,
+                      n_features: int, n_outputs: int, dtype: DTypeLike, weights: Optional[np.ndarray] = None
+                      ) -> tuple[Any, np.ndarray, Optional[tuple[Any, np.ndarray]], Optional[np.ndarray]]:
     """``(X, T, (X_val, T_val) or None, weights)``: the given validation data, or a seeded split of ``X``
     (and of the sample weights, when given)."""
     if validation_data is not None:
@@ -365,7 +395,8 @@ def _split_validation(X, T, validation_data, validation_fraction, early_stopping
             raise ValueError("give validation_data or validation_fraction, not both")
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise TypeError("validation_data must be a pair (X_val, y_val)")
-        return X, T, _check_data(*validation_data, n_features, n_outputs, dtype, name="_val"), weights
+        X_val, y_val = validation_data
+        return X, T, _check_data(X_val, y_val, n_features, n_outputs, dtype, name="_val"), weights
     if validation_fraction is None and not early_stopping:
         return X, T, None, weights
     fraction = 0.1 if validation_fraction is None else validation_fraction
@@ -380,7 +411,8 @@ def _split_validation(X, T, validation_data, validation_fraction, early_stopping
     return X[split[n_val:]], T[split[n_val:]], (X[split[:n_val]], T[split[:n_val]]), kept
 
 
-def _make_optimizer(optimizer, lr, schedule_unit, steps_per_epoch):
+def _make_optimizer(optimizer: OptimizerSpec, lr: Optional[LearningRate],
+                    schedule_unit: str, steps_per_epoch: int) -> Optimizer:
     """The optimizer with its learning rate as a function of the update count."""
     if isinstance(optimizer, Optimizer):
         if lr is not None:
@@ -389,6 +421,7 @@ def _make_optimizer(optimizer, lr, schedule_unit, steps_per_epoch):
     opt = get_optimizer(optimizer)
     if lr is None:
         return opt
+    by_update: LearningRate
     if callable(lr):
         if schedule_unit == "epoch":
             by_update = lambda t: lr(np.asarray(t) // steps_per_epoch)  # noqa: E731
@@ -400,7 +433,8 @@ def _make_optimizer(optimizer, lr, schedule_unit, steps_per_epoch):
     return OPTIMIZERS[opt.name](lr=by_update, **opt.hyperparams)
 
 
-def _epoch_lrs(opt, lr, schedule_unit, epoch, first_update, n_updates):
+def _epoch_lrs(opt: Optimizer, lr: Optional[LearningRate], schedule_unit: str, epoch: int, first_update: int,
+               n_updates: int) -> np.ndarray:
     """Learning rate of every update of one epoch (checked finite and > 0)."""
     if callable(lr) and schedule_unit == "epoch":  # one call, not one per sample
         value = float(lr(epoch))
@@ -413,16 +447,16 @@ def _epoch_lrs(opt, lr, schedule_unit, epoch, first_update, n_updates):
 # -- the epochs ------------------------------------------------------------------------------
 
 
-def _run_epochs(plan):
+def _run_epochs(plan: _Plan) -> tuple[dict[str, Array], History]:
     """Run the epochs of ``plan`` on an engine; evaluate, stop early and report after each."""
     net = pack(plan.layers)
     theta = net.theta
     good = theta.copy()  # the params at the end of the last completed epoch
-    history = {"epoch": [], "lr": [], "loss": [], "accuracy": [], "seconds": []}
+    history: History = {"epoch": [], "lr": [], "loss": [], "accuracy": [], "seconds": []}
     history["wiring"] = dict(zip(("activation", "output", "loss"), plan.wiring))  # save() records it
     if plan.validation is not None:
         history.update(val_loss=[], val_accuracy=[])
-    best = None  # _Best of the best epoch when stopping early
+    best: Optional[_Best] = None  # the best epoch when stopping early
     updates = 0  # updates done so far, the count a schedule in updates reads
     n = plan.X.shape[0]
     started = time.perf_counter()
@@ -431,7 +465,7 @@ def _run_epochs(plan):
     distorted = _Distortions(plan)
     engine = _engine(plan, net)
     history["compile_seconds"] = time.perf_counter() - started
-    completed = (0, None)  # the epochs whose params are in `good`, and their best_epoch
+    completed: tuple[int, Optional[int]] = (0, None)  # the epochs whose params are in `good`, and their best_epoch
     try:
         for epoch in range(plan.epochs):
             X = distorted.epoch(epoch)
@@ -467,10 +501,11 @@ def _run_epochs(plan):
     return named_views(net if best is None else net._replace(theta=best.theta)), history
 
 
-def _engine(plan, net):
+def _engine(plan: _Plan, net: Packed) -> Engine:
     """The engine for the plan's batch size. The per-sample engine compiles (or loads) its
     kernels here, on a scratch copy, so that the first epoch's time is training only."""
     if plan.batch == 1:
+        assert plan.kernel_options is not None and plan.path is not None  # _prepare sets both for batch 1
         engine = PerSampleEngine(net, plan.T, plan.kernel_options, plan.path, plan.n_threads, plan.progress)
         try:
             engine.warm_up(plan.X)
@@ -490,7 +525,7 @@ class _Best(NamedTuple):
     theta: np.ndarray
 
 
-def _history_of(history, epochs, best_epoch):
+def _history_of(history: History, epochs: int, best_epoch: Optional[int]) -> History:
     """``history`` cut to its first ``epochs`` epochs: what the params of the last completed epoch
     go with when an interruption lands between an epoch's training and the end of its validation."""
     for value in history.values():
@@ -503,7 +538,8 @@ def _history_of(history, epochs, best_epoch):
     return history
 
 
-def _validate(plan, net, epoch, history, best):
+def _validate(plan: _Plan, net: Packed, epoch: int, history: History,
+              best: Optional["_Best"]) -> tuple[Optional["_Best"], bool]:
     """Evaluate and track the best epoch. Returns ``(best, stop)``."""
     stop = False
     if plan.validation is not None:
@@ -519,14 +555,14 @@ def _validate(plan, net, epoch, history, best):
     return best, stop
 
 
-def _report(plan, net, epoch, history):
+def _report(plan: _Plan, net: Packed, epoch: int, history: History) -> bool:
     """Print the epoch's line and call back; True when the callback asks to stop."""
     if plan.verbose:
         print(epoch_line(history, plan.epochs, plan.X.shape[0]), flush=True)
     return plan.callback is not None and plan.callback(epoch, unpack(*net), history) is False
 
 
-def _evaluate(net: Packed, X, T, wiring):
+def _evaluate(net: Packed, X: Any, T: np.ndarray, wiring: tuple[str, str, str]) -> tuple[float, float]:
     """``(loss, accuracy)`` of the packed params on ``(X, T)``, read through views (no copy)."""
     activation, output, loss = wiring
     out = predict_proba(named_views(net), X, activation=activation, output=output)
@@ -537,18 +573,21 @@ def _evaluate(net: Packed, X, T, wiring):
 class _Distortions:
     """Each epoch's training inputs: ``plan.X``, or a distorted copy made in a background thread."""
 
-    def __init__(self, plan):
-        self.plan, self.pool, self.pending = plan, None, None
+    def __init__(self, plan: _Plan) -> None:
+        self.plan = plan
+        self.pool: Optional[ThreadPoolExecutor] = None
+        self.pending: Optional[Future[Any]] = None
         if plan.augment is not None:
             self.pool = ThreadPoolExecutor(1, thread_name_prefix="fastnn-augment")
             self.buffers = (np.empty_like(plan.X), np.empty_like(plan.X))
             self.pending = self._submit(0)
 
-    def _submit(self, epoch):
+    def _submit(self, epoch: int) -> "Future[Any]":
+        assert self.pool is not None and self.plan.augment is not None  # only with augment: __init__ made the pool
         return self.pool.submit(self.plan.augment.apply, self.plan.X, (self.plan.augment_seed, epoch),
                                 out=self.buffers[epoch % 2])
 
-    def epoch(self, epoch):
+    def epoch(self, epoch: int) -> Any:
         """This epoch's inputs; starts on the next epoch's."""
         if self.pending is None:
             return self.plan.X
@@ -556,6 +595,6 @@ class _Distortions:
         self.pending = self._submit(epoch + 1) if epoch + 1 < self.plan.epochs else None
         return X
 
-    def close(self):
+    def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)

@@ -7,24 +7,45 @@ dtype, or not C-contiguous).
 """
 import numbers
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from typing import Any, TypeGuard
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .sparse import check_sparse_inputs, is_sparse
+from .typing import Array
 
 FLOAT_DTYPES = ("float32", "float64")
 
 
-def check_choice(value, choices, what):
-    """Return ``value`` if it is one of ``choices``, else raise a ValueError listing them."""
+def check_choice(value: Any, choices: Collection[str], what: str) -> str:
+    """Return ``value`` if it is one of ``choices``, else raise a ValueError listing them.
+
+    Examples
+    --------
+    >>> from fastnn import validation as v
+    >>> v.check_choice("relu", ("relu", "tanh"), "activation")
+    'relu'
+    >>> v.check_choice("gelu", ("relu", "tanh"), "activation")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown activation 'gelu'; valid choices are: 'relu', 'tanh'
+    """
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"unknown {what} {value!r}; valid choices are: {', '.join(map(repr, choices))}")
     return value
 
 
-def check_dtype(dtype):
-    """Return a NumPy float dtype for ``dtype`` ('float32' or 'float64')."""
+def check_dtype(dtype: Any) -> np.dtype:
+    """Return a NumPy float dtype for ``dtype`` ('float32' or 'float64').
+
+    Examples
+    --------
+    >>> from fastnn import validation as v
+    >>> v.check_dtype("float32"), v.check_dtype(np.float64)
+    (dtype('float32'), dtype('float64'))
+    """
     try:
         dt = None if dtype is None else np.dtype(dtype)  # np.dtype(None) is float64, not our default
     except TypeError:
@@ -34,20 +55,49 @@ def check_dtype(dtype):
     return dt
 
 
-def is_integer(value):
-    """True for an integer, Python's or NumPy's, that is not a bool (``True`` is no count)."""
+def is_integer(value: object) -> TypeGuard[numbers.Integral]:
+    """True for an integer, Python's or NumPy's, that is not a bool (``True`` is no count).
+
+    Examples
+    --------
+    >>> from fastnn import validation as v
+    >>> v.is_integer(3), v.is_integer(np.int64(3)), v.is_integer(True), v.is_integer(3.0)
+    (True, True, False, False)
+    """
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
-def check_flag(value, what):
-    """Return ``value`` as a bool if it is True or False (NumPy's bool too); 1, "yes" and None are refused."""
+def check_flag(value: object, what: str) -> bool:
+    """Return ``value`` as a bool if it is True or False (NumPy's bool too); 1, "yes" and None are refused.
+
+    Examples
+    --------
+    >>> from fastnn import validation as v
+    >>> v.check_flag(np.True_, "shuffle")
+    True
+    >>> v.check_flag(1, "shuffle")
+    Traceback (most recent call last):
+    ...
+    TypeError: shuffle must be True or False, got 1 (int)
+    """
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{what} must be True or False, got {value!r} ({type(value).__name__})")
     return bool(value)
 
 
-def check_positive_int(value, what, minimum=1):
-    """Return ``value`` as int if it is an integer >= ``minimum``."""
+def check_positive_int(value: Any, what: str, minimum: int = 1) -> int:
+    """Return ``value`` as int if it is an integer >= ``minimum``.
+
+    Examples
+    --------
+    >>> from fastnn import validation as v
+    >>> v.check_positive_int(np.int32(5), "epochs")
+    5
+    >>> v.check_positive_int(0, "epochs")
+    Traceback (most recent call last):
+    ...
+    ValueError: epochs must be >= 1, got 0
+    """
     if not is_integer(value):
         raise TypeError(f"{what} must be an integer, got {value!r} ({type(value).__name__})")
     if value < minimum:
@@ -55,11 +105,22 @@ def check_positive_int(value, what, minimum=1):
     return int(value)
 
 
-def check_real(value, what, *, low=0.0, low_open=True, high=None, high_open=False):
+def check_real(value: Any, what: str, *, low: float = 0.0, low_open: bool = True, high: float | None = None,
+               high_open: bool = False) -> float:
     """Return ``value`` as a float if it is a finite real number within the bounds.
 
     Above ``low`` (or equal to it when not ``low_open``) and, if ``high`` is given, below
     it (or equal when not ``high_open``). Booleans are refused: ``True`` is no rate.
+
+    Examples
+    --------
+    >>> from fastnn import validation as v
+    >>> v.check_real(0.5, "dropout", low=0.0, low_open=False, high=1.0, high_open=True)
+    0.5
+    >>> v.check_real(1, "dropout", low=0.0, low_open=False, high=1.0, high_open=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: dropout must be a finite number >= 0 and < 1, got 1.0
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{what} must be a number, got {value!r} ({type(value).__name__})")
@@ -75,18 +136,37 @@ def check_real(value, what, *, low=0.0, low_open=True, high=None, high_open=Fals
     return value
 
 
-def check_positive_float(value, what, allow_zero=False):
-    """Return ``value`` as float if it is a finite number > 0 (or >= 0)."""
+def check_positive_float(value: Any, what: str, allow_zero: bool = False) -> float:
+    """Return ``value`` as float if it is a finite number > 0 (or >= 0).
+
+    Examples
+    --------
+    >>> from fastnn import validation as v
+    >>> v.check_positive_float(0, "l2", allow_zero=True), v.check_positive_float(3, "lr")
+    (0.0, 3.0)
+    """
     return check_real(value, what, low=0.0, low_open=not allow_zero)
 
 
-def check_real_array(value, what, shape, *, broadcast=False, low=None, expected=""):
+def check_real_array(value: Any, what: str, shape: tuple[int, ...], *, broadcast: bool = False,
+                     low: float | None = None, expected: str = "") -> np.ndarray:
     """Return ``value`` as a float64 array of ``shape``, every entry finite (and > ``low`` if given).
 
     With ``broadcast``, a value that broadcasts to ``shape`` (a number for a row of them, a pair
     for an (n, 2) array) is accepted and returned broadcast, read-only. ``expected`` says in words
     what the shape means (", one row per image"); the message about a wrong shape carries it.
     The result is a new array or a view; ``value`` itself is never modified.
+
+    Examples
+    --------
+    >>> from fastnn import validation as v
+    >>> v.check_real_array(2, "shift", (2, 2), broadcast=True)
+    array([[2., 2.],
+           [2., 2.]])
+    >>> v.check_real_array([1, 2, 3], "scale", (2,), expected=", one per image")
+    Traceback (most recent call last):
+    ...
+    ValueError: scale must have shape (2,), one per image, got shape (3,)
     """
     try:
         arr = np.array(value, dtype=np.float64)
@@ -107,8 +187,19 @@ def check_real_array(value, what, shape, *, broadcast=False, low=None, expected=
     return arr
 
 
-def check_layer_sizes(layer_sizes):
-    """Return ``layer_sizes`` as a tuple of ints (input width, hidden widths..., outputs)."""
+def check_layer_sizes(layer_sizes: Any) -> tuple[int, ...]:
+    """Return ``layer_sizes`` as a tuple of ints (input width, hidden widths..., outputs).
+
+    Examples
+    --------
+    >>> from fastnn import validation as v
+    >>> v.check_layer_sizes([784, np.int64(64), 10])
+    (784, 64, 10)
+    >>> v.check_layer_sizes([784])
+    Traceback (most recent call last):
+    ...
+    ValueError: layer_sizes needs at least two entries (inputs and outputs), got [784]; ...
+    """
     try:
         sizes = list(layer_sizes)
     except TypeError:
@@ -128,15 +219,26 @@ def check_layer_sizes(layer_sizes):
 _KEY = re.compile(r"^([Wb])([1-9][0-9]*)$")
 
 
-def check_params(params):
+def check_params(params: Any) -> list[tuple[Array, Array]]:
     """Check a params dict and return its ``[(W1, b1), ..., (WL, bL)]`` in layer order.
 
     Keys must be exactly W1..WL and b1..bL, with ``Wl`` of shape (fan_in, fan_out),
     ``bl`` of shape (fan_out,), consecutive layers chained, one float dtype, all finite.
+
+    Examples
+    --------
+    >>> from fastnn import init_params
+    >>> from fastnn import validation as v
+    >>> [(W.shape, b.shape) for W, b in v.check_params(init_params([4, 3, 2]))]
+    [((4, 3), (3,)), ((3, 2), (2,))]
+    >>> v.check_params({"W1": np.zeros((4, 3))})
+    Traceback (most recent call last):
+    ...
+    ValueError: params is missing b1; a network of 1 layers needs W1..W1 and b1..b1
     """
     if not isinstance(params, dict):
         raise TypeError(f"params must be a dict of arrays such as init_params() returns, got {type(params).__name__}")
-    layers = {}
+    layers: dict[int, dict[str, Any]] = {}
     for key in params:
         m = _KEY.match(key) if isinstance(key, str) else None
         if not m:
@@ -149,7 +251,7 @@ def check_params(params):
         for kind in "Wb":
             if kind not in layers.get(l, {}):
                 raise ValueError(f"params is missing {kind}{l}; a network of {n} layers needs W1..W{n} and b1..b{n}")
-    out = []
+    out: list[tuple[Array, Array]] = []
     dtype = None
     for l in range(1, n + 1):
         W, b = layers[l]["W"], layers[l]["b"]
@@ -180,15 +282,32 @@ def check_params(params):
     return out
 
 
-def all_finite(arr, block=1 << 20):
+def all_finite(arr: np.ndarray, block: int = 1 << 20) -> bool:
     """Whether every entry of ``arr`` is finite, checked ``block`` entries at a time: a whole-array
-    ``np.isfinite`` would add a bool temporary a quarter of a float32 W1's size (256 MiB for 2^20 x 256)."""
+    ``np.isfinite`` would add a bool temporary a quarter of a float32 W1's size (256 MiB for 2^20 x 256).
+
+    Examples
+    --------
+    >>> from fastnn import validation as v
+    >>> v.all_finite(np.ones((3, 3))), v.all_finite(np.array([1.0, np.inf]))
+    (True, False)
+    """
     flat = arr.reshape(-1)  # a view for the C-contiguous arrays params hold
     return all(np.isfinite(flat[i : i + block]).all() for i in range(0, flat.size, block))
 
 
-def check_float_arrays(arrays, what):
-    """Refuse anything but a mapping of floating-point NumPy arrays (an optimizer's params, grads)."""
+def check_float_arrays(arrays: object, what: str) -> None:
+    """Refuse anything but a mapping of floating-point NumPy arrays (an optimizer's params, grads).
+
+    Examples
+    --------
+    >>> from fastnn import validation as v
+    >>> v.check_float_arrays({"W1": np.zeros(2)}, "grads")  # fine
+    >>> v.check_float_arrays({"W1": [0.0, 0.0]}, "grads")
+    Traceback (most recent call last):
+    ...
+    TypeError: grads['W1'] must be a floating-point NumPy array, got list
+    """
     if not isinstance(arrays, Mapping):
         raise TypeError(f"{what} must be a dict of NumPy arrays, got {type(arrays).__name__}")
     for key, a in arrays.items():
@@ -197,8 +316,20 @@ def check_float_arrays(arrays, what):
             raise TypeError(f"{what}[{key!r}] must be a floating-point NumPy array, got {got}")
 
 
-def check_grads(grads, params):
-    """Return ``grads`` if it has the keys of ``params``, each a finite float array of its param's shape."""
+def check_grads(grads: Any, params: Mapping[str, np.ndarray]) -> dict[str, Array]:
+    """Return ``grads`` if it has the keys of ``params``, each a finite float array of its param's shape.
+
+    Examples
+    --------
+    >>> from fastnn import validation as v
+    >>> params = {"W1": np.zeros((2, 2)), "b1": np.zeros(2)}
+    >>> sorted(v.check_grads({"W1": np.ones((2, 2)), "b1": np.ones(2)}, params))
+    ['W1', 'b1']
+    >>> v.check_grads({"W1": np.ones((2, 2))}, params)
+    Traceback (most recent call last):
+    ...
+    ValueError: grads has keys ['W1'] but params has ['W1', 'b1']; they must match
+    """
     if not isinstance(grads, dict):
         raise TypeError(f"grads must be a dict of arrays with the keys of params (as backward() returns), "
                         f"got {type(grads).__name__}")
@@ -217,8 +348,15 @@ def check_grads(grads, params):
     return grads
 
 
-def check_state(state):
-    """Return an optimizer ``state`` (None, or a dict of numeric arrays under string keys) as a dict of arrays."""
+def check_state(state: Any) -> dict[str, np.ndarray]:
+    """Return an optimizer ``state`` (None, or a dict of numeric arrays under string keys) as a dict of arrays.
+
+    Examples
+    --------
+    >>> from fastnn import validation as v
+    >>> v.check_state(None), v.check_state({"t": 3})
+    ({}, {'t': array(3)})
+    """
     if state is None:
         return {}
     if not isinstance(state, dict):
@@ -234,17 +372,34 @@ def check_state(state):
     return out
 
 
-def layer_sizes_of(layers):
-    """The layer sizes of a checked ``[(W, b), ...]`` list."""
+def layer_sizes_of(layers: Any) -> tuple[int, ...]:
+    """The layer sizes of a checked ``[(W, b), ...]`` list.
+
+    Examples
+    --------
+    >>> from fastnn import init_params
+    >>> from fastnn import validation as v
+    >>> v.layer_sizes_of(v.check_params(init_params([5, 4, 3])))
+    (5, 4, 3)
+    """
     return (layers[0][0].shape[0],) + tuple(W.shape[1] for W, _ in layers)
 
 
-def check_rows(X, name, layout, row="sample"):
+def check_rows(X: np.ndarray, name: str, layout: str, row: str = "sample") -> None:
     """Raise a ValueError unless the array ``X`` is 2-D, one ``row`` a row, with a hint to reshape it.
 
     ``layout`` names the two axes in the message ("n_samples, n_features"). A 1-D array is not
     guessed at (one row or one column?): the hint says how to pass one row; a stack of images
     gets the hint to flatten them.
+
+    Examples
+    --------
+    >>> from fastnn import validation as v
+    >>> v.check_rows(np.zeros((2, 3)), "X", "n_samples, n_features")  # fine
+    >>> v.check_rows(np.zeros(3), "X", "n_samples, n_features")
+    Traceback (most recent call last):
+    ...
+    ValueError: X must be 2-D (n_samples, n_features), got shape (3,); for one sample use X[None, :]
     """
     if X.ndim != 2:
         hint = ""
@@ -255,7 +410,8 @@ def check_rows(X, name, layout, row="sample"):
         raise ValueError(f"{name} must be 2-D ({layout}), got shape {X.shape}{hint}")
 
 
-def check_inputs(X, n_features, dtype, name="X", first_row=0, w1_shape=None):
+def check_inputs(X: Any, n_features: int, dtype: DTypeLike, name: str = "X", first_row: int = 0,
+                 w1_shape: tuple[int, ...] | None = None) -> Any:
     """Return ``X`` as a C-contiguous 2-D array of ``dtype`` with ``n_features`` columns.
 
     Integer images are refused with a hint to scale them; NaN and infinities are refused.
@@ -266,6 +422,16 @@ def check_inputs(X, n_features, dtype, name="X", first_row=0, w1_shape=None):
 
     A scipy.sparse ``X`` (any format, matrix or array) is returned as a canonical
     ``scipy.sparse.csr_matrix`` instead, never densified (:func:`fastnn.sparse.check_sparse_inputs`).
+
+    Examples
+    --------
+    >>> from fastnn import validation as v
+    >>> v.check_inputs(np.array([[0.5, 1.0]]), 2, np.float32)
+    array([[0.5, 1. ]], dtype=float32)
+    >>> v.check_inputs(np.array([[0.5, 1.0], [np.nan, 0.0]]), 2, np.float32, first_row=100)
+    Traceback (most recent call last):
+    ...
+    ValueError: X holds NaN or infinite values (first in row 101); clean or impute them first
     """
     if is_sparse(X):
         return check_sparse_inputs(X, n_features, dtype, name=name, first_row=first_row, w1_shape=w1_shape)
@@ -296,8 +462,17 @@ def check_inputs(X, n_features, dtype, name="X", first_row=0, w1_shape=None):
     return X
 
 
-def refuse_integer_images(X, name, scaled_to="floats"):
-    """Raise a TypeError saying how to scale ``X`` if it holds integers (or booleans), as 8-bit images do."""
+def refuse_integer_images(X: np.ndarray, name: str, scaled_to: str = "floats") -> None:
+    """Raise a TypeError saying how to scale ``X`` if it holds integers (or booleans), as 8-bit images do.
+
+    Examples
+    --------
+    >>> from fastnn import validation as v
+    >>> v.refuse_integer_images(np.zeros((1, 4), np.uint8), "X")
+    Traceback (most recent call last):
+    ...
+    TypeError: X has integer dtype uint8; scale images to floats first, for example X.astype(np.float32) / 255
+    """
     if X.dtype.kind in "iub":
         raise TypeError(
             f"{name} has integer dtype {X.dtype}; scale images to {scaled_to} first, "
@@ -305,7 +480,7 @@ def refuse_integer_images(X, name, scaled_to="floats"):
         )
 
 
-def _first_non_finite_row(X, block=1 << 20):
+def _first_non_finite_row(X: np.ndarray, block: int = 1 << 20) -> int | None:
     """Index of the first row of 2-D ``X`` holding a NaN or an infinity, or None.
 
     Checked a block of about ``block`` elements at a time, so the temporary stays small
@@ -319,11 +494,18 @@ def _first_non_finite_row(X, block=1 << 20):
     return None
 
 
-def check_targets(y, n_samples, n_classes, dtype, name="y"):
+def check_targets(y: Any, n_samples: int, n_classes: int, dtype: DTypeLike, name: str = "y") -> np.ndarray:
     """Return targets as an (n_samples, n_classes) float array of ``dtype``.
 
     ``y`` is either integer class labels in ``[0, n_classes)`` (turned into one-hot rows)
     or a 2-D float array of targets of shape (n_samples, n_classes).
+
+    Examples
+    --------
+    >>> from fastnn import validation as v
+    >>> v.check_targets([2, 0], 2, 3, np.float32)
+    array([[0., 0., 1.],
+           [1., 0., 0.]], dtype=float32)
     """
     if not isinstance(y, np.ndarray):
         if isinstance(y, (list, tuple)):
@@ -346,8 +528,19 @@ def check_targets(y, n_samples, n_classes, dtype, name="y"):
     return T
 
 
-def check_labels(y, n_classes=None, name="y"):
-    """Return integer labels as an int64 array, checked against ``[0, n_classes)``."""
+def check_labels(y: Any, n_classes: int | None = None, name: str = "y") -> np.ndarray:
+    """Return integer labels as an int64 array, checked against ``[0, n_classes)``.
+
+    Examples
+    --------
+    >>> from fastnn import validation as v
+    >>> v.check_labels(np.array([1.0, 0.0]), 2)
+    array([1, 0])
+    >>> v.check_labels([0, 3], 3)
+    Traceback (most recent call last):
+    ...
+    ValueError: y holds labels from 0 to 3, outside [0, 3)
+    """
     if not isinstance(y, np.ndarray):
         y = np.asarray(y)
     if y.ndim != 1:
@@ -368,8 +561,16 @@ def check_labels(y, n_classes=None, name="y"):
     return y
 
 
-def one_hot(labels, n_classes, dtype="float32"):
-    """One-hot rows (n, n_classes) for integer ``labels``."""
+def one_hot(labels: Any, n_classes: int, dtype: DTypeLike = "float32") -> np.ndarray:
+    """One-hot rows (n, n_classes) for integer ``labels``.
+
+    Examples
+    --------
+    >>> from fastnn import validation as v
+    >>> v.one_hot(np.array([1, 0]), 3)
+    array([[0., 1., 0.],
+           [1., 0., 0.]], dtype=float32)
+    """
     T = np.zeros((len(labels), n_classes), dtype=dtype)
     T[np.arange(len(labels)), labels] = 1
     return T
@@ -385,6 +586,16 @@ def check_seed(seed: object, what: str = "seed") -> int | None:
 
     A negative seed, a float or a string is refused with a message naming ``what``, instead of
     failing inside NumPy's random generator.
+
+    Examples
+    --------
+    >>> from fastnn import validation as v
+    >>> v.check_seed(np.uint8(7)), v.check_seed(None)
+    (7, None)
+    >>> v.check_seed(-1, "random_state")
+    Traceback (most recent call last):
+    ...
+    ValueError: random_state must be an integer >= 0, got -1
     """
     if seed is None:
         return None
@@ -400,6 +611,14 @@ def check_label_range(y: np.ndarray, n_classes: int | None = None, name: str = "
 
     Checked on ``y``'s own dtype, before any cast: a float label of 1e20 or a uint64 label above
     2**63 is reported as the caller wrote it, not as the wrapped-around value an int64 cast makes.
+
+    Examples
+    --------
+    >>> from fastnn import validation as v
+    >>> v.check_label_range(np.array([0.0, 1e20]), 10)
+    Traceback (most recent call last):
+    ...
+    ValueError: y holds labels from 0 to 1e+20, outside [0, 10)
     """
     lo, hi = y.min(), y.max()
     if lo < 0 or (n_classes is not None and hi >= n_classes):
@@ -414,6 +633,15 @@ def check_epoch_schedule(lr: Callable[[int], float], epochs: int, what: str = "l
     Raises a ValueError naming the first epoch whose rate is not a finite number > 0 (or a
     TypeError for a rate that is no number), so a schedule that fails at epoch 7 fails at once,
     not after seven epochs of training.
+
+    Examples
+    --------
+    >>> from fastnn import validation as v
+    >>> v.check_epoch_schedule(lambda epoch: 0.1 / (1 + epoch), epochs=10)  # fine
+    >>> v.check_epoch_schedule(lambda epoch: 0.1 - 0.02 * epoch, epochs=10)
+    Traceback (most recent call last):
+    ...
+    ValueError: the learning rate lr(5) for epoch 5 is ...; a schedule must give a finite number > 0 for every epoch
     """
     for epoch in range(epochs):
         value = lr(epoch)
