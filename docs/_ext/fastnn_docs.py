@@ -341,10 +341,16 @@ def setup(app):
                 if "if-missing" not in self.options:
                     raise
                 # a benchmark whose results file is not committed yet: say how to make it
-                text = f"Not measured yet: run {self.options['if-missing']} (it writes bench/results/" \
-                       f"{self.arguments[0].split('|')[0].strip()}), then rebuild the docs."
+                command = self.options["if-missing"].strip().strip("`")
+                target = f"bench/results/{self.arguments[0].split('|')[0].strip()}"
+                para = nodes.paragraph()
+                para += nodes.Text("Not measured yet: run ")
+                para += nodes.literal(command, command)
+                para += nodes.Text(" (it writes ")
+                para += nodes.literal(target, target)
+                para += nodes.Text("), then rebuild the docs.")
                 note = nodes.note()
-                note += nodes.paragraph(text, text)
+                note += para
                 return [note]
             self.env.note_dependency(str(path))
             indices = [self.options["table"]] if "table" in self.options else range(len(data["tables"]))
