@@ -158,7 +158,8 @@ def _text(raw):
     base = next((r for r in raw["contenders"] if r["name"] == "fastnn-1t" and r.get("epoch_seconds")), None)
     for row, r in zip(rows, raw["contenders"]):
         if base is not None and r.get("epoch_seconds"):
-            row[2] = f"{_median(r['epoch_seconds']) / _median(base['epoch_seconds']):.1f}x"
+            ratio = _median(r["epoch_seconds"]) / _median(base["epoch_seconds"])
+            row[2] = f"{ratio:.1f}x" if ratio >= 1 else f"{ratio:.2f}x"
     head = (f"{raw.get('task', 'text')}: {raw.get('train_rows', '?'):,} training and {raw.get('test_rows', '?'):,} "
             f"test rows, {raw.get('classes', '?')} classes, {raw.get('n_features', '?'):,} hashed features, "
             f"{raw.get('nnz_per_row', 0):.1f} non-zeros a row. Time per epoch: median over the epochs.")
