@@ -9,6 +9,7 @@ the four MNIST files.
 """
 import os
 import pathlib
+import re
 import sys
 import warnings
 
@@ -73,9 +74,12 @@ sphinx_gallery_conf = {
 }
 
 # Pages that other parts of the project add under docs/ (serving.md, tabular.md, ...) are
-# listed on a "More topics" page written here, so that adding one needs no edit of the index.
+# listed on a "More topics" page written here, so that adding one needs no edit of the index;
+# those the user guide's toctree lists (as "/tabular", ...) are left out, as they have a place.
 KNOWN_PAGES = {"index", "getting_started", "benchmarks", "how_it_is_fast", "topics"}
-extra = sorted(p.stem for p in DOCS.glob("*.md") if p.stem not in KNOWN_PAGES and not p.stem.startswith("_"))
+IN_GUIDE = set(re.findall(r"^/([\w-]+)$", (DOCS / "user_guide" / "index.md").read_text(), flags=re.M))
+extra = sorted(p.stem for p in DOCS.glob("*.md")
+               if p.stem not in KNOWN_PAGES | IN_GUIDE and not p.stem.startswith("_"))
 topics = ["# More topics", "", "Pages on single topics, beside the user guide.", ""]
 topics += ["```{toctree}", ":maxdepth: 1", ""] + extra + ["```", ""] if extra else ["None yet.", ""]
 text = "\n".join(topics)
