@@ -202,9 +202,9 @@ def _output_chunks(params: Params, X: ArrayLike, activation: str,
     layers = check_params(params)
     n_features, dtype = layers[0][0].shape[0], layers[0][0].dtype
     if is_sparse(X):  # checked and made canonical CSR once; its rows sliced into chunks as for a large array
-        X = check_inputs(X, n_features, dtype, w1_shape=layers[0][0].shape)
-        return X.shape[0], ((s, forward_layers(layers, X[s : s + PREDICT_CHUNK], activation, output)[-1])
-                            for s in range(0, X.shape[0], PREDICT_CHUNK))
+        csr = check_inputs(X, n_features, dtype, w1_shape=layers[0][0].shape)
+        return csr.shape[0], ((s, forward_layers(layers, csr[s : s + PREDICT_CHUNK], activation, output)[-1])
+                              for s in range(0, csr.shape[0], PREDICT_CHUNK))
     if not isinstance(X, np.ndarray) or X.ndim != 2 or len(X) <= PREDICT_CHUNK or X.shape[1] != n_features:
         inputs = check_inputs(X, n_features, dtype, w1_shape=layers[0][0].shape)
         return inputs.shape[0], iter([(0, forward_layers(layers, inputs, activation, output)[-1])])

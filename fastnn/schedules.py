@@ -17,7 +17,7 @@ a trainer may pass the epoch index instead.
 ======================================  ==========================================
 """
 import numbers
-from typing import Any, Callable, NamedTuple, Union
+from typing import Any, Callable, NamedTuple, Protocol, Union, runtime_checkable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -30,8 +30,20 @@ Steps = Union[int, np.integer, NDArray[np.integer]]
 Rates = Union[float, NDArray[np.float64]]
 """A learning rate (for one step count), or a float64 array of them (for an array of step counts)."""
 
-LrSchedule = Callable[[Any], Any]
-"""Any learning-rate schedule: a callable of the step count (the built-in ones map :data:`Steps` to :data:`Rates`)."""
+@runtime_checkable
+class LrSchedule(Protocol):
+    """Any learning-rate schedule: a callable of the step count (the built-in ones map :data:`Steps` to
+    :data:`Rates`). A protocol rather than ``Callable``, so that a :class:`Schedule` (a NamedTuple
+    with ``__call__``) type-checks as one.
+
+    Examples
+    --------
+    >>> from fastnn.schedules import LrSchedule, constant
+    >>> isinstance(constant(0.1), LrSchedule), isinstance(0.1, LrSchedule)
+    (True, False)
+    """
+
+    def __call__(self, t: Any, /) -> Any: ...
 
 LearningRate = Union[float, LrSchedule]
 """A constant learning rate or a schedule."""
