@@ -16,8 +16,13 @@ import warnings
 DOCS = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS / "_ext"))
 os.environ.setdefault("COLUMNS", "100")
-if os.environ.get("FASTNN_DATA"):  # sphinx-gallery runs each example from its own folder
-    os.environ["FASTNN_DATA"] = os.path.abspath(os.environ["FASTNN_DATA"])  # argparse output in the CLI page, stable across terminals
+if os.environ.get("FASTNN_DATA"):  # sphinx-gallery runs each example from its own folder: make it absolute
+    # Sphinx reads this file from docs/, so a relative path means one from where the build was started:
+    # the repository root (where README runs it), else the shell's folder
+    given = os.environ["FASTNN_DATA"]
+    starts = [str(DOCS.parent), os.environ.get("PWD", ""), os.getcwd()]
+    found = [os.path.join(s, given) for s in starts if s and os.path.isdir(os.path.join(s, given))]
+    os.environ["FASTNN_DATA"] = os.path.abspath(found[0] if found else given)
 
 import fastnn  # noqa: E402
 
