@@ -82,17 +82,6 @@ def parse_args(argv=None):
 # -- the machine line --------------------------------------------------------------------------
 
 
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def blas_name():
     try:
         blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
@@ -110,7 +99,7 @@ def machine_line(names):
     import numba
 
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    parts = [f"CPU {cpu_model()}", f"{usable} cores", f"load avg {load_average()}", f"Python {platform.python_version()}",
+    parts = [f"CPU {results_io.cpu_model()}", f"{usable} cores", f"load avg {load_average()}", f"Python {platform.python_version()}",
              f"NumPy {np.__version__}", f"Numba {numba.__version__}", f"BLAS {blas_name()}"]
     parts += [f"{k} {v}" for k, v in peers.versions(names).items()]
     env = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")

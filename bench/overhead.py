@@ -43,7 +43,7 @@ from fastnn.validation import check_params, one_hot
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from compare import cpu_model  # noqa: E402  (the machine as compare.py names it)
+from results_io import cpu_model  # noqa: E402  (the machine as every results file names it)
 
 LAYERS = [784, 128, 64, 10]
 LR = 0.01

@@ -37,6 +37,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/: the shared results helpers
+from results_io import cpu_model  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results" / "sparse_memory.json"
 
 MiB = 1 << 20
@@ -215,17 +218,6 @@ def run_child(phase, args):
     result = json.loads(run.stdout.strip().splitlines()[-1])
     result.update(features=args.features, w1_bytes=args.features * args.hidden * 4)
     return result
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def versions():

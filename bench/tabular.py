@@ -37,6 +37,9 @@ from sklearn.neural_network import MLPClassifier as SkMLPClassifier, MLPRegresso
 import fastnn
 from fastnn.sklearn import MLPClassifier, MLPRegressor
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/: the shared results helpers
+from results_io import cpu_model  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results" / "tabular.json"
 
 
@@ -76,16 +79,6 @@ def fit_once(make, X, y):
         est.fit(X, y)
         seconds = time.perf_counter() - start
     return est, seconds
-
-
-def cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main(argv=None):

@@ -48,6 +48,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/: the shared results helpers
+from results_io import cpu_model  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "text.json"
 N_FEATURES = 2**18
@@ -314,17 +317,6 @@ def run(data, names=CONTENDERS, epochs=3, sklearn_slice=2000, progress=print):
                      f"{c.record['test_accuracy'][-1]:.4f}")
     order = {n: i for i, n in enumerate(names)}
     return sorted([c.record for c in contenders] + skipped, key=lambda r: order[r["name"]])
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def versions():
