@@ -139,9 +139,11 @@ class FastnnContender(Contender):
 
         X_train, _, y_train, _, classes = data
         self.classes = classes
-        # compile (or load) the kernels before the first timed epoch, on a tiny slice of the same width
+        # compile (or load) the kernels before the first timed epoch, on a small slice of the same width
+        # (a few rows per class: scikit-learn warns that y looks continuous when classes outnumber half the rows)
+        warm = max(64, 4 * len(classes))
         MLPClassifier(hidden_layer_sizes=(HIDDEN,), n_threads=threads, random_state=0).partial_fit(
-            X_train[:64], y_train[:64], classes=classes)
+            X_train[:warm], y_train[:warm], classes=classes)
         self.model = MLPClassifier(hidden_layer_sizes=(HIDDEN,), n_threads=threads, random_state=0)
         self.record["settings"] = {k: v for k, v in self.model.get_params().items() if k != "augment"}
 

@@ -88,11 +88,11 @@ class DivergenceError(FloatingPointError):
     --------
     >>> import numpy as np, fastnn
     >>> rng = np.random.default_rng(0)
-    >>> X = 10 * rng.normal(size=(50, 4)).astype(np.float32)
-    >>> y = 100 * rng.normal(size=(50, 1)).astype(np.float32)
+    >>> X = rng.normal(size=(50, 4)).astype(np.float32)        # standardised inputs
+    >>> y = 100 * rng.normal(size=(50, 1)).astype(np.float32)  # targets left unscaled
     >>> params = fastnn.init_params([4, 8, 1], seed=0)
-    >>> try:                                    # a learning rate far too large for these inputs
-    ...     fastnn.train(params, X, y, epochs=2, lr=10.0, seed=0, output="identity", loss="mse")
+    >>> try:                                    # a learning rate far too large for targets of order 100
+    ...     fastnn.train(params, X, y, epochs=2, lr=0.3, seed=0, output="identity", loss="mse")
     ... except fastnn.DivergenceError as e:
     ...     print(type(e).__name__, e.epoch, sorted(e.params) == sorted(params))
     DivergenceError 0 True

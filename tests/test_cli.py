@@ -19,6 +19,7 @@ import pytest
 import fastnn
 from fastnn import cli
 from fastnn.cli import train as cli_train
+from fastnn.diagnostics import InputScaleWarning
 from fastnn.images import load_digit
 from fastnn.training import train
 
@@ -351,8 +352,9 @@ def test_force_replaces_an_existing_model(files, capsys, mnist_dir):
 
 @pytest.mark.mnist
 def test_divergence_is_one_line_exit_1_and_saves_nothing(files, capsys, mnist_dir):
-    rc, out, err = main(capsys, "train", "-o", files / "diverged.npz", "--data", mnist_dir, "--limit", 2000,
-                        "--lr", 50)
+    with pytest.warns(InputScaleWarning, match="lr=50 are far too large"):  # said before training starts
+        rc, out, err = main(capsys, "train", "-o", files / "diverged.npz", "--data", mnist_dir, "--limit", 2000,
+                            "--lr", 50)
     assert rc == 1
     assert len(err.strip().splitlines()) == 1 and "diverged in epoch 1" in err and "--lr 5" in err
     assert "Traceback" not in err

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import warnings
 import zipfile
 import zlib
 from contextlib import contextmanager
@@ -281,7 +282,8 @@ def model_bytes(folder, sizes=(6, 5, 3), dtype="float32", state=False):
     params = fastnn.init_params(list(sizes), seed=0, dtype=dtype)
     path = folder / "model.npz"
     kwargs = {"state": fastnn.optim.adam().init(params)} if state else {}
-    fastnn.save(path, params, activation="tanh", history={"loss": [0.5, 0.25]}, **kwargs)
+    fastnn.save(path, params, wiring={"activation": "tanh", "output": "softmax", "loss": "cross_entropy"},
+                history={"loss": [0.5, 0.25]}, **kwargs)
     return path.read_bytes()
 
 
@@ -296,12 +298,17 @@ def check_load(path, raw):
     """load() refuses ``raw`` with a ValueError naming the file, or returns a valid network
     whose metadata agrees with it."""
     path.write_bytes(raw)
-    with watchdog(f"load on {len(raw)} bytes"):
+    with watchdog(f"load on {len(raw)} bytes"), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         try:
             params, meta = fastnn.load(path)
         except ValueError as e:
             assert repr(str(path)) in str(e), e
             return None
+    # forged metadata without a wiring record loads as a file from before the record, which
+    # load() announces with this UserWarning; any other warning is a finding
+    for w in caught:
+        assert w.category is UserWarning and "saved before fastnn recorded" in str(w.message), w
     layers = check_params(params)
     assert isinstance(meta, dict)
     assert meta.get("layer_sizes") in (None, [layers[0][0].shape[0]] + [W.shape[1] for W, _ in layers])

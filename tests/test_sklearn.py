@@ -18,6 +18,9 @@ from fastnn.sklearn import MLPClassifier, MLPCommitteeClassifier, MLPRegressor
 # Small and quick: the whole estimator-check suite runs in seconds.
 SMALL = dict(hidden_layer_sizes=(16,), max_iter=30, learning_rate_init=0.05, random_state=0)
 SMALL_REGRESSOR = dict(SMALL, learning_rate_init=0.001)
+# For tests that fit with a small max_iter on purpose (a few epochs are enough for what they check):
+# the estimators then rightly warn that the optimisation has not converged.
+SHORT_FIT = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
 # Every check passes with every argument at its default, so none is listed in
@@ -52,6 +55,7 @@ def digits():
     return train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
 
 
+@SHORT_FIT
 def test_fitted_attributes_follow_sklearn_and_params_work_with_the_functional_api(digits):
     X_train, X_test, y_train, y_test = digits
     clf = MLPClassifier(hidden_layer_sizes=(32, 16), max_iter=5, random_state=0).fit(X_train / 16, y_train)
@@ -72,6 +76,7 @@ def test_fitted_attributes_follow_sklearn_and_params_work_with_the_functional_ap
     assert not hasattr(MLPClassifier(), "params_")  # the constructor stores hyperparameters only
 
 
+@SHORT_FIT
 def test_same_random_state_gives_identical_params_and_fastnn_train_is_what_runs(digits):
     X_train, _, y_train, _ = digits
     X = (X_train / 16).astype(np.float32)
@@ -92,6 +97,7 @@ def test_same_random_state_gives_identical_params_and_fastnn_train_is_what_runs(
     np.testing.assert_array_equal(history["loss"], a.loss_curve_)
 
 
+@SHORT_FIT
 def test_string_and_non_contiguous_labels_round_trip(digits):
     X_train, X_test, y_train, y_test = digits
     names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
@@ -106,6 +112,7 @@ def test_string_and_non_contiguous_labels_round_trip(digits):
     assert np.mean(clf2.predict(X_test / 16) == odd[y_test]) > 0.9
 
 
+@SHORT_FIT
 def test_partial_fit_over_chunks_reaches_the_accuracy_of_fit(digits):
     X_train, X_test, y_train, y_test = digits
     X, Xt = X_train / 16, X_test / 16
@@ -123,6 +130,7 @@ def test_partial_fit_over_chunks_reaches_the_accuracy_of_fit(digits):
         inc.partial_fit(X[:5], np.array([0, 1, 2, 3, 11]))
 
 
+@SHORT_FIT
 def test_pickle_round_trip_gives_identical_predictions(digits):
     X_train, X_test, y_train, _ = digits
     for est in (MLPClassifier(hidden_layer_sizes=(16,), max_iter=3, random_state=0),
@@ -153,6 +161,7 @@ def test_clone_get_set_params_and_errors_before_any_work():
         MLPClassifier().fit(X, np.zeros(len(X)))
 
 
+@SHORT_FIT
 def test_dataframe_feature_names_and_sklearn_meta_estimators():
     import pandas as pd  # in the test extra
     X, y = make_classification(n_samples=200, n_features=6, n_informative=4, random_state=0)
@@ -165,6 +174,7 @@ def test_dataframe_feature_names_and_sklearn_meta_estimators():
     assert pipe.score(df, y) > 0.85
 
 
+@SHORT_FIT
 def test_pipeline_grid_search_and_cross_val_score():
     X, y = make_classification(n_samples=200, n_features=8, n_informative=5, random_state=0)
     X = X * 100 + 50  # unscaled: the pipeline's StandardScaler makes it trainable
@@ -178,6 +188,7 @@ def test_pipeline_grid_search_and_cross_val_score():
     assert search.best_score_ > 0.8
 
 
+@SHORT_FIT
 def test_regressor_multi_output_and_params_predict_y_itself():
     X, Y = make_regression(n_samples=300, n_features=5, n_targets=3, noise=1.0, random_state=0)
     assert np.abs(Y).max() > 100  # raw targets: the estimator standardises them for training
@@ -197,6 +208,7 @@ def test_early_stopping_keeps_validation_scores():
     assert 0.5 < clf.best_validation_score_ <= 1 and clf.best_loss_ is None
 
 
+@SHORT_FIT
 def test_committee_estimator_averages_its_members(digits):
     X_train, X_test, y_train, y_test = digits
     com = MLPCommitteeClassifier(n_members=3, n_jobs=2, hidden_layer_sizes=(16,), max_iter=5, random_state=0)
@@ -225,6 +237,7 @@ def dask_client():
     cluster.close()
 
 
+@SHORT_FIT
 def test_searches_run_on_a_dask_local_cluster(dask_client):
     import joblib
     from distributed import get_task_stream
@@ -246,6 +259,7 @@ def test_searches_run_on_a_dask_local_cluster(dask_client):
     assert grid.best_params_ == local.best_params_ and len(rand.cv_results_["params"]) == 3
 
 
+@SHORT_FIT
 def test_committee_estimator_on_dask_matches_threads(dask_client, digits):
     X_train, _, y_train, _ = digits
     opts = dict(n_members=2, hidden_layer_sizes=(16,), max_iter=3, random_state=0)
@@ -256,6 +270,7 @@ def test_committee_estimator_on_dask_matches_threads(dask_client, digits):
             np.testing.assert_array_equal(a[k], b[k])
 
 
+@SHORT_FIT
 def test_committee_estimator_test_time_shifts(digits):
     X_train, X_test, y_train, _ = digits
     shifts = [(0, 0), (0.5, 0), (0, -0.5)]

@@ -20,6 +20,9 @@ from fastnn.sparse import check_sparse_inputs, is_sparse  # noqa: E402
 from fastnn.validation import check_inputs  # noqa: E402
 
 F32 = np.dtype(np.float32)
+# For tests that fit an estimator with a small max_iter on purpose (a few epochs are enough for what they
+# check): the estimator then rightly warns that the optimisation has not converged.
+SHORT_FIT = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
 def random_sparse(rng, n, d, density, dtype=np.float32):
@@ -453,6 +456,7 @@ def documents(n, seed=0):
     return docs, labels
 
 
+@SHORT_FIT
 @pytest.mark.parametrize("vectorizer", [HashingVectorizer(n_features=2**12, alternate_sign=False), TfidfVectorizer()])
 def test_pipeline_from_raw_text(vectorizer):
     docs, labels = documents(300)
@@ -464,6 +468,7 @@ def test_pipeline_from_raw_text(vectorizer):
     assert pipe.predict_proba(docs[:3]).shape == (3, 3)
 
 
+@SHORT_FIT
 def test_grid_search_over_a_text_pipeline():
     docs, labels = documents(180, seed=1)
     pipe = make_pipeline(TfidfVectorizer(), MLPClassifier((8,), batch_size=8, max_iter=5, random_state=0))
@@ -473,6 +478,7 @@ def test_grid_search_over_a_text_pipeline():
     assert search.best_score_ > 0.9
 
 
+@SHORT_FIT
 @pytest.mark.parametrize("fmt", ["csr_matrix", "csc_matrix", "coo_array"])
 def test_estimator_on_sparse_equals_dense(fmt):
     docs, labels = documents(120, seed=2)
@@ -502,6 +508,7 @@ def test_partial_fit_on_sparse_chunks_equals_dense_chunks():
     assert sparse.score(X, labels) > 0.6  # one epoch in all: well above chance (1/3)
 
 
+@SHORT_FIT
 def test_regressor_and_committee_on_sparse():
     docs, labels = documents(90, seed=4)
     X = HashingVectorizer(n_features=2**8, alternate_sign=False).transform(docs)
@@ -526,6 +533,7 @@ def test_estimator_sparse_input_errors():
         fitted.predict(sp.csr_matrix(np.eye(3)))
 
 
+@SHORT_FIT
 def test_pipeline_with_default_arguments():
     docs, labels = documents(300, seed=5)
     pipe = make_pipeline(HashingVectorizer(n_features=2**12, alternate_sign=False),

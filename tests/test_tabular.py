@@ -169,8 +169,9 @@ def test_collapse_is_found_in_a_dead_network_and_constant_outputs():
 def test_an_estimator_that_collapses_warns_with_its_own_parameters():
     X, y = load_breast_cancer(return_X_y=True)
     clf = MLPClassifier(hidden_layer_sizes=(16,), max_iter=3, random_state=0, input_scaling="none")
-    with pytest.warns(FitCollapsedWarning, match=r"collapsed.*features range up to 4,254.*input_scaling='auto'"):
-        clf.fit(X, y)  # (also a ConvergenceWarning for max_iter)
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations"), \
+            pytest.warns(FitCollapsedWarning, match=r"collapsed.*features range up to 4,254.*input_scaling='auto'"):
+        clf.fit(X, y)  # and, with max_iter=3, the usual ConvergenceWarning
     assert issubclass(FitCollapsedWarning, ConvergenceWarning)
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import fastnn
+from fastnn.diagnostics import InputScaleWarning
 from fastnn.network import forward_layers
 from fastnn.optim import get_optimizer
 from fastnn.packing import pack, unpack
@@ -243,7 +244,8 @@ def test_divergence_raises_with_last_good_params(monkeypatch, n_threads, split_f
     X, y = _problem(n=300, dtype=np.float32)
     params = fastnn.init_params([12, 16, 4], seed=0)
     before = {key: v.copy() for key, v in params.items()}
-    with pytest.raises(FloatingPointError, match=r"epoch 1 with lr=1000.*smaller learning rate") as info:
+    with pytest.warns(InputScaleWarning, match="far too large"), \
+            pytest.raises(FloatingPointError, match=r"epoch 1 with lr=1000.*smaller learning rate") as info:
         train(params, X, y, lr=1e3, seed=0, n_threads=n_threads)
     assert isinstance(info.value, DivergenceError)
     assert info.value.lr == 1e3 and info.value.epoch == 0 and "loss" in info.value.reason
