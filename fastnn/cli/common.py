@@ -6,10 +6,11 @@ as one line ``PROG: error: MESSAGE`` on stderr and exits with status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, NoReturn, TypeVar
 
 import numpy as np
@@ -110,6 +111,18 @@ def check_output(output: str, force: bool, option: str = "-o/--output") -> None:
         raise CommandError(f"{output} already exists; pass --force to replace it, or choose another {option}")
     if not os.path.isdir(os.path.dirname(os.path.abspath(output))):
         raise CommandError(f"the folder of {output!r} does not exist; create it first")
+
+
+@contextlib.contextmanager
+def warnings_as_lines(prog: str) -> Iterator[None]:
+    """Within the block, every warning is printed as it comes, as one ``PROG: warning: ...`` line on
+    stderr (the command's own format) instead of Python's file-and-line report."""
+    def show(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+        say(f"{prog}: warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
 
 
 def load_model(path: str, *, mnist: bool = True, prog: str = "fastnn") -> tuple[dict, dict]:

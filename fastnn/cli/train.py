@@ -18,7 +18,7 @@ import numpy as np
 from ..progress import EpochProgress, epoch_line
 from .common import (EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, N_CLASSES, N_PIXELS, TITLES, CommandError,
                      check_output, data_option, fraction, load_data, non_negative_float, positive_float, positive_int,
-                     say, seed)
+                     say, seed, warnings_as_lines)
 
 if TYPE_CHECKING:
     from ..schedules import Schedule
@@ -290,12 +290,13 @@ def run(args: argparse.Namespace) -> int:
     )
     bar.begin(n)
     try:
-        params, history = train(
-            params, X, y, epochs=args.epochs, lr=schedule, optimizer=(optimizer, hyperparams),
-            batch_size=args.batch_size, seed=args.seed,
-            activation=args.activation, output=args.output_activation, loss=args.loss, l2=args.l2,
-            dropout=args.dropout, augment=Distortion() if args.augment else None, n_threads=args.threads,
-            validation_data=(X_test, y_test), callback=report, progress=bar)
+        with warnings_as_lines("fastnn train"):  # e.g. fastnn.diagnostics' scale and collapse warnings
+            params, history = train(
+                params, X, y, epochs=args.epochs, lr=schedule, optimizer=(optimizer, hyperparams),
+                batch_size=args.batch_size, seed=args.seed,
+                activation=args.activation, output=args.output_activation, loss=args.loss, l2=args.l2,
+                dropout=args.dropout, augment=Distortion() if args.augment else None, n_threads=args.threads,
+                validation_data=(X_test, y_test), callback=report, progress=bar)
     except TrainingInterrupted as stop:
         bar.close()
         done = len(stop.history["epoch"])
