@@ -118,11 +118,14 @@ def test_cli_lines_in_readme_parse():
     from fastnn.cli import build_parser
 
     parser = build_parser()
+    parsed = []
     for _, block in _blocks("bash"):
         for line in block.splitlines():
             line = line.split("#")[0].strip()
             if line.startswith("fastnn "):
-                parser.parse_args(shlex.split(line)[1:])  # exits (fails the test) on an unknown option
+                args = parser.parse_args(shlex.split(line)[1:])  # exits (fails the test) on an unknown option
+                parsed.append(args.command if hasattr(args, "command") else line)
+    assert parsed, "README shows no fastnn command line to check"
 
 
 @pytest.mark.mnist
