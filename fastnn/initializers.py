@@ -10,26 +10,32 @@ from .typing import Array
 from .validation import check_choice, check_dtype, check_layer_sizes
 
 
-def _he(rng: np.random.Generator, fan_in: int, fan_out: int) -> NDArray[np.float64]:
-    return rng.normal(0.0, np.sqrt(2.0 / fan_in), (fan_in, fan_out))
+def _he(rng: np.random.Generator, fan_in: int, fan_out: int, rows: int) -> NDArray[np.float64]:
+    return rng.normal(0.0, np.sqrt(2.0 / fan_in), (rows, fan_out))
 
 
-def _xavier(rng: np.random.Generator, fan_in: int, fan_out: int) -> NDArray[np.float64]:
+def _xavier(rng: np.random.Generator, fan_in: int, fan_out: int, rows: int) -> NDArray[np.float64]:
     limit = np.sqrt(6.0 / (fan_in + fan_out))
-    return rng.uniform(-limit, limit, (fan_in, fan_out))
+    return rng.uniform(-limit, limit, (rows, fan_out))
 
 
-def _normal(rng: np.random.Generator, fan_in: int, fan_out: int) -> NDArray[np.float64]:
-    return rng.normal(0.0, 0.01, (fan_in, fan_out))
+def _normal(rng: np.random.Generator, fan_in: int, fan_out: int, rows: int) -> NDArray[np.float64]:
+    return rng.normal(0.0, 0.01, (rows, fan_out))
 
 
-def _uniform(rng: np.random.Generator, fan_in: int, fan_out: int) -> NDArray[np.float64]:
-    return rng.uniform(-0.5, 0.5, (fan_in, fan_out))
+def _uniform(rng: np.random.Generator, fan_in: int, fan_out: int, rows: int) -> NDArray[np.float64]:
+    return rng.uniform(-0.5, 0.5, (rows, fan_out))
 
 
-INITIALIZERS: dict[str, Callable[[np.random.Generator, int, int], NDArray[np.float64]]] = {
+INITIALIZERS: dict[str, Callable[[np.random.Generator, int, int, int], NDArray[np.float64]]] = {
     "he": _he, "xavier": _xavier, "normal": _normal, "uniform": _uniform}
-"""Weight initialisers by name; each maps ``(rng, fan_in, fan_out)`` to a float64 matrix."""
+"""Weight initialisers by name; each maps ``(rng, fan_in, fan_out, rows)`` to the next ``rows`` rows
+of a ``(fan_in, fan_out)`` float64 matrix (the generator fills values in order, so blocks of rows
+equal one whole draw)."""
+
+FILL_BLOCK_BYTES = 1 << 24
+"""Weights are drawn in float64 blocks of about this many bytes and cast into the final array: a
+``2**20 x 256`` float32 layer (1 GiB) then never needs its 2 GiB float64 twin."""
 
 
 def init_params(layer_sizes: Sequence[int], *, init: str = "he", seed: Optional[int] = None,
@@ -68,6 +74,11 @@ def init_params(layer_sizes: Sequence[int], *, init: str = "he", seed: Optional[
     rng = np.random.default_rng(seed)
     params: dict[str, Array] = {}
     for l, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), 1):
-        params[f"W{l}"] = fill(rng, fan_in, fan_out).astype(dt)
+        W = np.empty((fan_in, fan_out), dtype=dt)
+        step = max(1, FILL_BLOCK_BYTES // (8 * fan_out))
+        for start in range(0, fan_in, step):
+            rows = min(step, fan_in - start)
+            W[start:start + rows] = fill(rng, fan_in, fan_out, rows)
+        params[f"W{l}"] = W
         params[f"b{l}"] = np.zeros(fan_out, dtype=dt)
     return params

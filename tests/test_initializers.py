@@ -1,11 +1,12 @@
 """init_params: the distributions' spread and bounds, zero biases, seeds, depths, dtypes,
-and the checks on bad arguments."""
+the checks on bad arguments, and drawing a big layer in blocks."""
 import math
+import tracemalloc
 
 import numpy as np
 import pytest
 
-from fastnn import init_params
+from fastnn import init_params, initializers
 from fastnn.initializers import INITIALIZERS
 
 DEPTHS = [
@@ -148,3 +149,29 @@ def test_unknown_init_lists_the_valid_ones():
 def test_bad_dtype(dtype):
     with pytest.raises(ValueError, match=r"dtype must be 'float32' or 'float64'"):
         init_params([4, 2], dtype=dtype)
+
+
+@pytest.mark.parametrize("init", ["he", "xavier", "normal", "uniform"])
+def test_drawing_in_blocks_gives_the_values_of_one_whole_draw(init, monkeypatch):
+    whole = init_params([300, 7, 5], init=init, seed=3, dtype="float64")
+    monkeypatch.setattr(initializers, "FILL_BLOCK_BYTES", 8 * 7 * 16)  # blocks of 16 rows, the last one short
+    blocks = init_params([300, 7, 5], init=init, seed=3, dtype="float64")
+    for k in whole:
+        np.testing.assert_array_equal(blocks[k], whole[k])
+    rng = np.random.default_rng(3)  # the first layer is exactly the generator's one (300, 7) draw
+    expected = {"he": lambda: rng.normal(0.0, np.sqrt(2.0 / 300), (300, 7)),
+                "xavier": lambda: rng.uniform(-np.sqrt(6.0 / 307), np.sqrt(6.0 / 307), (300, 7)),
+                "normal": lambda: rng.normal(0.0, 0.01, (300, 7)),
+                "uniform": lambda: rng.uniform(-0.5, 0.5, (300, 7))}[init]()
+    np.testing.assert_array_equal(blocks["W1"], expected)
+
+
+def test_a_big_float32_layer_needs_no_float64_copy_of_itself():
+    tracemalloc.start()
+    try:
+        params = init_params([1 << 16, 256], seed=0)  # W1: 64 MiB in float32, 128 MiB in float64
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    size = params["W1"].nbytes
+    assert peak < size + 3 * initializers.FILL_BLOCK_BYTES, (peak, size)
