@@ -116,13 +116,18 @@ class RequestError(ValueError):
         self.status = status
 
 
-def read_drawing(payload: Any) -> tuple[np.ndarray, str]:
+def read_drawing(payload: Any, *, booleans: bool = True) -> tuple[np.ndarray, str]:
     """The grayscale drawing of a ``/predict`` request: ``(pixels (H, W) float64 in [0, 1], background)``.
 
     Parameters
     ----------
     payload : object
         The decoded JSON body.
+    booleans : bool
+        Whether ``payload`` may hold ``True`` or ``False``. Pass ``False`` only when it cannot: when
+        the JSON text it was decoded from has no ``true`` or ``false`` literal (the server checks
+        that). A pixel must be a number, not a boolean (``True == 1`` in Python, and NumPy takes
+        it as 1); without booleans, the type of every value need not be looked at one by one.
 
     Raises
     ------
@@ -157,21 +162,42 @@ def read_drawing(payload: Any) -> tuple[np.ndarray, str]:
     if not isinstance(pixels, list) or len(pixels) != expected:
         got = f"{len(pixels)} values" if isinstance(pixels, list) else type(pixels).__name__
         raise RequestError(bad, f"pixels must be a list of width*height = {expected} values, got {got}")
-    if not set(map(type, pixels)) <= {int, float}:  # exact types: True is not a pixel (map runs at C speed)
-        raise RequestError(bad, "pixels must be numbers from 0 to 255")
-    try:
-        gray = np.fromiter(pixels, dtype=np.float64, count=len(pixels))
-    except OverflowError:  # an integer beyond float64, e.g. 400 digits long
-        big = next(v for v in pixels if abs(v) > 1e308)
-        raise RequestError(bad, f"pixels must lie from 0 to 255, got {_short(big)}") from None
-    if not np.isfinite(gray).all():  # Python's json reads NaN, Infinity and 1e400
+    values = _numbers(pixels, booleans)
+    if values.dtype.kind == "f" and not np.isfinite(values).all():  # Python's json reads NaN, Infinity and 1e400
         raise RequestError(bad, "pixels must be numbers from 0 to 255, not NaN or infinity")
-    if gray.min() < 0 or gray.max() > 255:
-        raise RequestError(bad, f"pixels must lie from 0 to 255, got {gray.min():g} to {gray.max():g}")
+    low, high = values.min(), values.max()
+    if low < 0 or high > 255:
+        raise RequestError(bad, f"pixels must lie from 0 to 255, got {float(low):g} to {float(high):g}")
     background = payload.get("background", "auto")
     if background not in ("auto", "light", "dark"):
         raise RequestError(bad, f"background must be 'auto', 'light' or 'dark', got {_short(background)}")
-    return gray.reshape(sides["height"], sides["width"]) / 255.0, background
+    return values.reshape(sides["height"], sides["width"]) / 255.0, background
+
+
+def _numbers(pixels: list, booleans: bool) -> np.ndarray:
+    """``pixels`` (a list of ``int`` and ``float`` exactly, and nothing else) as a 1-D array of
+    int64, uint64 or float64; RequestError (400) for any other value.
+
+    Without booleans in the list, NumPy's own reading of the list tells whether it holds numbers
+    only (an array of integers or floats, one dimension) in one pass. A boolean would pass as 1, so
+    with booleans possible, or when NumPy's reading is anything else, each value's type is checked
+    (the message names what is wrong).
+    """
+    if not booleans:
+        try:
+            values = np.array(pixels)
+        except (ValueError, TypeError, OverflowError):  # lists of unequal lengths, too deep a nesting
+            values = None
+        if values is not None and values.ndim == 1 and values.dtype.kind in "iuf":
+            return values
+    bad = HTTPStatus.BAD_REQUEST
+    if not set(map(type, pixels)) <= {int, float}:  # exact types: True is not a pixel (map runs at C speed)
+        raise RequestError(bad, "pixels must be numbers from 0 to 255")
+    try:
+        return np.fromiter(pixels, dtype=np.float64, count=len(pixels))
+    except OverflowError:  # an integer beyond float64, e.g. 400 digits long
+        big = next(v for v in pixels if abs(v) > 1e308)
+        raise RequestError(bad, f"pixels must lie from 0 to 255, got {_short(big)}") from None
 
 
 def _short(value: Any, limit: int = 40) -> str:
@@ -285,12 +311,20 @@ def make_app(model: Any, class_names: Sequence[str], *, wiring: Mapping[str, str
     classify, kind = _classifier(model, len(names), wiring, kind)
     page = PAGE.read_text(encoding="utf-8").replace("{{TITLE}}", html.escape(str(title))).encode("utf-8")
 
+    # The built-in network's whole answer (decoding, checks, preparation, one forward pass) is a short
+    # stretch of work that holds the GIL: on a worker thread it would stall the event loop just the
+    # same, plus a hand-off between threads per request (bench/serve_load.py), so it runs inline. A
+    # classify callable may be slow or release the GIL: it runs on a worker thread.
+    offload = callable(model)
+
     def predict(body: bytes) -> dict:
         try:
-            payload = json.loads(body)
+            text = body.decode(json.detect_encoding(body), "surrogatepass")  # as json.loads(body) decodes
+            payload = json.loads(text)
         except (UnicodeDecodeError, ValueError, RecursionError) as e:
             raise RequestError(HTTPStatus.BAD_REQUEST, f"malformed JSON: {e}") from None
-        gray, background = read_drawing(payload)
+        # JSON's booleans are the literals true and false alone (no escape spells them)
+        gray, background = read_drawing(payload, booleans="true" in text or "false" in text)
         try:
             image = preprocess_digit(gray, background=background)
         except ValueError as e:  # a blank canvas
@@ -339,8 +373,9 @@ def make_app(model: Any, class_names: Sequence[str], *, wiring: Mapping[str, str
             return _error(e.status, str(e), close=True)
         except ClientDisconnect:  # gone (or cut off by the deadline): nobody to answer
             return Response(status_code=HTTPStatus.BAD_REQUEST)
-        try:  # JSON parsing, preparation and the network are CPU work: off the event loop
-            return JSONResponse(await run_in_threadpool(predict, body), headers={"Cache-Control": "no-store"})
+        try:
+            reply = await run_in_threadpool(predict, body) if offload else predict(body)
+            return JSONResponse(reply, headers={"Cache-Control": "no-store"})
         except RequestError as e:
             return _error(e.status, str(e))
         except Exception as e:  # a failing model answers this request with 500; the server goes on

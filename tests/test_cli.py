@@ -786,6 +786,120 @@ def test_a_vanished_output_folder_rescues_to_the_current_folder(mnist, mnist_dir
         np.testing.assert_array_equal(params[key], expected[key])
 
 
+def _interrupt_after_training(monkeypatch, where):
+    """Make a KeyboardInterrupt land after ``train`` has finished and before the final save starts."""
+    import contextlib
+
+    import fastnn.training
+
+    real_train, trained = fastnn.training.train, []
+
+    def train_then(*args, **kwargs):
+        result = real_train(*args, **kwargs)
+        trained.append(1)
+        if where == "as train returns":  # between train's last line and the assignment of its result
+            raise KeyboardInterrupt
+        return result
+
+    monkeypatch.setattr(fastnn.training, "train", train_then)
+    if where == "leaving the warnings block":
+        real_block = cli_train.warnings_as_lines
+
+        @contextlib.contextmanager
+        def block(prog):
+            with real_block(prog):
+                yield
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(cli_train, "warnings_as_lines", block)
+    if where == "closing the progress bar":
+        real_close = cli_train.EpochProgress.close
+
+        def close(self):
+            real_close(self)
+            if trained:
+                raise KeyboardInterrupt
+
+        monkeypatch.setattr(cli_train.EpochProgress, "close", close)
+    if where == "building the record to save":
+        real_record, calls = cli_train._final_record, []
+
+        def record(history, meta):
+            calls.append(1)
+            if len(calls) == 1:
+                raise KeyboardInterrupt
+            return real_record(history, meta)
+
+        monkeypatch.setattr(cli_train, "_final_record", record)
+
+
+@pytest.mark.mnist
+@pytest.mark.parametrize("where", ["as train returns", "leaving the warnings block", "closing the progress bar",
+                                   "building the record to save"])
+def test_an_interruption_between_training_and_the_save_leaves_the_params_in_a_rescue_file(
+        mnist, mnist_dir, tmp_path, capsys, monkeypatch, where):
+    """Ctrl-C after the last epoch but before the final save began used to lose the trained params."""
+    _interrupt_after_training(monkeypatch, where)
+    rc, out, err = _train_small(capsys, mnist_dir, tmp_path / "model.npz")
+    assert rc == 130, err
+    rescue = tmp_path / "model.rescued.npz"
+    assert re.search(f"interrupted (before|while) writing .*model.npz; the trained model is saved in "
+                     f"{re.escape(str(rescue))} instead", err), err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert sorted(os.listdir(tmp_path)) == ["model.rescued.npz"]
+    params, meta = fastnn.load(rescue)
+    expected = _trained_in_process(mnist)
+    for key in expected:
+        np.testing.assert_array_equal(params[key], expected[key])
+    history = meta["history"]
+    assert meta["wiring"] == RELU and history["epoch"] == [1, 2] and len(history["val_accuracy"]) == 2
+    assert meta["test_accuracy"] == history["val_accuracy"][-1]
+
+
+@pytest.mark.mnist
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name != "posix", reason="needs POSIX signals")
+def test_a_ctrl_c_after_training_is_held_back_until_the_model_is_saved(mnist, mnist_dir, tmp_path, capsys,
+                                                                         monkeypatch):
+    """A real SIGINT right after the last epoch: the save to the output still happens, then the run
+    reports the interruption (exit 130)."""
+    import threading
+
+    import fastnn.training
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("Python sets signal handlers in the main thread only")
+    real_train, saves = fastnn.training.train, []
+
+    def train_then_ctrl_c(*args, **kwargs):
+        result = real_train(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)  # its handler runs at once, in this (the main) thread
+        return result
+
+    from fastnn import io as fio
+
+    real_save = fio.save
+
+    def save(path, params, **meta):
+        saves.append(signal.getsignal(signal.SIGINT))
+        os.kill(os.getpid(), signal.SIGINT)  # and one more during the write
+        return real_save(path, params, **meta)
+
+    monkeypatch.setattr(fastnn.training, "train", train_then_ctrl_c)
+    monkeypatch.setattr(fio, "save", save)
+    before = signal.getsignal(signal.SIGINT)
+    rc, out, err = _train_small(capsys, mnist_dir, tmp_path / "model.npz")
+    assert rc == 130, err
+    assert f"saved {tmp_path / 'model.npz'}" in out
+    assert "interrupted once training had finished" in err and "Traceback" not in err
+    assert sorted(os.listdir(tmp_path)) == ["model.npz"] and len(saves) == 1
+    assert signal.getsignal(signal.SIGINT) is before  # the handler is put back
+    params, meta = fastnn.load(tmp_path / "model.npz")
+    expected = _trained_in_process(mnist)
+    for key in expected:
+        np.testing.assert_array_equal(params[key], expected[key])
+    assert meta["history"]["epoch"] == [1, 2]
+
+
 @pytest.mark.mnist
 def test_an_interruption_during_validation_saves_a_consistent_model(mnist, mnist_dir, tmp_path, capsys,
                                                                       monkeypatch):

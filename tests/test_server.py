@@ -177,6 +177,44 @@ def test_bad_requests_get_a_4xx_json_error_and_the_server_goes_on(server, body, 
     assert ok == 200 and "label" in answer
 
 
+BIG = 10**400
+
+
+@pytest.mark.parametrize("pixels", [
+    [0, 255] * 32, [0.5, 254.5] * 32, [0, 1.5] * 32, [0] * 63 + [2**63], [0] * 63 + [2**64], [0] * 63 + [BIG],
+    [1.5] * 63 + [2**64], [1.5] * 63 + [BIG], [0] * 63 + [-(2**63) - 1], [-1] + [2**63] * 63, [0] * 63 + [256],
+    [0] * 63 + [-0.5], [0] * 63 + [float("nan")], [0] * 63 + [float("inf")], [0] * 63 + ["7"], [0] * 63 + [None],
+    [0] * 63 + [[0]], [[0]] * 64, [[0, 1]] * 64, [0] * 63 + [{}], ["a"] * 64, [0] * 63 + [[[0]] * 2],
+], ids=lambda p: "+".join(sorted({type(v).__name__ for v in p})) + f"-{repr(p[-1])[:12]}")
+def test_read_drawing_without_booleans_reads_and_refuses_exactly_as_with(pixels):
+    """The server skips the value-by-value type check when the JSON text has no true or false; every
+    other list reads to the same array, or is refused with the same message, either way."""
+    from fastnn.server import RequestError, read_drawing
+
+    drawing = {"width": 8, "height": 8, "pixels": pixels}
+    answers = []
+    for booleans in (True, False):
+        try:
+            gray, background = read_drawing(drawing, booleans=booleans)
+            answers.append((gray.dtype, gray.tobytes(), background))
+        except RequestError as e:
+            answers.append((e.status, str(e)))
+    assert answers[0] == answers[1]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-32"])
+def test_a_boolean_pixel_is_refused_in_any_json_encoding(server, encoding):
+    """Python's json reads UTF-16 and UTF-32 bodies too: the server looks for true and false in
+    the decoded text, not in the bytes, before it skips the type check of every value."""
+    body = {"width": 8, "height": 8, "pixels": [0] * 27 + [255] * 10 + [0] * 26 + [True]}
+    status, answer = request(server, "POST", "/predict", json.dumps(body).encode(encoding))
+    assert status == 400 and "numbers from 0 to 255" in answer["error"], answer
+    body["pixels"][-1] = 1  # the same drawing with the number 1 is read
+    assert request(server, "POST", "/predict", json.dumps(body).encode(encoding))[0] == 200
+    body["note"] = "true or false"  # the words in a string only: checked value by value, and read
+    assert request(server, "POST", "/predict", json.dumps(body).encode(encoding))[0] == 200
+
+
 def test_unknown_paths_and_methods(server):
     status, answer = request(server, "GET", "/nothing")
     assert status == 404 and "the page is /" in answer["error"]

@@ -169,18 +169,52 @@ def rescue_paths(output: str, tag: str) -> Iterator[str]:
             yield interrupted_path(os.path.join(folder, name), tag)
 
 
+class _HeldCtrlC:
+    """Ctrl-C held back from :meth:`hold` to :meth:`release`: a SIGINT in between is counted, not
+    raised, so that the save in between finishes; :meth:`release` puts the previous handler back
+    and says whether one came.
+
+    A handler, not a signal mask: Python runs every handler in the main thread, whichever thread the
+    kernel hands the signal to (a mask would hold it back from the main thread only). Only the main
+    thread can set one; elsewhere nothing is held.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.previous: Any = None
+        self._holding = False
+
+    def hold(self) -> None:
+        if self._holding or threading.current_thread() is not threading.main_thread():
+            return
+        previous = signal.getsignal(signal.SIGINT)
+        if previous is None:  # a handler set outside Python: it could not be put back
+            return
+        signal.signal(signal.SIGINT, self._note)
+        self.previous, self._holding = previous, True
+
+    def _note(self, signum: int, frame: Any) -> None:
+        self.count += 1
+
+    def release(self) -> bool:
+        if self._holding:
+            signal.signal(signal.SIGINT, self.previous)
+            self._holding = False
+        return self.count > 0
+
+
 @contextlib.contextmanager
 def _sigint_deferred() -> Iterator[None]:
-    """Hold Ctrl-C back while the block runs (it is delivered after): a rescue save must finish."""
-    main = threading.current_thread() is threading.main_thread()
-    if not main or not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    """Hold Ctrl-C back while the block runs: a rescue save must finish. A Ctrl-C that came is passed
+    on to a holder outside (which reports it); Python's default handler is not called (the caller
+    is about to report the rescue and stop)."""
+    held = _HeldCtrlC()
+    held.hold()
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        if held.release() and isinstance(getattr(held.previous, "__self__", None), _HeldCtrlC):
+            held.previous(signal.SIGINT, None)
 
 
 def save_rescue(output: str, params: dict, tag: str, **meta: Any) -> str | None:
@@ -206,27 +240,33 @@ def save_rescue(output: str, params: dict, tag: str, **meta: Any) -> str | None:
 
 def save_final(output: str, params: dict, history: dict, meta: dict) -> int:
     """Save the trained model to ``output``; if that fails (folder gone, disk full, permission,
-    Ctrl-C during the write), save it to a rescue file and say where. Returns the exit status."""
+    Ctrl-C during the write), save it to a rescue file and say where. Returns the exit status
+    (the caller announces a successful save)."""
     from ..io import save
 
-    record = dict(meta, history=history, test_accuracy=history["val_accuracy"][-1])
     try:
-        save(output, params, **record)
+        save(output, params, **_final_record(history, meta))
     except (OSError, TypeError, ValueError, KeyboardInterrupt) as e:
         if isinstance(e, KeyboardInterrupt):
-            why = f"interrupted while writing {output}"
-        else:
-            why = f"cannot write {output}: {getattr(e, 'strerror', None) or e}"
-        rescue = save_rescue(output, params, "rescued", **record)
-        if rescue is None:
-            say(f"fastnn train: error: {why}; no rescue file could be written either: the trained model is lost",
-                file=sys.stderr)
-        else:
-            say(f"fastnn train: error: {why}; the trained model is saved in {rescue} instead", file=sys.stderr)
-        return EXIT_INTERRUPTED if isinstance(e, KeyboardInterrupt) else EXIT_FAILURE
-    total = sum(history["seconds"])  # epochs only: compile_seconds is kept apart
-    say(f"saved {output} (test accuracy {100 * history['val_accuracy'][-1]:.2f}%, {total:.1f} s of training)")
+            return rescue_final(output, params, history, meta, f"interrupted while writing {output}", EXIT_INTERRUPTED)
+        why = f"cannot write {output}: {getattr(e, 'strerror', None) or e}"
+        return rescue_final(output, params, history, meta, why, EXIT_FAILURE)
     return EXIT_OK
+
+
+def _final_record(history: dict, meta: dict) -> dict:
+    return dict(meta, history=history, test_accuracy=history["val_accuracy"][-1])
+
+
+def rescue_final(output: str, params: dict, history: dict, meta: dict, why: str, status: int) -> int:
+    """Save trained params that cannot go to ``output`` (``why``) to a rescue file, say where, return ``status``."""
+    rescue = save_rescue(output, params, "rescued", **_final_record(history, meta))
+    if rescue is None:
+        say(f"fastnn train: error: {why}; no rescue file could be written either: the trained model is lost",
+            file=sys.stderr)
+    else:
+        say(f"fastnn train: error: {why}; the trained model is saved in {rescue} instead", file=sys.stderr)
+    return status
 
 
 def compile_note(history: dict) -> str | None:
@@ -270,8 +310,16 @@ def run(args: argparse.Namespace) -> int:
         f"{args.loss} loss), {how}, lr {schedule.describe('epoch')}, seed {args.seed}")
 
     bar = EpochProgress(args.epochs, enabled=args.progress)
+    # From the end of the last epoch to the end of the save, finished work must not be lost: Ctrl-C
+    # is held back (and reported after the save), and the last epoch's params are kept here for a
+    # rescue should a KeyboardInterrupt come anyway (raised by other means, or off the main thread).
+    held = _HeldCtrlC()
+    finished: dict[str, Any] = {}
 
     def report(epoch: int, params: dict, history: dict) -> None:
+        if epoch + 1 == args.epochs:  # training is finished (the callback's params are copies)
+            held.hold()
+            finished.update(params=params, history=history)
         bar.close()
         note = compile_note(history) if epoch == 0 else None
         if note:
@@ -290,36 +338,55 @@ def run(args: argparse.Namespace) -> int:
     )
     bar.begin(n)
     try:
-        with warnings_as_lines("fastnn train"):  # e.g. fastnn.diagnostics' scale and collapse warnings
-            params, history = train(
-                params, X, y, epochs=args.epochs, lr=schedule, optimizer=(optimizer, hyperparams),
-                batch_size=args.batch_size, seed=args.seed,
-                activation=args.activation, output=args.output_activation, loss=args.loss, l2=args.l2,
-                dropout=args.dropout, augment=Distortion() if args.augment else None, n_threads=args.threads,
-                validation_data=(X_test, y_test), callback=report, progress=bar)
-    except TrainingInterrupted as stop:
-        bar.close()
-        done = len(stop.history["epoch"])
-        if done == 0:
-            say("interrupted before the first epoch finished; nothing saved", file=sys.stderr)
+        try:
+            with warnings_as_lines("fastnn train"):  # e.g. fastnn.diagnostics' scale and collapse warnings
+                params, history = train(
+                    params, X, y, epochs=args.epochs, lr=schedule, optimizer=(optimizer, hyperparams),
+                    batch_size=args.batch_size, seed=args.seed,
+                    activation=args.activation, output=args.output_activation, loss=args.loss, l2=args.l2,
+                    dropout=args.dropout, augment=Distortion() if args.augment else None, n_threads=args.threads,
+                    validation_data=(X_test, y_test), callback=report, progress=bar)
+        except TrainingInterrupted as stop:
+            bar.close()
+            done = len(stop.history["epoch"])
+            if done == 0:
+                say("interrupted before the first epoch finished; nothing saved", file=sys.stderr)
+                return EXIT_INTERRUPTED
+            rescue = save_rescue(output, stop.params, "interrupted", history=stop.history, interrupted=True,
+                                 epochs_completed=done, test_accuracy=stop.history["val_accuracy"][-1], **meta)
+            if rescue is None:
+                say(f"interrupted after epoch {done}, and no file could be written to save the model",
+                    file=sys.stderr)
+            else:
+                say(f"interrupted: saved the model after epoch {done} to {rescue}", file=sys.stderr)
             return EXIT_INTERRUPTED
-        rescue = save_rescue(output, stop.params, "interrupted", history=stop.history, interrupted=True,
-                             epochs_completed=done, test_accuracy=stop.history["val_accuracy"][-1], **meta)
-        if rescue is None:
-            say(f"interrupted after epoch {done}, and no file could be written to save the model", file=sys.stderr)
-        else:
-            say(f"interrupted: saved the model after epoch {done} to {rescue}", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except DivergenceError as e:
-        bar.close()
-        say(f"fastnn train: error: training diverged in epoch {e.epoch + 1} with lr={e.lr:g}: {e.reason}; "
-            f"try a smaller learning rate (e.g. --lr {e.lr / 10:g}); nothing saved", file=sys.stderr)
-        return EXIT_FAILURE
-    except (TypeError, ValueError) as e:  # a combination of options that train() refuses
-        raise CommandError(str(e), prog="fastnn train") from None
+        except DivergenceError as e:
+            bar.close()
+            say(f"fastnn train: error: training diverged in epoch {e.epoch + 1} with lr={e.lr:g}: {e.reason}; "
+                f"try a smaller learning rate (e.g. --lr {e.lr / 10:g}); nothing saved", file=sys.stderr)
+            return EXIT_FAILURE
+        except (TypeError, ValueError) as e:  # a combination of options that train() refuses
+            raise CommandError(str(e), prog="fastnn train") from None
+        finally:
+            bar.close()
+        status = save_final(output, params, history, meta)
+    except KeyboardInterrupt:  # not held back (see above), between the last epoch and the save
+        if not finished:
+            raise
+        params, history = finished["params"], finished["history"]
+        status = rescue_final(output, params, history, meta, f"interrupted before writing {output}",
+                              EXIT_INTERRUPTED)
     finally:
-        bar.close()
-    return save_final(output, params, history, meta)
+        ctrl_c = held.release()
+    if status != EXIT_OK:
+        return status
+    total = sum(history["seconds"])  # epochs only: compile_seconds is kept apart
+    say(f"saved {output} (test accuracy {100 * history['val_accuracy'][-1]:.2f}%, {total:.1f} s of training)")
+    if ctrl_c:
+        say("fastnn train: interrupted once training had finished; held back until the model was saved",
+            file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_OK
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
