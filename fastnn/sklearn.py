@@ -20,12 +20,14 @@ The params work with the functional API directly::
     fastnn.predict_proba(clf.params_, X)          # == clf.predict_proba(X), to float32 rounding
     fastnn.train(clf.params_, X, clf.classes_.searchsorted(y), epochs=2)
 
-With every argument at its default they train on tables of any scale (issue 28): ``fit``
-scales the inputs from the training data (``input_scaling='auto'``: standardised, or for
-mostly-zero inputs such as images and bags of words each column whose largest absolute value
-exceeds 1 divided by it, never centred) and folds that scaling into the first layer (``W1 / s``,
-``b1 - (m / s) @ W1``), so ``params_`` takes raw ``X``. ``bench/tabular.py`` compares them
-with scikit-learn's MLPs and linear models on scikit-learn's bundled tables.
+With every argument at its default they train on tables of any scale (issue 28) and on sparse
+text (issue 29): ``fit`` scales the inputs from the training data (``input_scaling='auto'``:
+standardised, or for mostly-zero inputs such as images and bags of words never centred: each
+column whose largest absolute value exceeds 1 divided by it, then all by the power of two that
+brings the rows' mean squared norm nearest ``ROW_NORM2`` = 100, or the number of columns if
+smaller) and folds that scaling into the first layer (``W1 / s``, ``b1 - (m / s) @ W1``), so
+``params_`` takes raw ``X``. ``bench/tabular.py`` compares them with scikit-learn's MLPs and
+linear models on scikit-learn's bundled tables, ``bench/text.py`` on a bag of words.
 
 Differences from scikit-learn's MLP estimators, by design:
 
@@ -135,10 +137,10 @@ def _input_scaling(X, kind, weights=None):
     (no centring, the largest absolute value: zeros stay zeros, so sparse input stays sparse and
     images in [0, 1] stay as they are), ``'none'``, or ``'auto'``: for scipy.sparse input and for
     arrays with at most ``SPARSE_BELOW`` of their entries non-zero, ``'maxabs'`` for the columns whose
-    largest absolute value exceeds 1 (the others, such as pixels in [0, 1], are left as they are:
-    small inputs slow SGD down but do not break it, and a column seen rarely in a first
-    ``partial_fit`` chunk would otherwise be scaled up by its tiny maximum); else ``'standard'``.
-    Columns that are constant (or all zero) get scale 1."""
+    largest absolute value exceeds 1 (the others are not scaled up one by one: a column seen rarely
+    in a first ``partial_fit`` chunk would be scaled up by its tiny maximum), then every column by
+    the power of two that brings the rows' mean squared norm nearest ``ROW_NORM2`` (:func:`_row_factor`);
+    else ``'standard'``. Columns that are constant (or all zero) get scale 1."""
     n_features = X.shape[1]
     shrink_only = kind == "auto"
     if kind == "auto":
@@ -150,7 +152,8 @@ def _input_scaling(X, kind, weights=None):
             big = np.asarray(abs(X).max(axis=0).todense()).ravel()
         else:  # two reductions, no |X| temporary
             big = np.maximum(X.max(axis=0), -X.min(axis=0)).astype(np.float64)
-        return np.zeros(n_features), np.where(big > (1.0 if shrink_only else 0.0), big, 1.0)
+        scale = np.where(big > (1.0 if shrink_only else 0.0), big, 1.0)
+        return np.zeros(n_features), scale / _row_factor(X, scale) if shrink_only else scale
     mean = np.mean(X, axis=0, dtype=np.float64)
     sq = np.zeros(n_features)
     for a in range(0, X.shape[0], 4096):  # in blocks: no float64 copy of the whole of X
@@ -172,6 +175,33 @@ non-zero entries, such as images (MNIST: 19%) and bags of words: centring would 
 entry non-zero and cost the per-sample kernel its skipping of zero inputs."""
 
 
+ROW_NORM2 = 100.0
+"""``input_scaling='auto'`` scales mostly-zero inputs so that their rows' mean squared norm is within a
+factor 2 of this, or of their number of columns if smaller, by a power of two (:func:`_row_factor`).
+Why: a per-sample SGD step of rate ``lr`` moves a first-layer pre-activation by ``lr * |x|^2`` times its
+error, so the rows' norm sets the first layer's effective step: MNIST's pixels in [0, 1] (mean 88, left
+as they are) give the step the default rate is set for, L2-normalised text (1) one 100 times smaller
+(bench/text.py, docs/text.md). Not above the number of columns: He init assumes inputs of variance 1,
+``|x|^2 = n_features`` (as standardised tables have), and larger rows overflow a narrow first layer."""
+
+
+def _row_factor(X, scale):
+    """The power of two ``c`` that brings the mean squared norm of the rows of ``c * X / scale`` nearest
+    ``min(ROW_NORM2, n_features)`` (in the ratio), 1 for all-zero ``X``. A power of two, so that folding
+    it into ``W1`` and back is exact, and ``X`` times a power of two trains the same network."""
+    inv2 = (1.0 / scale) ** 2
+    if sp.issparse(X):
+        X = X.tocsr()
+        total = float(np.dot(X.data.astype(np.float64) ** 2, inv2[X.indices]))
+    else:  # in blocks: no float64 copy of the whole of X
+        total = 0.0
+        for a in range(0, X.shape[0], 4096):
+            block = X[a:a + 4096]
+            total += float(np.einsum("ij,ij->j", block, block, dtype=np.float64) @ inv2)
+    mean = total / max(X.shape[0], 1)
+    return 2.0 ** round(0.5 * np.log2(min(ROW_NORM2, X.shape[1]) / mean)) if mean > 0 else 1.0
+
+
 def _density(X, max_rows=2048):
     rows = X[:: max(1, X.shape[0] // max_rows)]
     return np.count_nonzero(rows) / max(rows.size, 1)
@@ -180,16 +210,25 @@ def _density(X, max_rows=2048):
 def _fold_inputs(params, mean, scale, sign):
     """A new params dict whose first layer takes raw ``X`` (sign +1: ``W1 / s``, ``b1 - (m / s) @ W1``)
     from one that takes ``(X - m) / s``, or back (sign -1). Computed in float64, on the rows of
-    ``W1`` whose scale is not 1 and the columns whose mean is not 0 only: on a bag of words with
-    2^18 columns, none of them scaled, a copy of W1 in float64 cost more than an epoch of training."""
+    ``W1`` whose scale is not 1 (or not the power of two most rows share, applied in W's dtype) and
+    the columns whose mean is not 0 only: on a bag of words with 2^18 columns a copy of W1 in float64
+    cost more than an epoch of training."""
     W, b = params["W1"], params["b1"]
-    rows = np.flatnonzero(scale != 1.0)
-    if rows.size:
+    # a power of two most rows share (input_scaling='auto''s row factor) is applied in W's dtype: exact,
+    # as the float64 path would be
+    common = 2.0 ** np.round(np.log2(np.median(scale))) if scale.size else 1.0
+    rows = np.flatnonzero(scale != common)
+    if 2 * rows.size > scale.size:  # no power of two shared by most rows (standardised columns)
+        common, rows = 1.0, np.flatnonzero(scale != 1.0)
+    if common != 1.0:
+        W1 = W * W.dtype.type(1.0 / common if sign > 0 else common)
+    elif rows.size:
         W1 = W.copy()
-        W1[rows] = (W[rows].astype(np.float64) / scale[rows, None] if sign > 0
-                    else W[rows].astype(np.float64) * scale[rows, None]).astype(W.dtype)
     else:
         W1 = W  # unchanged, and train never writes to the params it is given
+    if rows.size:
+        W1[rows] = (W[rows].astype(np.float64) / scale[rows, None] if sign > 0
+                    else W[rows].astype(np.float64) * scale[rows, None]).astype(W.dtype)
     centred = np.flatnonzero(mean) if mean is not None else np.zeros(0, np.int64)
     if centred.size:
         shift = ((mean[centred] / scale[centred]) @ W[centred].astype(np.float64) if sign > 0
@@ -719,9 +758,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         ``params_``): ``'standard'`` subtracts each column's mean and divides by its standard
         deviation; ``'maxabs'`` divides by its largest absolute value (zeros stay zeros);
         ``'auto'``, for inputs with at most half their entries non-zero (images, bags of words),
-        divides the columns whose largest absolute value exceeds 1 by it (pixels in [0, 1] stay
-        as they are), and is ``'standard'`` otherwise; it leaves images alone with ``augment``
-        or test-time shifts, which move their pixels.
+        divides the columns whose largest absolute value exceeds 1 by it, then every column by
+        the power of two that brings the rows' mean squared norm within a factor 2 of 100 (or
+        of the number of columns if smaller; MNIST's pixels in [0, 1] stay as they are, rows of
+        unit length are multiplied by 8), since a per-sample step changes a first-layer
+        pre-activation by ``learning_rate_init * |x|^2``; it is ``'standard'`` otherwise. It
+        leaves images alone with ``augment`` or test-time shifts, which move their pixels.
 
     Attributes
     ----------
