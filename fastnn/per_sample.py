@@ -34,6 +34,7 @@ Either way no cache line is written by two cores between meetings, and for a fix
 """
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Callable, Optional, Union, cast
 
 import numpy as np
@@ -241,6 +242,39 @@ def as_kernel_input(X: Any) -> Union[np.ndarray, tuple[np.ndarray, np.ndarray, n
     if isinstance(X, np.ndarray):
         return X
     return (X.indptr, X.indices, X.data)
+
+
+_blas: Any = None  # a threadpoolctl.ThreadpoolController of the BLAS libraries loaded, made on first use
+
+
+def blas_on_one_thread(path: Optional[str], n_threads: int) -> AbstractContextManager[object]:
+    """A context in which BLAS (NumPy's matrix products) runs on one thread when the engine's
+    ``path`` (:func:`choose_path`; None: not the per-sample engine) trains on ``n_threads > 1``
+    threads (``"split"``, ``"replicas"``); otherwise one that changes nothing.
+
+    For the products ``train`` computes before and between such epochs (the initial loss,
+    validation, the collapse check): a multi-threaded BLAS product leaves its helper threads
+    spinning for a while after it returns (OpenBLAS), taking cores from the engine's threads,
+    which wait for each other at every sample or round, and the first epoch ran markedly
+    slower than the later ones (bench/overhead.py, ``threads_first_epoch``). Limiting BLAS
+    afterwards does not stop threads already spinning.
+
+    Examples
+    --------
+    >>> from fastnn.per_sample import blas_on_one_thread
+    >>> with blas_on_one_thread("replicas", 2):
+    ...     product = np.ones((64, 64)) @ np.ones((64, 64))
+    >>> float(product[0, 0])
+    64.0
+    """
+    if n_threads <= 1 or path not in ("split", "replicas"):
+        return nullcontext()
+    global _blas
+    if _blas is None:
+        from threadpoolctl import ThreadpoolController  # imported here: most calls never need it
+
+        _blas = ThreadpoolController()
+    return _blas.limit(limits=1, user_api="blas")
 
 
 _warm: set[tuple[Any, ...]] = set()  # the configurations whose kernels this process has compiled or loaded

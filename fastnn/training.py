@@ -28,7 +28,7 @@ from .losses import LOSS_FUNCTIONS, LOSSES, check_pairing
 from .network import predict_proba
 from .optim import OPTIMIZERS, Optimizer, get_optimizer
 from .packing import KernelOptions, Packed, pack, unpack
-from .per_sample import PerSampleEngine, choose_path, kernel_options
+from .per_sample import PerSampleEngine, blas_on_one_thread, choose_path, kernel_options
 from .progress import epoch_line
 from .engine import Engine
 from .schedules import LearningRate, lr_values
@@ -254,9 +254,10 @@ def train(params: Params, X: Any, y: ArrayLike, *, epochs: int = 1, lr: Optional
     first_lr = float(plan.epoch_lrs(0, 0, 1)[0])
     warn_input_scale(plan.X, first_lr, plan.optimizer.name)  # fastnn.diagnostics: say so, never rescale silently
     trained, history = _run_epochs(plan)
-    history["collapse"] = warn_collapse(trained, plan.X, first_lr, activation=activation, output=output,
-                                        rule=plan.optimizer.name, accuracy=(history["accuracy"] or [None])[-1],
-                                        targets=plan.T)
+    with blas_on_one_thread(plan.path, plan.n_threads):  # no spinning BLAS threads left for a next call's epochs
+        history["collapse"] = warn_collapse(trained, plan.X, first_lr, activation=activation, output=output,
+                                            rule=plan.optimizer.name, accuracy=(history["accuracy"] or [None])[-1],
+                                            targets=plan.T)
     return trained, history
 
 
@@ -460,7 +461,8 @@ def _run_epochs(plan: _Plan) -> tuple[dict[str, Array], History]:
     updates = 0  # updates done so far, the count a schedule in updates reads
     n = plan.X.shape[0]
     started = time.perf_counter()
-    initial_loss, _ = _evaluate(net, plan.X[:INITIAL_LOSS_ROWS], plan.T[:INITIAL_LOSS_ROWS], plan.wiring)
+    with blas_on_one_thread(plan.path, plan.n_threads):  # BLAS threads left spinning would slow the first epoch
+        initial_loss, _ = _evaluate(net, plan.X[:INITIAL_LOSS_ROWS], plan.T[:INITIAL_LOSS_ROWS], plan.wiring)
     limit = DIVERGENCE_FACTOR * max(initial_loss, 1e-3)
     distorted = _Distortions(plan)
     engine = _engine(plan, net)
@@ -543,7 +545,8 @@ def _validate(plan: _Plan, net: Packed, epoch: int, history: History,
     """Evaluate and track the best epoch. Returns ``(best, stop)``."""
     stop = False
     if plan.validation is not None:
-        val_loss, val_acc = _evaluate(net, *plan.validation, plan.wiring)
+        with blas_on_one_thread(plan.path, plan.n_threads):  # ... or the next epoch
+            val_loss, val_acc = _evaluate(net, *plan.validation, plan.wiring)
         history["val_loss"].append(val_loss)
         history["val_accuracy"].append(val_acc)
         if plan.early is not None:
