@@ -162,7 +162,11 @@ def input_density(X: np.ndarray, max_rows: int = 2048) -> float:
     0.75
     """
     rows = X[:: max(1, X.shape[0] // max_rows)]
-    return np.count_nonzero(rows) / max(rows.size, 1)
+    # ``rows != 0`` counted is several times faster than counting a float array's non-zeros
+    # (the same count: NaN is non-zero, -0.0 zero), in blocks of about a million entries
+    block = max(1, (1 << 20) // max(1, rows.shape[1]))
+    nonzero = sum(int(np.count_nonzero(rows[a : a + block] != 0)) for a in range(0, rows.shape[0], block))
+    return nonzero / max(rows.size, 1)
 
 
 def choose_path(X: Any, rule: int, n_threads: int, sizes: Sequence[int] | np.ndarray) -> str:
