@@ -114,8 +114,12 @@ def input_scale_problem(X: Any, lr: float, rule: str = "sgd") -> str | None:
     if rule not in SCALE_SENSITIVE:
         return None
     rows = _rows(X)
-    sq = np.asarray(rows.multiply(rows).sum(axis=1)).ravel() if is_sparse(rows) else np.einsum(
-        "ij,ij->i", rows, rows, dtype=np.float64)
+    if is_sparse(rows):
+        sq = np.asarray(rows.multiply(rows).sum(axis=1)).ravel()
+    else:  # floats summed in their own dtype, a few times faster than einsum in float64; that if they overflow
+        sq = np.einsum("ij,ij->i", rows, rows).astype(np.float64) if rows.dtype.kind == "f" else np.full(1, np.inf)
+        if not np.all(np.isfinite(sq)):
+            sq = np.einsum("ij,ij->i", rows, rows, dtype=np.float64)
     step = float(lr) * float(np.mean(sq))
     if not step > STEP_SCALE_LIMIT:
         return None

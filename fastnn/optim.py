@@ -38,7 +38,7 @@ L2 regularisation / weight decay is not an optimizer's business: add it to the g
 """
 import inspect
 from collections.abc import Mapping
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any, Callable, NamedTuple, Union
 
 import numpy as np
@@ -443,6 +443,12 @@ def is_builtin(opt: Optimizer) -> bool:
     return opt.name in UPDATE_RULES and getattr(opt.update, "rule_name", None) == opt.name
 
 
+@lru_cache(maxsize=None)
+def _parameters(factory: Callable[..., Optimizer]) -> list[str]:
+    """The parameter names of a built-in optimizer's factory (inspect.signature is slow for every train call)."""
+    return list(inspect.signature(factory).parameters)
+
+
 def get_optimizer(spec: Union[str, tuple[str, Mapping[str, Any]], Optimizer], **overrides: Any) -> Optimizer:
     """An Optimizer from a name, a name with keyword overrides, or an Optimizer.
 
@@ -482,7 +488,7 @@ def get_optimizer(spec: Union[str, tuple[str, Mapping[str, Any]], Optimizer], **
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; valid names: {', '.join(sorted(OPTIMIZERS))}")
     factory = OPTIMIZERS[name]
-    accepted = list(inspect.signature(factory).parameters)
+    accepted = _parameters(factory)
     unknown = sorted(set(kwargs) - set(accepted))
     if unknown:
         raise TypeError(f"{name} takes no argument(s) {unknown}; it takes {accepted}")

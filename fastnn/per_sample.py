@@ -34,6 +34,7 @@ Either way no cache line is written by two cores between meetings, and for a fix
 """
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Callable, Optional, Union, cast
 
 import numpy as np
@@ -161,7 +162,11 @@ def input_density(X: np.ndarray, max_rows: int = 2048) -> float:
     0.75
     """
     rows = X[:: max(1, X.shape[0] // max_rows)]
-    return np.count_nonzero(rows) / max(rows.size, 1)
+    # ``rows != 0`` counted is several times faster than counting a float array's non-zeros
+    # (the same count: NaN is non-zero, -0.0 zero), in blocks of about a million entries
+    block = max(1, (1 << 20) // max(1, rows.shape[1]))
+    nonzero = sum(int(np.count_nonzero(rows[a : a + block] != 0)) for a in range(0, rows.shape[0], block))
+    return nonzero / max(rows.size, 1)
 
 
 def choose_path(X: Any, rule: int, n_threads: int, sizes: Sequence[int] | np.ndarray) -> str:
@@ -241,6 +246,39 @@ def as_kernel_input(X: Any) -> Union[np.ndarray, tuple[np.ndarray, np.ndarray, n
     if isinstance(X, np.ndarray):
         return X
     return (X.indptr, X.indices, X.data)
+
+
+_blas: Any = None  # a threadpoolctl.ThreadpoolController of the BLAS libraries loaded, made on first use
+
+
+def blas_on_one_thread(path: Optional[str], n_threads: int) -> AbstractContextManager[object]:
+    """A context in which BLAS (NumPy's matrix products) runs on one thread when the engine's
+    ``path`` (:func:`choose_path`; None: not the per-sample engine) trains on ``n_threads > 1``
+    threads (``"split"``, ``"replicas"``); otherwise one that changes nothing.
+
+    For the products ``train`` computes before and between such epochs (the initial loss,
+    validation, the collapse check): a multi-threaded BLAS product leaves its helper threads
+    spinning for a while after it returns (OpenBLAS), taking cores from the engine's threads,
+    which wait for each other at every sample or round, and the first epoch ran markedly
+    slower than the later ones (bench/overhead.py, ``threads_first_epoch``). Limiting BLAS
+    afterwards does not stop threads already spinning.
+
+    Examples
+    --------
+    >>> from fastnn.per_sample import blas_on_one_thread
+    >>> with blas_on_one_thread("replicas", 2):
+    ...     product = np.ones((64, 64)) @ np.ones((64, 64))
+    >>> float(product[0, 0])
+    64.0
+    """
+    if n_threads <= 1 or path not in ("split", "replicas"):
+        return nullcontext()
+    global _blas
+    if _blas is None:
+        from threadpoolctl import ThreadpoolController  # imported here: most calls never need it
+
+        _blas = ThreadpoolController()
+    return _blas.limit(limits=1, user_api="blas")
 
 
 _warm: set[tuple[Any, ...]] = set()  # the configurations whose kernels this process has compiled or loaded

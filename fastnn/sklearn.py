@@ -63,6 +63,7 @@ Differences from scikit-learn's MLP estimators, by design:
   ``learning_rate_init``; a run that ends with every hidden unit inactive, or with the same
   output for every input, warns :class:`FitCollapsedWarning` (a ``ConvergenceWarning``).
 """
+import functools
 import numbers
 import warnings
 from collections.abc import Callable, Sequence
@@ -308,6 +309,13 @@ def _canonical_order(X, T, weights):
     return X[order], T[order], None if weights is None else weights[order]
 
 
+@functools.lru_cache(maxsize=64)
+def _base_seed(random_state: int) -> int:
+    """``check_random_state(random_state).randint(2**31 - 1)`` for an int ``random_state``: the
+    estimators' base seed, remembered (a RandomState is slow to seed for every partial_fit)."""
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
 def _check_number(value, name, *, low=None, high=None, low_open=False, high_open=False, integer=False):
     kind = numbers.Integral if integer else numbers.Real
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, kind) or not np.isfinite(value):
@@ -449,7 +457,11 @@ class _BaseMLP(BaseEstimator):
     def _seeds(self, k, purpose):
         """``k`` seeds for one purpose (0: init, 1: training, 2: validation split) of this call, from
         ``random_state`` and the epochs run so far."""
-        base = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        state = self.random_state
+        if isinstance(state, numbers.Integral) and not isinstance(state, (bool, np.bool_)):
+            base = _base_seed(int(state))  # the same draw, without a fresh RandomState per call
+        else:
+            base = int(check_random_state(state).randint(np.iinfo(np.int32).max))
         sequence = np.random.SeedSequence([base, getattr(self, "n_iter_", 0), purpose])
         return [int(s) for s in sequence.generate_state(k)]
 
@@ -810,13 +822,19 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def _prepare(self, X, y, *, fresh, classes):
         X, y = self._validate_Xy(X, y, reset=fresh)
-        kind = type_of_target(y)
-        if kind in ("multilabel-indicator", "multiclass-multioutput"):
-            raise ValueError(f"{type(self).__name__} supports single-output targets (binary or multiclass), got "
-                             f"{kind} y of shape {np.shape(y)}; wrap it in "
-                             f"sklearn.multioutput.MultiOutputClassifier for several outputs")
-        check_classification_targets(y)
-        y = column_or_1d(y, warn=True)
+        # integer labels in one column are binary or multiclass targets: type_of_target and
+        # check_classification_targets, which would say so, are a large part of a small partial_fit
+        # chunk's fixed cost (bench/overhead.py, estimator_chunks); they run on other labels, and
+        # on these when most labels are distinct (the latter warns then)
+        ints = isinstance(y, np.ndarray) and y.ndim == 1 and y.dtype.kind in "iu"
+        if not ints:
+            kind = type_of_target(y)
+            if kind in ("multilabel-indicator", "multiclass-multioutput"):
+                raise ValueError(f"{type(self).__name__} supports single-output targets (binary or multiclass), "
+                                 f"got {kind} y of shape {np.shape(y)}; wrap it in "
+                                 f"sklearn.multioutput.MultiOutputClassifier for several outputs")
+            check_classification_targets(y)
+            y = column_or_1d(y, warn=True)
         if fresh:
             labels = np.unique(y) if classes is None else np.unique(np.asarray(classes))
             if classes is not None and not np.isin(y, labels).all():
@@ -826,15 +844,27 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                                  f"({labels[0]!r}); Classifier can't train when only one class is present")
             self.classes_ = labels
             self.n_outputs_ = len(labels)
+            index = np.searchsorted(labels, y)
         else:
             if classes is not None and not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
                 raise ValueError(f"classes={list(classes)} differs from the classes of the first call, "
                                  f"{list(self.classes_)}")
-            unseen = np.setdiff1d(np.unique(y), self.classes_)
+            if ints and self.classes_.dtype.kind in "iu":  # one search finds each label's class, or none
+                index = np.searchsorted(self.classes_, y)
+                known = index < len(self.classes_)
+                known[known] = self.classes_[index[known]] == y[known]
+                unseen = np.unique(y[~known])
+            else:
+                unseen = np.setdiff1d(np.unique(y), self.classes_)
+                index = np.searchsorted(self.classes_, y)
             if len(unseen):
                 raise ValueError(f"y holds labels {list(unseen)} not in classes_ {list(self.classes_)}; the classes "
                                  f"are fixed by the first fit (or partial_fit(classes=...))")
-        return X, np.searchsorted(self.classes_, y).astype(np.int64)
+        # y's labels are among the classes_: fewer classes than half the rows need no count
+        if ints and y.size > 20 and len(self.classes_) > round(0.5 * y.size) and (
+                np.unique(y).size > round(0.5 * y.size)):
+            check_classification_targets(y)  # scikit-learn's warning that y may be a regression target
+        return X, index.astype(np.int64)
 
     def _val_score(self, params, Xv, Tv):
         out = _predict_proba(params, Xv, activation=ACTIVATIONS[self.activation], output=self._output)

@@ -25,10 +25,10 @@ from .activations import HIDDEN, OUTPUTS
 from .batch import BatchEngine, named_views
 from .diagnostics import check_sample_weight, warn_collapse, warn_input_scale
 from .losses import LOSS_FUNCTIONS, LOSSES, check_pairing
-from .network import predict_proba
+from .network import PREDICT_CHUNK, forward_layers
 from .optim import OPTIMIZERS, Optimizer, get_optimizer
-from .packing import KernelOptions, Packed, pack, unpack
-from .per_sample import PerSampleEngine, choose_path, kernel_options
+from .packing import KernelOptions, Packed, pack, unpack, unpack_views
+from .per_sample import PerSampleEngine, blas_on_one_thread, choose_path, kernel_options
 from .progress import epoch_line
 from .engine import Engine
 from .schedules import LearningRate, lr_values
@@ -254,9 +254,10 @@ def train(params: Params, X: Any, y: ArrayLike, *, epochs: int = 1, lr: Optional
     first_lr = float(plan.epoch_lrs(0, 0, 1)[0])
     warn_input_scale(plan.X, first_lr, plan.optimizer.name)  # fastnn.diagnostics: say so, never rescale silently
     trained, history = _run_epochs(plan)
-    history["collapse"] = warn_collapse(trained, plan.X, first_lr, activation=activation, output=output,
-                                        rule=plan.optimizer.name, accuracy=(history["accuracy"] or [None])[-1],
-                                        targets=plan.T)
+    with blas_on_one_thread(plan.path, plan.n_threads):  # no spinning BLAS threads left for a next call's epochs
+        history["collapse"] = warn_collapse(trained, plan.X, first_lr, activation=activation, output=output,
+                                            rule=plan.optimizer.name, accuracy=(history["accuracy"] or [None])[-1],
+                                            targets=plan.T)
     return trained, history
 
 
@@ -460,7 +461,8 @@ def _run_epochs(plan: _Plan) -> tuple[dict[str, Array], History]:
     updates = 0  # updates done so far, the count a schedule in updates reads
     n = plan.X.shape[0]
     started = time.perf_counter()
-    initial_loss, _ = _evaluate(net, plan.X[:INITIAL_LOSS_ROWS], plan.T[:INITIAL_LOSS_ROWS], plan.wiring)
+    with blas_on_one_thread(plan.path, plan.n_threads):  # BLAS threads left spinning would slow the first epoch
+        initial_loss, _ = _evaluate(net, plan.X[:INITIAL_LOSS_ROWS], plan.T[:INITIAL_LOSS_ROWS], plan.wiring)
     limit = DIVERGENCE_FACTOR * max(initial_loss, 1e-3)
     distorted = _Distortions(plan)
     engine = _engine(plan, net)
@@ -543,7 +545,8 @@ def _validate(plan: _Plan, net: Packed, epoch: int, history: History,
     """Evaluate and track the best epoch. Returns ``(best, stop)``."""
     stop = False
     if plan.validation is not None:
-        val_loss, val_acc = _evaluate(net, *plan.validation, plan.wiring)
+        with blas_on_one_thread(plan.path, plan.n_threads):  # ... or the next epoch
+            val_loss, val_acc = _evaluate(net, *plan.validation, plan.wiring)
         history["val_loss"].append(val_loss)
         history["val_accuracy"].append(val_acc)
         if plan.early is not None:
@@ -563,9 +566,15 @@ def _report(plan: _Plan, net: Packed, epoch: int, history: History) -> bool:
 
 
 def _evaluate(net: Packed, X: Any, T: np.ndarray, wiring: tuple[str, str, str]) -> tuple[float, float]:
-    """``(loss, accuracy)`` of the packed params on ``(X, T)``, read through views (no copy)."""
+    """``(loss, accuracy)`` of the packed params on ``(X, T)``, read through views (no copy).
+
+    ``X`` was checked by :func:`_prepare`, so the forward passes run without predict_proba's checks
+    (a part of a short call's fixed cost), in chunks of ``PREDICT_CHUNK`` rows as it does."""
     activation, output, loss = wiring
-    out = predict_proba(named_views(net), X, activation=activation, output=output)
+    layers = unpack_views(*net)
+    parts = [forward_layers(layers, X[s : s + PREDICT_CHUNK], activation, output)[-1]
+             for s in range(0, X.shape[0], PREDICT_CHUNK)]
+    out = parts[0] if len(parts) == 1 else np.concatenate(parts)
     acc = float(np.mean(np.argmax(out, axis=1) == np.argmax(T, axis=1)))
     return LOSS_FUNCTIONS[loss](out, T), acc
 

@@ -488,7 +488,10 @@ def _first_non_finite_row(X: np.ndarray, block: int = 1 << 20) -> int | None:
     """
     step = max(1, block // max(1, X.shape[1]))
     for start in range(0, len(X), step):
-        finite = np.isfinite(X[start : start + step]).all(axis=1)
+        flags = np.isfinite(X[start : start + step])
+        if flags.all():  # the usual case, checked faster than row by row
+            continue
+        finite = flags.all(axis=1)
         if not finite.all():
             return start + int(np.flatnonzero(~finite)[0])
     return None

@@ -131,6 +131,32 @@ def test_partial_fit_over_chunks_reaches_the_accuracy_of_fit(digits):
 
 
 @SHORT_FIT
+def test_integer_labels_are_checked_like_any_labels():
+    # integer labels skip type_of_target (a partial_fit chunk's fixed cost); what it checked must still hold
+    rng = np.random.default_rng(0)
+    X = rng.random((60, 4))
+    clf = MLPClassifier(hidden_layer_sizes=(8,), random_state=0).partial_fit(X, np.arange(60) % 3 * 2,
+                                                                            classes=[0, 2, 4])
+    for labels, unseen in (([0, 2, 3], 3), ([0, 2, 5], 5), ([-1, 0, 2], -1)):  # between, above and below classes_
+        with pytest.raises(ValueError, match=rf"y holds labels \[.*{unseen}.*\] not in classes_"):
+            clf.partial_fit(X[:3], np.array(labels))
+    same = MLPClassifier(hidden_layer_sizes=(8,), random_state=0).partial_fit(
+        X, (np.arange(60) % 3 * 2).astype(np.uint8), classes=np.array([0, 2, 4], np.uint8))
+    # the same classes by index, and the refused calls above left clf as it was
+    np.testing.assert_array_equal(same.predict_proba(X), clf.predict_proba(X))
+    with pytest.warns(UserWarning, match="number of unique classes is greater than 50%"):  # as scikit-learn warns
+        MLPClassifier(hidden_layer_sizes=(8,), max_iter=1).fit(X, np.arange(60))
+    with pytest.warns(UserWarning, match="number of unique classes is greater than 50%"):
+        MLPClassifier(hidden_layer_sizes=(8,)).partial_fit(X, np.arange(60), classes=np.arange(60))
+    with pytest.raises(ValueError, match="Unknown label type: continuous"):
+        MLPClassifier(hidden_layer_sizes=(8,), max_iter=1).fit(X, np.linspace(0, 1, 60))
+    strings = MLPClassifier(hidden_layer_sizes=(8,), random_state=0).partial_fit(X, np.array(["a", "b"] * 30),
+                                                                                classes=["a", "b"])
+    with pytest.raises(ValueError, match="not in classes_"):
+        strings.partial_fit(X[:3], np.array([0, 1, 0]))
+
+
+@SHORT_FIT
 def test_pickle_round_trip_gives_identical_predictions(digits):
     X_train, X_test, y_train, _ = digits
     for est in (MLPClassifier(hidden_layer_sizes=(16,), max_iter=3, random_state=0),
