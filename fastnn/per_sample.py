@@ -261,7 +261,8 @@ def blas_on_one_thread(path: Optional[str], n_threads: int) -> AbstractContextMa
     spinning for a while after it returns (OpenBLAS), taking cores from the engine's threads,
     which wait for each other at every sample or round, and the first epoch ran markedly
     slower than the later ones (bench/overhead.py, ``threads_first_epoch``). Limiting BLAS
-    afterwards does not stop threads already spinning.
+    afterwards does not stop threads already spinning. Needs threadpoolctl (the ``threads``
+    extra; scikit-learn brings it too); without it this changes nothing.
 
     Examples
     --------
@@ -275,8 +276,10 @@ def blas_on_one_thread(path: Optional[str], n_threads: int) -> AbstractContextMa
         return nullcontext()
     global _blas
     if _blas is None:
-        from threadpoolctl import ThreadpoolController  # imported here: most calls never need it
-
+        try:  # imported here: most calls never need it
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # an optional extra (``threads``): without it, BLAS keeps its own threads
+            return nullcontext()
         _blas = ThreadpoolController()
     return _blas.limit(limits=1, user_api="blas")
 

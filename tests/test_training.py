@@ -568,6 +568,23 @@ def test_threads_compute_trains_own_products_with_blas_on_one_thread(monkeypatch
     assert set(_blas_threads()) == set(before)  # restored
 
 
+def test_without_threadpoolctl_two_threads_train_as_before(monkeypatch):
+    # threadpoolctl is an optional extra: without it BLAS is left alone and training is unchanged
+    import sys
+
+    import fastnn.per_sample as per_sample
+
+    X, y = _problem(n=300, dtype=np.float32)
+    params = fastnn.init_params([12, 9, 4], seed=0)
+    with_it, _ = train(params, X, y, epochs=2, seed=0, n_threads=2, validation_fraction=0.2)
+    monkeypatch.setattr(per_sample, "_blas", None)
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # import fails
+    without, history = train(params, X, y, epochs=2, seed=0, n_threads=2, validation_fraction=0.2)
+    assert len(history["loss"]) == 2
+    for k in with_it:
+        np.testing.assert_array_equal(without[k], with_it[k])
+
+
 def test_one_thread_is_exactly_the_serial_kernel():
     X, y = _problem(n=500, dtype=np.float32)
     params = fastnn.init_params([12, 9, 4], seed=0)
