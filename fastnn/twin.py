@@ -10,6 +10,7 @@ from typing import Optional
 import numpy as np
 from numpy.typing import NDArray
 
+from .deprecation import renamed_keywords
 from .network import backward_layers, forward_layers
 from .optim import OPTIMIZERS
 from .typing import Array, Params
@@ -45,17 +46,19 @@ def dropout_multipliers(seed: int, step: int, layer: int, width: int, keep: floa
     return np.where(u < keep, 1.0 / keep, 0.0)
 
 
+@renamed_keywords(output="output_activation")
 def sgd_epoch_numpy(params: Params, X: Array, T: Array, order: NDArray[np.integer], lrs: NDArray[np.floating], *,
-                    activation: str = "relu", output: str = "softmax", loss: str = "cross_entropy", l2: float = 0.0,
-                    keep: Optional[NDArray[np.floating]] = None, seed: int = 0, step0: int = 0, rule: str = "sgd",
-                    hyper: Optional[Mapping[str, float]] = None) -> dict[str, Array]:
+                    activation: str = "relu", output_activation: str = "softmax", loss: str = "cross_entropy",
+                    l2: float = 0.0, keep: Optional[NDArray[np.floating]] = None, seed: int = 0, step0: int = 0,
+                    rule: str = "sgd", hyper: Optional[Mapping[str, float]] = None) -> dict[str, Array]:
     """Per-sample SGD composed from the pure functions, one sample at a time.
 
     The readable reference for ``kernels.steps.sgd_steps``: for each sample, the forward
     pass, the gradients of :func:`fastnn.backward` (with the same dropout masks), and
     ``W <- (1 - lr*l2) W - lr*g``; or, for another ``rule`` (``'momentum'``, ``'adam'``,
     ...), the gradients plus ``l2 * W`` handed to that optimizer of :mod:`fastnn.optim`
-    from a fresh state. Returns new params; ``params`` is not modified.
+    from a fresh state. Returns new params; ``params`` is not modified. The wiring keywords are
+    :func:`fastnn.train`'s (``output=`` is the deprecated name of ``output_activation=``).
 
     Examples
     --------
@@ -68,7 +71,7 @@ def sgd_epoch_numpy(params: Params, X: Array, T: Array, order: NDArray[np.intege
     (True, False)
     """
     if rule != "sgd":
-        return _optimizer_epoch_numpy(params, X, T, order, lrs, activation, output, loss, l2, keep, seed, step0,
+        return _optimizer_epoch_numpy(params, X, T, order, lrs, activation, output_activation, loss, l2, keep, seed, step0,
                                       rule, hyper or {})
     layers = [(W.copy(), b.copy()) for W, b in check_params(params)]
     L = len(layers)
@@ -79,8 +82,8 @@ def sgd_epoch_numpy(params: Params, X: Array, T: Array, order: NDArray[np.intege
             masks = [dropout_multipliers(seed, step0 + s, l, layers[l][0].shape[1], keep[l]).astype(X.dtype)
                      for l in range(L - 1)]
         x = X[i : i + 1]
-        acts = forward_layers(layers, x, activation, output, masks)
-        grads = backward_layers(layers, acts, T[i : i + 1], activation, output, loss, masks)
+        acts = forward_layers(layers, x, activation, output_activation, masks)
+        grads = backward_layers(layers, acts, T[i : i + 1], activation, output_activation, loss, masks)
         lr = float(lrs[s])
         layers = [((1 - lr * l2) * W - lr * grads[f"W{l}"], b - lr * grads[f"b{l}"])
                   for l, (W, b) in enumerate(layers, 1)]

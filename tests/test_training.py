@@ -89,7 +89,7 @@ def test_kernel_equals_composed_pure_functions(activation, output, loss, depth, 
     # the twin, written out: forward -> backward -> update one sample at a time
     want = params
     for i in order:
-        out, cache = fastnn.forward(want, X[i : i + 1], activation=activation, output=output)
+        out, cache = fastnn.forward(want, X[i : i + 1], activation=activation, output_activation=output)
         grads = fastnn.backward(want, cache, y[i : i + 1], activation=activation, loss=loss)
         want = fastnn.update(want, grads, 0.05)
     _assert_params_close(got, want)
@@ -207,7 +207,7 @@ def test_history_contents_and_validation():
     assert h["epoch"] == [1, 2, 3]
     assert set(h) == {"epoch", "lr", "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "compile_seconds",
                       "wiring", "collapse"}
-    assert h["wiring"] == {"activation": "relu", "output": "softmax", "loss": "cross_entropy"}
+    assert h["wiring"] == {"activation": "relu", "output_activation": "softmax", "loss": "cross_entropy"}
     assert all(len(v) == 3 for key, v in h.items() if key not in ("compile_seconds", "wiring", "collapse"))
     assert h["collapse"] is None  # fastnn.diagnostics found the trained network not collapsed
     assert 0 <= h["compile_seconds"] < 600  # kernels compiled or loaded before epoch 1, timed apart
@@ -270,7 +270,7 @@ def test_integer_images_get_a_scaling_hint():
         ({"dropout": 1.0}, ValueError, r"dropout rates must lie in \[0, 1\)"),
         ({"l2": -0.1}, ValueError, "l2 must be a finite number >= 0"),
         ({"activation": "gelu"}, ValueError, "valid choices are: 'relu', 'sigmoid', 'tanh'"),
-        ({"output": "tanh"}, ValueError, "cross_entropy' needs output='softmax'"),
+        ({"output_activation": "tanh"}, ValueError, "cross_entropy' needs output_activation='softmax'"),
         ({"validation_data": ([1],)}, TypeError, "pair"),
         ({"callback": 3}, TypeError, "callback must be callable"),
     ],

@@ -248,7 +248,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         check_pairing(args.output_activation, args.loss)
     except ValueError as e:
-        raise CommandError(str(e).replace("output=", "--output-activation ").replace("loss=", "--loss ")) from None
+        flags = str(e).replace("output_activation=", "--output-activation ").replace("loss=", "--loss ")
+        raise CommandError(flags) from None
     if args.dropout and not args.layers:
         raise CommandError("--dropout applies to hidden layers, and --layers gives none")
     optimizer, hyperparams = make_optimizer(args.optimizer)
@@ -281,7 +282,7 @@ def run(args: argparse.Namespace) -> int:
             bar.begin(n)
 
     meta = dict(
-        wiring={"activation": args.activation, "output": args.output_activation, "loss": args.loss},
+        wiring={"activation": args.activation, "output_activation": args.output_activation, "loss": args.loss},
         hidden_layers=args.layers,
         dataset=dataset, train_samples=n, epochs=args.epochs, lr=lr, schedule=repr(schedule),
         optimizer=optimizer, optimizer_hyperparams=hyperparams, batch_size=args.batch_size, init=args.init,
@@ -294,7 +295,7 @@ def run(args: argparse.Namespace) -> int:
             params, history = train(
                 params, X, y, epochs=args.epochs, lr=schedule, optimizer=(optimizer, hyperparams),
                 batch_size=args.batch_size, seed=args.seed,
-                activation=args.activation, output=args.output_activation, loss=args.loss, l2=args.l2,
+                activation=args.activation, output_activation=args.output_activation, loss=args.loss, l2=args.l2,
                 dropout=args.dropout, augment=Distortion() if args.augment else None, n_threads=args.threads,
                 validation_data=(X_test, y_test), callback=report, progress=bar)
     except TrainingInterrupted as stop:
