@@ -219,3 +219,12 @@ def test_the_helper_keeps_order_and_refuses_both():
         return new
 
     assert inspect.signature(f) == inspect.signature(f.__wrapped__) and f(new=3) == 3
+
+
+def test_the_helper_s_examples_run():
+    import doctest
+
+    import fastnn.deprecation
+
+    failed, attempted = doctest.testmod(fastnn.deprecation, optionflags=doctest.ELLIPSIS)
+    assert attempted >= 8 and failed == 0
