@@ -2,8 +2,10 @@
 
 One helper for every renamed public name, so each rename behaves the same: the old name gives the
 same result as the new one, warns once per call site (Python's default filter), and giving both
-names is a ``TypeError``. So far one name was renamed: ``output=`` (which said "output" but meant
-the output layer's *activation*) is now ``output_activation=``.
+names is a ``TypeError``. Renamed so far: the keyword ``output=`` (which said "output" but meant
+the output layer's *activation*) is ``output_activation=``; ``fastnn.twin.sgd_epoch_numpy``
+(which runs the samples it is given, an epoch or a chunk, as the kernel ``sgd_steps`` does) is
+``sgd_steps_numpy``.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
-__all__ = ["RENAMED", "renamed_keywords", "renamed_keys"]
+__all__ = ["RENAMED", "renamed_keywords", "renamed_keys", "renamed_attributes"]
 
 RENAMED: dict[str, str] = {"output": "output_activation"}
 """Each old public keyword (and wiring key) and its new name."""
@@ -97,3 +99,35 @@ def renamed_keywords(**renames: str) -> Callable[[F], F]:
         return cast(F, wrapper)  # functools.wraps keeps fn's signature (inspect.signature, the docs)
 
     return decorate
+
+
+def renamed_attributes(module: str, renames: Mapping[str, str], namespace: Mapping[str, Any]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` (PEP 562) that gives each old name (``renames``: old -> new) as the new one.
+
+    Reading an old name (``module.old`` or ``from module import old``) issues a
+    ``DeprecationWarning`` that names the new one; ``namespace`` is the module's ``globals()``.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from fastnn.deprecation import renamed_attributes
+    >>> getattr_ = renamed_attributes("mymodule", {"old": "new"}, {"new": 42})
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     getattr_("old")
+    42
+    >>> print(caught[0].message)
+    mymodule.old is deprecated; use mymodule.new (it means the same)
+    >>> getattr_("other")
+    Traceback (most recent call last):
+    ...
+    AttributeError: module 'mymodule' has no attribute 'other'
+    """
+    def __getattr__(name: str) -> Any:
+        if name in renames:
+            warnings.warn(f"{module}.{name} is deprecated; use {module}.{renames[name]} (it means the same)",
+                          DeprecationWarning, stacklevel=2)
+            return namespace[renames[name]]
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
+    return __getattr__

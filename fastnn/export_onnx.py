@@ -131,7 +131,8 @@ def to_onnx(params: Params, *, activation: str = "relu", output_activation: str 
         initializer=weights)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION,
                               producer_name="fastnn", producer_version=__version__,
-                              doc_string=f"{'-'.join(map(str, sizes))} MLP, {activation} hidden, {output_activation} output")
+                              doc_string=f"{'-'.join(map(str, sizes))} MLP, {activation} hidden, "
+                                         f"{output_activation} output")
     # the file's property keeps its first name, "output", for whatever reads the files written so far
     helper.set_model_props(model, {"layer_sizes": ",".join(map(str, sizes)), "activation": activation,
                                    "output": output_activation, "dtype": dtype.name})

@@ -399,8 +399,8 @@ def _wiring_of(meta: dict[str, Any], path: str) -> tuple[dict[str, str] | None, 
     except ValueError as e:
         raise ValueError(f"{path!r} has bad metadata: {e}") from None
     warnings.warn(f"{path!r} was saved before fastnn recorded how a network is wired; assuming "
-                  f"{_describe(wiring)} (activation/output_activation/loss). If it was trained otherwise, re-save it with "
-                  "fastnn.save(path, params, wiring={...})", UserWarning, stacklevel=3)
+                  f"{_describe(wiring)} (activation/output_activation/loss). If it was trained otherwise, "
+                  "re-save it with fastnn.save(path, params, wiring={...})", UserWarning, stacklevel=3)
     return wiring, True
 
 

@@ -81,7 +81,7 @@ CALLS = {  # name: (function, arguments before the keywords, other keywords) -- 
                                         dict(epochs=1, lr=0.05, seed=0, loss="mse", n_jobs=1)),
     "collapse_problem": lambda p, X, y: (diagnostics.collapse_problem, (p, X), {}),
     "warn_collapse": lambda p, X, y: (diagnostics.warn_collapse, (p, X, 0.1), {}),
-    "sgd_epoch_numpy": lambda p, X, y: (twin.sgd_epoch_numpy, ({k: v.astype(np.float64) for k, v in p.items()},
+    "sgd_steps_numpy": lambda p, X, y: (twin.sgd_steps_numpy, ({k: v.astype(np.float64) for k, v in p.items()},
                                                                X[:8].astype(np.float64), np.eye(3)[y[:8]],
                                                                np.arange(8), np.full(8, 0.05)), dict(loss="mse")),
     "check_pairing": lambda p, X, y: (losses.check_pairing, (), dict(loss="mse")),
@@ -228,3 +228,14 @@ def test_the_helper_s_examples_run():
 
     failed, attempted = doctest.testmod(fastnn.deprecation, optionflags=doctest.ELLIPSIS)
     assert attempted >= 8 and failed == 0
+
+
+def test_the_twin_s_old_name_still_imports_with_a_warning():
+    with pytest.warns(DeprecationWarning, match=r"fastnn\.twin\.sgd_epoch_numpy is deprecated; use "
+                                                r"fastnn\.twin\.sgd_steps_numpy") as caught:
+        from fastnn.twin import sgd_epoch_numpy
+    assert sgd_epoch_numpy is twin.sgd_steps_numpy and caught[0].filename == __file__
+    with pytest.warns(DeprecationWarning):
+        assert twin.sgd_epoch_numpy is twin.sgd_steps_numpy
+    with pytest.raises(AttributeError, match="has no attribute 'sgd_epoch'"):
+        twin.sgd_epoch

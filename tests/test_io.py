@@ -56,7 +56,8 @@ def test_round_trip_is_bit_exact_with_metadata(tmp_path, dtype):
         "accuracy": [0.1135, 0.9, 0.97],
         "seconds": [1e-300, 12.5, 3.0e8],
     }
-    meta = {"wiring": {"activation": "tanh", "output_activation": "softmax", "loss": "cross_entropy"}, "history": history,
+    meta = {"wiring": {"activation": "tanh", "output_activation": "softmax", "loss": "cross_entropy"},
+            "history": history,
             "config": {"lr": 0.01, "schedule": {"name": "step", "every": 2, "gamma": 0.5}, "tags": ["a", "b"]},
             "note": "ünïcode ✓", "flag": True, "nothing": None, "seed": 2**40 + 1}
     path = save(tmp_path / "model.npz", p, **meta)
