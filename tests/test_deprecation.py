@@ -239,3 +239,17 @@ def test_the_twin_s_old_name_still_imports_with_a_warning():
         assert twin.sgd_epoch_numpy is twin.sgd_steps_numpy
     with pytest.raises(AttributeError, match="has no attribute 'sgd_epoch'"):
         twin.sgd_epoch
+
+
+def test_train_s_own_warnings_still_point_at_the_caller():
+    """The wrapper adds a frame above train: its scale and collapse warnings allow for it."""
+    X = np.random.default_rng(0).normal(size=(200, 4)).astype(np.float32) * 1000  # far from order 1
+    y = np.arange(200) % 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            fastnn.train(fastnn.init_params([4, 3, 2], seed=0), X, y, seed=0, lr=0.01)
+        except fastnn.DivergenceError:
+            pass
+    ours = [w for w in caught if issubclass(w.category, (diagnostics.InputScaleWarning, diagnostics.CollapseWarning))]
+    assert ours and all(w.filename == __file__ for w in ours), [(w.category, w.filename) for w in ours]

@@ -208,7 +208,8 @@ def scores_of(params: dict, meta: dict, image: np.ndarray) -> np.ndarray:
 def describe_model(path: str, meta: dict) -> str:
     sizes = "-".join(map(str, meta.get("layer_sizes", [])))
     wiring = meta["wiring"]
-    text = f"{path}: {sizes} ({wiring['activation']} hidden, {wiring['output_activation']} output, {wiring['loss']} loss)"
+    text = (f"{path}: {sizes} ({wiring['activation']} hidden, {wiring['output_activation']} output, "
+            f"{wiring['loss']} loss)")
     history = meta.get("history") or {}
     epochs = len(history.get("epoch", []))
     if epochs:
