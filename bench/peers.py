@@ -27,7 +27,7 @@ from fastnn.kernels import steps
 from fastnn.per_sample import kernel_work
 from fastnn.packing import KernelOptions, Packed, pack, unpack
 from fastnn.training import train
-from fastnn.twin import sgd_epoch_numpy
+from fastnn.twin import sgd_steps_numpy
 
 LAYERS = (784, 128, 64, 10)
 LR = 0.01
@@ -197,7 +197,7 @@ class FastnnKernel:
 
 
 class NumpyTwin:
-    """``fastnn.twin.sgd_epoch_numpy``: fastnn's own pure-NumPy per-sample loop."""
+    """``fastnn.twin.sgd_steps_numpy``: fastnn's own pure-NumPy per-sample loop."""
 
     name, title = "numpy", "NumPy per-sample (fastnn twin)"
     compile_seconds = None
@@ -210,7 +210,7 @@ class NumpyTwin:
         pass
 
     def epoch(self):
-        params = sgd_epoch_numpy(self.w.params, self.w.X, self.w.T, self.w.order, self.lrs)
+        params = sgd_steps_numpy(self.w.params, self.w.X, self.w.T, self.w.order, self.lrs)
         return EpochResult(params, len(self.w.order), float("nan"))  # the twin reports no loss
 
 

@@ -63,7 +63,7 @@ def run_server(deadline: float) -> None:
     from fastnn.server import make_server
 
     params = fastnn.init_params([784, 128, 10], seed=0)
-    server = make_server(params, [str(k) for k in range(10)], wiring={"activation": "relu", "output": "softmax"},
+    server = make_server(params, [str(k) for k in range(10)], wiring={"activation": "relu", "output_activation": "softmax"},
                          host="127.0.0.1", port=0, title="serve_load", request_deadline=deadline)
     print(f"PORT {server.server_address[1]}", flush=True)
     try:

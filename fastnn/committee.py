@@ -34,6 +34,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from .augment import affine, check_images
+from .deprecation import RENAMED, renamed_keys, renamed_keywords
 from .initializers import init_params
 from .network import predict_proba
 from .training import train
@@ -152,6 +153,7 @@ def _member_options(options: Mapping[str, Any], member_options: Optional[Iterabl
     for i, extra in enumerate(member_options):
         if not isinstance(extra, dict):
             raise TypeError(f"member_options[{i}] must be a dict of fastnn.train options, got {type(extra).__name__}")
+        extra = renamed_keys(extra, RENAMED, f"member_options[{i}]", kind="key", stacklevel=4)  # at the caller
         bad = set(extra) - _TRAIN_OPTIONS
         if bad:
             raise TypeError(f"member_options[{i}] has unknown training option(s) {sorted(bad)}")
@@ -175,6 +177,7 @@ def _train_member(params: Params, X: Any, y: ArrayLike, seed: int,
     return train(params, X, y, seed=seed, **options)
 
 
+@renamed_keywords(output="output_activation")
 def train_committee(members: Sequence[Params], X: Any, y: ArrayLike, *, seed: Optional[int] = None,
                     seeds: Optional[Sequence[int]] = None,
                     member_options: Optional[Sequence[Mapping[str, Any]]] = None, n_jobs: Optional[int] = None,
@@ -267,9 +270,10 @@ def _train_on_dask(client: Any, members: list[Params], views: list[Any], y: Arra
     return [r[0] for r in results], [r[1] for r in results]
 
 
+@renamed_keywords(output="output_activation")
 def committee_predict_proba(members: Sequence[Params], X: Any, *, weights: Optional[ArrayLike] = None,
                             shifts: Optional[ArrayLike] = None, image_shape: tuple[int, int] = (28, 28),
-                            activation: str = "relu", output: str = "softmax") -> Array:
+                            activation: str = "relu", output_activation: str = "softmax") -> Array:
     """The committee's output: the (weighted) mean of its members' :func:`fastnn.predict_proba`.
 
     Parameters
@@ -289,8 +293,9 @@ def committee_predict_proba(members: Sequence[Params], X: Any, *, weights: Optio
     image_shape : (height, width)
         The images' shape, with ``shifts``; ``X``'s rows must hold ``height * width``
         pixel values in [0, 1].
-    activation, output : str
-        The members' wiring (as for :func:`fastnn.predict_proba`).
+    activation, output_activation : str
+        The members' wiring (as for :func:`fastnn.predict_proba`; ``output=`` is the deprecated
+        name of ``output_activation=``).
 
     Returns
     -------
@@ -332,7 +337,7 @@ def committee_predict_proba(members: Sequence[Params], X: Any, *, weights: Optio
         share = wi / len(moves)
         for move in moves:
             seen = x if move is None else affine(x, translate=move, image_shape=image_shape)
-            out = predict_proba(p, seen, activation=activation, output=output)
+            out = predict_proba(p, seen, activation=activation, output_activation=output_activation)
             total = out * share if total is None else total + out * share
     assert total is not None  # a committee has members and check_shifts gives at least one move
     return total.astype(out.dtype, copy=False)
@@ -367,9 +372,10 @@ def check_shifts(shifts: Optional[ArrayLike]) -> list[Optional[tuple[float, floa
     return [tuple(row) for row in arr]
 
 
+@renamed_keywords(output="output_activation")
 def committee_predict(members: Sequence[Params], X: Any, *, weights: Optional[ArrayLike] = None,
                       shifts: Optional[ArrayLike] = None, image_shape: tuple[int, int] = (28, 28),
-                      activation: str = "relu", output: str = "softmax") -> NDArray[np.int64]:
+                      activation: str = "relu", output_activation: str = "softmax") -> NDArray[np.int64]:
     """The class (column index) of the committee's largest mean probability for every row of ``X`` (int64).
 
     ``X`` is one array, or one per member; ``weights`` and ``shifts`` as for
@@ -385,5 +391,5 @@ def committee_predict(members: Sequence[Params], X: Any, *, weights: Optional[Ar
     True
     """
     proba = committee_predict_proba(members, X, weights=weights, shifts=shifts, image_shape=image_shape,
-                                    activation=activation, output=output)
+                                    activation=activation, output_activation=output_activation)
     return np.argmax(proba, axis=1).astype(np.int64)

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from .deprecation import renamed_keywords
 from .network import forward_layers
 from .sparse import is_sparse  # scipy stays optional for dense input
 from .typing import Array, Params
@@ -131,7 +132,9 @@ def input_scale_problem(X: Any, lr: float, rule: str = "sgd") -> str | None:
             f"{step:,.4g} (per-sample SGD is stable below about 2; try lr={1 / np.mean(sq):.2g} or smaller)")
 
 
-def collapse_problem(params: Params, X: Any, *, activation: str = "relu", output: str = "softmax") -> str | None:
+@renamed_keywords(output="output_activation")
+def collapse_problem(params: Params, X: Any, *, activation: str = "relu",
+                     output_activation: str = "softmax") -> str | None:
     """A sentence describing how the network collapsed on ``X``, or None when it did not.
 
     Collapsed: every unit of a hidden layer is inactive (exactly 0) on every row checked, or
@@ -142,7 +145,9 @@ def collapse_problem(params: Params, X: Any, *, activation: str = "relu", output
     params : dict
     X : ndarray or scipy.sparse matrix
         Inputs as the network sees them.
-    activation, output : str
+    activation, output_activation : str
+        The wiring, as for :func:`fastnn.forward` (``output=`` is the deprecated name of
+        ``output_activation=``).
 
     Returns
     -------
@@ -158,7 +163,7 @@ def collapse_problem(params: Params, X: Any, *, activation: str = "relu", output
     >>> collapse_problem(params, X)
     'every unit of hidden layer 1 is inactive on all 2 samples checked, so the network outputs the same for every input'
     >>> params["W1"] = np.ones((2, 3))
-    >>> print(collapse_problem(params, X, output="identity"))
+    >>> print(collapse_problem(params, X, output_activation="identity"))
     None
     """
     layers = check_params(params)
@@ -166,7 +171,7 @@ def collapse_problem(params: Params, X: Any, *, activation: str = "relu", output
     if rows.shape[0] < 2:
         return None
     rows = rows.astype(layers[0][0].dtype)
-    acts = forward_layers(layers, rows, activation, output)
+    acts = forward_layers(layers, rows, activation, output_activation)
     n = rows.shape[0]
     for l, H in enumerate(acts[1:-1], 1):
         if not np.any(H):
@@ -202,7 +207,8 @@ def warn_input_scale(X: Any, lr: float, rule: str = "sgd", *, stacklevel: int = 
     return problem
 
 
-def warn_collapse(params: Params, X: Any, lr: float, *, activation: str = "relu", output: str = "softmax",
+@renamed_keywords(output="output_activation")
+def warn_collapse(params: Params, X: Any, lr: float, *, activation: str = "relu", output_activation: str = "softmax",
                   rule: str = "sgd", accuracy: float | None = None, targets: Array | None = None,
                   stacklevel: int = 3) -> str | None:
     """Warn (:class:`CollapseWarning`) when :func:`collapse_problem` finds one, naming the likely cause and fix;
@@ -227,10 +233,10 @@ def warn_collapse(params: Params, X: Any, lr: float, *, activation: str = "relu"
     >>> str(caught[0].message)[:42]
     'training collapsed: every unit of hidden l'
     """
-    if output == "softmax" and accuracy is not None and targets is not None and len(targets):
+    if output_activation == "softmax" and accuracy is not None and targets is not None and len(targets):
         if accuracy > float(np.max(np.mean(targets, axis=0))) + BEATS_CONSTANT:
             return None
-    problem = collapse_problem(params, X, activation=activation, output=output)
+    problem = collapse_problem(params, X, activation=activation, output_activation=output_activation)
     if problem is None:
         return None
     scale = input_scale_problem(X, lr, rule)
@@ -241,7 +247,8 @@ def warn_collapse(params: Params, X: Any, lr: float, *, activation: str = "relu"
     else:
         cause = (f"try a smaller learning rate than lr={lr:g} (e.g. {lr / 10:g}), or check that the features are "
                  f"of order 1")
-    warnings.warn(f"training collapsed: {problem}; {cause}", CollapseWarning, stacklevel=stacklevel)
+    # + 1: the renamed_keywords wrapper's frame, so that stacklevel counts from the caller as before
+    warnings.warn(f"training collapsed: {problem}; {cause}", CollapseWarning, stacklevel=stacklevel + 1)
     return problem
 
 

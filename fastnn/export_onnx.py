@@ -9,7 +9,7 @@ computes what :func:`fastnn.predict_proba` computes. Needs the ``onnx`` extra
 (``python -m pip install -e ".[onnx]"`` in the source folder: onnx, and onnxruntime to run the result).
 
 >>> from fastnn.export_onnx import export_onnx
->>> export_onnx(params, "model.onnx", activation="relu", output="softmax")  # doctest: +SKIP
+>>> export_onnx(params, "model.onnx", activation="relu", output_activation="softmax")  # doctest: +SKIP
 >>> import onnxruntime as ort  # doctest: +SKIP
 >>> ort.InferenceSession("model.onnx").run(None, {"input": X})[0]  # doctest: +SKIP
 """
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from .files import atomic_path
 from ._version import __version__
 from .activations import ACTIVATIONS, HIDDEN, OUTPUTS
+from .deprecation import renamed_keywords
 from .typing import Params, PathLike
 from .validation import check_choice, check_params, layer_sizes_of
 
@@ -59,7 +60,8 @@ def require_onnx() -> Any:
     return onnx
 
 
-def to_onnx(params: Params, *, activation: str = "relu", output: str = "softmax",
+@renamed_keywords(output="output_activation")
+def to_onnx(params: Params, *, activation: str = "relu", output_activation: str = "softmax",
             name: str = "fastnn") -> "onnx.ModelProto":
     """The network as an ``onnx.ModelProto``, checked by ``onnx.checker.check_model``.
 
@@ -69,8 +71,9 @@ def to_onnx(params: Params, *, activation: str = "relu", output: str = "softmax"
         ``W1..WL``, ``b1..bL`` as made by :func:`fastnn.init_params` or returned by :func:`fastnn.train`.
     activation : {'relu', 'sigmoid', 'tanh', 'identity'}
         Hidden-layer activation the network was trained with.
-    output : {'softmax', 'sigmoid', 'tanh', 'identity'}
-        The output layer's activation the network was trained with.
+    output_activation : {'softmax', 'sigmoid', 'tanh', 'identity'}
+        The output layer's activation the network was trained with (``output=``, its older
+        name, still works with a ``DeprecationWarning``).
     name : str
         The graph's name.
 
@@ -97,7 +100,7 @@ def to_onnx(params: Params, *, activation: str = "relu", output: str = "softmax"
     """
     layers = check_params(params)
     check_choice(activation, HIDDEN, "activation")
-    check_choice(output, OUTPUTS, "output")
+    check_choice(output_activation, OUTPUTS, "output_activation")
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty string, got {name!r}")
     onnx = require_onnx()
@@ -112,7 +115,7 @@ def to_onnx(params: Params, *, activation: str = "relu", output: str = "softmax"
         weights += [numpy_helper.from_array(W, f"W{l}"), numpy_helper.from_array(b, f"b{l}")]
         z = f"z{l}"
         nodes.append(helper.make_node("Gemm", [a, f"W{l}", f"b{l}"], [z], name=f"dense{l}"))
-        kind = output if l == len(layers) else activation
+        kind = output_activation if l == len(layers) else activation
         op = OPERATORS[kind]
         if op is None:
             a = z
@@ -128,15 +131,18 @@ def to_onnx(params: Params, *, activation: str = "relu", output: str = "softmax"
         initializer=weights)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION,
                               producer_name="fastnn", producer_version=__version__,
-                              doc_string=f"{'-'.join(map(str, sizes))} MLP, {activation} hidden, {output} output")
+                              doc_string=f"{'-'.join(map(str, sizes))} MLP, {activation} hidden, "
+                                         f"{output_activation} output")
+    # the file's property keeps its first name, "output", for whatever reads the files written so far
     helper.set_model_props(model, {"layer_sizes": ",".join(map(str, sizes)), "activation": activation,
-                                   "output": output, "dtype": dtype.name})
+                                   "output": output_activation, "dtype": dtype.name})
     onnx.checker.check_model(model, full_check=True)
     return model
 
 
+@renamed_keywords(output="output_activation")
 def export_onnx(params: Params, path: PathLike, *, activation: str = "relu",
-                output: str = "softmax") -> str:
+                output_activation: str = "softmax") -> str:
     """Write the network to ``path`` as an ONNX file (see :func:`to_onnx`), whole or not at all.
 
     An existing file is replaced (atomically: a crash leaves the old file, never half a new one).
@@ -147,8 +153,9 @@ def export_onnx(params: Params, path: PathLike, *, activation: str = "relu",
         The network's arrays.
     path : str or os.PathLike
         The ``.onnx`` file to write.
-    activation, output : str
-        How the network is wired (hidden and output layers' activations), as given to :func:`fastnn.train`.
+    activation, output_activation : str
+        How the network is wired (hidden and output layers' activations), as given to :func:`fastnn.train`
+        (``output=`` is the deprecated name of ``output_activation=``).
 
     Returns
     -------
@@ -170,7 +177,7 @@ def export_onnx(params: Params, path: PathLike, *, activation: str = "relu",
     True
     """
     path = os.fspath(path)
-    model = to_onnx(params, activation=activation, output=output)
+    model = to_onnx(params, activation=activation, output_activation=output_activation)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             f.write(model.SerializeToString())

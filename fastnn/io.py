@@ -7,6 +7,14 @@ and :func:`load` returns it in ``meta["wiring"]``. A file written before fastnn 
 wiring still loads; its ``activation``/``output``/``loss`` fields (or relu, softmax and
 cross-entropy where absent) are assumed, with a warning and ``meta["wiring_assumed"] = True``.
 
+In memory a wiring is ``{"activation", "output_activation", "loss"}`` (:data:`WIRING_KEYS`), the
+names of :func:`fastnn.train`'s keywords. The file keeps the spelling it has always had,
+``{"activation", "output", "loss"}`` (in its ``wiring`` record, its history's and its plain
+fields), so that files written now still load in fastnn versions before the rename and files
+written by those load here: :func:`save` and :func:`load` translate, and nothing else sees the
+file's spelling. A wiring dict given with the old key ``output`` still works, with a
+``DeprecationWarning``.
+
 Loading reads only what a model needs: a regular file (a FIFO or a device is refused at once),
 members named as :func:`save` names them (anything else is refused before it is inflated), each
 member's size bounded by its declared shape before it is read, and at most what those sizes
@@ -31,6 +39,7 @@ import numpy as np
 
 from ._version import __version__
 from .activations import HIDDEN, OUTPUTS
+from .deprecation import RENAMED, renamed_keys
 from .files import NotARegularFileError, atomic_path, open_regular
 from .losses import LOSSES, check_pairing
 from .typing import Array, Params, PathLike
@@ -41,9 +50,13 @@ __all__ = ["save", "load", "check_wiring", "check_metadata", "check_history", "W
 
 META_KEY = "__fastnn_meta__"
 STATE_PREFIX = "state:"
-WIRING_KEYS = ("activation", "output", "loss")
-LEGACY_WIRING = {"activation": "relu", "output": "softmax", "loss": "cross_entropy"}
+WIRING_KEYS = ("activation", "output_activation", "loss")
+"""The keys of a wiring dict in memory (``history["wiring"]``, ``meta["wiring"]``, ``save(wiring=...)``)."""
+LEGACY_WIRING = {"activation": "relu", "output_activation": "softmax", "loss": "cross_entropy"}
 """What files written before the wiring was recorded were saved with when nothing was said."""
+
+_FILE_KEYS = {"activation": "activation", "output_activation": "output", "loss": "loss"}
+"""Each wiring key as model files spell it (their format predates the keyword's rename)."""
 
 MAX_META_BYTES = 16 << 20
 """The largest metadata record :func:`save` writes and :func:`load` reads (JSON, bytes)."""
@@ -80,13 +93,15 @@ def save(path: PathLike, params: Params, *, state: dict[str, np.ndarray] | None 
     history : dict, optional
         What :func:`fastnn.train` returned; its ``"wiring"`` is recorded unless ``wiring`` is given.
     wiring : dict, optional
-        ``{"activation": ..., "output": ..., "loss": ...}``: how the network was trained. Without
-        it (and without a history that carries it) no wiring is recorded, and the ``fastnn``
-        command refuses the file; nothing is guessed.
+        ``{"activation": ..., "output_activation": ..., "loss": ...}``: how the network was
+        trained. Without it (and without a history that carries it) no wiring is recorded, and
+        the ``fastnn`` command refuses the file; nothing is guessed. The older key ``output``
+        for ``output_activation`` still works, with a ``DeprecationWarning``.
     **meta
         Further JSON-serialisable values (``dataset='mnist'``, ``note='...'``). ``layer_sizes``,
-        ``dtype`` and ``fastnn_version`` are filled in. ``activation=``, ``output=`` and ``loss=``
-        here are the older way to give the wiring (a ``DeprecationWarning``).
+        ``dtype`` and ``fastnn_version`` are filled in. ``activation=``, ``output_activation=``
+        (or ``output=``) and ``loss=`` here are the older way to give the wiring (a
+        ``DeprecationWarning``).
 
     Returns
     -------
@@ -106,7 +121,7 @@ def save(path: PathLike, params: Params, *, state: dict[str, np.ndarray] | None 
     >>> import os, tempfile, fastnn
     >>> params = fastnn.init_params([4, 3], seed=0)
     >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
-    >>> wiring = {"activation": "relu", "output": "softmax", "loss": "cross_entropy"}
+    >>> wiring = {"activation": "relu", "output_activation": "softmax", "loss": "cross_entropy"}
     >>> fastnn.save(path, params, wiring=wiring, note="a tiny network")  # doctest: +ELLIPSIS
     '.../model.npz'
     >>> os.path.exists(path)
@@ -118,9 +133,11 @@ def save(path: PathLike, params: Params, *, state: dict[str, np.ndarray] | None 
     record = dict(meta)
     if history is not None:
         record["history"] = history
-    record["wiring"] = wiring
+        if wiring is not None and isinstance(history, dict) and history.get("wiring") is not None:
+            record["history"] = {**history, "wiring": _to_file(wiring)}  # the same wiring (checked), as files spell it
+    record["wiring"] = None if wiring is None else _to_file(wiring)
     if wiring is not None:  # also as plain fields, which fastnn versions before the wiring record read
-        record.update(wiring)
+        record.update(_to_file(wiring))
     record.update(layer_sizes=list(layer_sizes_of(layers)), dtype=layers[0][0].dtype.name, fastnn_version=__version__)
     try:
         blob = json.dumps(record, allow_nan=False, default=_jsonable).encode()
@@ -144,32 +161,54 @@ def _wiring_to_record(wiring: Any, history: Any, meta: dict[str, Any]) -> dict[s
     """The one wiring given (``wiring=``, the history's, or the older keyword form), or None."""
     given: list[tuple[str, dict[str, str]]] = []
     if wiring is not None:
-        given.append(("wiring=", check_wiring(wiring)))
+        given.append(("wiring=", check_wiring(_renamed(wiring, "wiring"))))
     if isinstance(history, dict) and history.get("wiring") is not None:
-        given.append(("history['wiring']", check_wiring(history["wiring"], "history['wiring']")))
-    legacy = {k: meta.pop(k) for k in WIRING_KEYS if k in meta}
+        given.append(("history['wiring']", check_wiring(_renamed(history["wiring"], "history['wiring']"),
+                                                        "history['wiring']")))
+    legacy = {k: meta.pop(k) for k in (*WIRING_KEYS, *RENAMED) if k in meta}
     if legacy:
+        if "output" in legacy and "output_activation" in legacy:
+            raise TypeError("save() got both output_activation= and its deprecated name output=; "
+                            "give wiring={...} instead")
+        legacy = {RENAMED.get(k, k): v for k, v in legacy.items()}  # one warning below says it all
         assumed = {k: LEGACY_WIRING[k] for k in WIRING_KEYS if k not in legacy}
         note = f"; {', '.join(f'{k}={v!r}' for k, v in assumed.items())} assumed as before" if assumed else ""
-        warnings.warn("giving the wiring as activation=/output=/loss= metadata is deprecated; pass "
-                      f"wiring={{'activation': ..., 'output': ..., 'loss': ...}} or the history train() returned{note}",
-                      DeprecationWarning, stacklevel=3)
-        given.append(("activation=/output=/loss=", check_wiring({**LEGACY_WIRING, **legacy},
-                                                                "activation=/output=/loss=")))
+        warnings.warn("giving the wiring as activation=/output_activation=/loss= metadata is deprecated; pass "
+                      f"wiring={{'activation': ..., 'output_activation': ..., 'loss': ...}} or the history train() "
+                      f"returned{note}", DeprecationWarning, stacklevel=3)
+        given.append(("activation=/output_activation=/loss=",
+                      check_wiring({**LEGACY_WIRING, **legacy}, "activation=/output_activation=/loss=")))
     for source, other in given[1:]:
         if other != given[0][1]:
             raise ValueError(f"two different wirings given: {given[0][0]} says {_describe(given[0][1])}, "
                              f"{source} says {_describe(other)}; give one")
     if not given:
-        warnings.warn("saving without a wiring: no activation, output or loss is recorded, so the fastnn command "
-                      "will refuse this file; pass wiring={'activation': ..., 'output': ..., 'loss': ...} or the "
-                      "history train() returned", UserWarning, stacklevel=3)
+        warnings.warn("saving without a wiring: no activation, output activation or loss is recorded, so the fastnn "
+                      "command will refuse this file; pass wiring={'activation': ..., 'output_activation': ..., "
+                      "'loss': ...} or the history train() returned", UserWarning, stacklevel=3)
         return None
     return given[0][1]
 
 
 def _describe(wiring: dict[str, str]) -> str:
     return "/".join(wiring[k] for k in WIRING_KEYS)
+
+
+def _renamed(wiring: Any, what: str) -> Any:
+    """A wiring dict given by the caller of :func:`save`, its deprecated key under the new name (warning there)."""
+    return renamed_keys(wiring, RENAMED, what, kind="key", stacklevel=4) if isinstance(wiring, dict) else wiring
+
+
+def _to_file(wiring: dict[str, str]) -> dict[str, str]:
+    """A checked wiring as model files spell it."""
+    return {_FILE_KEYS[k]: wiring[k] for k in WIRING_KEYS}
+
+
+def _from_file(record: Any) -> Any:
+    """A wiring record as a file spells it (``output``), with the key as in memory; anything else as it is."""
+    if isinstance(record, dict) and "output" in record and "output_activation" not in record:
+        return {RENAMED.get(k, k): v for k, v in record.items()}
+    return record
 
 
 def _jsonable(x: object) -> Any:
@@ -184,30 +223,33 @@ def _jsonable(x: object) -> Any:
 
 
 def check_wiring(wiring: Any, what: str = "wiring") -> dict[str, str]:
-    """Return ``wiring`` as a new dict ``{"activation", "output", "loss"}`` if it names a valid network.
+    """Return ``wiring`` as a new dict ``{"activation", "output_activation", "loss"}`` if it names a valid network.
+
+    The older key ``output`` for ``output_activation`` is accepted with a ``DeprecationWarning``.
 
     Raises
     ------
     TypeError
-        If it is not a dict of the three names.
+        If it is not a dict of the three names, or gives both ``output`` and ``output_activation``.
     ValueError
         For an unknown name, a missing or extra key, or cross-entropy without softmax.
 
     Examples
     --------
     >>> from fastnn.io import check_wiring
-    >>> check_wiring({"loss": "mse", "output": "sigmoid", "activation": "tanh"})
-    {'activation': 'tanh', 'output': 'sigmoid', 'loss': 'mse'}
-    >>> check_wiring({"activation": "tanh", "output": "softmax", "loss": "hinge"})
+    >>> check_wiring({"loss": "mse", "output_activation": "sigmoid", "activation": "tanh"})
+    {'activation': 'tanh', 'output_activation': 'sigmoid', 'loss': 'mse'}
+    >>> check_wiring({"activation": "tanh", "output_activation": "softmax", "loss": "hinge"})
     Traceback (most recent call last):
     ...
     ValueError: wiring has an unknown loss 'hinge'; valid choices are: ...
     """
     if not isinstance(wiring, dict):
-        raise TypeError(f"{what} must be a dict with keys 'activation', 'output' and 'loss', "
+        raise TypeError(f"{what} must be a dict with keys 'activation', 'output_activation' and 'loss', "
                         f"got {type(wiring).__name__}")
+    wiring = renamed_keys(wiring, RENAMED, what, kind="key")
     if set(wiring) != set(WIRING_KEYS):
-        raise ValueError(f"{what} must have exactly the keys 'activation', 'output' and 'loss', "
+        raise ValueError(f"{what} must have exactly the keys 'activation', 'output_activation' and 'loss', "
                          f"got {sorted(map(str, wiring))}")
     for key, choices in zip(WIRING_KEYS, (HIDDEN, OUTPUTS, LOSSES)):
         value = wiring[key]
@@ -215,7 +257,7 @@ def check_wiring(wiring: Any, what: str = "wiring") -> dict[str, str]:
             raise ValueError(f"{what} has an unknown {key} {value!r}; valid choices are: "
                              f"{', '.join(map(repr, choices))}")
     try:
-        check_pairing(wiring["output"], wiring["loss"])
+        check_pairing(wiring["output_activation"], wiring["loss"])
     except ValueError as e:
         raise ValueError(f"{what} is not a valid network: {e}") from None
     return {k: wiring[k] for k in WIRING_KEYS}
@@ -248,8 +290,8 @@ def check_history(history: Any, what: str = "history", *, equal_lengths: bool = 
 
     The per-epoch lists (``epoch``, ``lr``, ``loss``, ``accuracy``, ``seconds``, ``val_*``) must
     hold finite numbers and be equally long; ``epoch`` counts from 1; ``best_epoch`` names one of
-    the epochs; ``compile_seconds`` is a number >= 0; ``wiring`` is a valid wiring. Other keys are
-    kept as they are. ``equal_lengths=False`` only warns about lists of different lengths, which
+    the epochs; ``compile_seconds`` is a number >= 0; ``wiring`` is a valid wiring (spelt as in
+    memory or as in a file, see :func:`check_metadata`). Other keys are kept as they are. ``equal_lengths=False`` only warns about lists of different lengths, which
     fastnn before the wiring record saved when Ctrl-C landed during a validation.
 
     Examples
@@ -290,7 +332,7 @@ def check_history(history: Any, what: str = "history", *, equal_lengths: bool = 
         raise ValueError(f"{what}['compile_seconds'] must be a number >= 0, got {_short(seconds)}")
     if history.get("wiring") is not None:
         try:
-            check_wiring(history["wiring"], f"{what}['wiring']")
+            check_wiring(_from_file(history["wiring"]), f"{what}['wiring']")
         except TypeError as e:
             raise ValueError(str(e)) from None
     return history
@@ -299,6 +341,8 @@ def check_history(history: Any, what: str = "history", *, equal_lengths: bool = 
 def check_metadata(meta: Any) -> dict[str, Any]:
     """Raise a one-line ValueError naming the first metadata field fastnn reads that is malformed.
 
+    ``meta`` is the record as the file holds it, whose wiring keys are spelt ``activation``,
+    ``output`` and ``loss`` (see the module's notes; :func:`load` returns them as in memory).
     Checked: the wiring (``wiring`` and the plain ``activation``/``output``/``loss`` fields, which
     must agree), ``layer_sizes``, ``dtype``, ``fastnn_version``, ``dataset``, ``history``,
     ``train_samples``, ``epochs``, ``epochs_completed``, ``interrupted``, ``test_accuracy`` and
@@ -331,31 +375,32 @@ def check_metadata(meta: Any) -> dict[str, Any]:
            "a list of positive integers")
     check_history(meta.get("history"), equal_lengths="wiring" in meta)  # older files: see check_history
     for key, choices in zip(WIRING_KEYS, (HIDDEN, OUTPUTS, LOSSES)):
-        _field(meta, key, partial(_is_one_of, choices), f"one of {', '.join(map(repr, choices))}")
+        _field(meta, _FILE_KEYS[key], partial(_is_one_of, choices), f"one of {', '.join(map(repr, choices))}")
     wiring = meta.get("wiring")
     if wiring is not None:
         try:
-            wiring = check_wiring(wiring, "metadata field 'wiring'")
+            wiring = check_wiring(_from_file(wiring), "metadata field 'wiring'")
         except TypeError as e:
             raise ValueError(str(e)) from None
         for key in WIRING_KEYS:
-            if meta.get(key) is not None and meta[key] != wiring[key]:
-                raise ValueError(f"metadata field {key!r} is {meta[key]!r} but the wiring says {wiring[key]!r}")
+            field = _FILE_KEYS[key]
+            if meta.get(field) is not None and meta[field] != wiring[key]:
+                raise ValueError(f"metadata field {field!r} is {meta[field]!r} but the wiring says {wiring[key]!r}")
     return meta
 
 
 def _wiring_of(meta: dict[str, Any], path: str) -> tuple[dict[str, str] | None, bool]:
-    """The file's wiring, or the assumption for a file written before fastnn recorded it."""
+    """The file's wiring (as in memory), or the assumption for a file written before fastnn recorded it."""
     if "wiring" in meta:
-        return (None if meta["wiring"] is None else check_wiring(meta["wiring"])), False
-    assumed = {k: meta.get(k) or LEGACY_WIRING[k] for k in WIRING_KEYS}
+        return (None if meta["wiring"] is None else check_wiring(_from_file(meta["wiring"]))), False
+    assumed = {k: meta.get(_FILE_KEYS[k]) or LEGACY_WIRING[k] for k in WIRING_KEYS}
     try:
         wiring = check_wiring(assumed, "the assumed wiring")
     except ValueError as e:
         raise ValueError(f"{path!r} has bad metadata: {e}") from None
     warnings.warn(f"{path!r} was saved before fastnn recorded how a network is wired; assuming "
-                  f"{_describe(wiring)} (activation/output/loss). If it was trained otherwise, re-save it with "
-                  "fastnn.save(path, params, wiring={...})", UserWarning, stacklevel=3)
+                  f"{_describe(wiring)} (activation/output_activation/loss). If it was trained otherwise, "
+                  "re-save it with fastnn.save(path, params, wiring={...})", UserWarning, stacklevel=3)
     return wiring, True
 
 
@@ -384,9 +429,11 @@ def load(path: PathLike, *, with_state: bool = False) -> tuple[Any, ...]:
         Arrays in the machine's byte order, C-contiguous.
     meta : dict
         The metadata record (``layer_sizes``, ``dtype``, ``history``, ...), with ``wiring``: the
-        ``{"activation", "output", "loss"}`` the model was saved with (None when it was saved
-        without one), and ``wiring_assumed``: True for a file older than the wiring record,
-        whose wiring was taken from its plain fields or the old defaults (a warning says so).
+        ``{"activation", "output_activation", "loss"}`` the model was saved with (None when it
+        was saved without one), and ``wiring_assumed``: True for a file older than the wiring
+        record, whose wiring was taken from its plain fields or the old defaults (a warning says
+        so). ``history["wiring"]``, when saved, is spelt as in memory too; the plain fields
+        (``activation``, ``output``, ``loss``) are returned as the file holds them.
     state : dict
         Only with ``with_state=True``: the optimizer state saved beside the params.
 
@@ -403,7 +450,7 @@ def load(path: PathLike, *, with_state: bool = False) -> tuple[Any, ...]:
     >>> import os, tempfile, numpy as np, fastnn
     >>> params = fastnn.init_params([4, 3], seed=0)
     >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
-    >>> wiring = {"activation": "tanh", "output": "sigmoid", "loss": "mse"}
+    >>> wiring = {"activation": "tanh", "output_activation": "sigmoid", "loss": "mse"}
     >>> fastnn.save(path, params, wiring=wiring)  # doctest: +ELLIPSIS
     '.../model.npz'
     >>> loaded, meta = fastnn.load(path)
@@ -445,6 +492,9 @@ def load(path: PathLike, *, with_state: bool = False) -> tuple[Any, ...]:
         raise ValueError(f"{path!r} is inconsistent: metadata says dtype={meta['dtype']}, "
                          f"arrays are {layers[0][0].dtype.name}")
     meta["wiring"], meta["wiring_assumed"] = _wiring_of(meta, path)
+    history = meta.get("history")
+    if isinstance(history, dict) and history.get("wiring") is not None:
+        history["wiring"] = check_wiring(_from_file(history["wiring"]))  # as train() returns it
     return (arrays, meta, state) if with_state else (arrays, meta)
 
 

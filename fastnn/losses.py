@@ -9,11 +9,13 @@ Adding a loss means one entry in :data:`LOSSES` plus its case in the compiled ke
 (``fastnn.kernels``), whose codes a test holds to the table. This module is the readable
 NumPy reference: it imports no compiled code.
 """
+import warnings
 from typing import Callable, NamedTuple
 
 import numpy as np
 
 from .activations import ACTIVATIONS, OUTPUTS
+from .deprecation import renamed_keywords
 from .typing import Array
 
 __all__ = ["Loss", "LOSSES", "LOSS_FUNCTIONS", "cross_entropy", "cross_entropy_from_logits", "mse",
@@ -67,11 +69,12 @@ def mse(a: Array, t: Array) -> float:
     return float(np.mean((a - t) ** 2))
 
 
-def softmax_cross_entropy_delta(a: Array, t: Array, output: str) -> Array:
+@renamed_keywords(output="output_activation")
+def softmax_cross_entropy_delta(a: Array, t: Array, output_activation: str) -> Array:
     """Gradient of the mean cross-entropy of softmax outputs ``a`` w.r.t. the logits: ``(a - t) / n``.
 
     Scaled by ``1 / n`` in float64 and rounded once to ``a``'s dtype, as the compiled kernels
-    do, so both give the same bits. ``output`` is always ``'softmax'`` (see :func:`check_pairing`).
+    do, so both give the same bits. ``output_activation`` is always ``'softmax'`` (see :func:`check_pairing`).
 
     Examples
     --------
@@ -86,7 +89,8 @@ def softmax_cross_entropy_delta(a: Array, t: Array, output: str) -> Array:
     return (diff.astype(np.float64, copy=False) * (1.0 / len(a))).astype(a.dtype, copy=False)
 
 
-def mse_delta(a: Array, t: Array, output: str) -> Array:
+@renamed_keywords(output="output_activation")
+def mse_delta(a: Array, t: Array, output_activation: str) -> Array:
     """Gradient of the mean squared error w.r.t. the output layer's pre-activation.
 
     ``dL/da = 2 (a - t) / (n k)`` passed through the output activation's derivative.
@@ -103,7 +107,7 @@ def mse_delta(a: Array, t: Array, output: str) -> Array:
     """
     n, k = a.shape
     g = (a - t) * (2.0 / (n * k))
-    return ACTIVATIONS[output].derivative(a, g)
+    return ACTIVATIONS[output_activation].derivative(a, g)
 
 
 class Loss(NamedTuple):
@@ -116,26 +120,34 @@ class Loss(NamedTuple):
     function : callable
         ``function(a, t) -> float``, the mean loss of outputs ``a`` against targets ``t``.
     delta : callable
-        ``delta(a, t, output) -> ndarray``, the gradient of the mean loss w.r.t. the output
-        layer's pre-activation, given the outputs ``a`` of the output activation named ``output``.
+        ``delta(a, t, output_activation) -> ndarray``, the gradient of the mean loss w.r.t. the
+        output layer's pre-activation, given the outputs ``a`` of the output activation named
+        ``output_activation``.
     kernel_code : int
         The integer the compiled kernels switch on (``fastnn.kernels.sample.CROSS_ENTROPY``, ...).
-    outputs : tuple of str
-        The output activations it pairs with.
+    output_activations : tuple of str
+        The output activations it pairs with (also readable as ``outputs``, its deprecated name).
 
     Examples
     --------
     >>> import numpy as np
     >>> from fastnn.losses import LOSSES
     >>> mse = LOSSES["mse"]
-    >>> mse(np.array([[1.0, 3.0]]), np.array([[1.0, 1.0]])), LOSSES["cross_entropy"].outputs
+    >>> mse(np.array([[1.0, 3.0]]), np.array([[1.0, 1.0]])), LOSSES["cross_entropy"].output_activations
     (2.0, ('softmax',))
     """
 
     function: Callable[[Array, Array], float]
     delta: Callable[[Array, Array, str], Array]
     kernel_code: int
-    outputs: tuple[str, ...]
+    output_activations: tuple[str, ...]
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """Deprecated name of :attr:`output_activations`."""
+        warnings.warn("Loss.outputs is deprecated; use Loss.output_activations (it means the same)",
+                      DeprecationWarning, stacklevel=2)
+        return self.output_activations
 
     def __call__(self, a: Array, t: Array) -> float:
         """``self.function(a, t)``."""
@@ -143,8 +155,8 @@ class Loss(NamedTuple):
 
 
 LOSSES: dict[str, Loss] = {
-    "cross_entropy": Loss(cross_entropy, softmax_cross_entropy_delta, kernel_code=0, outputs=("softmax",)),
-    "mse": Loss(mse, mse_delta, kernel_code=1, outputs=OUTPUTS),
+    "cross_entropy": Loss(cross_entropy, softmax_cross_entropy_delta, kernel_code=0, output_activations=("softmax",)),
+    "mse": Loss(mse, mse_delta, kernel_code=1, output_activations=OUTPUTS),
 }
 """Every loss by name (see :class:`Loss`). The kernel codes must match ``fastnn.kernels``."""
 
@@ -152,13 +164,15 @@ LOSS_FUNCTIONS: dict[str, Callable[[Array, Array], float]] = {name: loss.functio
 """``LOSS_FUNCTIONS[name](a, t)``: each loss's function, derived from :data:`LOSSES`."""
 
 
-def check_pairing(output: str, loss: str) -> None:
+@renamed_keywords(output="output_activation")
+def check_pairing(output_activation: str, loss: str) -> None:
     """Refuse an output activation the loss has no meaning for: cross-entropy needs softmax outputs.
 
     Raises
     ------
     ValueError
-        Naming the outputs the loss pairs with, and the losses that pair with ``output``.
+        Naming the output activations the loss pairs with, and the losses that pair with
+        ``output_activation``.
 
     Examples
     --------
@@ -171,12 +185,13 @@ def check_pairing(output: str, loss: str) -> None:
     ValueError
     """
     entry = LOSSES.get(loss)
-    if entry is None or output in entry.outputs:
+    if entry is None or output_activation in entry.output_activations:
         return
-    message = f"loss={loss!r} needs output={' or '.join(map(repr, entry.outputs))}, got output={output!r}"
-    others = [name for name, other in LOSSES.items() if output in other.outputs]
+    message = (f"loss={loss!r} needs output_activation={' or '.join(map(repr, entry.output_activations))}, "
+               f"got output_activation={output_activation!r}")
+    others = [name for name, other in LOSSES.items() if output_activation in other.output_activations]
     if others:
-        fits = [name for name in OUTPUTS if name not in entry.outputs]
+        fits = [name for name in OUTPUTS if name not in entry.output_activations]
         message += f"; use loss={others[0]!r} with {_or_list(fits)} outputs"
     raise ValueError(message)
 
@@ -186,7 +201,8 @@ def _or_list(names: list[str]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
-def output_delta(a: Array, t: Array, output: str, loss: str) -> Array:
+@renamed_keywords(output="output_activation")
+def output_delta(a: Array, t: Array, output_activation: str, loss: str) -> Array:
     """Gradient of the mean loss with respect to the output layer's pre-activation.
 
     Parameters
@@ -195,8 +211,8 @@ def output_delta(a: Array, t: Array, output: str, loss: str) -> Array:
         Output-layer activations.
     t : ndarray (n, k)
         Targets (one-hot rows for classification).
-    output : str
-        Name of the output layer's activation.
+    output_activation : str
+        Name of the output layer's activation (``output=`` is its deprecated name).
     loss : str
         Name of the loss.
 
@@ -213,4 +229,4 @@ def output_delta(a: Array, t: Array, output: str, loss: str) -> Array:
     >>> output_delta(a, t, "softmax", "cross_entropy").tolist()          # (a - t) / n
     [[-0.25, 0.25]]
     """
-    return LOSSES[loss].delta(a, t, output)
+    return LOSSES[loss].delta(a, t, output_activation)

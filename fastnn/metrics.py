@@ -4,15 +4,20 @@ from typing import Optional
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .deprecation import renamed_keywords
 from .network import predict
 from .typing import Params
 from .validation import check_labels, check_params, check_positive_int
 
 
-def accuracy(params: Params, X: ArrayLike, y: ArrayLike, *, activation: str = "relu", output: str = "softmax") -> float:
+@renamed_keywords(output="output_activation")
+def accuracy(params: Params, X: ArrayLike, y: ArrayLike, *, activation: str = "relu",
+             output_activation: str = "softmax") -> float:
     """Fraction of rows of ``X`` whose predicted class equals the label in ``y``.
 
     Labels must lie in ``[0, n_outputs)``: a label the network cannot predict is refused.
+    ``activation`` and ``output_activation`` (formerly ``output=``, deprecated) are as for
+    :func:`fastnn.predict`.
 
     Examples
     --------
@@ -24,7 +29,7 @@ def accuracy(params: Params, X: ArrayLike, y: ArrayLike, *, activation: str = "r
     1.0
     """
     labels = check_labels(y, check_params(params)[-1][0].shape[1])
-    predicted = predict(params, X, activation=activation, output=output)  # validates X
+    predicted = predict(params, X, activation=activation, output_activation=output_activation)  # validates X
     if len(labels) != len(predicted):
         raise ValueError(f"y has {len(labels)} labels but X has {len(predicted)} rows; they must match")
     return float(np.mean(predicted == labels))

@@ -4,6 +4,7 @@ Each takes arrays and returns new arrays; none modifies its arguments. Together 
 are the readable reference ("NumPy twin") for the compiled training kernels.
 """
 from collections.abc import Iterator, Mapping, Sequence
+import warnings
 from typing import NamedTuple, Optional
 
 import numpy as np
@@ -12,6 +13,7 @@ from numpy.typing import ArrayLike, NDArray
 from .activations import ACTIVATIONS, DERIVATIVES, HIDDEN, OUTPUTS
 from .losses import LOSSES, check_pairing, output_delta
 from .optim import sgd
+from .deprecation import renamed_keywords
 from .sparse import is_sparse
 from .typing import Array, Layers, Params
 from .validation import check_choice, check_grads, check_inputs, check_params, check_positive_float, check_targets
@@ -30,22 +32,38 @@ class Cache(NamedTuple):
         ``(X, A1, ..., AL)``: the input and each layer's output.
     activation : str
         The hidden layers' activation.
-    output : str
-        The output layer's activation.
+    output_activation : str
+        The output layer's activation (also readable as ``output``, its deprecated name).
+
+    Examples
+    --------
+    >>> import numpy as np, fastnn
+    >>> params = fastnn.init_params([4, 3], seed=0)
+    >>> out, cache = fastnn.forward(params, np.ones((2, 4)), output_activation="sigmoid")
+    >>> cache.activation, cache.output_activation, len(cache.activations)
+    ('relu', 'sigmoid', 2)
     """
 
     activations: tuple[Array, ...]
     activation: str
-    output: str
+    output_activation: str
+
+    @property
+    def output(self) -> str:
+        """Deprecated name of :attr:`output_activation`."""
+        warnings.warn("Cache.output is deprecated; use Cache.output_activation (it means the same)",
+                      DeprecationWarning, stacklevel=2)
+        return self.output_activation
 
 
-def forward_layers(layers: Layers, X: Array, activation: str, output: str,
+@renamed_keywords(output="output_activation")
+def forward_layers(layers: Layers, X: Array, activation: str, output_activation: str,
                    masks: Optional[Sequence[Array]] = None) -> list[Array]:
     """Layer outputs ``[X, H1, ..., HL]``, with no checks: the core of :func:`forward`.
 
     For engines and twins that have checked their arguments already: ``layers`` as
     :func:`fastnn.validation.check_params` returns them, ``X`` of their dtype, ``activation``
-    and ``output`` names in :data:`fastnn.activations.HIDDEN` and :data:`~fastnn.activations.OUTPUTS`.
+    and ``output_activation`` names in :data:`fastnn.activations.HIDDEN` and :data:`~fastnn.activations.OUTPUTS`.
     ``masks[l - 1]`` (inverted-dropout multipliers, 0 or 1/keep) scales hidden layer
     ``l``'s output on its way to layer ``l + 1``; the list keeps the unscaled ``Hl``.
     """
@@ -54,13 +72,15 @@ def forward_layers(layers: Layers, X: Array, activation: str, output: str,
     for l, (W, b) in enumerate(layers, 1):
         Z = A @ W
         Z += b
-        H = ACTIVATIONS[output if l == len(layers) else activation].function(Z)
+        H = ACTIVATIONS[output_activation if l == len(layers) else activation].function(Z)
         acts.append(H)
         A = H * masks[l - 1] if masks is not None and l < len(layers) else H
     return acts
 
 
-def forward(params: Params, X: ArrayLike, *, activation: str = "relu", output: str = "softmax") -> tuple[Array, Cache]:
+@renamed_keywords(output="output_activation")
+def forward(params: Params, X: ArrayLike, *, activation: str = "relu",
+            output_activation: str = "softmax") -> tuple[Array, Cache]:
     """Run a batch through the network.
 
     Parameters
@@ -71,8 +91,9 @@ def forward(params: Params, X: ArrayLike, *, activation: str = "relu", output: s
         One sample per row, floats (scale images to [0, 1]); sparse input is never densified.
     activation : {'relu', 'sigmoid', 'tanh', 'identity'}
         Hidden-layer activation (:data:`fastnn.activations.HIDDEN`).
-    output : {'softmax', 'sigmoid', 'tanh', 'identity'}
-        The output layer's activation (:data:`fastnn.activations.OUTPUTS`).
+    output_activation : {'softmax', 'sigmoid', 'tanh', 'identity'}
+        The output layer's activation (:data:`fastnn.activations.OUTPUTS`). Its older name
+        ``output=`` still works, with a ``DeprecationWarning``.
 
     Returns
     -------
@@ -89,11 +110,11 @@ def forward(params: Params, X: ArrayLike, *, activation: str = "relu", output: s
     ((2, 3), True)
     """
     check_choice(activation, HIDDEN, "activation")
-    check_choice(output, OUTPUTS, "output")
+    check_choice(output_activation, OUTPUTS, "output_activation")
     layers = check_params(params)
     inputs = check_inputs(X, layers[0][0].shape[0], layers[0][0].dtype, w1_shape=layers[0][0].shape)
-    acts = forward_layers(layers, inputs, activation, output)
-    return acts[-1], Cache(tuple(acts), activation, output)
+    acts = forward_layers(layers, inputs, activation, output_activation)
+    return acts[-1], Cache(tuple(acts), activation, output_activation)
 
 
 def backward(params: Params, cache: Cache, y: ArrayLike, *, activation: str = "relu",
@@ -133,25 +154,26 @@ def backward(params: Params, cache: Cache, y: ArrayLike, *, activation: str = "r
         raise ValueError(
             f"backward got activation={activation!r} but forward used {cache.activation!r}; pass the same one"
         )
-    check_pairing(cache.output, loss)
+    check_pairing(cache.output_activation, loss)
     acts = cache.activations
     if len(acts) != len(layers) + 1 or any(a.shape[1] != W.shape[0] for a, (W, _) in zip(acts, layers)):
         raise ValueError("cache does not belong to this params dict; call forward with the same params first")
     T = check_targets(y, acts[0].shape[0], layers[-1][0].shape[1], acts[-1].dtype)
-    return backward_layers(layers, acts, T, cache.activation, cache.output, loss)
+    return backward_layers(layers, acts, T, cache.activation, cache.output_activation, loss)
 
 
-def backward_layers(layers: Layers, acts: Sequence[Array], T: Array, activation: str, output: str, loss: str,
+@renamed_keywords(output="output_activation")
+def backward_layers(layers: Layers, acts: Sequence[Array], T: Array, activation: str, output_activation: str, loss: str,
                     masks: Optional[Sequence[Array]] = None, row_weights: Optional[Array] = None) -> dict[str, Array]:
     """Gradients of the mean loss by backpropagation, with no checks: the core of :func:`backward`.
 
     ``acts`` are :func:`forward_layers`'s outputs for the same ``layers``, wiring and ``masks``;
     ``T`` the targets as rows of the outputs' dtype; ``loss`` a name in :data:`fastnn.losses.LOSSES`
-    that pairs with ``output``; ``row_weights`` (optional) each row's weight in the mean (ones:
+    that pairs with ``output_activation``; ``row_weights`` (optional) each row's weight in the mean (ones:
     the plain mean). Returns ``{"W1": dW1, "b1": db1, ...}`` in the params' key order.
     """
     grads = {}
-    delta = output_delta(acts[-1], T, output, loss)
+    delta = output_delta(acts[-1], T, output_activation, loss)
     if row_weights is not None:  # each row's share of the mean: backpropagation is linear in delta
         delta = delta * row_weights[:, None]
     for l in range(len(layers), 0, -1):
@@ -194,31 +216,41 @@ PREDICT_CHUNK = 8192
 
 
 def _output_chunks(params: Params, X: ArrayLike, activation: str,
-                   output: str) -> tuple[int, Iterator[tuple[int, Array]]]:
+                   output_activation: str) -> tuple[int, Iterator[tuple[int, Array]]]:
     """Check the arguments; return ``(n_rows, chunks)``, where ``chunks`` yields ``(start, outputs)``
     for consecutive chunks of at most ``PREDICT_CHUNK`` rows, each checked and converted on its own."""
     check_choice(activation, HIDDEN, "activation")
-    check_choice(output, OUTPUTS, "output")
+    check_choice(output_activation, OUTPUTS, "output_activation")
     layers = check_params(params)
     n_features, dtype = layers[0][0].shape[0], layers[0][0].dtype
     if is_sparse(X):  # checked and made canonical CSR once; its rows sliced into chunks as for a large array
         csr = check_inputs(X, n_features, dtype, w1_shape=layers[0][0].shape)
-        return csr.shape[0], ((s, forward_layers(layers, csr[s : s + PREDICT_CHUNK], activation, output)[-1])
+        return csr.shape[0], ((s, forward_layers(layers, csr[s : s + PREDICT_CHUNK], activation, output_activation)[-1])
                               for s in range(0, csr.shape[0], PREDICT_CHUNK))
     if not isinstance(X, np.ndarray) or X.ndim != 2 or len(X) <= PREDICT_CHUNK or X.shape[1] != n_features:
         inputs = check_inputs(X, n_features, dtype, w1_shape=layers[0][0].shape)
-        return inputs.shape[0], iter([(0, forward_layers(layers, inputs, activation, output)[-1])])
+        return inputs.shape[0], iter([(0, forward_layers(layers, inputs, activation, output_activation)[-1])])
 
     def chunks() -> Iterator[tuple[int, Array]]:
         for start in range(0, len(X), PREDICT_CHUNK):
             chunk = check_inputs(X[start : start + PREDICT_CHUNK], n_features, dtype, first_row=start)
-            yield start, forward_layers(layers, chunk, activation, output)[-1]
+            yield start, forward_layers(layers, chunk, activation, output_activation)[-1]
 
     return len(X), chunks()
 
 
-def predict_proba(params: Params, X: ArrayLike, *, activation: str = "relu", output: str = "softmax") -> Array:
+@renamed_keywords(output="output_activation")
+def predict_proba(params: Params, X: ArrayLike, *, activation: str = "relu",
+                  output_activation: str = "softmax") -> Array:
     """Network outputs for ``X`` (class probabilities with a softmax output), in chunks of rows.
+
+    Parameters
+    ----------
+    params : dict
+    X : ndarray or scipy.sparse matrix (n_samples, n_features)
+    activation, output_activation : str
+        The hidden and output layers' activations, as for :func:`forward` (``output=`` is the
+        deprecated name of ``output_activation=``).
 
     Examples
     --------
@@ -228,7 +260,7 @@ def predict_proba(params: Params, X: ArrayLike, *, activation: str = "relu", out
     >>> p.shape, bool(np.allclose(p.sum(axis=1), 1))
     ((5, 3), True)
     """
-    n, chunks = _output_chunks(params, X, activation, output)
+    n, chunks = _output_chunks(params, X, activation, output_activation)
     out: Optional[Array] = None
     for start, part in chunks:
         if len(part) == n:
@@ -240,10 +272,16 @@ def predict_proba(params: Params, X: ArrayLike, *, activation: str = "relu", out
     return out
 
 
+@renamed_keywords(output="output_activation")
 def predict(params: Params, X: ArrayLike, *, activation: str = "relu",
-            output: str = "softmax") -> NDArray[np.int64]:
+            output_activation: str = "softmax") -> NDArray[np.int64]:
     """Predicted class index for every row of ``X`` (int64), chunk by chunk: the outputs of all
     rows are never held at once.
+
+    Parameters
+    ----------
+    params, X, activation, output_activation
+        As for :func:`predict_proba`.
 
     Examples
     --------
@@ -254,7 +292,7 @@ def predict(params: Params, X: ArrayLike, *, activation: str = "relu",
     >>> labels.shape, bool((labels == fastnn.predict_proba(params, X).argmax(axis=1)).all())
     ((5,), True)
     """
-    n, chunks = _output_chunks(params, X, activation, output)
+    n, chunks = _output_chunks(params, X, activation, output_activation)
     labels = np.empty(n, dtype=np.int64)
     for start, part in chunks:
         labels[start : start + len(part)] = np.argmax(part, axis=1)

@@ -59,6 +59,8 @@ except ImportError as e:  # the serve extra is optional; say how to get it
     raise ImportError(f"fastnn serve needs Starlette and uvicorn ({e}): python -m pip install -e '.[serve]' "
                       "in the fastnn source folder (or pip install starlette uvicorn)") from e
 
+from .deprecation import RENAMED, renamed_keys
+
 MAX_SIDE = 280
 """Largest accepted width or height of a drawing, in pixels (the page sends 140 x 140)."""
 
@@ -215,6 +217,11 @@ def _error(status: int, message: str, *, close: bool = False, headers: Mapping[s
     return JSONResponse({"error": message}, status_code=int(status), headers=extra)
 
 
+def _renamed_wiring(wiring: Any) -> Any:
+    """``wiring`` with a deprecated key (``output``) under its new name, warning at the caller's caller."""
+    return renamed_keys(wiring, RENAMED, "wiring", kind="key", stacklevel=3) if isinstance(wiring, Mapping) else wiring
+
+
 def _classifier(model: Any, n_classes: int, wiring: Mapping[str, str] | None,
                 kind: str | None) -> tuple[Callable[[np.ndarray], Any], str]:
     """``(classify, kind)`` for a params dict read with ``wiring``, or for a ``classify`` callable."""
@@ -230,14 +237,15 @@ def _classifier(model: Any, n_classes: int, wiring: Mapping[str, str] | None,
                         f"got {type(model).__name__}")
     if wiring is None:
         raise TypeError("a params dict needs its wiring: pass wiring=meta['wiring'] from fastnn.load "
-                        "(the hidden activation and output the network was trained with)")
-    if not isinstance(wiring, Mapping) or not all(isinstance(wiring.get(k), str) for k in ("activation", "output")):
-        raise TypeError(f"wiring must be a dict with 'activation' and 'output' names, got {wiring!r}")
+                        "(the hidden activation and output activation the network was trained with)")
+    names = ("activation", "output_activation")
+    if not isinstance(wiring, Mapping) or not all(isinstance(wiring.get(k), str) for k in names):
+        raise TypeError(f"wiring must be a dict with 'activation' and 'output_activation' names, got {wiring!r}")
     if kind is not None:
-        raise TypeError("kind follows from the wiring's output; pass it only with a classify callable")
+        raise TypeError("kind follows from the wiring's output activation; pass it only with a classify callable")
     from .network import predict_proba
 
-    wired = {"activation": wiring["activation"], "output": wiring["output"]}
+    wired = {k: wiring[k] for k in names}
     W1 = model.get("W1")
     if not isinstance(W1, np.ndarray) or W1.ndim != 2 or W1.shape[0] != 28 * 28:
         raise ValueError(f"the network must take 784 inputs (28 x 28 pixels); its W1 is "
@@ -254,7 +262,7 @@ def _classifier(model: Any, n_classes: int, wiring: Mapping[str, str] | None,
         with np.errstate(all="ignore"):  # overflow shows as non-finite scores, refused by the caller
             return predict_proba(model, image.reshape(1, -1).astype(W1.dtype, copy=False), **wired)[0]
 
-    return classify, "probability" if wired["output"] == "softmax" else "score"
+    return classify, "probability" if wired["output_activation"] == "softmax" else "score"
 
 
 def make_app(model: Any, class_names: Sequence[str], *, wiring: Mapping[str, str] | None = None,
@@ -269,8 +277,10 @@ def make_app(model: Any, class_names: Sequence[str], *, wiring: Mapping[str, str
     class_names : sequence of str
         The name of each class, in the order of the scores.
     wiring : dict, optional
-        With a params dict, required: ``{"activation": ..., "output": ...}`` as trained, e.g.
-        ``meta["wiring"]`` from :func:`fastnn.load`. A softmax output's scores are shown as probabilities.
+        With a params dict, required: ``{"activation": ..., "output_activation": ...}`` as trained,
+        e.g. ``meta["wiring"]`` from :func:`fastnn.load` (other keys, such as its ``loss``, are not
+        read). A softmax output's scores are shown as probabilities. The older key ``output``
+        still works, with a ``DeprecationWarning``.
     kind : {'probability', 'score'}, optional
         With a ``classify`` callable only: what its scores are (default ``'probability'``).
     title : str
@@ -295,8 +305,8 @@ def make_app(model: Any, class_names: Sequence[str], *, wiring: Mapping[str, str
     >>> sorted(route.path for route in app.routes)
     ['/', '/index.html', '/predict']
     >>> params = fastnn.init_params([784, 10], seed=0)
-    >>> app = make_app(params, names, wiring={"activation": "relu", "output": "softmax"})
-    >>> make_app(params, names[:3], wiring={"activation": "relu", "output": "softmax"})
+    >>> app = make_app(params, names, wiring={"activation": "relu", "output_activation": "softmax"})
+    >>> make_app(params, names[:3], wiring={"activation": "relu", "output_activation": "softmax"})
     Traceback (most recent call last):
         ...
     ValueError: the network gives 10 scores but 3 class names were given
@@ -308,7 +318,7 @@ def make_app(model: Any, class_names: Sequence[str], *, wiring: Mapping[str, str
     names = [str(n) for n in class_names]
     if not names:
         raise ValueError("class_names is empty; give one name per score")
-    classify, kind = _classifier(model, len(names), wiring, kind)
+    classify, kind = _classifier(model, len(names), _renamed_wiring(wiring), kind)
     page = PAGE.read_text(encoding="utf-8").replace("{{TITLE}}", html.escape(str(title))).encode("utf-8")
 
     # The built-in network's whole answer (decoding, checks, preparation, one forward pass) is a short
@@ -649,7 +659,7 @@ def make_server(model: Any, class_names: Sequence[str], *, wiring: Mapping[str, 
     >>> import fastnn
     >>> from fastnn.server import make_server
     >>> params = fastnn.init_params([784, 10], seed=0)
-    >>> server = make_server(params, [str(d) for d in range(10)], wiring={"activation": "relu", "output": "softmax"},
+    >>> server = make_server(params, [str(d) for d in range(10)], wiring={"activation": "relu", "output_activation": "softmax"},
     ...                      host="127.0.0.1", port=0)
     >>> thread = threading.Thread(target=server.serve_forever, daemon=True)
     >>> thread.start()
@@ -671,7 +681,7 @@ def make_server(model: Any, class_names: Sequence[str], *, wiring: Mapping[str, 
         raise ValueError(f"request_deadline must be a positive number of seconds, got {request_deadline!r}")
     if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
         raise ValueError(f"max_connections must be a positive integer, got {max_connections!r}")
-    app = make_app(model, class_names, wiring=wiring, kind=kind, title=title)
+    app = make_app(model, class_names, wiring=_renamed_wiring(wiring), kind=kind, title=title)
     family, kind_, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     sock = socket.socket(family, kind_, proto)
     try:

@@ -55,7 +55,7 @@ Differences from scikit-learn's MLP estimators, by design:
   ``validation_scores_`` records the validation accuracy (regressor: R^2) of every epoch.
 - The regressor standardises the targets for training (per-sample SGD on targets in the
   hundreds diverges) and folds the scaling back into the output layer, so ``params_``
-  predicts ``y`` itself with ``fastnn.predict_proba(params_, X, output="identity")``.
+  predicts ``y`` itself with ``fastnn.predict_proba(params_, X, output_activation="identity")``.
 - Multi-label and multi-output *classification* targets are refused with a ValueError
   (wrap the classifier in ``sklearn.multioutput.MultiOutputClassifier``); the regressor
   supports multi-output targets.
@@ -435,7 +435,7 @@ class _BaseMLP(BaseEstimator):
                  "adam": {"b1": self.beta_1, "b2": self.beta_2, "eps": self.epsilon},
                  "rmsprop": {"eps": self.epsilon}, "adagrad": {"eps": self.epsilon}}.get(self.solver)
         return {"optimizer": (self.solver, hyper) if hyper else self.solver, "shuffle": bool(self.shuffle),
-                "activation": ACTIVATIONS[self.activation], "output": self._output, "loss": self._loss,
+                "activation": ACTIVATIONS[self.activation], "output_activation": self._output, "loss": self._loss,
                 "dropout": self.dropout, "augment": self.augment,
                 "n_threads": int(self.n_threads), "verbose": bool(self.verbose)}
 
@@ -678,10 +678,10 @@ class _BaseMLP(BaseEstimator):
         X = X.astype(np.float64)
         views = self._test_views()
         if len(members) == 1 and not views:
-            out = _predict_proba(members[0], X, activation=ACTIVATIONS[self.activation], output=self._output)
+            out = _predict_proba(members[0], X, activation=ACTIVATIONS[self.activation], output_activation=self._output)
         else:
             out = _committee.committee_predict_proba(members, X, activation=ACTIVATIONS[self.activation],
-                                                     output=self._output, **views)
+                                                     output_activation=self._output, **views)
         return np.asarray(out, dtype=np.float64)
 
     def _test_views(self):
@@ -867,7 +867,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return X, index.astype(np.int64)
 
     def _val_score(self, params, Xv, Tv):
-        out = _predict_proba(params, Xv, activation=ACTIVATIONS[self.activation], output=self._output)
+        out = _predict_proba(params, Xv, activation=ACTIVATIONS[self.activation], output_activation=self._output)
         return float(accuracy_score(Tv, np.argmax(out, axis=1)))
 
     def fit(self: _Estimator, X: Any, y: ArrayLike, sample_weight: Optional[ArrayLike] = None) -> _Estimator:
@@ -939,7 +939,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     The parameters are those of :class:`MLPClassifier`. Targets are standardised per output for
     training and the scaling is folded back into the output layer, so ``params_`` predicts ``y``
-    with ``fastnn.predict_proba(params_, X, output="identity")``. Multi-output targets
+    with ``fastnn.predict_proba(params_, X, output_activation="identity")``. Multi-output targets
     (n_samples, n_outputs) are supported.
 
     Attributes
@@ -1029,7 +1029,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return super()._fold(out, +1)
 
     def _val_score(self, params, Xv, Tv):
-        out = _predict_proba(params, Xv, activation=ACTIVATIONS[self.activation], output=self._output)
+        out = _predict_proba(params, Xv, activation=ACTIVATIONS[self.activation], output_activation=self._output)
         return float(r2_score(Tv, out))
 
     def fit(self: _Estimator, X: Any, y: ArrayLike, sample_weight: Optional[ArrayLike] = None) -> _Estimator:

@@ -23,6 +23,7 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from .activations import HIDDEN, OUTPUTS
 from .batch import BatchEngine, named_views
+from .deprecation import renamed_keywords
 from .diagnostics import check_sample_weight, warn_collapse, warn_input_scale
 from .losses import LOSS_FUNCTIONS, LOSSES, check_pairing
 from .network import PREDICT_CHUNK, forward_layers
@@ -92,7 +93,7 @@ class DivergenceError(FloatingPointError):
     >>> y = 100 * rng.normal(size=(50, 1)).astype(np.float32)  # targets left unscaled
     >>> params = fastnn.init_params([4, 8, 1], seed=0)
     >>> try:                                    # a learning rate far too large for targets of order 100
-    ...     fastnn.train(params, X, y, epochs=2, lr=0.3, seed=0, output="identity", loss="mse")
+    ...     fastnn.train(params, X, y, epochs=2, lr=0.3, seed=0, output_activation="identity", loss="mse")
     ... except fastnn.DivergenceError as e:
     ...     print(type(e).__name__, e.epoch, sorted(e.params) == sorted(params))
     DivergenceError 0 True
@@ -128,9 +129,10 @@ class TrainingInterrupted(KeyboardInterrupt):
 # -- train -----------------------------------------------------------------------------------
 
 
+@renamed_keywords(output="output_activation")
 def train(params: Params, X: Any, y: ArrayLike, *, epochs: int = 1, lr: Optional[LearningRate] = None,
           optimizer: OptimizerSpec = "sgd", batch_size: Optional[int] = 1, shuffle: bool = True,
-          seed: Union[int, np.integer, None] = None, activation: str = "relu", output: str = "softmax",
+          seed: Union[int, np.integer, None] = None, activation: str = "relu", output_activation: str = "softmax",
           loss: str = "cross_entropy", schedule_unit: str = "epoch",
           validation_data: Optional[Sequence[Any]] = None, validation_fraction: Optional[float] = None,
           early_stopping: bool = False, patience: int = 5, min_delta: float = 0.0, l2: float = 0.0,
@@ -169,8 +171,9 @@ def train(params: Params, X: Any, y: ArrayLike, *, epochs: int = 1, lr: Optional
     seed : int or None
         Seeds the order, the validation split and the dropout masks; the same seed gives
         bit-identical params.
-    activation, output, loss : str
-        Hidden activation, output activation and loss (see :func:`fastnn.forward`).
+    activation, output_activation, loss : str
+        Hidden activation, output activation and loss (see :func:`fastnn.forward`). ``output=``,
+        the older name of ``output_activation=``, still works with a ``DeprecationWarning``.
     schedule_unit : {'epoch', 'step'}
         What a callable ``lr`` counts.
     validation_data : (X_val, y_val), optional
@@ -219,7 +222,8 @@ def train(params: Params, X: Any, y: ArrayLike, *, epochs: int = 1, lr: Optional
         with early stopping also ``best_epoch`` (1-based). ``compile_seconds``: the time
         spent compiling the kernels, or loading them from Numba's cache, before the first
         epoch (seconds; not part of any epoch's ``seconds``). ``wiring``: the activation, output
-        and loss, which :func:`fastnn.save` records. ``collapse``: None, or the sentence of the
+        activation and loss (keys ``activation``, ``output_activation``, ``loss``), which
+        :func:`fastnn.save` records. ``collapse``: None, or the sentence of the
         :class:`fastnn.diagnostics.CollapseWarning` that the call issued (the trained network
         outputs the same for every input).
 
@@ -246,18 +250,20 @@ def train(params: Params, X: Any, y: ArrayLike, *, epochs: int = 1, lr: Optional
     False
     """
     plan = _prepare(params, X, y, epochs=epochs, lr=lr, optimizer=optimizer, batch_size=batch_size, shuffle=shuffle,
-                    seed=seed, activation=activation, output=output, loss=loss, schedule_unit=schedule_unit,
+                    seed=seed, activation=activation, output=output_activation, loss=loss, schedule_unit=schedule_unit,
                     validation_data=validation_data, validation_fraction=validation_fraction,
                     early_stopping=early_stopping, patience=patience, min_delta=min_delta, l2=l2, dropout=dropout,
                     augment=augment, n_threads=n_threads, verbose=verbose, callback=callback, progress=progress,
                     sample_weight=sample_weight)
     first_lr = float(plan.epoch_lrs(0, 0, 1)[0])
-    warn_input_scale(plan.X, first_lr, plan.optimizer.name)  # fastnn.diagnostics: say so, never rescale silently
+    # fastnn.diagnostics: say so, never rescale silently; stacklevel 4: the caller, past renamed_keywords' wrapper
+    warn_input_scale(plan.X, first_lr, plan.optimizer.name, stacklevel=4)
     trained, history = _run_epochs(plan)
     with blas_on_one_thread(plan.path, plan.n_threads):  # no spinning BLAS threads left for a next call's epochs
-        history["collapse"] = warn_collapse(trained, plan.X, first_lr, activation=activation, output=output,
-                                            rule=plan.optimizer.name, accuracy=(history["accuracy"] or [None])[-1],
-                                            targets=plan.T)
+        history["collapse"] = warn_collapse(trained, plan.X, first_lr, activation=activation,
+                                            output_activation=output_activation, rule=plan.optimizer.name,
+                                            accuracy=(history["accuracy"] or [None])[-1], targets=plan.T,
+                                            stacklevel=4)
     return trained, history
 
 
@@ -299,7 +305,7 @@ def _prepare(params: Params, X: Any, y: ArrayLike, *, epochs: int, lr: Optional[
              progress: Optional[Callable[[int, int], object]], sample_weight: Optional[ArrayLike]) -> _Plan:
     """Check every argument of :func:`train` and return the :class:`_Plan`; no work before this passes."""
     check_choice(activation, HIDDEN, "activation")
-    check_choice(output, OUTPUTS, "output")
+    check_choice(output, OUTPUTS, "output_activation")
     check_choice(loss, LOSSES, "loss")
     check_choice(schedule_unit, ("epoch", "step"), "schedule_unit")
     check_pairing(output, loss)
@@ -454,7 +460,7 @@ def _run_epochs(plan: _Plan) -> tuple[dict[str, Array], History]:
     theta = net.theta
     good = theta.copy()  # the params at the end of the last completed epoch
     history: History = {"epoch": [], "lr": [], "loss": [], "accuracy": [], "seconds": []}
-    history["wiring"] = dict(zip(("activation", "output", "loss"), plan.wiring))  # save() records it
+    history["wiring"] = dict(zip(("activation", "output_activation", "loss"), plan.wiring))  # save() records it
     if plan.validation is not None:
         history.update(val_loss=[], val_accuracy=[])
     best: Optional[_Best] = None  # the best epoch when stopping early

@@ -24,7 +24,8 @@ from fastnn.training import train
 
 Image = pytest.importorskip("PIL.Image")
 
-RELU = {"activation": "relu", "output": "softmax", "loss": "cross_entropy"}
+RELU = {"activation": "relu", "output_activation": "softmax", "loss": "cross_entropy"}
+FILE_RELU = {"activation": "relu", "output": "softmax", "loss": "cross_entropy"}  # as model files spell it
 
 EPOCH_LINE = re.compile(r"^epoch +(\d+)/(\d+) +loss ([\d.]+) +train +([\d.]+)% +test +([\d.]+)%")
 
@@ -512,7 +513,7 @@ def test_network_line_describes_the_schedule(monkeypatch, tmp_path, capsys):
 
 # -- the wiring travels with the model through every command (issue 30) ------------------------
 
-TANH = {"activation": "tanh", "output": "sigmoid", "loss": "mse"}
+TANH = {"activation": "tanh", "output_activation": "sigmoid", "loss": "mse"}
 
 
 @pytest.fixture(scope="module")
@@ -527,7 +528,7 @@ def tanh_model(mnist, tmp_path_factory):
 
 
 def _in_memory(params, X):
-    return fastnn.predict_proba(params, X, activation="tanh", output="sigmoid")
+    return fastnn.predict_proba(params, X, activation="tanh", output_activation="sigmoid")
 
 
 @pytest.mark.mnist
@@ -645,7 +646,7 @@ def test_a_model_without_wiring_is_refused_and_an_older_one_is_used_with_a_warni
 @pytest.mark.parametrize("command", ["evaluate", "predict", "serve", "export", "plot"])
 def test_bad_metadata_is_one_line_and_exit_2(tmp_path, capsys, command, field, value):
     params = fastnn.init_params([784, 16, 10], seed=0)
-    meta = {"wiring": RELU, "layer_sizes": [784, 16, 10], "dtype": "float32", field: value}
+    meta = {"wiring": FILE_RELU, "layer_sizes": [784, 16, 10], "dtype": "float32", field: value}
     np.savez(tmp_path / "bad.npz", **params, __fastnn_meta__=np.frombuffer(json.dumps(meta).encode(), np.uint8))
     extra = {"predict": [tmp_path / "x.npy"], "export": [tmp_path / "x.onnx"]}.get(command, [])
     np.save(tmp_path / "x.npy", np.zeros((28, 28), np.uint8))

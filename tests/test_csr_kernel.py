@@ -14,7 +14,7 @@ import fastnn  # noqa: E402
 from fastnn.optim import get_optimizer  # noqa: E402
 from fastnn.packing import pack, unpack  # noqa: E402
 from fastnn.per_sample import PerSampleEngine, choose_path, kernel_options  # noqa: E402
-from fastnn.twin import sgd_epoch_numpy  # noqa: E402
+from fastnn.twin import sgd_steps_numpy  # noqa: E402
 from fastnn.validation import check_params, one_hot  # noqa: E402
 
 
@@ -89,7 +89,7 @@ def test_csr_kernel_equals_the_twin_in_float64(activation, output, loss, layers,
     keeps = np.array([keep] * (len(layers) - 2) + [1.0])
     got, _ = _epoch(params, _canonical(X), T, order, lrs, "rows", activation=activation, output=output, loss=loss,
                     l2=l2, keep=keeps, seed=7)
-    want = sgd_epoch_numpy(params, X, T, order, lrs, activation=activation, output=output, loss=loss, l2=l2,
+    want = sgd_steps_numpy(params, X, T, order, lrs, activation=activation, output_activation=output, loss=loss, l2=l2,
                            keep=keeps, seed=7)
     for key in want:
         np.testing.assert_allclose(got[key], want[key], rtol=1e-9, atol=1e-12, err_msg=key)

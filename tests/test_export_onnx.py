@@ -30,11 +30,11 @@ def assert_matches_fastnn(got, params, X, activation="relu", output="softmax", t
     exact result as fastnn is."""
     dtype = params["W1"].dtype.name
     tolerance = TOLERANCE[dtype] if tolerance is None else tolerance
-    expected = fastnn.predict_proba(params, X, activation=activation, output=output)
+    expected = fastnn.predict_proba(params, X, activation=activation, output_activation=output)
     np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)
     if dtype == "float32":
         exact = fastnn.predict_proba({k: v.astype(np.float64) for k, v in params.items()}, X.astype(np.float64),
-                                     activation=activation, output=output)
+                                     activation=activation, output_activation=output)
         scale = np.maximum(1, np.abs(exact))
         assert np.max(np.abs(got - exact) / scale) <= 2 * np.max(np.abs(expected - exact) / scale) + 1e-15
     return expected
@@ -49,7 +49,7 @@ def mnist_like(rng, n, dtype):
 def test_onnx_runtime_equals_predict_proba(activation, output, dtype):
     rng = np.random.default_rng(3)
     params = fastnn.init_params([784, 48, 24, 10], seed=5, dtype=dtype)
-    model = to_onnx(params, activation=activation, output=output)
+    model = to_onnx(params, activation=activation, output_activation=output)
     onnx.checker.check_model(model, full_check=True)
     X = mnist_like(rng, 300, dtype)
     got = session(model).run(None, {INPUT_NAME: X})[0]
@@ -60,7 +60,7 @@ def test_onnx_runtime_equals_predict_proba(activation, output, dtype):
 @pytest.mark.parametrize("activation, output", list(itertools.product(HIDDEN, OUTPUTS)))
 def test_graph_is_gemm_and_the_activation_operators(activation, output):
     """Gemm + the activation's operator per layer, and nothing else but the Identity that names the output."""
-    model = to_onnx(fastnn.init_params([6, 5, 4, 3], seed=0), activation=activation, output=output)
+    model = to_onnx(fastnn.init_params([6, 5, 4, 3], seed=0), activation=activation, output_activation=output)
     ops = [node.op_type for node in model.graph.node]
     per_layer = [["Gemm"] + [OPERATORS[kind]] * (OPERATORS[kind] is not None)
                  for kind in (activation, activation, output)]
@@ -82,7 +82,7 @@ def test_the_batch_is_dynamic_and_the_names_are_documented(batch):
 
 def test_no_hidden_layer_and_metadata():
     params = fastnn.init_params([5, 3], seed=0, dtype="float64")
-    model = to_onnx(params, output="sigmoid")
+    model = to_onnx(params, output_activation="sigmoid")
     assert [n.op_type for n in model.graph.node] == ["Gemm", "Sigmoid", "Identity"]
     props = {p.key: p.value for p in model.metadata_props}
     assert props == {"layer_sizes": "5,3", "activation": "relu", "output": "sigmoid", "dtype": "float64"}
@@ -110,7 +110,7 @@ def test_every_wiring_on_the_mnist_test_set(mnist, dtype):
     X = X_test.astype(dtype)
     params = fastnn.init_params([784, 64, 10], seed=2, dtype=dtype)
     for activation, output in itertools.product(HIDDEN, OUTPUTS):
-        got = session(to_onnx(params, activation=activation, output=output)).run(None, {INPUT_NAME: X})[0]
+        got = session(to_onnx(params, activation=activation, output_activation=output)).run(None, {INPUT_NAME: X})[0]
         assert_matches_fastnn(got, params, X, activation, output)
 
 
@@ -119,8 +119,8 @@ def test_bad_arguments_are_refused_before_any_work(tmp_path):
     before = {k: v.copy() for k, v in params.items()}
     with pytest.raises(ValueError, match="activation"):
         export_onnx(params, tmp_path / "a.onnx", activation="gelu")
-    with pytest.raises(ValueError, match="output"):
-        to_onnx(params, output="relu")
+    with pytest.raises(ValueError, match="output_activation"):
+        to_onnx(params, output_activation="relu")
     with pytest.raises(ValueError, match="missing W2"):
         to_onnx({"W1": params["W1"], "b1": params["b1"], "b2": params["b1"]})
     with pytest.raises(TypeError):
@@ -154,7 +154,7 @@ def run(capsys, *argv):
 @pytest.fixture
 def model_file(tmp_path):
     params = fastnn.init_params([784, 32, 10], seed=1, dtype="float64")
-    fastnn.save(tmp_path / "model.npz", params, wiring={"activation": "tanh", "output": "sigmoid", "loss": "mse"})
+    fastnn.save(tmp_path / "model.npz", params, wiring={"activation": "tanh", "output_activation": "sigmoid", "loss": "mse"})
     return tmp_path / "model.npz", params
 
 
@@ -193,7 +193,7 @@ def test_export_command_refuses_damaged_or_foreign_files(tmp_path, capsys, conte
         np.savez(source, W1=np.zeros((784, 10)))
     elif content == "truncated":  # a real model cut short
         fastnn.save(source, fastnn.init_params([784, 16, 10], seed=0),
-                    wiring={"activation": "relu", "output": "softmax", "loss": "cross_entropy"})
+                    wiring={"activation": "relu", "output_activation": "softmax", "loss": "cross_entropy"})
         source.write_bytes(source.read_bytes()[:-200])
     else:
         source.write_bytes(content)

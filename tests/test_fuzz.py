@@ -282,7 +282,7 @@ def model_bytes(folder, sizes=(6, 5, 3), dtype="float32", state=False):
     params = fastnn.init_params(list(sizes), seed=0, dtype=dtype)
     path = folder / "model.npz"
     kwargs = {"state": fastnn.optim.adam().init(params)} if state else {}
-    fastnn.save(path, params, wiring={"activation": "tanh", "output": "softmax", "loss": "cross_entropy"},
+    fastnn.save(path, params, wiring={"activation": "tanh", "output_activation": "softmax", "loss": "cross_entropy"},
                 history={"loss": [0.5, 0.25]}, **kwargs)
     return path.read_bytes()
 

@@ -17,7 +17,8 @@ from fastnn import io as fio
 from fastnn import load, optim, save
 from fastnn.files import NotARegularFileError
 
-WIRING = {"activation": "relu", "output": "softmax", "loss": "cross_entropy"}
+WIRING = {"activation": "relu", "output_activation": "softmax", "loss": "cross_entropy"}
+FILE_WIRING = {"activation": "relu", "output": "softmax", "loss": "cross_entropy"}  # as model files spell it
 
 pytestmark = pytest.mark.filterwarnings("ignore:saving without a wiring:UserWarning")
 
@@ -55,7 +56,8 @@ def test_round_trip_is_bit_exact_with_metadata(tmp_path, dtype):
         "accuracy": [0.1135, 0.9, 0.97],
         "seconds": [1e-300, 12.5, 3.0e8],
     }
-    meta = {"wiring": {"activation": "tanh", "output": "softmax", "loss": "cross_entropy"}, "history": history,
+    meta = {"wiring": {"activation": "tanh", "output_activation": "softmax", "loss": "cross_entropy"},
+            "history": history,
             "config": {"lr": 0.01, "schedule": {"name": "step", "every": 2, "gamma": 0.5}, "tags": ["a", "b"]},
             "note": "ünïcode ✓", "flag": True, "nothing": None, "seed": 2**40 + 1}
     path = save(tmp_path / "model.npz", p, **meta)
@@ -241,6 +243,11 @@ def test_corrupted_metadata(tmp_path, params, blob):
         load(path)
 
 
+def _in_memory(file_wiring):
+    """A wiring as a file spells it (``output``), spelt as in memory (``output_activation``)."""
+    return {("output_activation" if k == "output" else k): v for k, v in file_wiring.items()}
+
+
 def _write_raw(path, arrays, **meta):
     blob = json.dumps(meta).encode()
     np.savez(path, **arrays, **{fio.META_KEY: np.frombuffer(blob, dtype=np.uint8)})
@@ -311,7 +318,7 @@ def test_saving_over_an_existing_file_replaces_it(tmp_path, params):
 
 # --- the wiring travels with the model (issue 30) ------------------------------------------------
 
-TANH_SIGMOID_MSE = {"activation": "tanh", "output": "sigmoid", "loss": "mse"}
+TANH_SIGMOID_MSE = {"activation": "tanh", "output_activation": "sigmoid", "loss": "mse"}
 
 
 @pytest.fixture(scope="module")
@@ -334,11 +341,11 @@ def test_train_reports_its_wiring_and_save_records_it(tmp_path, tanh_model):
     got, meta = load(tmp_path / "m.npz")
     assert meta["wiring"] == TANH_SIGMOID_MSE and meta["wiring_assumed"] is False
     assert (meta["activation"], meta["output"], meta["loss"]) == ("tanh", "sigmoid", "mse")  # for older readers
-    wiring = {k: meta["wiring"][k] for k in ("activation", "output")}
+    wiring = {k: meta["wiring"][k] for k in ("activation", "output_activation")}
     np.testing.assert_array_equal(fastnn.predict_proba(got, X, **wiring),
-                                  fastnn.predict_proba(params, X, activation="tanh", output="sigmoid"))
+                                  fastnn.predict_proba(params, X, activation="tanh", output_activation="sigmoid"))
     assert not np.array_equal(fastnn.predict_proba(got, X),  # the old default would have changed the answers
-                              fastnn.predict_proba(params, X, activation="tanh", output="sigmoid"))
+                              fastnn.predict_proba(params, X, activation="tanh", output_activation="sigmoid"))
 
 
 def test_an_explicit_wiring_is_recorded(tmp_path, params):
@@ -366,9 +373,10 @@ def test_two_different_wirings_are_refused(tmp_path, tanh_model):
 
 
 @pytest.mark.parametrize("wiring, error, fragment", [
-    ({"activation": "swish", "output": "softmax", "loss": "cross_entropy"}, ValueError, "unknown activation 'swish'"),
-    ({"activation": "relu", "output": "sigmoid", "loss": "cross_entropy"}, ValueError, "cross"),
-    ({"activation": "relu", "output": "softmax"}, ValueError, "exactly the keys"),
+    ({"activation": "swish", "output_activation": "softmax", "loss": "cross_entropy"}, ValueError,
+     "unknown activation 'swish'"),
+    ({"activation": "relu", "output_activation": "sigmoid", "loss": "cross_entropy"}, ValueError, "cross"),
+    ({"activation": "relu", "output_activation": "softmax"}, ValueError, "exactly the keys"),
     ("relu", TypeError, "must be a dict"),
 ])
 def test_a_bad_wiring_is_refused_by_save(tmp_path, params, wiring, error, fragment):
@@ -378,9 +386,10 @@ def test_a_bad_wiring_is_refused_by_save(tmp_path, params, wiring, error, fragme
 
 
 def test_the_older_keyword_form_still_works_with_a_deprecation_warning(tmp_path, params):
-    with pytest.warns(DeprecationWarning, match="output='softmax', loss='cross_entropy' assumed"):
+    with pytest.warns(DeprecationWarning, match="output_activation='softmax', loss='cross_entropy' assumed"):
         save(tmp_path / "m.npz", params, activation="tanh")
-    assert load(tmp_path / "m.npz")[1]["wiring"] == {"activation": "tanh", "output": "softmax", "loss": "cross_entropy"}
+    assert load(tmp_path / "m.npz")[1]["wiring"] == {"activation": "tanh", "output_activation": "softmax",
+                                                    "loss": "cross_entropy"}
 
 
 @pytest.mark.parametrize("fields, assumed", [
@@ -395,6 +404,65 @@ def test_a_file_from_before_the_wiring_loads_and_says_what_it_assumes(tmp_path, 
         got, meta = load(path)
     assert meta["wiring"] == assumed and meta["wiring_assumed"] is True
     _assert_bit_identical(got, params)
+
+
+# --- output= renamed output_activation= (issue 30.6): the file keeps its spelling ----------------
+
+MAIN_FILE = os.path.join(os.path.dirname(__file__), "data", "model_saved_by_7e42202.npz")
+
+
+def _record(path):
+    """The metadata record as the file holds it."""
+    with np.load(path) as z:
+        return json.loads(z[fio.META_KEY].tobytes())
+
+
+def test_a_file_saved_before_the_rename_loads_with_the_new_key_and_no_warning():
+    """A file that fastnn.save wrote at 7e42202 (wiring keys activation/output/loss)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        params, meta = load(MAIN_FILE)
+    assert meta["wiring"] == TANH_SIGMOID_MSE and meta["wiring_assumed"] is False
+    assert meta["history"]["wiring"] == TANH_SIGMOID_MSE  # as train() returns it today
+    assert (meta["activation"], meta["output"], meta["loss"]) == ("tanh", "sigmoid", "mse")  # plain fields as saved
+    _assert_bit_identical(params, fastnn.init_params([4, 3, 2], seed=0))
+
+
+def test_a_file_saved_now_keeps_the_spelling_earlier_versions_read(tmp_path, tanh_model):
+    params, history, _ = tanh_model
+    save(tmp_path / "m.npz", params, history=history)
+    record = _record(tmp_path / "m.npz")
+    main = _record(MAIN_FILE)
+    assert set(record["wiring"]) == set(main["wiring"]) == {"activation", "output", "loss"}
+    assert record["wiring"] == {"activation": "tanh", "output": "sigmoid", "loss": "mse"}
+    assert record["history"]["wiring"] == record["wiring"] and record["output"] == "sigmoid"
+    assert history["wiring"] == TANH_SIGMOID_MSE  # the caller's history is not changed
+
+
+def test_the_old_wiring_key_still_works_with_a_deprecation_warning(tmp_path, params):
+    old = {"activation": "tanh", "output": "sigmoid", "loss": "mse"}
+    with pytest.warns(DeprecationWarning, match=r"wiring: the key 'output' is deprecated; use 'output_activation'"):
+        save(tmp_path / "old.npz", params, wiring=old)
+    save(tmp_path / "new.npz", params, wiring=TANH_SIGMOID_MSE)
+    assert _record(tmp_path / "old.npz") == _record(tmp_path / "new.npz")
+    with pytest.warns(DeprecationWarning, match=r"history\['wiring'\]: the key 'output' is deprecated"):
+        save(tmp_path / "h.npz", params, history={"loss": [0.5], "wiring": old})
+    assert load(tmp_path / "h.npz")[1]["wiring"] == TANH_SIGMOID_MSE
+    with pytest.warns(DeprecationWarning, match="the key 'output' is deprecated"):
+        assert fio.check_wiring(old) == TANH_SIGMOID_MSE
+    with pytest.raises(TypeError, match="both 'output_activation' and its deprecated name 'output'"):
+        save(tmp_path / "both.npz", params, wiring={**TANH_SIGMOID_MSE, "output": "sigmoid"})
+    assert not (tmp_path / "both.npz").exists()
+
+
+@pytest.mark.parametrize("name", ["output", "output_activation"])
+def test_the_older_metadata_form_takes_either_name_with_one_warning(tmp_path, params, name):
+    with pytest.warns(DeprecationWarning) as caught:
+        save(tmp_path / "m.npz", params, activation="tanh", loss="mse", **{name: "sigmoid"})
+    assert len(caught) == 1 and "wiring={" in str(caught[0].message)
+    assert load(tmp_path / "m.npz")[1]["wiring"] == TANH_SIGMOID_MSE
+    with pytest.raises(TypeError, match="both output_activation= and its deprecated name output="):
+        save(tmp_path / "m.npz", params, activation="tanh", output="sigmoid", output_activation="sigmoid")
 
 
 # --- only regular files are replaced or read (issue 32) ------------------------------------------
@@ -562,7 +630,7 @@ def test_a_member_inflating_past_its_declared_size_is_cut_at_that_size(tmp_path,
 
 def test_a_big_endian_model_loads_in_native_order_and_trains(tmp_path, rng):
     params = fastnn.init_params([6, 5, 3], seed=4)
-    meta = {"wiring": WIRING, "layer_sizes": [6, 5, 3], "dtype": "float32"}
+    meta = {"wiring": FILE_WIRING, "layer_sizes": [6, 5, 3], "dtype": "float32"}
     path = tmp_path / "big.npz"
     _write_raw(path, {k: v.astype(">f4") for k, v in params.items()}, **meta)
     got, _ = load(path)
@@ -578,7 +646,7 @@ def test_a_big_endian_model_loads_in_native_order_and_trains(tmp_path, rng):
 
 def test_a_fortran_ordered_array_loads_c_contiguous(tmp_path, params):
     path = tmp_path / "f.npz"
-    _write_raw(path, {k: np.asfortranarray(v) for k, v in params.items()}, wiring=WIRING)
+    _write_raw(path, {k: np.asfortranarray(v) for k, v in params.items()}, wiring=FILE_WIRING)
     got, _ = load(path)
     assert all(v.flags.c_contiguous for v in got.values())
     _assert_bit_identical(got, params)
@@ -586,9 +654,9 @@ def test_a_fortran_ordered_array_loads_c_contiguous(tmp_path, params):
 
 # --- every metadata field is checked (issue 32) ---------------------------------------------------
 
-GOOD_META = {"wiring": WIRING, "layer_sizes": [5, 4, 3, 2], "dtype": "float32", "dataset": "mnist",
+GOOD_META = {"wiring": FILE_WIRING, "layer_sizes": [5, 4, 3, 2], "dtype": "float32", "dataset": "mnist",
              "train_samples": 300, "history": {"epoch": [1, 2], "loss": [0.5, 0.4], "val_accuracy": [0.8, 0.9],
-                                               "best_epoch": 2, "compile_seconds": 1.5, "wiring": WIRING}}
+                                               "best_epoch": 2, "compile_seconds": 1.5, "wiring": FILE_WIRING}}
 
 
 @pytest.mark.parametrize("field, value, fragment", [
@@ -635,6 +703,11 @@ def test_each_bad_metadata_field_is_a_one_line_error(tmp_path, params, field, va
     if field in ("activation", "output", "loss", "layer_sizes", "dtype", "fastnn_version"):
         return  # save() fills in the last three and takes the first three as the older way to give the wiring
     meta = {**{k: v for k, v in GOOD_META.items() if k not in ("wiring", "layer_sizes", "dtype")}, field: value}
+    # save() takes a wiring spelt as train() gives it, not as the file spells it
+    if isinstance(meta["history"], dict) and isinstance(meta["history"].get("wiring"), dict):
+        meta["history"] = {**meta["history"], "wiring": _in_memory(meta["history"]["wiring"])}
+    if field == "wiring" and isinstance(value, dict):
+        meta["wiring"] = _in_memory(value)
     with pytest.raises((ValueError, TypeError), match=fragment):  # save() writes nothing load() refuses
         save(tmp_path / "new.npz", params, **({"wiring": WIRING} | meta))
     assert not (tmp_path / "new.npz").exists()
@@ -671,6 +744,6 @@ def test_an_older_file_s_uneven_history_loads_with_a_warning(tmp_path, params):
     assert meta["history"] == uneven
     _assert_bit_identical(got, params)
     new = tmp_path / "new.npz"
-    _write_raw(new, params, wiring=WIRING, history=uneven)
+    _write_raw(new, params, wiring=FILE_WIRING, history=uneven)
     with pytest.raises(ValueError, match="lists differ in length"):
         load(new)

@@ -128,7 +128,7 @@ def test_output_delta_does_not_modify_its_inputs(rng, output, loss):
 
 @pytest.mark.parametrize("output", ["sigmoid", "tanh", "identity"])
 def test_cross_entropy_refuses_non_softmax_outputs(output):
-    with pytest.raises(ValueError, match=r"cross_entropy.*needs output='softmax'.*mse"):
+    with pytest.raises(ValueError, match=r"cross_entropy.*needs output_activation='softmax'.*mse"):
         check_pairing(output, "cross_entropy")
 
 
@@ -140,7 +140,7 @@ def test_valid_pairings_pass(output, loss):
 def test_the_table():
     assert all(isinstance(entry, Loss) for entry in LOSSES.values())
     assert list(LOSSES) == ["cross_entropy", "mse"]
-    assert LOSSES["cross_entropy"].outputs == ("softmax",) and LOSSES["mse"].outputs == OUTPUTS
+    assert LOSSES["cross_entropy"].output_activations == ("softmax",) and LOSSES["mse"].output_activations == OUTPUTS
     assert sorted(entry.kernel_code for entry in LOSSES.values()) == list(range(len(LOSSES)))
     a, t = np.array([[0.5, -1.0]]), np.array([[0.0, 1.0]])
     assert LOSSES["mse"](a, t) == mse(a, t)  # calling an entry calls its function
@@ -148,5 +148,5 @@ def test_the_table():
 
 @pytest.mark.parametrize("output", ["relu", "gelu"])
 def test_a_name_no_loss_takes_is_refused_with_what_it_needs(output):
-    with pytest.raises(ValueError, match=rf"^loss='cross_entropy' needs output='softmax', got output={output!r}$"):
+    with pytest.raises(ValueError, match=rf"^loss='cross_entropy' needs output_activation='softmax', got output_activation={output!r}$"):
         check_pairing(output, "cross_entropy")

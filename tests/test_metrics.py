@@ -21,9 +21,9 @@ X_HAND = np.array(
 def test_accuracy_against_a_hand_count():
     y = np.array([0, 1, 1, 0, 0])
     # right, right, wrong (2 vs 1), right, wrong (2 vs 0): 3 of 5
-    assert accuracy(EYE, X_HAND, y, output="identity") == 0.6
-    assert accuracy(EYE, X_HAND, [0, 1, 2, 0, 2], output="identity") == 1.0
-    assert accuracy(EYE, X_HAND, [1, 0, 0, 1, 1], output="identity") == 0.0
+    assert accuracy(EYE, X_HAND, y, output_activation="identity") == 0.6
+    assert accuracy(EYE, X_HAND, [0, 1, 2, 0, 2], output_activation="identity") == 1.0
+    assert accuracy(EYE, X_HAND, [1, 0, 0, 1, 1], output_activation="identity") == 0.0
 
 
 def test_accuracy_equals_the_fraction_of_matching_predictions(rng):
@@ -38,14 +38,14 @@ def test_accuracy_equals_the_fraction_of_matching_predictions(rng):
 
 def test_accuracy_checks_the_labels(rng):
     with pytest.raises(ValueError, match=r"y has 4 labels but X has 5 rows"):
-        accuracy(EYE, X_HAND, [0, 1, 2, 0], output="identity")
+        accuracy(EYE, X_HAND, [0, 1, 2, 0], output_activation="identity")
     with pytest.raises(TypeError, match=r"integer class labels"):
-        accuracy(EYE, X_HAND, [0, 1, 2, 0.5, 1], output="identity")
+        accuracy(EYE, X_HAND, [0, 1, 2, 0.5, 1], output_activation="identity")
     with pytest.raises(ValueError, match=r"labels from -1 to 2"):
-        accuracy(EYE, X_HAND, [0, 1, 2, -1, 1], output="identity")
+        accuracy(EYE, X_HAND, [0, 1, 2, -1, 1], output_activation="identity")
     # a label the network cannot output (3 outputs: classes 0, 1, 2) is a mistake, not a miss
     with pytest.raises(ValueError, match=r"labels from 1 to 3, outside \[0, 3\)"):
-        accuracy(EYE, X_HAND, [1, 2, 3, 1, 3], output="identity")
+        accuracy(EYE, X_HAND, [1, 2, 3, 1, 3], output_activation="identity")
 
 
 # --- confusion matrix ----------------------------------------------------------------------------
@@ -133,7 +133,7 @@ def test_metrics_do_not_modify_their_arguments():
     for a in (y_true, y_pred, X):
         a.flags.writeable = False
     confusion_matrix(y_true, y_pred)
-    accuracy(EYE, X, [0, 1, 2, 0, 2], output="identity")
+    accuracy(EYE, X, [0, 1, 2, 0, 2], output_activation="identity")
     np.testing.assert_array_equal(y_true, [0, 2, 1, 2])
     np.testing.assert_array_equal(y_pred, [0, 1, 1, 2])
     np.testing.assert_array_equal(X, X_HAND)

@@ -60,7 +60,7 @@ def _gradcheck_problem(output, loss, depth, seed):
 
 def gradient_check(params, X, y, T, activation, output, loss):
     """Max relative error over all entries, and the numbers of entries skipped and checked."""
-    out, cache = forward(params, X, activation=activation, output=output)
+    out, cache = forward(params, X, activation=activation, output_activation=output)
     grads = backward(params, cache, y, activation=activation, loss=loss)
     assert list(grads) == list(params)
     # The perturbed losses go through the same layer loop that forward runs after its
@@ -192,7 +192,7 @@ HAND_UPDATED = {
 def test_one_sgd_step_worked_by_hand(dtype, rtol):
     params = {k: v.astype(dtype) for k, v in HAND_PARAMS.items()}
     X = HAND_X.astype(dtype)
-    out, cache = forward(params, X, activation="relu", output="softmax")
+    out, cache = forward(params, X, activation="relu", output_activation="softmax")
     assert out.dtype == dtype
     np.testing.assert_allclose(cache.activations[1], HAND_H, rtol=rtol, atol=rtol)
     np.testing.assert_allclose(out, HAND_PROBA, rtol=rtol)
@@ -226,7 +226,7 @@ def test_forward_shapes_and_cache(rng, sizes):
     X = rng.random((9, 4), dtype=np.float32)
     out, cache = forward(params, X)
     assert out.shape == (9, sizes[-1]) and out.dtype == np.float32
-    assert isinstance(cache, Cache) and (cache.activation, cache.output) == ("relu", "softmax")
+    assert isinstance(cache, Cache) and (cache.activation, cache.output_activation) == ("relu", "softmax")
     assert [a.shape for a in cache.activations] == [(9, s) for s in sizes]
     np.testing.assert_array_equal(cache.activations[0], X)
     assert cache.activations[-1] is out
@@ -237,7 +237,7 @@ def test_forward_equals_a_plain_numpy_pass(rng):
     for name in ("b1", "b2", "b3"):
         params[name] = rng.normal(size=params[name].shape)
     X = rng.normal(size=(8, 4))
-    out, _ = forward(params, X, activation="tanh", output="sigmoid")
+    out, _ = forward(params, X, activation="tanh", output_activation="sigmoid")
     A = np.tanh(X @ params["W1"] + params["b1"])
     A = np.tanh(A @ params["W2"] + params["b2"])
     want = 1 / (1 + np.exp(-(A @ params["W3"] + params["b3"])))
@@ -311,7 +311,7 @@ def test_functions_do_not_modify_their_arguments(tmp_path, rng, activation, dtyp
     predict_proba(params, X, activation=activation)
     fastnn.accuracy(params, X, y, activation=activation)
     fastnn.save(tmp_path / "m.npz", params,
-                wiring={"activation": activation, "output": "softmax", "loss": "cross_entropy"})
+                wiring={"activation": activation, "output_activation": "softmax", "loss": "cross_entropy"})
 
     _assert_bit_identical(params, p0)
     _assert_bit_identical(grads, g0)
@@ -363,7 +363,7 @@ def no_work(monkeypatch):
     [
         ({"activation": "softmax"}, r"unknown activation 'softmax'.*'relu', 'sigmoid', 'tanh', 'identity'"),
         ({"activation": "ReLU"}, r"unknown activation 'ReLU'.*'relu'"),
-        ({"output": "relu"}, r"unknown output 'relu'.*'softmax', 'sigmoid', 'tanh', 'identity'"),
+        ({"output_activation": "relu"}, r"unknown output_activation 'relu'.*'softmax', 'sigmoid', 'tanh', 'identity'"),
     ],
 )
 def test_unknown_names_list_the_valid_ones(small, no_work, func, kwargs, match):
@@ -444,8 +444,8 @@ def test_backward_refuses_a_cache_from_another_activation(small, no_work):
 
 def test_backward_refuses_cross_entropy_without_softmax(small):
     params, X = small
-    _, cache = forward(params, X, output="sigmoid")
-    with pytest.raises(ValueError, match=r"cross_entropy.*needs output='softmax'.*'sigmoid'"):
+    _, cache = forward(params, X, output_activation="sigmoid")
+    with pytest.raises(ValueError, match=r"cross_entropy.*needs output_activation='softmax'.*'sigmoid'"):
         backward(params, cache, [0, 1, 0, 1, 0], loss="cross_entropy")
     assert backward(params, cache, [0, 1, 0, 1, 0], loss="mse")["W1"].shape == (3, 4)
 
@@ -499,7 +499,7 @@ def test_update_refuses_mismatched_grads_and_bad_rates(small):
 def test_every_hidden_and_output_combination_runs(small):
     params, X = small
     for activation, output in itertools.product(network.HIDDEN, network.OUTPUTS):
-        out, cache = forward(params, X, activation=activation, output=output)
+        out, cache = forward(params, X, activation=activation, output_activation=output)
         assert out.shape == (5, 2) and np.isfinite(out).all()
         grads = backward(params, cache, np.zeros((5, 2), np.float32), activation=activation, loss="mse")
         assert all(np.isfinite(g).all() for g in grads.values())

@@ -38,7 +38,7 @@ class Net:
 
     def __init__(self, sizes, dtype, activation, output, loss, init, seed):
         self.sizes, self.dtype = sizes, np.dtype(dtype)
-        self.wiring = {"activation": activation, "output": output}
+        self.wiring = {"activation": activation, "output_activation": output}
         self.loss = loss
         self.params = fastnn.init_params(sizes, init=init, seed=seed, dtype=dtype)
 
@@ -116,9 +116,9 @@ def test_forward_gives_finite_outputs_of_the_right_shape(data, net):
     assert out.shape == (len(X), net.sizes[-1]) and out.dtype == net.dtype
     assert np.isfinite(out).all()
     assert [a.shape for a in cache.activations] == [(len(X), s) for s in net.sizes]
-    lo, hi = {"softmax": (0, 1), "sigmoid": (0, 1), "tanh": (-1, 1), "identity": (-np.inf, np.inf)}[net.wiring["output"]]
+    lo, hi = {"softmax": (0, 1), "sigmoid": (0, 1), "tanh": (-1, 1), "identity": (-np.inf, np.inf)}[net.wiring["output_activation"]]
     assert ((out >= lo) & (out <= hi)).all()
-    if net.wiring["output"] == "softmax":
+    if net.wiring["output_activation"] == "softmax":
         np.testing.assert_allclose(out.sum(axis=1), 1, rtol=1e-5)
     # a non-contiguous X is copied, not refused: the same numbers as a C-contiguous copy
     same, _ = fastnn.forward(net.params, np.ascontiguousarray(X), **net.wiring)
@@ -311,7 +311,8 @@ S_MUTATIONS = {
     "a non-string key": lambda draw: {1: np.zeros(2)},
 }
 
-WORDS = {"activation": ["gelu", "ReLU", "", 3, None], "output": ["softmaxx", "linear", 0], "loss": ["hinge", "ce", None]}
+WORDS = {"activation": ["gelu", "ReLU", "", 3, None], "output_activation": ["softmaxx", "linear", 0],
+         "loss": ["hinge", "ce", None]}
 LRS = [0, -0.1, float("nan"), float("inf"), "0.1", [0.1], True]
 
 
@@ -345,7 +346,7 @@ def broken_calls(draw):
     if fn in ("backward", "train", "save"):
         kwargs["loss"] = net.loss
     if fn == "backward":
-        del kwargs["output"]
+        del kwargs["output_activation"]
     if target == "word":
         word = draw(st.sampled_from(sorted(set(kwargs) & set(WORDS))))
         kwargs[word] = draw(st.sampled_from(WORDS[word]))
@@ -382,14 +383,14 @@ def _call(fn, args, kwargs, net, folder):
     if fn == "forward":
         return fastnn.forward(p, X, **kwargs)
     if fn in ("predict", "predict_proba", "accuracy"):
-        kwargs = {k: v for k, v in kwargs.items() if k in ("activation", "output")}
+        kwargs = {k: v for k, v in kwargs.items() if k in ("activation", "output_activation")}
         if fn == "accuracy":
             return fastnn.accuracy(p, X, y, **kwargs)
         return getattr(fastnn, fn)(p, X, **kwargs)
     if fn == "backward":
         # the cache comes from a valid forward pass; backward gets the (possibly broken) rest
         cache = fastnn.forward(net.params, args["X0"], activation=net.wiring["activation"],
-                               output=net.wiring["output"])[1]
+                               output_activation=net.wiring["output_activation"])[1]
         return fastnn.backward(p, cache, y, **kwargs)
     if fn == "update":
         return fastnn.update(p, args["grads"], lr)
@@ -527,8 +528,8 @@ def _assert_divergence(info, params, before, lr):
 @settings(PROPS, max_examples=15)
 @given(net=nets(max_depth=3), batch_size=st.sampled_from([1, 32]), seed=st.integers(0, 100))
 def test_a_huge_learning_rate_always_raises_with_params_intact(net, batch_size, seed):
-    assume(net.loss == "cross_entropy" or net.wiring["output"] == "identity")  # bounded losses cannot blow up
-    assume(net.sizes[-1] > 1 or net.wiring["output"] != "softmax")  # a softmax of one output is always 1
+    assume(net.loss == "cross_entropy" or net.wiring["output_activation"] == "identity")  # bounded losses cannot blow up
+    assume(net.sizes[-1] > 1 or net.wiring["output_activation"] != "softmax")  # a softmax of one output is always 1
     rng = np.random.default_rng(seed)
     X = rng.random((200, net.sizes[0])).astype(net.dtype)
     y = rng.integers(0, net.sizes[-1], 200)
@@ -576,5 +577,5 @@ def test_save_to_a_path_that_names_no_file_creates_nothing(tmp_path, monkeypatch
     monkeypatch.setattr(os, "open", lambda path, *a, **k: created.append(path) or real_open(path, *a, **k))
     with pytest.raises(error) as info:
         fastnn.save(name, fastnn.init_params([3, 2], seed=0),
-                    wiring={"activation": "relu", "output": "softmax", "loss": "cross_entropy"})
+                    wiring={"activation": "relu", "output_activation": "softmax", "loss": "cross_entropy"})
     assert created == [] and ".part" not in str(info.value) and repr(name) in str(info.value)

@@ -40,7 +40,7 @@ def model(mnist):
     (X, y), _ = mnist
     params, _ = fastnn.train(fastnn.init_params([784, 128, 10], seed=0), X, y, epochs=2,
                              lr=lambda e: 0.02 / (1 + e), seed=0)
-    return params, {"activation": "relu", "output": "softmax"}
+    return params, {"activation": "relu", "output_activation": "softmax"}
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ from fastnn.server import DRAIN_LIMIT, MAX_BODY, MAX_SIDE, make_server  # noqa: 
 HOST = "127.0.0.1"
 
 
-WIRING = {"activation": "relu", "output": "softmax"}
+WIRING = {"activation": "relu", "output_activation": "softmax"}
 
 
 @pytest.fixture(scope="module")
@@ -405,8 +405,8 @@ def test_make_server_checks_its_arguments(model):
     with pytest.raises(TypeError, match=r"wiring=meta\['wiring'\]"):
         make_server(params, names)  # the wiring is never guessed
     with pytest.raises(ValueError, match="cannot run the network with wiring"):
-        make_server(params, names, wiring={"activation": "swish", "output": "softmax"})
-    with pytest.raises(TypeError, match="'activation' and 'output'"):
+        make_server(params, names, wiring={"activation": "swish", "output_activation": "softmax"})
+    with pytest.raises(TypeError, match="'activation' and 'output_activation'"):
         make_server(params, names, wiring={"activation": "relu"})
     with pytest.raises(ValueError, match="10 scores but 3 class names"):
         make_server(params, ["a", "b", "c"], wiring=wiring)
@@ -421,14 +421,14 @@ def test_make_server_checks_its_arguments(model):
 def test_the_wiring_given_is_the_wiring_used(model):
     """A tanh network with a sigmoid output answers with that wiring's scores, labelled as scores."""
     params, _ = model
-    wiring = {"activation": "tanh", "output": "sigmoid", "loss": "mse"}
+    wiring = {"activation": "tanh", "output_activation": "sigmoid", "loss": "mse"}
     with running(make_server(params, [str(k) for k in range(10)], wiring=wiring, host=HOST)) as srv:
         status, answer = request(srv, "POST", "/predict", payload(drawing()))
     assert status == 200 and answer["kind"] == "score"
     image = np.asarray(answer["image"], dtype=np.float32).reshape(1, 784)
-    expected = fastnn.predict_proba(params, image, activation="tanh", output="sigmoid")[0]
+    expected = fastnn.predict_proba(params, image, activation="tanh", output_activation="sigmoid")[0]
     np.testing.assert_allclose(answer["scores"], expected, atol=2e-3)  # from the 3-decimal image
-    relu = fastnn.predict_proba(params, image, activation="relu", output="softmax")[0]
+    relu = fastnn.predict_proba(params, image, activation="relu", output_activation="softmax")[0]
     assert not np.allclose(answer["scores"], relu, atol=2e-3)
 
 

@@ -221,7 +221,7 @@ def test_regressor_multi_output_and_params_predict_y_itself():
     reg = MLPRegressor(hidden_layer_sizes=(32,), max_iter=60, random_state=0, learning_rate="cosine").fit(X, Y)
     assert reg.predict(X).shape == (300, 3) and reg.score(X, Y) > 0.95
     np.testing.assert_allclose(reg.predict(X), fastnn.predict_proba(reg.params_, X.astype(np.float32),
-                                                                    output="identity"), rtol=1e-5, atol=1e-3)
+                                                                    output_activation="identity"), rtol=1e-5, atol=1e-3)
     one = MLPRegressor(hidden_layer_sizes=(16,), max_iter=5, random_state=0).fit(X, Y[:, 0])
     assert one.predict(X).shape == (300,)
 

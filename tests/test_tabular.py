@@ -87,7 +87,7 @@ def test_params_take_raw_inputs_and_sparse_like_inputs_are_scaled_not_centred():
                                clf.predict_proba(X), rtol=1e-12, atol=1e-15)
     reg = _fit_quietly(MLPRegressor(hidden_layer_sizes=(16,), max_iter=20, random_state=0), *_table("diabetes"))
     Xd = _table("diabetes")[0]
-    np.testing.assert_allclose(fastnn.predict_proba(reg.params_, Xd.astype(np.float32), output="identity")[:, 0],
+    np.testing.assert_allclose(fastnn.predict_proba(reg.params_, Xd.astype(np.float32), output_activation="identity")[:, 0],
                                reg.predict(Xd), rtol=1e-4)
     # mostly zeros (images, bags of words): scaled by the largest |value|, never centred, so zeros stay zeros,
     # then all columns by one power of two that brings the rows' mean squared norm within 2x of ROW_NORM2 or,

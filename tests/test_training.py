@@ -23,7 +23,7 @@ from fastnn.per_sample import (
     splits_units,
 )
 from fastnn.training import DivergenceError, train
-from fastnn.twin import sgd_epoch_numpy
+from fastnn.twin import sgd_steps_numpy
 from fastnn.validation import check_params, one_hot
 
 WIRINGS = [("softmax", "cross_entropy"), ("tanh", "mse"), ("identity", "mse")]
@@ -89,7 +89,7 @@ def test_kernel_equals_composed_pure_functions(activation, output, loss, depth, 
     # the twin, written out: forward -> backward -> update one sample at a time
     want = params
     for i in order:
-        out, cache = fastnn.forward(want, X[i : i + 1], activation=activation, output=output)
+        out, cache = fastnn.forward(want, X[i : i + 1], activation=activation, output_activation=output)
         grads = fastnn.backward(want, cache, y[i : i + 1], activation=activation, loss=loss)
         want = fastnn.update(want, grads, 0.05)
     _assert_params_close(got, want)
@@ -108,7 +108,7 @@ def test_kernel_with_l2_and_dropout_equals_twin(activation, l2, keep, path):
     keeps = np.array([keep, keep, 1.0])
     got, _ = _run_kernel(params, X, T, order, lrs, activation, "softmax", "cross_entropy", l2, keeps, seed=7,
                          path=path)
-    want = sgd_epoch_numpy(params, X, T, order, lrs, activation=activation, l2=l2, keep=keeps, seed=7)
+    want = sgd_steps_numpy(params, X, T, order, lrs, activation=activation, l2=l2, keep=keeps, seed=7)
     _assert_params_close(got, want)
 
 
@@ -127,7 +127,7 @@ def test_kernel_optimizer_rules_equal_fastnn_optim(rule, hyper, l2, keep):
     keeps = np.array([keep, keep, 1.0])
     got, _ = _run_kernel(params, X, T, order, lrs, "relu", "softmax", "cross_entropy", l2, keeps, seed=7,
                          rule=rule, hyper=hyper)
-    want = sgd_epoch_numpy(params, X, T, order, lrs, l2=l2, keep=keeps, seed=7, rule=rule, hyper=hyper)
+    want = sgd_steps_numpy(params, X, T, order, lrs, l2=l2, keep=keeps, seed=7, rule=rule, hyper=hyper)
     _assert_params_close(got, want, rtol=1e-8, atol=1e-11)
 
 
@@ -140,7 +140,7 @@ def test_lazy_l2_scale_is_folded_before_it_underflows(path):
     order = np.arange(400)
     lrs = np.full(400, 0.1)
     got, _ = _run_kernel(params, X, T, order, lrs, "relu", "softmax", "cross_entropy", l2=0.5, path=path)
-    want = sgd_epoch_numpy(params, X, T, order, lrs, l2=0.5)
+    want = sgd_steps_numpy(params, X, T, order, lrs, l2=0.5)
     _assert_params_close(got, want, rtol=1e-8)
 
 
@@ -168,7 +168,7 @@ def test_train_matches_kernel_twin_with_shuffle_and_schedule():
     T = one_hot(y, 4, "float64")
     for epoch in range(2):
         order = rng.permutation(len(X))
-        want = sgd_epoch_numpy(want, X, T, order, np.full(len(X), 0.05 / (1 + epoch)))
+        want = sgd_steps_numpy(want, X, T, order, np.full(len(X), 0.05 / (1 + epoch)))
     _assert_params_close(got, want)
     assert history["lr"] == [0.05, 0.025]
 
@@ -207,7 +207,7 @@ def test_history_contents_and_validation():
     assert h["epoch"] == [1, 2, 3]
     assert set(h) == {"epoch", "lr", "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "compile_seconds",
                       "wiring", "collapse"}
-    assert h["wiring"] == {"activation": "relu", "output": "softmax", "loss": "cross_entropy"}
+    assert h["wiring"] == {"activation": "relu", "output_activation": "softmax", "loss": "cross_entropy"}
     assert all(len(v) == 3 for key, v in h.items() if key not in ("compile_seconds", "wiring", "collapse"))
     assert h["collapse"] is None  # fastnn.diagnostics found the trained network not collapsed
     assert 0 <= h["compile_seconds"] < 600  # kernels compiled or loaded before epoch 1, timed apart
@@ -270,7 +270,7 @@ def test_integer_images_get_a_scaling_hint():
         ({"dropout": 1.0}, ValueError, r"dropout rates must lie in \[0, 1\)"),
         ({"l2": -0.1}, ValueError, "l2 must be a finite number >= 0"),
         ({"activation": "gelu"}, ValueError, "valid choices are: 'relu', 'sigmoid', 'tanh'"),
-        ({"output": "tanh"}, ValueError, "cross_entropy' needs output='softmax'"),
+        ({"output_activation": "tanh"}, ValueError, "cross_entropy' needs output_activation='softmax'"),
         ({"validation_data": ([1],)}, TypeError, "pair"),
         ({"callback": 3}, TypeError, "callback must be callable"),
     ],
@@ -456,7 +456,7 @@ def test_threads_equal_replicas_of_the_twin_merged_with_a_rising_gain(monkeypatc
     gains = [0.5, 0.75, 1.0, 1.0, 1.0]  # after 0, 100, 200, 300, 400 samples, with a warm-up of 200
     for start, gain in zip(range(0, len(X), 100), gains):  # a round: 50 samples on each of 2 threads
         n = min(100, len(X) - start)
-        copies = [sgd_epoch_numpy(want, X, T, order[lo:hi], lrs[lo:hi], l2=1e-3, keep=keeps, seed=7, step0=lo)
+        copies = [sgd_steps_numpy(want, X, T, order[lo:hi], lrs[lo:hi], l2=1e-3, keep=keeps, seed=7, step0=lo)
                   for lo, hi in ((start, start + n // 2), (start + n // 2, start + n))]
         want = {key: want[key] + gain * sum(c[key] - want[key] for c in copies) for key in want}
     _assert_params_close(got, want)
@@ -483,7 +483,7 @@ def test_three_threads_splitting_units_on_dense_inputs_equal_the_twin(monkeypatc
     got, tally = _run_kernel(params, X, T, order, lrs, "tanh", "softmax", "cross_entropy", 1e-3, keeps, seed=3,
                              path="split", n_threads=3)
     assert tally.done == 250
-    want = sgd_epoch_numpy(params, X, T, order, lrs, activation="tanh", l2=1e-3, keep=keeps, seed=3)
+    want = sgd_steps_numpy(params, X, T, order, lrs, activation="tanh", l2=1e-3, keep=keeps, seed=3)
     _assert_params_close(got, want)
 
 
@@ -691,7 +691,7 @@ def test_dense_inputs_train_in_windows_and_equal_the_twin(monkeypatch):
     keeps = np.array([0.8, 1.0])
     for epoch in range(2):
         order = rng.permutation(300)
-        want = sgd_epoch_numpy(want, X, T, order, np.full(300, 0.02), l2=1e-3, keep=keeps, seed=drop_seed,
+        want = sgd_steps_numpy(want, X, T, order, np.full(300, 0.02), l2=1e-3, keep=keeps, seed=drop_seed,
                                step0=300 * epoch)
     _assert_params_close(got, want)
 

@@ -7,7 +7,7 @@ import numpy as np
 
 import fastnn
 from fastnn.kernels import sample as k
-from fastnn.twin import dropout_multipliers, sgd_epoch_numpy
+from fastnn.twin import dropout_multipliers, sgd_steps_numpy
 from fastnn.validation import one_hot
 
 
@@ -33,7 +33,7 @@ def test_twin_composes_forward_backward_update_and_leaves_params_alone():
     before = {key: v.copy() for key, v in params.items()}
     order = rng.permutation(30)
     lrs = np.linspace(0.1, 0.05, 30)
-    got = sgd_epoch_numpy(params, X, one_hot(y, 3, "float64"), order, lrs, activation="tanh")
+    got = sgd_steps_numpy(params, X, one_hot(y, 3, "float64"), order, lrs, activation="tanh")
     want = params
     for s, i in enumerate(order):
         _, cache = fastnn.forward(want, X[i : i + 1], activation="tanh")

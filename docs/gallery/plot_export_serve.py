@@ -25,7 +25,7 @@ params = fastnn.init_params([784, 64, 10], seed=0)
 params, history = fastnn.train(params, X[:10000], y[:10000], epochs=2, lr=0.02, seed=0)
 
 tmp = pathlib.Path(tempfile.mkdtemp())
-export_onnx(params, tmp / "mnist.onnx", activation="relu", output="softmax")
+export_onnx(params, tmp / "mnist.onnx", activation="relu", output_activation="softmax")
 session = ort.InferenceSession(str(tmp / "mnist.onnx"), providers=["CPUExecutionProvider"])
 proba = session.run(None, {"input": X_test})[0]
 print("largest difference from fastnn.predict_proba:", float(np.abs(proba - fastnn.predict_proba(params, X_test)).max()))

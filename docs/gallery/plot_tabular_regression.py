@@ -36,7 +36,7 @@ print(f"R^2 on the held-out quarter: fastnn {model.score(X_test, y_test):.2f} ({
 # %%
 # The fitted params are a plain dict that takes the raw features: the functional API
 # computes the estimator's predictions from them (the regressor's output is the identity).
-raw = fastnn.forward(model.params_, X_test.astype(np.float32), output="identity")[0].ravel()
+raw = fastnn.forward(model.params_, X_test.astype(np.float32), output_activation="identity")[0].ravel()
 print(f"largest difference from model.predict: {np.abs(raw - model.predict(X_test)).max():.2g}")
 
 # %%

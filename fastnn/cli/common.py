@@ -145,8 +145,8 @@ def load_model(path: str, *, mnist: bool = True, prog: str = "fastnn") -> tuple[
         say(f"{prog}: warning: {w.message}", file=sys.stderr)
     if meta["wiring"] is None:
         raise CommandError(f"{path!r} does not record how its network is wired (it was saved without wiring=); "
-                           "save it again with fastnn.save(path, params, wiring={'activation': ..., 'output': ..., "
-                           "'loss': ...}) or with the history train() returned", prog=prog)
+                           "save it again with fastnn.save(path, params, wiring={'activation': ..., "
+                           "'output_activation': ..., 'loss': ...}) or with the history train() returned", prog=prog)
     meta.setdefault("layer_sizes", list(layer_sizes_of(check_params(params))))  # a file from before it was recorded
     if not mnist:
         return params, meta
@@ -183,16 +183,19 @@ def class_names(meta: dict) -> tuple[str, ...]:
 
 
 def forward_options(meta: dict) -> dict[str, str]:
-    """``activation=`` and ``output=`` of the model as its file records it (``meta["wiring"]`` from
-    :func:`load_model`), for :func:`fastnn.predict` and :func:`fastnn.predict_proba`.
+    """``activation=`` and ``output_activation=`` of the model as its file records it (``meta["wiring"]``
+    from :func:`load_model`), for :func:`fastnn.predict` and :func:`fastnn.predict_proba`.
 
-    A hand-made ``meta`` without a wiring record must name both explicitly; nothing is defaulted.
+    A hand-made ``meta`` without a wiring record must name both explicitly (``output_activation``,
+    or ``output`` as a model file's plain field spells it); nothing is defaulted.
     """
-    wiring = meta.get("wiring") or meta
-    missing = [k for k in ("activation", "output") if k not in wiring]
+    wiring = meta.get("wiring")
+    if not wiring:  # a hand-made meta: its own names, a file's plain "output" field read as output_activation
+        wiring = {"output_activation": meta["output"], **meta} if "output" in meta else meta
+    missing = [k for k in ("activation", "output_activation") if k not in wiring]
     if missing:
         raise KeyError(f"the model's metadata names no {' and no '.join(missing)}; load it with load_model()")
-    return {"activation": wiring["activation"], "output": wiring["output"]}
+    return {"activation": wiring["activation"], "output_activation": wiring["output_activation"]}
 
 
 def scores_of(params: dict, meta: dict, image: np.ndarray) -> np.ndarray:
@@ -205,7 +208,8 @@ def scores_of(params: dict, meta: dict, image: np.ndarray) -> np.ndarray:
 def describe_model(path: str, meta: dict) -> str:
     sizes = "-".join(map(str, meta.get("layer_sizes", [])))
     wiring = meta["wiring"]
-    text = f"{path}: {sizes} ({wiring['activation']} hidden, {wiring['output']} output, {wiring['loss']} loss)"
+    text = (f"{path}: {sizes} ({wiring['activation']} hidden, {wiring['output_activation']} output, "
+            f"{wiring['loss']} loss)")
     history = meta.get("history") or {}
     epochs = len(history.get("epoch", []))
     if epochs:

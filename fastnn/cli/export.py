@@ -19,13 +19,13 @@ def run(args: argparse.Namespace) -> int:
     params, meta = load_model(args.model, mnist=False, prog="fastnn export")
     how = meta["wiring"]
     try:
-        export_onnx(params, args.output, activation=how["activation"], output=how["output"])
+        export_onnx(params, args.output, activation=how["activation"], output_activation=how["output_activation"])
     except (TypeError, ValueError) as e:  # a network ONNX cannot express
         raise CommandError(f"cannot export {args.model!r}: {e}") from None
     except OSError as e:
         raise CommandError(f"cannot write {args.output!r}: {e.strerror or e}") from None
     sizes = layer_sizes_of(check_params(params))
-    say(f"wrote {args.output}: {'-'.join(map(str, sizes))} ({how['activation']} hidden, {how['output']} output), "
+    say(f"wrote {args.output}: {'-'.join(map(str, sizes))} ({how['activation']} hidden, {how['output_activation']} output), "
         f"{params['W1'].dtype}; input {INPUT_NAME!r} [batch, {sizes[0]}], output {OUTPUT_NAME!r} [batch, {sizes[-1]}]")
     return EXIT_OK
 

@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
     params, meta = load_model(args.model, prog="fastnn predict")
     names = class_names(meta)
-    word = "p" if meta["wiring"]["output"] == "softmax" else "score"
+    word = "p" if meta["wiring"]["output_activation"] == "softmax" else "score"
     width = max(len(p) for p in args.images)
     failed = 0
     for path in args.images:

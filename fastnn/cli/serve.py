@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as e:
         raise CommandError(str(e), prog="fastnn serve") from None
     params, meta = load_model(args.model, prog="fastnn serve")
-    kind = "probability" if meta["wiring"]["output"] == "softmax" else "score"
+    kind = "probability" if meta["wiring"]["output_activation"] == "softmax" else "score"
     try:
         server = make_server(lambda image: scores_of(params, meta, image), class_names(meta), host=args.host,
                              port=args.port, title=os.path.basename(args.model), kind=kind)

@@ -288,7 +288,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         check_pairing(args.output_activation, args.loss)
     except ValueError as e:
-        raise CommandError(str(e).replace("output=", "--output-activation ").replace("loss=", "--loss ")) from None
+        raise CommandError(str(e).replace("output_activation=", "--output-activation ").replace("loss=", "--loss ")) from None
     if args.dropout and not args.layers:
         raise CommandError("--dropout applies to hidden layers, and --layers gives none")
     optimizer, hyperparams = make_optimizer(args.optimizer)
@@ -343,7 +343,7 @@ def run(args: argparse.Namespace) -> int:
                 params, history = train(
                     params, X, y, epochs=args.epochs, lr=schedule, optimizer=(optimizer, hyperparams),
                     batch_size=args.batch_size, seed=args.seed,
-                    activation=args.activation, output=args.output_activation, loss=args.loss, l2=args.l2,
+                    activation=args.activation, output_activation=args.output_activation, loss=args.loss, l2=args.l2,
                     dropout=args.dropout, augment=Distortion() if args.augment else None, n_threads=args.threads,
                     validation_data=(X_test, y_test), callback=report, progress=bar)
         except TrainingInterrupted as stop:

@@ -39,9 +39,9 @@ CASES = {
     "sparse_tanh_ce_1hidden_l2_dropout": ([24, 12, 5], "sparse",
                                           dict(lr=0.05, activation="tanh", l2=1e-3, dropout=0.2)),
     "sparse_sigmoid_mse_2hidden": ([24, 12, 8, 5], "sparse",
-                                   dict(lr=0.1, activation="sigmoid", output="sigmoid", loss="mse")),
+                                   dict(lr=0.1, activation="sigmoid", output_activation="sigmoid", loss="mse")),
     "sparse_relu_softmax_mse_dropout2": ([24, 12, 8, 5], "sparse",
-                                         dict(lr=0.1, output="softmax", loss="mse", dropout=[0.1, 0.3])),
+                                         dict(lr=0.1, output_activation="softmax", loss="mse", dropout=[0.1, 0.3])),
     "sparse_relu_ce_l2_fold": ([24, 12, 5], "sparse", dict(lr=0.05, l2=0.4)),  # the lazy L2 factor folds
     "sparse_no_hidden": ([24, 5], "sparse", dict(lr=0.05, l2=1e-3)),
     "sparse_step_schedule_float64": ([24, 12, 8, 5], "sparse",
@@ -50,24 +50,24 @@ CASES = {
     # dense windows (dense inputs, plain SGD)
     "window_relu_ce_2hidden": ([24, 12, 8, 5], "dense", dict(lr=0.01)),
     "window_tanh_mse_1hidden_l2_dropout": ([24, 12, 5], "dense",
-                                           dict(lr=0.01, activation="tanh", output="identity", loss="mse", l2=1e-2,
-                                                dropout=0.2)),
+                                           dict(lr=0.01, activation="tanh", output_activation="identity", loss="mse",
+                                                l2=1e-2, dropout=0.2)),
     "window_sigmoid_ce_l2_fold": ([24, 12, 5], "dense", dict(lr=0.05, activation="sigmoid", l2=0.4)),
     # replicas: two threads, first hidden layer narrower than SPLIT_FROM
     "replicas_relu_ce_2hidden": ([24, 12, 8, 5], "sparse", dict(lr=0.05, n_threads=2)),
     "replicas_tanh_mse_1hidden_l2_dropout": ([24, 12, 5], "sparse",
-                                             dict(lr=0.05, n_threads=2, activation="tanh", output="tanh", loss="mse",
-                                                  l2=1e-3, dropout=0.2)),
+                                             dict(lr=0.05, n_threads=2, activation="tanh", output_activation="tanh",
+                                                  loss="mse", l2=1e-3, dropout=0.2)),
     # split units: two threads, first hidden layer of SPLIT_FROM (256) units or more
     "split_relu_ce_1hidden": ([16, 256, 5], "sparse", dict(lr=0.05, n_threads=2)),
     "split_sigmoid_mse_2hidden_l2_dropout": ([16, 256, 6, 5], "sparse",
-                                             dict(lr=0.1, n_threads=2, activation="sigmoid", output="softmax",
-                                                  loss="mse", l2=1e-3, dropout=0.2)),
+                                             dict(lr=0.1, n_threads=2, activation="sigmoid",
+                                                  output_activation="softmax", loss="mse", l2=1e-3, dropout=0.2)),
     # the dense rules, per sample
     "rule_momentum_relu_ce": ([24, 12, 8, 5], "sparse", dict(lr=0.01, optimizer="momentum")),
     "rule_nesterov_tanh_mse_l2": ([24, 12, 5], "sparse",
                                   dict(lr=0.01, optimizer=("nesterov", {"beta": 0.8}), activation="tanh",
-                                       output="identity", loss="mse", l2=1e-3)),
+                                       output_activation="identity", loss="mse", l2=1e-3)),
     "rule_adam_relu_ce_dropout": ([24, 12, 8, 5], "dense", dict(lr=0.001, optimizer="adam", dropout=0.2)),
     "rule_rmsprop_sigmoid_ce": ([24, 12, 5], "sparse", dict(lr=0.001, optimizer="rmsprop", activation="sigmoid")),
     "rule_adagrad_relu_ce_l2": ([24, 12, 5], "dense", dict(lr=0.01, optimizer="adagrad", l2=1e-3)),
@@ -83,7 +83,8 @@ def run_case(name):
     dtype = kwargs.pop("dtype", "float32")
     X, y = _data(N_SAMPLES, sizes[0], sizes[-1], kind, seed=len(name))
     if kwargs.get("loss") == "mse":
-        T = np.eye(sizes[-1])[y] * 1.6 - 0.8 if kwargs.get("output") in ("tanh", "identity") else np.eye(sizes[-1])[y]
+        one_hot = np.eye(sizes[-1])[y]
+        T = one_hot * 1.6 - 0.8 if kwargs.get("output_activation") in ("tanh", "identity") else one_hot
         y = T.astype(dtype)
     params = fastnn.init_params(sizes, init="xavier", seed=3, dtype=dtype)
     return fastnn.train(params, X.astype(dtype), y, epochs=EPOCHS, seed=11, **kwargs)
