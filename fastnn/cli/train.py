@@ -329,7 +329,7 @@ def run(args: argparse.Namespace) -> int:
             bar.begin(n)
 
     meta = dict(
-        wiring={"activation": args.activation, "output": args.output_activation, "loss": args.loss},
+        wiring={"activation": args.activation, "output_activation": args.output_activation, "loss": args.loss},
         hidden_layers=args.layers,
         dataset=dataset, train_samples=n, epochs=args.epochs, lr=lr, schedule=repr(schedule),
         optimizer=optimizer, optimizer_hyperparams=hyperparams, batch_size=args.batch_size, init=args.init,
