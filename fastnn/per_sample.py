@@ -14,13 +14,16 @@ moves. The paths:
   Python thread runs them; the matrix products use the cores through BLAS;
 - ``"rules"``: any other rule (momentum, Adam, ...), one thread (``kernels.rules.rule_steps``),
   every weight every step;
-- ``"split"`` (``n_threads > 1``, a first hidden layer of at least ``SPLIT_FROM`` units): the
+- ``"split"`` (``n_threads > 1``, a first hidden layer of at least ``SPLIT_FROM`` units, and
+  inputs dense enough that a compiled call's samples touch every row of ``W1`` about once or more:
+  else ``"rows"``, see :func:`choose_path`): the
   threads split those units between them (``kernels.threads.split_steps``). Each trains its
   units' columns of ``W1`` in an array of its own and their rows of ``W2``, so no cache line
   of the large first layers is written by two cores, and the threads meet once per sample
   to add their shares of the second layer's sum: exactly per-sample SGD (the twin's steps,
   one sum added in another order);
-- ``"replicas"`` (``n_threads > 1``, a narrower first layer or none): every thread trains its
+- ``"replicas"`` (``n_threads > 1``, a narrower first layer or none, inputs as for
+  ``"split"``): every thread trains its
   own replica of the parameters on its own share of the samples for ``ROUND`` samples (the
   one-thread kernel on each round's share), then the threads meet
   (``kernels.threads.merge_round``) and add the replicas' changes to the parameters, times
@@ -186,17 +189,28 @@ def choose_path(X: Any, rule: int, n_threads: int, sizes: Sequence[int] | np.nda
     ('replicas', 'split')
     >>> choose_path(sparse_rows, adam, 1, [4, 8, 2])
     'rules'
+    >>> words = np.zeros((4, 2**18)); words[:, :27] = 1.0  # 27 non-zeros in 2^18 columns
+    >>> choose_path(words, sgd, 2, [2**18, 256, 58])  # the split's copies of W1 would cost more
+    'rows'
     """
     if rule != rules.SGD:
         if n_threads > 1:
             raise ValueError("n_threads > 1 runs plain per-sample SGD, and this optimizer updates every weight at "
                              "every sample: use n_threads=1, or a batch_size")
         return "rules"
-    if isinstance(X, np.ndarray) and input_density(X) > DENSE_ABOVE:
+    dense = isinstance(X, np.ndarray)
+    density = input_density(X) if dense else X.nnz / max(X.shape[0] * X.shape[1], 1)
+    if dense and density > DENSE_ABOVE:
         return "windows"  # one thread: the windows' matrix products use the cores through BLAS
     if n_threads == 1:
         return "rows"
-    return "split" if splits_units(sizes) else "replicas"
+    path = "split" if splits_units(sizes) else "replicas"
+    # Each compiled call of "split" copies the whole of W1 in and out, each round of "replicas"
+    # merges the whole of it. Where the samples of a call (a round) touch W1's rows less than
+    # once on average (density * samples < 1: a bag of words, 2^18 columns and ~27 non-zeros a
+    # row), that pass is most of the work, and one thread is faster (bench/text.py).
+    samples = CHUNK if path == "split" else ROUND * n_threads
+    return "rows" if density * samples < 1.0 else path
 
 
 def kernel_work(sizes: Sequence[int] | np.ndarray, dtype: DTypeLike) -> tuple[np.ndarray, ...]:

@@ -103,6 +103,24 @@ def test_csr_input_takes_the_row_loop_and_never_the_dense_windows():
     assert choose_path(_canonical(X), 0, 2, [40, 12, 4]) == "replicas"
 
 
+def test_two_threads_on_a_bag_of_words_take_the_row_loop():
+    # 27 non-zeros in 2^18 columns: a compiled call's 4096 samples touch W1's rows 0.42 times on
+    # average, and the split copies all of W1 in and out of every call (replicas merge all of it)
+    n_in = 2**18
+    rng = np.random.default_rng(0)
+    cols = np.sort(rng.choice(n_in, size=(100, 27), replace=True), axis=1)
+    words = _canonical(sp.csr_matrix((np.ones(2700, np.float32), cols.ravel(), np.arange(0, 2701, 27)),
+                                     shape=(100, n_in)))
+    assert words.nnz / 100 > 26
+    assert choose_path(words, 0, 2, [n_in, 256, 58]) == "rows"
+    assert choose_path(words, 0, 2, [n_in, 64, 58]) == "rows"
+    # a narrower input layer with the same rows: every row touched many times a call
+    narrow = sp.csr_matrix((words.data, words.indices % 2048, words.indptr), shape=(100, 2048))
+    narrow.sum_duplicates()
+    assert choose_path(narrow, 0, 2, [2048, 256, 58]) == "split"
+    assert choose_path(narrow, 0, 2, [2048, 64, 58]) == "replicas"
+
+
 def test_csr_work_arrays_follow_the_widest_layer_not_the_rows():
     X, y = _data(n=50, n_in=5000, density=0.002)
     C = _canonical(X)
