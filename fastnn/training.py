@@ -248,12 +248,19 @@ def train(params: Params, X: Any, y: ArrayLike, *, epochs: int = 1, lr: Optional
     >>> trained["W1"] is params["W1"]            # the caller's params are never modified
     False
     """
-    return _train(params, X, y, False, epochs=epochs, lr=lr, optimizer=optimizer, batch_size=batch_size,
-                  shuffle=shuffle, seed=seed, activation=activation, output=output, loss=loss,
-                  schedule_unit=schedule_unit, validation_data=validation_data,
-                  validation_fraction=validation_fraction, early_stopping=early_stopping, patience=patience,
-                  min_delta=min_delta, l2=l2, dropout=dropout, augment=augment, n_threads=n_threads, verbose=verbose,
-                  callback=callback, progress=progress, sample_weight=sample_weight)
+    plan = _prepare(params, X, y, owned=False, epochs=epochs, lr=lr, optimizer=optimizer, batch_size=batch_size,
+                    shuffle=shuffle, seed=seed, activation=activation, output=output, loss=loss,
+                    schedule_unit=schedule_unit, validation_data=validation_data,
+                    validation_fraction=validation_fraction, early_stopping=early_stopping, patience=patience,
+                    min_delta=min_delta, l2=l2, dropout=dropout, augment=augment, n_threads=n_threads,
+                    verbose=verbose, callback=callback, progress=progress, sample_weight=sample_weight)
+    first_lr = float(plan.epoch_lrs(0, 0, 1)[0])
+    warn_input_scale(plan.X, first_lr, plan.optimizer.name)  # fastnn.diagnostics: say so, never rescale silently
+    trained, history = _run_epochs(plan)
+    history["collapse"] = warn_collapse(trained, plan.X, first_lr, activation=activation, output=output,
+                                        rule=plan.optimizer.name, accuracy=(history["accuracy"] or [None])[-1],
+                                        targets=plan.T)
+    return trained, history
 
 
 def train_in_place(params: Params, X: Any, y: ArrayLike, **options: Any) -> tuple[dict[str, Array], History]:
@@ -286,17 +293,12 @@ def train_in_place(params: Params, X: Any, y: ArrayLike, **options: Any) -> tupl
     >>> np.shares_memory(second["W1"], first["W1"]), np.array_equal(first["W1"], W1)   # trained in place
     (True, False)
     """
-    return _train(params, X, y, True, **options)
-
-
-def _train(params: Params, X: Any, y: ArrayLike, owned: bool, **options: Any) -> tuple[dict[str, Array], History]:
-    """:func:`train` (``owned`` False) or :func:`train_in_place` (True), with ``train``'s defaults."""
     unknown = sorted(set(options) - set(_TRAIN_DEFAULTS))
     if unknown:
-        raise TypeError(f"train() got unexpected keyword arguments {unknown}")
-    plan = _prepare(params, X, y, owned=owned, **{**_TRAIN_DEFAULTS, **options})
+        raise TypeError(f"train_in_place() got unexpected keyword arguments {unknown}")
+    plan = _prepare(params, X, y, owned=True, **{**_TRAIN_DEFAULTS, **options})
     first_lr = float(plan.epoch_lrs(0, 0, 1)[0])
-    warn_input_scale(plan.X, first_lr, plan.optimizer.name)  # fastnn.diagnostics: say so, never rescale silently
+    warn_input_scale(plan.X, first_lr, plan.optimizer.name)  # as train does, from the same depth
     trained, history = _run_epochs(plan)
     history["collapse"] = warn_collapse(trained, plan.X, first_lr, activation=plan.wiring[0], output=plan.wiring[1],
                                         rule=plan.optimizer.name, accuracy=(history["accuracy"] or [None])[-1],
