@@ -205,10 +205,12 @@ def choose_path(X: Any, rule: int, n_threads: int, sizes: Sequence[int] | np.nda
     if n_threads == 1:
         return "rows"
     path = "split" if splits_units(sizes) else "replicas"
-    # Each compiled call of "split" copies the whole of W1 in and out, each round of "replicas"
-    # merges the whole of it. Where the samples of a call (a round) touch W1's rows less than
-    # once on average (density * samples < 1: a bag of words, 2^18 columns and ~27 non-zeros a
-    # row), that pass is most of the work, and one thread is faster (bench/text.py).
+    # Each round of "replicas" merges the whole of W1, each compiled call of "split" copies the
+    # whole of it in and out (on CSR input: the rows its samples touch) and the threads meet at
+    # every sample. Where the samples of a call (a round) touch W1's rows less than once on
+    # average (density * samples < 1: a bag of words, 2^18 columns and ~27 non-zeros a row),
+    # one thread is faster: on the Debian text task the split took 2x one thread's time even
+    # with the touched rows copied only (bench/text.py).
     samples = CHUNK if path == "split" else ROUND * n_threads
     return "rows" if density * samples < 1.0 else path
 
@@ -230,12 +232,16 @@ def kernel_work(sizes: Sequence[int] | np.ndarray, dtype: DTypeLike) -> tuple[np
             np.zeros((L + 1, width), np.uint64), np.zeros(L + 1, np.int64))
 
 
-def _aligned_zeros(shape: Union[int, tuple[int, ...]], dtype: DTypeLike) -> np.ndarray:
+def _aligned_zeros(shape: Union[int, tuple[int, ...]], dtype: DTypeLike, touch: bool = True) -> np.ndarray:
     """Zeros whose first element starts a 64-byte cache line, their pages touched now rather
-    than in the first epoch."""
+    than in the first epoch; or, with ``touch`` False, when first written (for arrays of which
+    a call may write a small part: the split's copies of a bag of words' first layer)."""
     n = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    raw = np.empty(n + 64, np.uint8)
-    raw.fill(0)
+    if touch:
+        raw = np.empty(n + 64, np.uint8)
+        raw.fill(0)
+    else:
+        raw = np.zeros(n + 64, np.uint8)  # fresh pages from the system, zero until written
     start = -raw.ctypes.data % 64
     return raw[start : start + n].view(dtype).reshape(shape)
 
@@ -317,10 +323,14 @@ class PerSampleEngine:
         elif path == "split":
             width = 64 // theta.dtype.itemsize  # each thread's shares on lines of their own
             self.units = split_units(int(sizes[1]), self.n_threads, theta.dtype.itemsize)
-            self.own = [Packed(_aligned_zeros(theta.size, theta.dtype), net.sizes, net.offsets)
+            # of these, a thread writes its own copy of the layers after W2 (own) and the rows of
+            # W1 its samples touch (blocks): on a large first layer that is a small part of them
+            self.own = [Packed(_aligned_zeros(theta.size, theta.dtype, touch=False), net.sizes, net.offsets)
                         for _ in range(self.n_threads)]
-            self.blocks = [_aligned_zeros((int(sizes[0]), int(b - a)), theta.dtype)
+            self.blocks = [_aligned_zeros((int(sizes[0]), int(b - a)), theta.dtype, touch=False)
                            for a, b in zip(self.units[:-1], self.units[1:])]
+            self.all_rows = np.arange(int(sizes[0]), dtype=np.int64)  # the rows a dense call copies
+            self.seen = np.zeros(int(sizes[0]), np.bool_)  # touched_rows' marks (CSR)
             self.partials = _aligned_zeros((self.n_threads, 2, -(-int(sizes[2]) // width) * width), theta.dtype)
 
     def close(self) -> None:
@@ -446,7 +456,12 @@ class PerSampleEngine:
         run: Callable[..., bool]
         extra: tuple[np.ndarray, ...]
         if self.path == "split":
-            run, ticks, extra = self._split_part, len(part), ()
+            if isinstance(X, tuple):  # CSR: the rows of W1 this call's samples touch, not all of them
+                rows = np.empty(min(int(self.seen.size), int(np.sum(np.diff(X[0])[part]))), np.int64)
+                rows = rows[: threads.touched_rows(X[0], X[1], part, self.seen, rows)]
+            else:
+                rows = self.all_rows
+            run, ticks, extra = self._split_part, len(part), (rows,)
         else:
             bounds, gains = self._rounds(len(part))
             run, ticks, extra = self._replica_part, 2 * (len(bounds) - 1), (bounds, gains)
@@ -502,14 +517,16 @@ class PerSampleEngine:
             self.flags[stop] = 1
             raise
 
-    def _split_part(self, t: int, X: Any, part: np.ndarray, lrs: np.ndarray, step0: int, stats: np.ndarray) -> bool:
-        """Thread ``t``'s units over ``part``; if it fails, the other threads stop waiting for it."""
+    def _split_part(self, t: int, X: Any, part: np.ndarray, lrs: np.ndarray, step0: int, stats: np.ndarray,
+                    rows: np.ndarray) -> bool:
+        """Thread ``t``'s units over ``part`` (``rows``: the rows of W1 it copies in and out); if
+        it fails, the other threads stop waiting for it."""
         net = self.net
         try:
             return threads.split_steps(net, self.own[t], self.blocks[t], X, self.T, part, lrs, self.opts, step0, stats,
                                        self.units, t, self.partials, self.flags, self.tick, self.work[t],
                                        np.ones(net.sizes.size - 1, net.theta.dtype),
-                                       None if net.sizes.size == 3 else True)
+                                       None if net.sizes.size == 3 else True, rows)
         except BaseException:
             self.flags[8 * self.n_threads] = 1
             raise
