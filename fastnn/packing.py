@@ -6,7 +6,7 @@ per-thread replicas copy, what optimizer slots mirror and what a lazy L2 scale f
 The buffer, widths and offsets travel as one record, :class:`Packed`, and the
 per-call options beside it as another, :class:`KernelOptions`.
 """
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -57,6 +57,46 @@ def pack(layers: Layers) -> Packed:
         theta[offsets[2 * l] : offsets[2 * l] + W.size] = W.ravel()
         theta[offsets[2 * l + 1] : offsets[2 * l + 1] + b.size] = b
     return Packed(theta, sizes, offsets)
+
+
+def packed_of(layers: Layers) -> Optional[Packed]:
+    """The :class:`Packed` record whose views ``layers`` are, when they are: the arrays lie
+    one after the other in memory in :func:`pack`'s layout (as :func:`unpack_views` of one
+    buffer gives them), all C-contiguous, of one dtype and parts of one array. None otherwise.
+
+    ``fastnn.training.train_in_place`` trains such params where they are, with no copy.
+
+    Examples
+    --------
+    >>> from fastnn.packing import pack, packed_of, unpack, unpack_views
+    >>> net = pack([(np.ones((2, 3)), np.zeros(3)), (np.ones((3, 1)), np.zeros(1))])
+    >>> found = packed_of(unpack_views(*net))
+    >>> np.shares_memory(found.theta, net.theta), found.theta.size, found.offsets
+    (True, 13, array([ 0,  6,  9, 12]))
+    >>> params = unpack(*net)  # copies: separate arrays
+    >>> print(packed_of([(params["W1"], params["b1"]), (params["W2"], params["b2"])]))
+    None
+    """
+    arrays = [a for pair in layers for a in pair]
+    first, dtype = arrays[0], arrays[0].dtype
+    owner = first.base if first.base is not None else first
+    if not all(isinstance(a, np.ndarray) and a.dtype == dtype and a.flags.c_contiguous and a.flags.writeable
+               and (a.base is owner or a is owner) for a in arrays):
+        return None
+    start = first.ctypes.data
+    offsets, pos = [], 0
+    for a in arrays:
+        if a.ctypes.data != start + pos * dtype.itemsize:
+            return None
+        offsets.append(pos)
+        pos += a.size
+    if start % 64:
+        return None
+    # one array over them all: a view of the first, widened; they are parts of one array (one base)
+    # that lie back to back, so the widened view stays inside that array's memory
+    theta = np.lib.stride_tricks.as_strided(first.reshape(-1), shape=(pos,), strides=(dtype.itemsize,),
+                                            writeable=True)
+    return Packed(theta, np.array(layer_sizes_of(layers), dtype=np.int64), np.array(offsets, dtype=np.int64))
 
 
 def _aligned_empty(n: int, dtype: DTypeLike) -> np.ndarray:

@@ -14,13 +14,16 @@ moves. The paths:
   Python thread runs them; the matrix products use the cores through BLAS;
 - ``"rules"``: any other rule (momentum, Adam, ...), one thread (``kernels.rules.rule_steps``),
   every weight every step;
-- ``"split"`` (``n_threads > 1``, a first hidden layer of at least ``SPLIT_FROM`` units): the
+- ``"split"`` (``n_threads > 1``, a first hidden layer of at least ``SPLIT_FROM`` units, and
+  inputs dense enough that a compiled call's samples touch every row of ``W1`` about once or more:
+  else ``"rows"``, see :func:`choose_path`): the
   threads split those units between them (``kernels.threads.split_steps``). Each trains its
   units' columns of ``W1`` in an array of its own and their rows of ``W2``, so no cache line
   of the large first layers is written by two cores, and the threads meet once per sample
   to add their shares of the second layer's sum: exactly per-sample SGD (the twin's steps,
   one sum added in another order);
-- ``"replicas"`` (``n_threads > 1``, a narrower first layer or none): every thread trains its
+- ``"replicas"`` (``n_threads > 1``, a narrower first layer or none, inputs as for
+  ``"split"``): every thread trains its
   own replica of the parameters on its own share of the samples for ``ROUND`` samples (the
   one-thread kernel on each round's share), then the threads meet
   (``kernels.threads.merge_round``) and add the replicas' changes to the parameters, times
@@ -191,17 +194,30 @@ def choose_path(X: Any, rule: int, n_threads: int, sizes: Sequence[int] | np.nda
     ('replicas', 'split')
     >>> choose_path(sparse_rows, adam, 1, [4, 8, 2])
     'rules'
+    >>> words = np.zeros((4, 2**18)); words[:, :27] = 1.0  # 27 non-zeros in 2^18 columns
+    >>> choose_path(words, sgd, 2, [2**18, 256, 58])  # the split's copies of W1 would cost more
+    'rows'
     """
     if rule != rules.SGD:
         if n_threads > 1:
             raise ValueError("n_threads > 1 runs plain per-sample SGD, and this optimizer updates every weight at "
                              "every sample: use n_threads=1, or a batch_size")
         return "rules"
-    if isinstance(X, np.ndarray) and input_density(X) > DENSE_ABOVE:
+    dense = isinstance(X, np.ndarray)
+    density = input_density(X) if dense else X.nnz / max(X.shape[0] * X.shape[1], 1)
+    if dense and density > DENSE_ABOVE:
         return "windows"  # one thread: the windows' matrix products use the cores through BLAS
     if n_threads == 1:
         return "rows"
-    return "split" if splits_units(sizes) else "replicas"
+    path = "split" if splits_units(sizes) else "replicas"
+    # Each round of "replicas" merges the whole of W1, each compiled call of "split" copies the
+    # whole of it in and out (on CSR input: the rows its samples touch) and the threads meet at
+    # every sample. Where the samples of a call (a round) touch W1's rows less than once on
+    # average (density * samples < 1: a bag of words, 2^18 columns and ~27 non-zeros a row),
+    # one thread is faster: on the Debian text task the split took 2x one thread's time even
+    # with the touched rows copied only (bench/text.py).
+    samples = CHUNK if path == "split" else ROUND * n_threads
+    return "rows" if density * samples < 1.0 else path
 
 
 def kernel_work(sizes: Sequence[int] | np.ndarray, dtype: DTypeLike) -> tuple[np.ndarray, ...]:
@@ -221,12 +237,16 @@ def kernel_work(sizes: Sequence[int] | np.ndarray, dtype: DTypeLike) -> tuple[np
             np.zeros((L + 1, width), np.uint64), np.zeros(L + 1, np.int64))
 
 
-def _aligned_zeros(shape: Union[int, tuple[int, ...]], dtype: DTypeLike) -> np.ndarray:
+def _aligned_zeros(shape: Union[int, tuple[int, ...]], dtype: DTypeLike, touch: bool = True) -> np.ndarray:
     """Zeros whose first element starts a 64-byte cache line, their pages touched now rather
-    than in the first epoch."""
+    than in the first epoch; or, with ``touch`` False, when first written (for arrays of which
+    a call may write a small part: the split's copies of a bag of words' first layer)."""
     n = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    raw = np.empty(n + 64, np.uint8)
-    raw.fill(0)
+    if touch:
+        raw = np.empty(n + 64, np.uint8)
+        raw.fill(0)
+    else:
+        raw = np.zeros(n + 64, np.uint8)  # fresh pages from the system, zero until written
     start = -raw.ctypes.data % 64
     return raw[start : start + n].view(dtype).reshape(shape)
 
@@ -344,10 +364,14 @@ class PerSampleEngine:
         elif path == "split":
             width = 64 // theta.dtype.itemsize  # each thread's shares on lines of their own
             self.units = split_units(int(sizes[1]), self.n_threads, theta.dtype.itemsize)
-            self.own = [Packed(_aligned_zeros(theta.size, theta.dtype), net.sizes, net.offsets)
+            # of these, a thread writes its own copy of the layers after W2 (own) and the rows of
+            # W1 its samples touch (blocks): on a large first layer that is a small part of them
+            self.own = [Packed(_aligned_zeros(theta.size, theta.dtype, touch=False), net.sizes, net.offsets)
                         for _ in range(self.n_threads)]
-            self.blocks = [_aligned_zeros((int(sizes[0]), int(b - a)), theta.dtype)
+            self.blocks = [_aligned_zeros((int(sizes[0]), int(b - a)), theta.dtype, touch=False)
                            for a, b in zip(self.units[:-1], self.units[1:])]
+            self.all_rows = np.arange(int(sizes[0]), dtype=np.int64)  # the rows a dense call copies
+            self.seen = np.zeros(int(sizes[0]), np.bool_)  # touched_rows' marks (CSR)
             self.partials = _aligned_zeros((self.n_threads, 2, -(-int(sizes[2]) // width) * width), theta.dtype)
 
     def close(self) -> None:
@@ -473,7 +497,12 @@ class PerSampleEngine:
         run: Callable[..., bool]
         extra: tuple[np.ndarray, ...]
         if self.path == "split":
-            run, ticks, extra = self._split_part, len(part), ()
+            if isinstance(X, tuple):  # CSR: the rows of W1 this call's samples touch, not all of them
+                rows = np.empty(min(int(self.seen.size), int(np.sum(np.diff(X[0])[part]))), np.int64)
+                rows = rows[: threads.touched_rows(X[0], X[1], part, self.seen, rows)]
+            else:
+                rows = self.all_rows
+            run, ticks, extra = self._split_part, len(part), (rows,)
         else:
             bounds, gains = self._rounds(len(part))
             run, ticks, extra = self._replica_part, 2 * (len(bounds) - 1), (bounds, gains)
@@ -529,14 +558,16 @@ class PerSampleEngine:
             self.flags[stop] = 1
             raise
 
-    def _split_part(self, t: int, X: Any, part: np.ndarray, lrs: np.ndarray, step0: int, stats: np.ndarray) -> bool:
-        """Thread ``t``'s units over ``part``; if it fails, the other threads stop waiting for it."""
+    def _split_part(self, t: int, X: Any, part: np.ndarray, lrs: np.ndarray, step0: int, stats: np.ndarray,
+                    rows: np.ndarray) -> bool:
+        """Thread ``t``'s units over ``part`` (``rows``: the rows of W1 it copies in and out); if
+        it fails, the other threads stop waiting for it."""
         net = self.net
         try:
             return threads.split_steps(net, self.own[t], self.blocks[t], X, self.T, part, lrs, self.opts, step0, stats,
                                        self.units, t, self.partials, self.flags, self.tick, self.work[t],
                                        np.ones(net.sizes.size - 1, net.theta.dtype),
-                                       None if net.sizes.size == 3 else True)
+                                       None if net.sizes.size == 3 else True, rows)
         except BaseException:
             self.flags[8 * self.n_threads] = 1
             raise

@@ -14,6 +14,8 @@ An estimator holds its hyperparameters and, once fitted, the fastnn params dict
 (``params_``; a committee: ``members_``, a list of them) with what scikit-learn's
 conventions require (``classes_``, ``n_features_in_``, ``loss_curve_``, ...). Everything
 else is computed from those: ``coefs_`` and ``intercepts_`` are the arrays of ``params_``.
+Training updates those arrays in place, as scikit-learn's MLPs update ``coefs_`` (copy them to
+keep a snapshot); a ``DivergenceError`` leaves them as training stopped.
 The params work with the functional API directly::
 
     clf = MLPClassifier(hidden_layer_sizes=(128,)).fit(X, y)
@@ -95,7 +97,7 @@ from .diagnostics import CollapseWarning, InputScaleWarning, check_sample_weight
 from .initializers import init_params
 from .network import predict_proba as _predict_proba
 from .schedules import cosine
-from .training import DivergenceError
+from .training import DivergenceError, train_in_place
 from .typing import Params
 
 __all__ = ["MLPClassifier", "MLPRegressor", "MLPCommitteeClassifier", "FitCollapsedWarning"]
@@ -532,13 +534,22 @@ class _BaseMLP(BaseEstimator):
             with warnings.catch_warnings():  # the estimator words these in its own parameters (below)
                 warnings.simplefilter("ignore", CollapseWarning)
                 warnings.simplefilter("ignore", InputScaleWarning)
-                trained, histories = _committee.train_committee(
-                    members, X, T, seeds=self._seeds(len(members), 1), n_jobs=self._jobs(), client=self._client(),
-                    member_options=[{"callback": self._member_callback(Xv, Tv, epochs)} for _ in members],
-                    epochs=epochs, lr=lr, batch_size=self._batch(X.shape[0]),
-                    validation_data=None if Xv is None else (Xv, Tv), early_stopping=Xv is not None,
-                    patience=int(self.n_iter_no_change), min_delta=float(self.tol), sample_weight=weights,
-                    l2=self._l2(X.shape[0] + (getattr(self, "t_", 0) if incremental else 0)), **options)
+                shared = dict(epochs=epochs, lr=lr, batch_size=self._batch(X.shape[0]),
+                              validation_data=None if Xv is None else (Xv, Tv), early_stopping=Xv is not None,
+                              patience=int(self.n_iter_no_change), min_delta=float(self.tol), sample_weight=weights,
+                              l2=self._l2(X.shape[0] + (getattr(self, "t_", 0) if incremental else 0)), **options)
+                seeds = self._seeds(len(members), 1)
+                if len(members) == 1 and self._client() is None:
+                    # the estimator's own network, trained in place (as scikit-learn's MLPs update coefs_):
+                    # no copy or scan of a large first layer per call (see train_in_place)
+                    trained, history = train_in_place(members[0], X, T, seed=seeds[0],
+                                                      callback=self._member_callback(Xv, Tv, epochs), **shared)
+                    trained, histories = [trained], [history]
+                else:
+                    trained, histories = _committee.train_committee(
+                        members, X, T, seeds=seeds, n_jobs=self._jobs(), client=self._client(),
+                        member_options=[{"callback": self._member_callback(Xv, Tv, epochs)} for _ in members],
+                        **shared)
         except DivergenceError as e:
             raise self._divergence(e) from None
         self._set_members(trained)
@@ -591,6 +602,8 @@ class _BaseMLP(BaseEstimator):
         """``(X - x_mean_) / x_scale_`` in the estimator's dtype (sparse input stays sparse), computed as
         ``X * (1 / s) - m / s`` in X's dtype, in place when ``owned`` (X is fit's own copy)."""
         if sp.issparse(X):
+            if np.all(self.x_scale_ == 1.0):  # X is canonical CSR of the dtype already (_as_dtype)
+                return X
             return sp.csr_matrix(X.multiply(1.0 / self.x_scale_[None, :]), dtype=self._dt())
         if not self.x_mean_.any() and np.all(self.x_scale_ == 1.0):
             return X

@@ -11,6 +11,7 @@ The caller's params are copied once into a private flat buffer; the compiled ker
 (``fastnn.kernels``) update that buffer in place. Nothing the caller passed is ever
 modified.
 """
+import inspect
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,7 +29,7 @@ from .diagnostics import check_sample_weight, warn_collapse, warn_input_scale
 from .losses import LOSS_FUNCTIONS, LOSSES, check_pairing
 from .network import PREDICT_CHUNK, forward_layers
 from .optim import OPTIMIZERS, Optimizer, get_optimizer
-from .packing import KernelOptions, Packed, pack, unpack, unpack_views
+from .packing import KernelOptions, Packed, pack, packed_of, unpack, unpack_views
 from .per_sample import PerSampleEngine, blas_on_one_thread, choose_path, kernel_options
 from .progress import epoch_line
 from .engine import Engine
@@ -199,7 +200,9 @@ def train(params: Params, X: Any, y: ArrayLike, *, epochs: int = 1, lr: Optional
         result differs from one thread's only by rounding), narrow ones trained as per-thread
         copies whose changes are merged every few hundred samples. Deterministic for a given
         seed and ``n_threads``; dense inputs run on one thread, whose matrix products use the
-        cores through BLAS. How each works: :mod:`fastnn.per_sample`.
+        cores through BLAS, and so do inputs so sparse for their width that the threads'
+        passes over the whole first layer would cost more than the training (a bag of words).
+        How each works: :mod:`fastnn.per_sample`.
     verbose : bool
         Print one line per epoch.
     callback : callable, optional
@@ -249,12 +252,12 @@ def train(params: Params, X: Any, y: ArrayLike, *, epochs: int = 1, lr: Optional
     >>> trained["W1"] is params["W1"]            # the caller's params are never modified
     False
     """
-    plan = _prepare(params, X, y, epochs=epochs, lr=lr, optimizer=optimizer, batch_size=batch_size, shuffle=shuffle,
-                    seed=seed, activation=activation, output=output_activation, loss=loss, schedule_unit=schedule_unit,
-                    validation_data=validation_data, validation_fraction=validation_fraction,
-                    early_stopping=early_stopping, patience=patience, min_delta=min_delta, l2=l2, dropout=dropout,
-                    augment=augment, n_threads=n_threads, verbose=verbose, callback=callback, progress=progress,
-                    sample_weight=sample_weight)
+    plan = _prepare(params, X, y, owned=False, epochs=epochs, lr=lr, optimizer=optimizer, batch_size=batch_size,
+                    shuffle=shuffle, seed=seed, activation=activation, output=output_activation, loss=loss,
+                    schedule_unit=schedule_unit, validation_data=validation_data,
+                    validation_fraction=validation_fraction, early_stopping=early_stopping, patience=patience,
+                    min_delta=min_delta, l2=l2, dropout=dropout, augment=augment, n_threads=n_threads,
+                    verbose=verbose, callback=callback, progress=progress, sample_weight=sample_weight)
     first_lr = float(plan.epoch_lrs(0, 0, 1)[0])
     # fastnn.diagnostics: say so, never rescale silently; stacklevel 4: the caller, past renamed_keywords' wrapper
     warn_input_scale(plan.X, first_lr, plan.optimizer.name, stacklevel=4)
@@ -267,10 +270,64 @@ def train(params: Params, X: Any, y: ArrayLike, *, epochs: int = 1, lr: Optional
     return trained, history
 
 
+@renamed_keywords(output="output_activation")
+def train_in_place(params: Params, X: Any, y: ArrayLike, **options: Any) -> tuple[dict[str, Array], History]:
+    """:func:`train` for a caller that owns ``params`` and hands them over: they are trained in place.
+
+    What the estimators of :mod:`fastnn.sklearn` call (their ``partial_fit`` updates their
+    params in place, as scikit-learn's MLPs update ``coefs_``): on a first layer of 2^18 x 256
+    every copy or scan of the params costs a sizeable part of an epoch of per-sample training
+    (bench/text.py). Takes the arguments of :func:`train`, and differs from it in this only:
+
+    - when ``params`` are the views into one packed buffer that this function or :func:`train`
+      returned, that buffer is trained in place, with no copy; otherwise they are packed once
+      (a copy), and the returned params are views into that buffer, so the next call trains
+      in place. Either way ``params`` must not be used by anyone else during the call;
+    - their structure and dtype are checked, not their finiteness (a non-finite weight that a
+      sample reads gives a non-finite loss, and the call stops with a ``DivergenceError``), and
+      the weights are not scanned after each epoch either: only what the samples read is checked;
+    - no copy of the last completed epoch is kept: a ``DivergenceError`` or
+      ``TrainingInterrupted`` carries the params as they were when training stopped (views
+      into the buffer), and ``callback`` receives views into the buffer, not copies.
+
+    Examples
+    --------
+    >>> import numpy as np, fastnn
+    >>> from fastnn.training import train_in_place
+    >>> X, y = np.eye(4, dtype=np.float32), np.arange(4)
+    >>> first, _ = train_in_place(fastnn.init_params([4, 8, 4], seed=0), X, y, epochs=2, lr=0.1, seed=0)
+    >>> W1 = first["W1"].copy()
+    >>> second, history = train_in_place(first, X, y, epochs=2, lr=0.1, seed=1)
+    >>> np.shares_memory(second["W1"], first["W1"]), np.array_equal(first["W1"], W1)   # trained in place
+    (True, False)
+    """
+    unknown = sorted(set(options) - set(_TRAIN_DEFAULTS))
+    if unknown:
+        raise TypeError(f"train_in_place() got unexpected keyword arguments {unknown}")
+    settings = {**_TRAIN_DEFAULTS, **options}
+    settings["output"] = settings.pop("output_activation")  # _prepare's name for it
+    plan = _prepare(params, X, y, owned=True, **settings)
+    first_lr = float(plan.epoch_lrs(0, 0, 1)[0])
+    warn_input_scale(plan.X, first_lr, plan.optimizer.name, stacklevel=4)  # as train does, from the same depth
+    trained, history = _run_epochs(plan)
+    with blas_on_one_thread(plan.path, plan.n_threads):  # as train does
+        history["collapse"] = warn_collapse(trained, plan.X, first_lr, activation=plan.wiring[0],
+                                            output_activation=plan.wiring[1], rule=plan.optimizer.name,
+                                            accuracy=(history["accuracy"] or [None])[-1], targets=plan.T,
+                                            stacklevel=4)
+    return trained, history
+
+
+_TRAIN_DEFAULTS = {name: p.default for name, p in inspect.signature(train).parameters.items()
+                   if p.kind is inspect.Parameter.KEYWORD_ONLY}
+"""train's keyword arguments and their defaults, which train_in_place shares."""
+
+
 class _Plan(NamedTuple):
     """Everything :func:`train` checked and prepared before the first epoch."""
 
     layers: list[tuple[Array, Array]]  # [(W1, b1), ...], checked
+    owned: Optional[Packed]  # train_in_place: the buffer trained in place (None: train, on a copy)
     X: Any  # training inputs, checked, in the params' dtype
     T: np.ndarray  # training targets (one-hot rows for labels)
     validation: Optional[tuple[Any, np.ndarray]]  # (X_val, T_val) or None
@@ -296,7 +353,7 @@ class _Plan(NamedTuple):
     weights: Optional[np.ndarray]  # sample_weight of the training rows (float64), or None
 
 
-def _prepare(params: Params, X: Any, y: ArrayLike, *, epochs: int, lr: Optional[LearningRate],
+def _prepare(params: Params, X: Any, y: ArrayLike, *, owned: bool, epochs: int, lr: Optional[LearningRate],
              optimizer: OptimizerSpec, batch_size: Optional[int], shuffle: bool, seed: Union[int, np.integer, None],
              activation: str, output: str, loss: str, schedule_unit: str,
              validation_data: Optional[Sequence[Any]], validation_fraction: Optional[float],
@@ -309,7 +366,7 @@ def _prepare(params: Params, X: Any, y: ArrayLike, *, epochs: int, lr: Optional[
     check_choice(loss, LOSSES, "loss")
     check_choice(schedule_unit, ("epoch", "step"), "schedule_unit")
     check_pairing(output, loss)
-    layers = check_params(params)
+    layers = check_params(params, finite=not owned)
     dtype = layers[0][0].dtype
     n_features, n_outputs = layers[0][0].shape[0], layers[-1][0].shape[1]
     X, T = _check_data(X, y, n_features, n_outputs, dtype)
@@ -362,7 +419,11 @@ def _prepare(params: Params, X: Any, y: ArrayLike, *, epochs: int, lr: Optional[
     if batch == 1:  # the compiled per-sample paths know the built-in rules only
         opts = kernel_options(activation, output, loss, l2, keep, drop_seed, opt)
         path = choose_path(X, opts.rule, n_threads, [layers[0][0].shape[0]] + [W.shape[1] for W, _ in layers])
-    return _Plan(layers, X, T, validation, epochs, batch, steps_per_epoch, shuffle, rng, (activation, output, loss),
+    net = None
+    if owned:  # the caller's buffer when params are its views, else a copy made once
+        net = packed_of(layers)
+        net = pack(layers) if net is None else net
+    return _Plan(layers, net, X, T, validation, epochs, batch, steps_per_epoch, shuffle, rng, (activation, output, loss),
                  opt, epoch_lrs, l2, keep, opts, path, augment, aug_seed,
                  (patience, min_delta) if early_stopping else None, n_threads, verbose, callback, progress,
                  weights)
@@ -456,9 +517,10 @@ def _epoch_lrs(opt: Optimizer, lr: Optional[LearningRate], schedule_unit: str, e
 
 def _run_epochs(plan: _Plan) -> tuple[dict[str, Array], History]:
     """Run the epochs of ``plan`` on an engine; evaluate, stop early and report after each."""
-    net = pack(plan.layers)
+    net = pack(plan.layers) if plan.owned is None else plan.owned
     theta = net.theta
-    good = theta.copy()  # the params at the end of the last completed epoch
+    # the params at the end of the last completed epoch (train_in_place keeps no copy)
+    good = theta.copy() if plan.owned is None else theta
     history: History = {"epoch": [], "lr": [], "loss": [], "accuracy": [], "seconds": []}
     history["wiring"] = dict(zip(("activation", "output_activation", "loss"), plan.wiring))  # save() records it
     if plan.validation is not None:
@@ -485,28 +547,36 @@ def _run_epochs(plan: _Plan) -> tuple[dict[str, Array], History]:
             tally = engine.epoch(X, order, lrs, updates, limit)
             seconds = time.perf_counter() - start
             updates += n if plan.batch == 1 else plan.steps_per_epoch
-            if tally.diverged or not all_finite(theta):  # in blocks: no bool temporary of theta's size
+            # in blocks: no bool temporary of theta's size; train_in_place checks what the samples read only
+            if tally.diverged or (plan.owned is None and not all_finite(theta)):
                 reason = (f"the loss became non-finite or exceeded {DIVERGENCE_FACTOR:g}x its initial value "
                           f"({initial_loss:.3g}) by sample {tally.done} of {n}" if tally.diverged
                           else "the weights became non-finite")
-                raise DivergenceError(unpack(good, net.sizes, net.offsets), history, epoch, float(lrs[0]), reason)
+                raise DivergenceError(_last_good(plan, net, good), history, epoch, float(lrs[0]), reason)
             for key, value in (("epoch", epoch + 1), ("lr", float(lrs[0])), ("loss", float(tally.loss_sum / n)),
                                ("accuracy", float(tally.correct / n)), ("seconds", seconds)):
                 history[key].append(value)
             best, stop = _validate(plan, net, epoch, history, best)
             best_epoch = history.get("best_epoch")
             # the epoch is complete once validated; no call between these two lines lets Ctrl-C in
-            good[:] = theta
+            if good is not theta:
+                good[:] = theta
             completed = (epoch + 1, best_epoch)
             if _report(plan, net, epoch, history) or stop:
                 break
     except KeyboardInterrupt:
-        raise TrainingInterrupted(unpack(good, net.sizes, net.offsets), _history_of(history, *completed)) from None
+        raise TrainingInterrupted(_last_good(plan, net, good), _history_of(history, *completed)) from None
     finally:
         distorted.close()
         engine.close()
     # views of the private buffer, not copies: another copy of a large W1 would raise the peak memory
     return named_views(net if best is None else net._replace(theta=best.theta)), history
+
+
+def _last_good(plan: _Plan, net: Packed, good: np.ndarray) -> dict[str, Array]:
+    """The params an exception carries: a copy of the last completed epoch's, or for
+    :func:`train_in_place` (which keeps no such copy) views of the buffer as it is."""
+    return unpack(good, net.sizes, net.offsets) if plan.owned is None else named_views(net)
 
 
 def _engine(plan: _Plan, net: Packed) -> Engine:
@@ -568,18 +638,19 @@ def _report(plan: _Plan, net: Packed, epoch: int, history: History) -> bool:
     """Print the epoch's line and call back; True when the callback asks to stop."""
     if plan.verbose:
         print(epoch_line(history, plan.epochs, plan.X.shape[0]), flush=True)
-    return plan.callback is not None and plan.callback(epoch, unpack(*net), history) is False
+    if plan.callback is None:
+        return False
+    return plan.callback(epoch, unpack(*net) if plan.owned is None else named_views(net), history) is False
 
 
 def _evaluate(net: Packed, X: Any, T: np.ndarray, wiring: tuple[str, str, str]) -> tuple[float, float]:
-    """``(loss, accuracy)`` of the packed params on ``(X, T)``, read through views (no copy).
-
-    ``X`` was checked by :func:`_prepare`, so the forward passes run without predict_proba's checks
-    (a part of a short call's fixed cost), in chunks of ``PREDICT_CHUNK`` rows as it does."""
+    """``(loss, accuracy)`` of the packed params on the checked ``(X, T)``, read through views (no
+    copy), in chunks of rows as :func:`fastnn.predict_proba` computes them, but with no check of
+    the params: on a large first layer that scan cost more than the evaluation."""
     activation, output, loss = wiring
     layers = unpack_views(*net)
-    parts = [forward_layers(layers, X[s : s + PREDICT_CHUNK], activation, output)[-1]
-             for s in range(0, X.shape[0], PREDICT_CHUNK)]
+    parts = [forward_layers(layers, X[a : a + PREDICT_CHUNK], activation, output)[-1]
+             for a in range(0, max(X.shape[0], 1), PREDICT_CHUNK)]
     out = parts[0] if len(parts) == 1 else np.concatenate(parts)
     acc = float(np.mean(np.argmax(out, axis=1) == np.argmax(T, axis=1)))
     return LOSS_FUNCTIONS[loss](out, T), acc

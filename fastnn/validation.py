@@ -219,11 +219,13 @@ def check_layer_sizes(layer_sizes: Any) -> tuple[int, ...]:
 _KEY = re.compile(r"^([Wb])([1-9][0-9]*)$")
 
 
-def check_params(params: Any) -> list[tuple[Array, Array]]:
+def check_params(params: Any, finite: bool = True) -> list[tuple[Array, Array]]:
     """Check a params dict and return its ``[(W1, b1), ..., (WL, bL)]`` in layer order.
 
     Keys must be exactly W1..WL and b1..bL, with ``Wl`` of shape (fan_in, fan_out),
-    ``bl`` of shape (fan_out,), consecutive layers chained, one float dtype, all finite.
+    ``bl`` of shape (fan_out,), consecutive layers chained, one float dtype, all finite
+    (unless ``finite`` is False: a pass over every weight, which ``fastnn.training.train_in_place``
+    leaves to the training it does).
 
     Examples
     --------
@@ -277,7 +279,7 @@ def check_params(params: Any) -> list[tuple[Array, Array]]:
             )
         out.append((W, b))
     for l, (W, b) in enumerate(out, 1):
-        if not (all_finite(W) and all_finite(b)):
+        if finite and not (all_finite(W) and all_finite(b)):
             raise ValueError(f"params W{l}/b{l} hold NaN or infinite values; the network has diverged or is corrupt")
     return out
 

@@ -6,7 +6,8 @@ own (``flags[8 * t]``), published with release stores and read with acquire load
 the caller when a thread failed.
 
 - :func:`split_steps`: thread ``t``'s share of the first hidden layer's units; the threads
-  meet once per sample to add their shares of the second layer's sum.
+  meet once per sample to add their shares of the second layer's sum. :func:`touched_rows`
+  lists the rows of ``W1`` a call on CSR input can touch.
 - :func:`merge_round`: thread ``t``'s end of a round of training on per-thread replicas
   (each trained with ``steps.sgd_steps``): merge the replicas' changes and restart them.
 """
@@ -32,7 +33,7 @@ from .sample import (
 
 @njit(cache=True, fastmath=FAST, nogil=True)
 def split_steps(net, own, block, X, T, order, lrs, opts, step0, stats, units, t, partials, flags, tick0, work,
-                scale, deep):
+                scale, deep, rows):
     """Thread ``t``'s part of plain per-sample SGD with the first hidden layer's units split between threads.
 
     Every thread runs this over the same samples ``order`` of ``X``, at the same time.
@@ -61,6 +62,10 @@ def split_steps(net, own, block, X, T, order, lrs, opts, step0, stats, units, t,
     exactly one; Numba then prunes the deeper layers' code (a branch on an argument typed
     None is dead), which shortens this kernel's first call for a one-hidden-layer network.
 
+    ``rows`` (int64): the rows of ``W1`` copied into ``block`` on entry and back on exit, those
+    the samples can touch: every row for a dense ``X``, the columns its samples use for CSR
+    (:func:`touched_rows`), so that a call on a bag of words does not copy all of ``W1``.
+
     Returns True, or False if it stopped: at a non-finite loss (the same sample on every
     thread) or because another thread failed.
     """
@@ -74,7 +79,8 @@ def split_steps(net, own, block, X, T, order, lrs, opts, step0, stats, units, t,
     for i in range(tail, theta.size):
         own.theta[i] = theta[i]
     W1, b1 = layer_views(net, 0)
-    for j in range(block.shape[0]):
+    for r in range(rows.size):
+        j = rows[r]
         for c in range(block.shape[1]):
             block[j, c] = W1[j, u0 + c]
     W2 = layer_views(net, 1)[0]
@@ -136,7 +142,8 @@ def split_steps(net, own, block, X, T, order, lrs, opts, step0, stats, units, t,
                              bool(False))
     if scale[0] != 1.0:
         scale_rows(block, scale[0])
-    for j in range(block.shape[0]):
+    for r in range(rows.size):
+        j = rows[r]
         for c in range(block.shape[1]):
             W1[j, u0 + c] = block[j, c]
     if scale[1] != 1.0:
@@ -149,6 +156,25 @@ def split_steps(net, own, block, X, T, order, lrs, opts, step0, stats, units, t,
             theta[i] = own.theta[i]
     add_tally(stats, tally)
     return finished
+
+
+@njit(cache=True, nogil=True)
+def touched_rows(indptr, indices, order, seen, rows):
+    """The columns used by the CSR rows ``order`` (``indptr``, ``indices``), each once, in
+    ``rows[:count]`` (in the order first met); returns ``count``. ``seen`` (bool, one per
+    column, all False) is left all False. The rows of ``W1`` that those samples touch."""
+    count = 0
+    for s in range(order.size):
+        i = order[s]
+        for a in range(indptr[i], indptr[i + 1]):
+            j = indices[a]
+            if not seen[j]:
+                seen[j] = True
+                rows[count] = j
+                count += 1
+    for r in range(count):
+        seen[rows[r]] = False
+    return count
 
 
 @njit(cache=True, fastmath=FAST, nogil=True, inline="always")

@@ -103,6 +103,24 @@ def test_csr_input_takes_the_row_loop_and_never_the_dense_windows():
     assert choose_path(_canonical(X), 0, 2, [40, 12, 4]) == "replicas"
 
 
+def test_two_threads_on_a_bag_of_words_take_the_row_loop():
+    # 27 non-zeros in 2^18 columns: a compiled call's 4096 samples touch W1's rows 0.42 times on
+    # average, and the split copies all of W1 in and out of every call (replicas merge all of it)
+    n_in = 2**18
+    rng = np.random.default_rng(0)
+    cols = np.sort(rng.choice(n_in, size=(100, 27), replace=True), axis=1)
+    words = _canonical(sp.csr_matrix((np.ones(2700, np.float32), cols.ravel(), np.arange(0, 2701, 27)),
+                                     shape=(100, n_in)))
+    assert words.nnz / 100 > 26
+    assert choose_path(words, 0, 2, [n_in, 256, 58]) == "rows"
+    assert choose_path(words, 0, 2, [n_in, 64, 58]) == "rows"
+    # a narrower input layer with the same rows: every row touched many times a call
+    narrow = sp.csr_matrix((words.data, words.indices % 2048, words.indptr), shape=(100, 2048))
+    narrow.sum_duplicates()
+    assert choose_path(narrow, 0, 2, [2048, 256, 58]) == "split"
+    assert choose_path(narrow, 0, 2, [2048, 64, 58]) == "replicas"
+
+
 def test_csr_work_arrays_follow_the_widest_layer_not_the_rows():
     X, y = _data(n=50, n_in=5000, density=0.002)
     C = _canonical(X)
@@ -113,3 +131,31 @@ def test_csr_work_arrays_follow_the_widest_layer_not_the_rows():
     assert all(a.size <= 3 * 5000 for a in engine.work[0])  # (L + 1) rows as wide as the widest layer, not n
     engine.epoch(C, np.arange(50), np.full(50, 0.1, np.float32), 0, np.inf)
     engine.close()
+
+
+def test_touched_rows_lists_each_column_of_the_samples_once():
+    from fastnn.kernels.threads import touched_rows
+
+    C = _canonical(_data(n=200, n_in=300, density=0.02)[0])
+    order = np.random.default_rng(0).permutation(200)[:120]
+    seen, rows = np.zeros(300, np.bool_), np.empty(300, np.int64)
+    count = touched_rows(C.indptr, C.indices, order, seen, rows)
+    want = np.unique(np.concatenate([C.indices[C.indptr[i]:C.indptr[i + 1]] for i in order]))  # the twin
+    assert count == want.size and np.array_equal(np.sort(rows[:count]), want)
+    assert not seen.any()
+
+
+def test_split_on_csr_copies_the_touched_rows_and_gives_the_dense_bits():
+    # columns no sample uses: their rows of W1 are neither copied nor changed
+    X, y = _data(n=300, n_in=60, density=0.15)
+    X[:, 40:] = 0.0
+    params = fastnn.init_params([60, 20, 6, 4], init="xavier", seed=2)
+    T = one_hot(y, 4, "float32")
+    order = np.random.default_rng(4).permutation(len(X))
+    lrs = np.full(len(X), 0.05, np.float32)
+    dense, _ = _epoch(params, X, T, order, lrs, "split", 2)
+    csr, _ = _epoch(params, _canonical(X), T, order, lrs, "split", 2)
+    for key in dense:
+        assert csr[key].tobytes() == dense[key].tobytes(), key
+    assert csr["W1"][40:].tobytes() == params["W1"][40:].tobytes()
+    assert csr["W1"][:40].tobytes() != params["W1"][:40].tobytes()

@@ -653,3 +653,22 @@ def test_scikit_learn_sparse_checks(check_name, batch_size):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", sklearn.exceptions.ConvergenceWarning)
             check(type(est).__name__, est)
+
+
+def test_partial_fit_trains_the_estimators_params_in_place_with_the_same_bits():
+    from fastnn.sklearn import MLPClassifier
+
+    rng = np.random.default_rng(0)
+    X = sp.csr_matrix(random_sparse(rng, 300, 500, 0.02))
+    y = rng.integers(0, 3, 300)
+    clf = MLPClassifier(hidden_layer_sizes=(8,), random_state=0).partial_fit(X, y, classes=[0, 1, 2])
+    start = {k: v.copy() for k, v in clf.params_.items()}
+    W1 = clf.params_["W1"]
+    clf.partial_fit(X, y)
+    assert np.shares_memory(clf.params_["W1"], W1)  # no copy of the first layer per call
+    assert W1.tobytes() == clf.params_["W1"].tobytes() != start["W1"].tobytes()
+    # the same training as fastnn.train of a copy, with the estimator's seed for that call
+    again = MLPClassifier(hidden_layer_sizes=(8,), random_state=0).partial_fit(X, y, classes=[0, 1, 2])
+    again.params_ = {k: v.copy() for k, v in again.params_.items()}  # separate arrays: packed once
+    again.partial_fit(X, y)
+    assert all(again.params_[k].tobytes() == clf.params_[k].tobytes() for k in start)

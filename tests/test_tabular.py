@@ -390,16 +390,16 @@ def test_scaling_and_canonical_order_keep_sparse_input_sparse():
 
 
 def test_auto_weight_decay_follows_the_data_size_and_the_stream(monkeypatch):
-    import fastnn.committee as committee
+    import fastnn.sklearn as estimators
 
     X, y = load_diabetes(return_X_y=True, scaled=False)
-    seen, real = [], committee.train
+    seen, real = [], estimators.train_in_place
 
-    def spy(*args, **kwargs):  # the weight decay each train() call of the estimators gets
+    def spy(*args, **kwargs):  # the weight decay each training call of the (one-network) estimators gets
         seen.append(kwargs["l2"])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(committee, "train", spy)
+    monkeypatch.setattr(estimators, "train_in_place", spy)
     _fit_quietly(MLPRegressor(hidden_layer_sizes=(8,), max_iter=2, random_state=0), X[:300], y[:300])
     stream = MLPRegressor(hidden_layer_sizes=(8,), random_state=0)
     stream.partial_fit(X[:100], y[:100])

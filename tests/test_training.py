@@ -22,7 +22,7 @@ from fastnn.per_sample import (
     split_units,
     splits_units,
 )
-from fastnn.training import DivergenceError, train
+from fastnn.training import DivergenceError, train, train_in_place
 from fastnn.twin import sgd_steps_numpy
 from fastnn.validation import check_params, one_hot
 
@@ -856,3 +856,32 @@ def test_a_later_call_pays_no_warm_up(monkeypatch):
     assert calls == [300, 300]
     train(fastnn.init_params([12, 9, 4], seed=0, dtype="float64"), X, y, epochs=1, seed=1)
     assert calls == [300, 300, 1, 300]  # another configuration is warmed up on one sample first
+
+
+def test_train_in_place_gives_train_s_bits_and_trains_its_own_views_in_place():
+    X, y = _problem(n=200, dtype=np.float32)
+    params = fastnn.init_params([12, 8, 4], seed=0)
+    before = {k: v.copy() for k, v in params.items()}
+    want, _ = train(params, X, y, epochs=2, seed=0)
+    first, _ = train_in_place(params, X, y, epochs=2, seed=0)  # separate arrays: packed once, a copy
+    assert all(params[k].tobytes() == before[k].tobytes() for k in params)
+    assert all(first[k].tobytes() == want[k].tobytes() for k in want)
+    kept = {k: v.copy() for k, v in first.items()}
+    want, _ = train(kept, X, y, epochs=1, seed=1, lr=0.05)
+    second, _ = train_in_place(first, X, y, epochs=1, seed=1, lr=0.05)  # views of one buffer: in place
+    for k in want:
+        assert second[k].tobytes() == want[k].tobytes() == first[k].tobytes(), k
+        assert np.shares_memory(second[k], first[k])
+    assert first["W1"].tobytes() != kept["W1"].tobytes()
+    with pytest.raises(TypeError, match="unexpected keyword arguments \\['epoch'\\]"):
+        train_in_place(first, X, y, epoch=2)
+
+
+def test_train_in_place_leaves_the_check_of_weights_to_the_loss():
+    X, y = _problem(n=50, dtype=np.float32)
+    first, _ = train_in_place(fastnn.init_params([12, 8, 4], seed=0), X, y, seed=0)
+    first["W2"][0, 0] = np.nan  # read by every sample whose first hidden unit is active
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        train(first, X, y, seed=0)  # train scans the params it is given
+    with pytest.raises(DivergenceError, match="non-finite"):
+        train_in_place(first, X, y, seed=0)
