@@ -210,13 +210,21 @@ def _density(X, max_rows=2048):
     return np.count_nonzero(rows) / max(rows.size, 1)
 
 
-def _fold_inputs(params, mean, scale, sign):
+def _fold_inputs(params, mean, scale, sign, in_place=False):
     """A new params dict whose first layer takes raw ``X`` (sign +1: ``W1 / s``, ``b1 - (m / s) @ W1``)
     from one that takes ``(X - m) / s``, or back (sign -1). Computed in float64, on the rows of
     ``W1`` whose scale is not 1 (or not the power of two most rows share, applied in W's dtype) and
     the columns whose mean is not 0 only: on a bag of words with 2^18 columns a copy of W1 in float64
-    cost more than an epoch of training."""
+    cost more than an epoch of training. ``in_place``: the same values written into ``params``' own
+    ``W1`` and ``b1`` (the estimator's network, trained in place), with no copy of them."""
     W, b = params["W1"], params["b1"]
+    if in_place:
+        folded = _fold_inputs({"W1": W, "b1": b}, mean, scale, sign)
+        if folded["W1"] is not W:
+            W[...] = folded["W1"]
+        if folded["b1"] is not b:
+            b[...] = folded["b1"]
+        return params
     # a power of two most rows share (input_scaling='auto''s row factor) is applied in W's dtype: exact,
     # as the float64 path would be
     common = 2.0 ** np.round(np.log2(np.median(scale))) if scale.size else 1.0
@@ -512,7 +520,9 @@ class _BaseMLP(BaseEstimator):
             members = _committee.init_committee(sizes, seeds=self._seeds(self._n_members(), 0), init=self.init,
                                                 dtype=self._dt().name)
         else:
-            members = self._get_members()
+            # the estimator's own network is trained in place (train_in_place): its first layer is moved
+            # to the scaled inputs in place just before, and back whatever happens (below)
+            members = self._fitted_members() if self._folds_in_place() else self._get_members()
         X, T = self._scaled_inputs(X, owned=X is not given), self._targets(y)
         epochs = 1 if incremental else int(self.max_iter)
         Xv = Tv = None
@@ -542,8 +552,16 @@ class _BaseMLP(BaseEstimator):
                 if len(members) == 1 and self._client() is None:
                     # the estimator's own network, trained in place (as scikit-learn's MLPs update coefs_):
                     # no copy or scan of a large first layer per call (see train_in_place)
-                    trained, history = train_in_place(members[0], X, T, seed=seeds[0],
-                                                      callback=self._member_callback(Xv, Tv, epochs), **shared)
+                    moved = not fresh and self._folds_in_place()
+                    if moved:
+                        self._fold(members[0], -1, in_place=True)
+                    try:
+                        trained, history = train_in_place(members[0], X, T, seed=seeds[0],
+                                                          callback=self._member_callback(Xv, Tv, epochs), **shared)
+                    except BaseException:
+                        if moved:  # params_ take raw X again, where training stopped
+                            self._fold(members[0], +1, in_place=True)
+                        raise
                     trained, histories = [trained], [history]
                 else:
                     trained, histories = _committee.train_committee(
@@ -616,16 +634,22 @@ class _BaseMLP(BaseEstimator):
     def _targets(self, y):
         return y
 
-    def _fold(self, params, sign):
-        """params that take raw X (sign +1) from params that take scaled X, or back (-1); a new dict."""
-        return _fold_inputs(params, getattr(self, "x_mean_", None), self.x_scale_, sign) if hasattr(
-            self, "x_scale_") else dict(params)
+    def _fold(self, params, sign, in_place=False):
+        """params that take raw X (sign +1) from params that take scaled X, or back (-1): a new dict, or
+        with ``in_place`` the same arrays, rewritten."""
+        return _fold_inputs(params, getattr(self, "x_mean_", None), self.x_scale_, sign, in_place) if hasattr(
+            self, "x_scale_") else (params if in_place else dict(params))
 
-    def _get_members(self):
-        return [self._fold(p, -1) for p in self._fitted_members()]
+    def _get_members(self, in_place=False):
+        return [self._fold(p, -1, in_place) for p in self._fitted_members()]
 
     def _set_members(self, members):
-        self._store_members([self._fold(p, +1) for p in members])
+        self._store_members([self._fold(p, +1, self._folds_in_place()) for p in members])
+
+    def _folds_in_place(self):
+        """Whether the estimator's own network (one network, no Dask), trained in place, also has its
+        first layer moved between raw and scaled inputs in place (no copy of it per call)."""
+        return self._n_members() == 1 and self._client() is None
 
     def _jobs(self):
         return 1
@@ -1025,10 +1049,13 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _targets(self, y):
         return np.ascontiguousarray((y - self.y_mean_) / self.y_scale_, dtype=self._dt())
 
-    def _fold(self, params, sign):
+    def _folds_in_place(self):
+        return False  # its fold makes new output-layer arrays anyway: train_in_place packs a copy per call
+
+    def _fold(self, params, sign, in_place=False):
         """params that predict raw y from raw X (sign +1) from those that predict the standardised targets
         from the scaled inputs, or back (-1): the target scaling folded into the output layer, the input
-        scaling into the first; a new dict."""
+        scaling into the first; a new dict (``in_place`` is ignored)."""
         L = len(params) // 2
         W, b = params[f"W{L}"].astype(np.float64), params[f"b{L}"].astype(np.float64)
         s, m = self.y_scale_, self.y_mean_

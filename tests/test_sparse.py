@@ -672,3 +672,36 @@ def test_partial_fit_trains_the_estimators_params_in_place_with_the_same_bits():
     again.params_ = {k: v.copy() for k, v in again.params_.items()}  # separate arrays: packed once
     again.partial_fit(X, y)
     assert all(again.params_[k].tobytes() == clf.params_[k].tobytes() for k in start)
+
+
+@pytest.mark.parametrize("kind", ["sparse", "dense table"])
+def test_partial_fit_moves_the_first_layer_in_place_and_back_when_training_stops(kind, monkeypatch):
+    # the scaling is folded into the estimator's own W1 in place for training, and out again even on an error
+    import fastnn.sklearn as sk
+
+    rng = np.random.default_rng(1)
+    if kind == "sparse":  # rows of norm ~0.2: input_scaling='auto' multiplies them by a power of two
+        X = sp.csr_matrix(random_sparse(rng, 300, 500, 0.02) * 0.05)
+    else:  # columns in the thousands: standardised
+        X = rng.normal(size=(300, 6)) * [1, 10, 100, 1000, 5000, 3] + 40
+    y = rng.integers(0, 3, 300)
+    clf = sk.MLPClassifier(hidden_layer_sizes=(8,), random_state=0).partial_fit(X, y, classes=[0, 1, 2])
+    assert not np.all(clf.x_scale_ == 1.0)
+    before = {k: v.copy() for k, v in clf.params_.items()}
+    proba = clf.predict_proba(X)
+    W1 = clf.params_["W1"]
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sk, "train_in_place", stop)
+    with pytest.raises(KeyboardInterrupt):
+        clf.partial_fit(X, y)
+    assert clf.params_["W1"] is W1
+    for k in before:  # back on raw X (to float32 rounding of the way there and back)
+        np.testing.assert_allclose(clf.params_[k], before[k], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(clf.predict_proba(X), proba, rtol=1e-5, atol=1e-6)
+    monkeypatch.undo()
+    clf.partial_fit(X, y)
+    assert np.shares_memory(clf.params_["W1"], W1)  # trained in place, and still predicting raw X
+    assert clf.score(X, y) > 0.3
