@@ -5,11 +5,19 @@ with sorted indices and no stored zeros. Both give the row as a dense vector and
 of its non-zero inputs in ascending order, so everything after reading the input is the
 same code, with the same results. Dispatch is on X's type when a kernel is compiled: a call
 on dense input compiles no CSR code, and the other way round.
+
+The two overloads are calls, not ``inline="always"``: Numba compiles an inlined overload's
+implementation in full all the same, then types its IR again and once more inlined, which
+lengthened the first call of ``steps.sgd_steps`` (bench/startup.py).
 """
 from numba import njit, types
 from numba.extending import overload
 
 from .prefetch import prefetch
+
+# No wrapper for first-class function pointers (Numba's overloads already build none for
+# Python): only kernels call these, and a wrapper is compiled code a cold start pays for.
+OVERLOAD_JIT = {"no_cfunc_wrapper": True}
 
 
 def read_row(X, i, buf, idx, n_prev):
@@ -36,7 +44,7 @@ def scan_nonzero(x, idx):
     return c
 
 
-@overload(read_row, inline="always")
+@overload(read_row, jit_options=OVERLOAD_JIT)
 def _read_row(X, i, buf, idx, n_prev):
     if isinstance(X, types.Array):
         def dense(X, i, buf, idx, n_prev):
@@ -57,7 +65,7 @@ def _read_row(X, i, buf, idx, n_prev):
     return csr
 
 
-@overload(prefetch_row, inline="always")
+@overload(prefetch_row, jit_options=OVERLOAD_JIT)
 def _prefetch_row(X, order, s):
     if isinstance(X, types.Array):
         def dense(X, order, s):
