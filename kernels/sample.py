@@ -36,6 +36,8 @@ FAST = {"contract", "reassoc"}
 # pointers: Numba would otherwise build both for each piece, a measurable share of a cold
 # start (bench/startup.py), and no Python code calls them.
 PIECE = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
+# The kernels, which Python calls, get no wrapper for first-class function pointers either.
+KERNEL = {"no_cfunc_wrapper": True}
 
 FOLD_BELOW = 1e-4
 """A lazy L2 factor is multiplied into the stored weights before it falls below this."""
@@ -347,13 +349,16 @@ def output_step(sizes, h, delta, target, opts, tally):
 
 
 @njit(cache=True, fastmath=FAST, nogil=True, inline="always")
-def sample_forward(net, X, T, i, work, scale, opts, step, tally):
+def sample_forward(net, X, T, i, ahead, work, scale, opts, step, tally):
     """Sample ``i`` from its input row (dense or CSR) to its output delta, counted in ``tally``.
+
+    ``ahead``: the row the next step will read, whose cache lines are asked for first, or -1
+    (``inputs.read_row``).
 
     Returns ``(finite, tally, x)``, ``x`` the input row as a dense vector, for the backward pass.
     """
     h, m, delta, active, n_active = work
-    x, n_in = read_row(X, i, h[0], active[0], n_active[0])
+    x, n_in = read_row(X, i, h[0], active[0], n_active[0], ahead)
     n_active[0] = n_in
     forward_from(int(0), net, x, h, m, delta, active, n_active, scale, opts, step)
     finished, tally = output_step(net.sizes, h, delta, T[i], opts, tally)

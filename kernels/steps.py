@@ -12,9 +12,9 @@ at the first non-finite loss (``stats`` then counts the samples before it).
 """
 from numba import njit
 
-from .inputs import prefetch_row
 from .sample import (
     FAST,
+    KERNEL,
     add_tally,
     backward_update_to,
     decay_step,
@@ -27,7 +27,7 @@ from .sample import (
 )
 
 
-@njit(cache=True, fastmath=FAST, nogil=True)
+@njit(cache=True, fastmath=FAST, nogil=True, **KERNEL)
 def sgd_steps(net, X, T, order, lrs, opts, step0, stats, work, scale):
     """Plain per-sample SGD over the samples ``order`` of ``X``, updating ``net.theta`` in place.
 
@@ -61,8 +61,8 @@ def sgd_steps(net, X, T, order, lrs, opts, step0, stats, work, scale):
     tally = (0.0, 0, 0)
     finished = True
     for s in range(order.size):
-        prefetch_row(X, order, s)
-        finished, tally, x = sample_forward(net, X, T, order[s], work, scale, opts, step0 + s, tally)
+        ahead = order[s + 1] if s + 1 < order.size else -1
+        finished, tally, x = sample_forward(net, X, T, order[s], ahead, work, scale, opts, step0 + s, tally)
         if not finished:
             break
         backward_update_to(int(0), net, x, h, m, delta, active, n_active, scale, opts, lrs[s], bool(True))
@@ -71,7 +71,7 @@ def sgd_steps(net, X, T, order, lrs, opts, step0, stats, work, scale):
     return finished
 
 
-@njit(cache=True, fastmath=FAST, nogil=True)
+@njit(cache=True, fastmath=FAST, nogil=True, **KERNEL)
 def window_steps(net, X, T, lrs, P, G, D, opts, step0, scale, stats, work):
     """Plain per-sample SGD over a window of dense inputs, with the first layer's updates delayed.
 

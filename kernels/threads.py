@@ -17,6 +17,7 @@ from .atomics import load_acquire, spin_pause, store_release
 from .inputs import read_row
 from .sample import (
     FAST,
+    KERNEL,
     add_tally,
     backprop_update_rows,
     backward_update_to,
@@ -30,7 +31,7 @@ from .sample import (
 )
 
 
-@njit(cache=True, fastmath=FAST, nogil=True)
+@njit(cache=True, fastmath=FAST, nogil=True, **KERNEL)
 def split_steps(net, own, block, X, T, order, lrs, opts, step0, stats, units, t, partials, flags, tick0, work,
                 scale, deep):
     """Thread ``t``'s part of plain per-sample SGD with the first hidden layer's units split between threads.
@@ -85,7 +86,7 @@ def split_steps(net, own, block, X, T, order, lrs, opts, step0, stats, units, t,
     for s in range(order.size):
         i = order[s]
         step, tick = step0 + s, tick0 + s + 1
-        x, n_in = read_row(X, i, h[0], active[0], n_active[0])
+        x, n_in = read_row(X, i, h[0], active[0], n_active[0], int(-1))
         n_active[0] = n_in
         z1 = delta[1, u0:u1]
         sum_active_rows(block, x, m[0], active[0], n_active[0], z1)
@@ -202,7 +203,7 @@ def barrier(flags, t, k, phase):
     return load_acquire(flags, 8 * k) == 0
 
 
-@njit(cache=True, fastmath=FAST, nogil=True)
+@njit(cache=True, fastmath=FAST, nogil=True, **KERNEL)
 def merge_round(theta, replicas, t, gain, flags, phase0):
     """Thread ``t``'s end of a round of training on per-thread replicas: wait for every
     thread, merge slice ``t`` of the parameters, wait again, copy the other slices into
