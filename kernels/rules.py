@@ -101,7 +101,7 @@ def rule_steps(net, X, T, order, lrs, opts, step0, slots, stats, work, scale):
     tally = (0.0, 0, 0)
     finished = True
     for s in range(order.size):
-        finished, tally, x = sample_forward(net, X, T, order[s], int(-1), work, scale, opts, step0 + s, tally)
+        finished, tally, x = sample_forward(net, X, T, order[s], np.int64(-1), work, scale, opts, step0 + s, tally)
         if not finished:
             break
         _dense_backward_update(net, x, h, m, delta, active, n_active, opts, lrs[s], slots, step0 + s)
