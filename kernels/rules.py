@@ -7,12 +7,12 @@ pieces as plain SGD's (``sample``).
 import numpy as np
 from numba import njit
 
-from .sample import FAST, add_tally, derivative, layer_views, sample_forward
+from .sample import FAST, KERNEL, add_tally, derivative, layer_views, sample_forward
 
 SGD, MOMENTUM, NESTEROV, ADAM, RMSPROP, ADAGRAD = 0, 1, 2, 3, 4, 5
 
 
-@njit(cache=True, fastmath=FAST, nogil=True)
+@njit(cache=True, fastmath=FAST, nogil=True, **KERNEL)
 def _rule_step(p, s0, s1, a, d, l2, lr, rule, hyper, t):
     """One optimizer step on a row ``p`` whose gradient is ``a * d + l2 * p``."""
     n = p.size
@@ -53,7 +53,7 @@ def _rule_step(p, s0, s1, a, d, l2, lr, rule, hyper, t):
             p[k] -= lr * g / (np.sqrt(sk) + eps)
 
 
-@njit(cache=True, fastmath=FAST, nogil=True)
+@njit(cache=True, fastmath=FAST, nogil=True, **KERNEL)
 def _dense_backward_update(net, x, h, m, delta, active, n_active, opts, lr, slots, t):
     """Backward pass and a dense optimizer step (every weight) for one sample.
 
@@ -84,7 +84,7 @@ def _dense_backward_update(net, x, h, m, delta, active, n_active, opts, lr, slot
         _rule_step(b, slots[0, bo : bo + nz], slots[1, bo : bo + nz], 1.0, d_out, 0.0, lr, opts.rule, opts.hyper, t)
 
 
-@njit(cache=True, fastmath=FAST, nogil=True)
+@njit(cache=True, fastmath=FAST, nogil=True, **KERNEL)
 def rule_steps(net, X, T, order, lrs, opts, step0, slots, stats, work, scale):
     """Per-sample steps of the dense rule ``opts.rule`` over the samples ``order`` of ``X`` (in place).
 
@@ -101,7 +101,7 @@ def rule_steps(net, X, T, order, lrs, opts, step0, slots, stats, work, scale):
     tally = (0.0, 0, 0)
     finished = True
     for s in range(order.size):
-        finished, tally, x = sample_forward(net, X, T, order[s], work, scale, opts, step0 + s, tally)
+        finished, tally, x = sample_forward(net, X, T, order[s], np.int64(-1), work, scale, opts, step0 + s, tally)
         if not finished:
             break
         _dense_backward_update(net, x, h, m, delta, active, n_active, opts, lrs[s], slots, step0 + s)

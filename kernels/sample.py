@@ -36,6 +36,8 @@ FAST = {"contract", "reassoc"}
 # pointers: Numba would otherwise build both for each piece, a measurable share of a cold
 # start (bench/startup.py), and no Python code calls them.
 PIECE = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
+# The kernels, which Python calls, get no wrapper for first-class function pointers either.
+KERNEL = {"no_cfunc_wrapper": True}
 
 FOLD_BELOW = 1e-4
 """A lazy L2 factor is multiplied into the stored weights before it falls below this."""
@@ -99,9 +101,9 @@ def keep_unit(seed, step, layer, unit, keep):
 # scale_rows, which never runs per sample, is a call. forward_from and backward_update_to,
 # the loops over the layers that call the pieces, are inlined: as functions of their own
 # each was compiled with its own copy of the pieces it calls (a longer first call,
-# bench/startup.py). Callers pass layer indices and flags through int() and bool(): a
+# bench/startup.py). Callers pass layer indices and flags through np.int64() and bool(): a
 # literal 0, 1 or True is typed as a literal type of its own and would compile a copy of a
-# piece per value.
+# piece per value (np.int64, not int: Numba's int() is an overload, one more compilation).
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -325,7 +327,7 @@ def forward_from(first, net, x, h, m, delta, active, n_active, scale, opts, step
         sum_active_rows(W, x if l == 0 else h[l], m[l], active[l], n_active[l], z)
         if l < L - 1:
             n_active[l + 1] = hidden_layer_out(z, b, scale[l], l, h[l + 1], m[l + 1], active[l + 1], opts, step,
-                                               int(0))
+                                               np.int64(0))
         else:
             for k in range(z.size):
                 z[k] = scale[l] * z[k] + b[k]
@@ -347,15 +349,18 @@ def output_step(sizes, h, delta, target, opts, tally):
 
 
 @njit(cache=True, fastmath=FAST, nogil=True, inline="always")
-def sample_forward(net, X, T, i, work, scale, opts, step, tally):
+def sample_forward(net, X, T, i, ahead, work, scale, opts, step, tally):
     """Sample ``i`` from its input row (dense or CSR) to its output delta, counted in ``tally``.
+
+    ``ahead``: the row the next step will read, whose cache lines are asked for first, or -1
+    (``inputs.read_row``).
 
     Returns ``(finite, tally, x)``, ``x`` the input row as a dense vector, for the backward pass.
     """
     h, m, delta, active, n_active = work
-    x, n_in = read_row(X, i, h[0], active[0], n_active[0])
+    x, n_in = read_row(X, i, h[0], active[0], n_active[0], ahead)
     n_active[0] = n_in
-    forward_from(int(0), net, x, h, m, delta, active, n_active, scale, opts, step)
+    forward_from(np.int64(0), net, x, h, m, delta, active, n_active, scale, opts, step)
     finished, tally = output_step(net.sizes, h, delta, T[i], opts, tally)
     return finished, tally, x
 

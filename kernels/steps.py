@@ -10,11 +10,12 @@ at the first non-finite loss (``stats`` then counts the samples before it).
 - :func:`window_steps`: a window of dense inputs whose first-layer products come from
   matrix products done by the caller (see its docstring).
 """
+import numpy as np
 from numba import njit
 
-from .inputs import prefetch_row
 from .sample import (
     FAST,
+    KERNEL,
     add_tally,
     backward_update_to,
     decay_step,
@@ -27,7 +28,7 @@ from .sample import (
 )
 
 
-@njit(cache=True, fastmath=FAST, nogil=True)
+@njit(cache=True, fastmath=FAST, nogil=True, **KERNEL)
 def sgd_steps(net, X, T, order, lrs, opts, step0, stats, work, scale):
     """Plain per-sample SGD over the samples ``order`` of ``X``, updating ``net.theta`` in place.
 
@@ -61,17 +62,17 @@ def sgd_steps(net, X, T, order, lrs, opts, step0, stats, work, scale):
     tally = (0.0, 0, 0)
     finished = True
     for s in range(order.size):
-        prefetch_row(X, order, s)
-        finished, tally, x = sample_forward(net, X, T, order[s], work, scale, opts, step0 + s, tally)
+        ahead = order[s + 1] if s + 1 < order.size else -1
+        finished, tally, x = sample_forward(net, X, T, order[s], ahead, work, scale, opts, step0 + s, tally)
         if not finished:
             break
-        backward_update_to(int(0), net, x, h, m, delta, active, n_active, scale, opts, lrs[s], bool(True))
+        backward_update_to(np.int64(0), net, x, h, m, delta, active, n_active, scale, opts, lrs[s], bool(True))
     fold_scales(net, scale)
     add_tally(stats, tally)
     return finished
 
 
-@njit(cache=True, fastmath=FAST, nogil=True)
+@njit(cache=True, fastmath=FAST, nogil=True, **KERNEL)
 def window_steps(net, X, T, lrs, P, G, D, opts, step0, scale, stats, work):
     """Plain per-sample SGD over a window of dense inputs, with the first layer's updates delayed.
 
@@ -108,8 +109,9 @@ def window_steps(net, X, T, lrs, P, G, D, opts, step0, scale, stats, work):
             for k in range(z.size):
                 z[k] -= g * D[r, k]
         if L > 1:
-            n_active[1] = hidden_layer_out(z, b1, scale[0], int(0), h[1], m[1], active[1], opts, step0 + s, int(0))
-            forward_from(int(1), net, x, h, m, delta, active, n_active, scale, opts, step0 + s)
+            n_active[1] = hidden_layer_out(z, b1, scale[0], np.int64(0), h[1], m[1], active[1], opts, step0 + s,
+                                           np.int64(0))
+            forward_from(np.int64(1), net, x, h, m, delta, active, n_active, scale, opts, step0 + s)
         else:
             for k in range(z.size):
                 z[k] = scale[0] * z[k] + b1[k]
@@ -117,9 +119,9 @@ def window_steps(net, X, T, lrs, P, G, D, opts, step0, scale, stats, work):
         if not finished:
             break
         lr = lrs[s]
-        backward_update_to(int(1), net, x, h, m, delta, active, n_active, scale, opts, lr, bool(True))
+        backward_update_to(np.int64(1), net, x, h, m, delta, active, n_active, scale, opts, lr, bool(True))
         W1 = layer_views(net, 0)[0]
-        rate = decay_step(scale, int(0), lr, opts.l2, W1, bool(False))[1]
+        rate = decay_step(scale, np.int64(0), lr, opts.l2, W1, bool(False))[1]
         d1 = delta[1, : sizes[1]]
         for k in range(b1.size):
             b1[k] -= lr * d1[k]

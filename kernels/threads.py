@@ -18,6 +18,7 @@ from .atomics import load_acquire, spin_pause, store_release
 from .inputs import read_row
 from .sample import (
     FAST,
+    KERNEL,
     add_tally,
     backprop_update_rows,
     backward_update_to,
@@ -31,7 +32,7 @@ from .sample import (
 )
 
 
-@njit(cache=True, fastmath=FAST, nogil=True)
+@njit(cache=True, fastmath=FAST, nogil=True, **KERNEL)
 def split_steps(net, own, block, X, T, order, lrs, opts, step0, stats, units, t, partials, flags, tick0, work,
                 scale, deep, rows):
     """Thread ``t``'s part of plain per-sample SGD with the first hidden layer's units split between threads.
@@ -91,11 +92,11 @@ def split_steps(net, own, block, X, T, order, lrs, opts, step0, stats, units, t,
     for s in range(order.size):
         i = order[s]
         step, tick = step0 + s, tick0 + s + 1
-        x, n_in = read_row(X, i, h[0], active[0], n_active[0])
+        x, n_in = read_row(X, i, h[0], active[0], n_active[0], np.int64(-1))
         n_active[0] = n_in
         z1 = delta[1, u0:u1]
         sum_active_rows(block, x, m[0], active[0], n_active[0], z1)
-        n_active[1] = hidden_layer_out(z1, b1[u0:u1], scale[0], int(0), h[1, u0:u1], m[1, u0:u1], active[1], opts,
+        n_active[1] = hidden_layer_out(z1, b1[u0:u1], scale[0], np.int64(0), h[1, u0:u1], m[1, u0:u1], active[1], opts,
                                        step, u0)
         share = partials[t, tick % 2, :n2]
         sum_active_rows(W2, h[1], m[1], active[1], n_active[1], share)
@@ -115,9 +116,9 @@ def split_steps(net, own, block, X, T, order, lrs, opts, step0, stats, units, t,
             for c in range(n2):
                 z2[c] += partials[r, tick % 2, c]
         if deep is not None:
-            n_active[2] = hidden_layer_out(z2, b2, scale[1], int(1), h[2, :n2], m[2, :n2], active[2], opts, step,
-                                           int(0))
-            forward_from(int(2), own, x, h, m, delta, active, n_active, scale, opts, step)
+            n_active[2] = hidden_layer_out(z2, b2, scale[1], np.int64(1), h[2, :n2], m[2, :n2], active[2], opts, step,
+                                           np.int64(0))
+            forward_from(np.int64(2), own, x, h, m, delta, active, n_active, scale, opts, step)
         else:
             for c in range(n2):
                 z2[c] = scale[1] * z2[c] + b2[c]
@@ -126,16 +127,16 @@ def split_steps(net, own, block, X, T, order, lrs, opts, step0, stats, units, t,
             break
         lr = lrs[s]
         if deep is not None:
-            backward_update_to(int(2), own, x, h, m, delta, active, n_active, scale, opts, lr, bool(True))
+            backward_update_to(np.int64(2), own, x, h, m, delta, active, n_active, scale, opts, lr, bool(True))
         d2 = delta[2, :n2]
-        back, rate = decay_step(scale, int(1), lr, opts.l2, W2_own, bool(True))
+        back, rate = decay_step(scale, np.int64(1), lr, opts.l2, W2_own, bool(True))
         for c in range(n2):
             b2[c] -= lr * d2[c]
         d1 = delta[1, u0:u1]
         for c in range(d1.size):
             d1[c] = 0.0
         backprop_update_rows(W2, d2, h[1], m[1], active[1], n_active[1], delta[1], back, rate, opts.hidden, bool(True))
-        back, rate = decay_step(scale, int(0), lr, opts.l2, block, bool(True))
+        back, rate = decay_step(scale, np.int64(0), lr, opts.l2, block, bool(True))
         for c in range(d1.size):
             b1[u0 + c] -= lr * d1[c]
         backprop_update_rows(block, d1, x, m[0], active[0], n_active[0], delta[0], back, rate, opts.hidden,
@@ -228,7 +229,7 @@ def barrier(flags, t, k, phase):
     return load_acquire(flags, 8 * k) == 0
 
 
-@njit(cache=True, fastmath=FAST, nogil=True)
+@njit(cache=True, fastmath=FAST, nogil=True, **KERNEL)
 def merge_round(theta, replicas, t, gain, flags, phase0):
     """Thread ``t``'s end of a round of training on per-thread replicas: wait for every
     thread, merge slice ``t`` of the parameters, wait again, copy the other slices into
