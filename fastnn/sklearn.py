@@ -220,35 +220,33 @@ def _fold_inputs(params, mean, scale, sign, in_place=False):
     W, b = params["W1"], params["b1"]
     if np.all(scale == 1.0) and (mean is None or not mean.any()):  # nothing to fold (e.g. MNIST's pixels)
         return params if in_place else {**params}
-    if in_place:
-        folded = _fold_inputs({"W1": W, "b1": b}, mean, scale, sign)
-        if folded["W1"] is not W:
-            W[...] = folded["W1"]
-        if folded["b1"] is not b:
-            b[...] = folded["b1"]
-        return params
     # a power of two most rows share (input_scaling='auto''s row factor) is applied in W's dtype: exact,
     # as the float64 path would be
     common = 2.0 ** np.round(np.log2(np.median(scale))) if scale.size else 1.0
     rows = np.flatnonzero(scale != common)
     if 2 * rows.size > scale.size:  # no power of two shared by most rows (standardised columns)
         common, rows = 1.0, np.flatnonzero(scale != 1.0)
-    if common != 1.0:
-        W1 = W * W.dtype.type(1.0 / common if sign > 0 else common)
-    elif rows.size:
-        W1 = W.copy()
-    else:
-        W1 = W  # unchanged, and train never writes to the params it is given
-    if rows.size:
-        W1[rows] = (W[rows].astype(np.float64) / scale[rows, None] if sign > 0
-                    else W[rows].astype(np.float64) * scale[rows, None]).astype(W.dtype)
+    # every new value is computed from the old W before anything is written (in place, W is the output)
+    W_rows = (W[rows].astype(np.float64) / scale[rows, None] if sign > 0
+              else W[rows].astype(np.float64) * scale[rows, None]).astype(W.dtype) if rows.size else None
     centred = np.flatnonzero(mean) if mean is not None else np.zeros(0, np.int64)
+    b1 = b
     if centred.size:
         shift = ((mean[centred] / scale[centred]) @ W[centred].astype(np.float64) if sign > 0
                  else -(mean[centred] @ W[centred].astype(np.float64)))
         b1 = (b.astype(np.float64) - shift).astype(b.dtype)
-    else:
-        b1 = b
+    W1 = W if in_place or (common == 1.0 and W_rows is None) else None  # W1 = W: train never writes to it
+    if common != 1.0:
+        factor = W.dtype.type(1.0 / common if sign > 0 else common)
+        W1 = np.multiply(W, factor, out=W1)
+    elif W1 is None:
+        W1 = W.copy()
+    if W_rows is not None:
+        W1[rows] = W_rows
+    if in_place:
+        if b1 is not b:
+            b[...] = b1
+        return params
     return {**params, "W1": W1, "b1": b1}
 
 

@@ -406,3 +406,28 @@ def test_auto_weight_decay_follows_the_data_size_and_the_stream(monkeypatch):
     stream.partial_fit(X[100:200], y[100:200])
     _fit_quietly(MLPRegressor(hidden_layer_sizes=(8,), max_iter=2, random_state=0, alpha=0.5), X, y)
     assert seen == [pytest.approx(30 / 300), pytest.approx(30 / 100), pytest.approx(30 / 200), 0.5]
+
+
+@pytest.mark.parametrize("case", ["power of two, some rows apart", "standardised", "nothing to fold"])
+@pytest.mark.parametrize("sign", [+1, -1])
+def test_folding_in_place_writes_exactly_the_values_of_the_folded_copy(case, sign):
+    from fastnn.sklearn import _fold_inputs
+
+    rng = np.random.default_rng(0)
+    params = fastnn.init_params([40, 6, 3], seed=0)
+    mean, scale = np.zeros(40), np.ones(40)
+    if case == "power of two, some rows apart":
+        scale[:] = 0.125
+        scale[[3, 17]] = [7.5, 1000.0]
+    elif case == "standardised":
+        mean, scale = rng.normal(size=40) * 50, rng.uniform(0.5, 4000.0, 40)
+    copy = _fold_inputs(params, mean, scale, sign)
+    own = {k: v.copy() for k, v in params.items()}
+    arrays = dict(own)
+    assert _fold_inputs(own, mean, scale, sign, in_place=True) is own
+    for k in own:
+        assert own[k] is arrays[k]  # the same arrays, rewritten
+        np.testing.assert_array_equal(own[k], copy[k])
+    if case != "nothing to fold":
+        assert not np.array_equal(copy["W1"], params["W1"])
+    np.testing.assert_array_equal(params["W1"], fastnn.init_params([40, 6, 3], seed=0)["W1"])  # copy left params
