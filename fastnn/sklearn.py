@@ -711,7 +711,14 @@ class _BaseMLP(BaseEstimator):
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        members = [{k: v.astype(np.float64) for k, v in p.items()} for p in self._fitted_members()]
+        members = self._fitted_members()
+        if sp.issparse(X):  # only the rows of W1 that X's columns meet are widened (text: a fraction of 2^18)
+            X = sp.csr_matrix(X)
+            cols, inverse = np.unique(X.indices, return_inverse=True)
+            if 2 * cols.size < X.shape[1]:
+                X = sp.csr_matrix((X.data, inverse.reshape(-1), X.indptr), shape=(X.shape[0], cols.size))
+                members = [{**p, "W1": p["W1"][cols]} for p in members]
+        members = [{k: v.astype(np.float64) for k, v in p.items()} for p in members]
         X = X.astype(np.float64)
         views = self._test_views()
         if len(members) == 1 and not views:

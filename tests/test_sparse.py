@@ -705,3 +705,21 @@ def test_partial_fit_moves_the_first_layer_in_place_and_back_when_training_stops
     clf.partial_fit(X, y)
     assert np.shares_memory(clf.params_["W1"], W1)  # trained in place, and still predicting raw X
     assert clf.score(X, y) > 0.3
+
+
+@SHORT_FIT
+def test_estimator_predictions_on_sparse_rows_widen_only_the_rows_of_W1_they_meet():
+    # a bag of words meets a fraction of W1's rows: predicting widens those to float64, with the same bits
+    from fastnn.sklearn import MLPClassifier
+
+    rng = np.random.default_rng(2)
+    X = sp.csr_matrix(random_sparse(rng, 400, 3000, 0.003))
+    y = rng.integers(0, 3, 400)
+    clf = MLPClassifier(hidden_layer_sizes=(8,), random_state=0, max_iter=3).fit(X, y)
+    X_new = sp.csr_matrix(random_sparse(np.random.default_rng(3), 50, 3000, 0.003))
+    assert 2 * np.unique(X_new.indices).size < X_new.shape[1]  # the narrow path
+    wide = {k: v.astype(np.float64) for k, v in clf.params_.items()}
+    expected = fastnn.predict_proba(wide, X_new.astype(np.float64))
+    got = clf.predict_proba(X_new)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(clf.predict_proba(X_new[7:8]), got[7:8])  # a row's own answer
