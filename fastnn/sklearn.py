@@ -490,6 +490,14 @@ class _BaseMLP(BaseEstimator):
         return _as_dtype(X, self._dt())
 
     def _validate_Xy(self, X, y, reset):
+        if (not reset and type(X) is np.ndarray and type(y) is np.ndarray and X.ndim == 2 and y.ndim == 1
+                and X.dtype in (np.float32, np.float64) and y.dtype.kind in "iu" and 0 < X.shape[0] == y.shape[0]
+                and X.shape[1] == self.n_features_in_ and not hasattr(self, "feature_names_in_")
+                and np.isfinite(X).all()):
+            # what validate_data would check and return for these (a fitted estimator's next chunk of
+            # plain float rows and integer labels), at a fraction of its fixed cost (bench/overhead.py,
+            # estimator_chunks); any other input, or a failing check, takes validate_data for its errors
+            return _as_dtype(X, self._dt()), y
         X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32], multi_output=True,
                              accept_sparse=("csr", "csc", "coo"),
                              y_numeric=self._loss == "mse")

@@ -321,3 +321,32 @@ def test_committee_estimator_test_time_shifts(digits):
         clone(com).set_params(test_shifts=[(1, 2, 3)]).fit(X_train / 16, y_train)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         clone(com).fit(X_train, y_train)  # 0..16, not pixel values in [0, 1]
+
+
+def test_partial_fit_chunks_of_plain_arrays_are_checked_as_validate_data_checks_them(monkeypatch):
+    # a fitted classifier's next chunk of float rows and int labels skips validate_data's fixed cost,
+    # with the same result, and every input that check would refuse is still refused with its error
+    import fastnn.sklearn as sk
+
+    X, y = make_classification(200, 6, n_informative=4, n_classes=3, random_state=0)
+    first = MLPClassifier(hidden_layer_sizes=(8,), random_state=0).partial_fit(X[:100], y[:100], classes=[0, 1, 2])
+    slow = pickle.loads(pickle.dumps(first))
+    calls = []
+    real = sk.validate_data
+    monkeypatch.setattr(sk, "validate_data", lambda *a, **k: calls.append(1) or real(*a, **k))
+    first.partial_fit(X[100:], y[100:])
+    assert calls == []  # the fast path
+    slow.partial_fit(X[100:], list(y[100:]))  # the same chunk, labels in a list: through validate_data
+    assert calls == [1]
+    for k in first.params_:
+        np.testing.assert_array_equal(first.params_[k], slow.params_[k])
+    bad = X[100:].copy()
+    bad[3, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        first.partial_fit(bad, y[100:])
+    with pytest.raises(ValueError, match="features"):
+        first.partial_fit(X[100:, :5], y[100:])
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        first.partial_fit(X[100:], y[101:])
+    with pytest.raises(ValueError, match="not in classes_"):
+        first.partial_fit(X[100:], y[100:] + 5)
