@@ -557,7 +557,7 @@ class _BaseMLP(BaseEstimator):
                               patience=int(self.n_iter_no_change), min_delta=float(self.tol), sample_weight=weights,
                               l2=self._l2(X.shape[0] + (getattr(self, "t_", 0) if incremental else 0)), **options)
                 seeds = self._seeds(len(members), 1)
-                if len(members) == 1 and self._client() is None:
+                if self._trains_own_network():
                     # the estimator's own network, trained in place (as scikit-learn's MLPs update coefs_):
                     # no copy or scan of a large first layer per call (see train_in_place)
                     moved = not fresh and self._folds_in_place()
@@ -654,10 +654,14 @@ class _BaseMLP(BaseEstimator):
     def _set_members(self, members):
         self._store_members([self._fold(p, +1, self._folds_in_place()) for p in members])
 
-    def _folds_in_place(self):
-        """Whether the estimator's own network (one network, no Dask), trained in place, also has its
-        first layer moved between raw and scaled inputs in place (no copy of it per call)."""
+    def _trains_own_network(self):
+        """Whether ``fit`` trains the estimator's one network in place here (no committee, no Dask)."""
         return self._n_members() == 1 and self._client() is None
+
+    def _folds_in_place(self):
+        """Whether the network trained in place also has its first layer moved between raw and scaled
+        inputs in place (no copy of it per call)."""
+        return self._trains_own_network()
 
     def _jobs(self):
         return 1

@@ -258,16 +258,9 @@ def train(params: Params, X: Any, y: ArrayLike, *, epochs: int = 1, lr: Optional
                     validation_fraction=validation_fraction, early_stopping=early_stopping, patience=patience,
                     min_delta=min_delta, l2=l2, dropout=dropout, augment=augment, n_threads=n_threads,
                     verbose=verbose, callback=callback, progress=progress, sample_weight=sample_weight)
-    first_lr = float(plan.epoch_lrs(0, 0, 1)[0])
-    # fastnn.diagnostics: say so, never rescale silently; stacklevel 4: the caller, past renamed_keywords' wrapper
-    warn_input_scale(plan.X, first_lr, plan.optimizer.name, stacklevel=4)
-    trained, history = _run_epochs(plan)
-    with blas_on_one_thread(plan.path, plan.n_threads):  # no spinning BLAS threads left for a next call's epochs
-        history["collapse"] = warn_collapse(trained, plan.X, first_lr, activation=activation,
-                                            output_activation=output_activation, rule=plan.optimizer.name,
-                                            accuracy=(history["accuracy"] or [None])[-1], targets=plan.T,
-                                            stacklevel=4)
-    return trained, history
+    first_lr = _warn_input_scale(plan)
+    trained, history = _run_epochs(plan)  # called from here: train reaches the kernel in three frames
+    return trained, _warn_collapse(plan, trained, history, first_lr)
 
 
 @renamed_keywords(output="output_activation")
@@ -307,15 +300,28 @@ def train_in_place(params: Params, X: Any, y: ArrayLike, **options: Any) -> tupl
     settings = {**_TRAIN_DEFAULTS, **options}
     settings["output"] = settings.pop("output_activation")  # _prepare's name for it
     plan = _prepare(params, X, y, owned=True, **settings)
-    first_lr = float(plan.epoch_lrs(0, 0, 1)[0])
-    warn_input_scale(plan.X, first_lr, plan.optimizer.name, stacklevel=4)  # as train does, from the same depth
+    first_lr = _warn_input_scale(plan)
     trained, history = _run_epochs(plan)
-    with blas_on_one_thread(plan.path, plan.n_threads):  # as train does
+    return trained, _warn_collapse(plan, trained, history, first_lr)
+
+
+def _warn_input_scale(plan: "_Plan") -> float:
+    """Warn, before the epochs of :func:`train` or :func:`train_in_place`, when the inputs are far
+    outside the scale the first step size assumes (fastnn.diagnostics: say so, never rescale
+    silently); returns that step size. stacklevel 5: the caller of train, past renamed_keywords."""
+    first_lr = float(plan.epoch_lrs(0, 0, 1)[0])
+    warn_input_scale(plan.X, first_lr, plan.optimizer.name, stacklevel=5)
+    return first_lr
+
+
+def _warn_collapse(plan: "_Plan", trained: dict[str, Array], history: History, first_lr: float) -> History:
+    """``history`` with its ``"collapse"`` entry, warned about when training collapsed (as above)."""
+    with blas_on_one_thread(plan.path, plan.n_threads):  # no spinning BLAS threads left for a next call's epochs
         history["collapse"] = warn_collapse(trained, plan.X, first_lr, activation=plan.wiring[0],
                                             output_activation=plan.wiring[1], rule=plan.optimizer.name,
                                             accuracy=(history["accuracy"] or [None])[-1], targets=plan.T,
-                                            stacklevel=4)
-    return trained, history
+                                            stacklevel=5)
+    return history
 
 
 _TRAIN_DEFAULTS = {name: p.default for name, p in inspect.signature(train).parameters.items()
