@@ -12,6 +12,7 @@ The caller's params are copied once into a private flat buffer; the compiled ker
 modified.
 """
 import inspect
+import numbers
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -444,6 +445,8 @@ def _check_data(X: Any, y: ArrayLike, n_features: int, n_outputs: int, dtype: DT
 
 def _check_dropout(dropout: Union[float, Sequence[float]], n_hidden: int) -> np.ndarray:
     """Keep probabilities per layer (length n_hidden + 1; the output layer always keeps)."""
+    if type(dropout) in (float, int) and dropout == 0:  # the default, which every check below passes
+        return np.ones(n_hidden + 1)
     try:
         given = np.asarray(dropout, dtype=np.float64)
     except (TypeError, ValueError):
@@ -492,9 +495,8 @@ def _make_optimizer(optimizer: OptimizerSpec, lr: Optional[LearningRate],
         if lr is not None:
             raise ValueError("give the learning rate either to the Optimizer or as lr=, not both")
         return optimizer
-    opt = get_optimizer(optimizer)
     if lr is None:
-        return opt
+        return get_optimizer(optimizer)
     by_update: LearningRate
     if callable(lr):
         if schedule_unit == "epoch":
@@ -504,12 +506,17 @@ def _make_optimizer(optimizer: OptimizerSpec, lr: Optional[LearningRate],
     else:
         check_positive_float(lr, "lr")
         by_update = lr
+    if isinstance(optimizer, str):  # only the name to check: built once
+        return get_optimizer(optimizer, lr=by_update)
+    opt = get_optimizer(optimizer)  # checks the hyperparameters a (name, dict) spec gives, its lr too
     return OPTIMIZERS[opt.name](lr=by_update, **opt.hyperparams)
 
 
 def _epoch_lrs(opt: Optimizer, lr: Optional[LearningRate], schedule_unit: str, epoch: int, first_update: int,
                n_updates: int) -> np.ndarray:
     """Learning rate of every update of one epoch (checked finite and > 0)."""
+    if isinstance(lr, numbers.Real):  # a number, checked by _prepare: the values of the constant schedule
+        return np.full(n_updates, float(lr))
     if callable(lr) and schedule_unit == "epoch":  # one call, not one per sample
         value = float(lr(epoch))
         if not np.isfinite(value) or value <= 0:
@@ -525,8 +532,9 @@ def _run_epochs(plan: _Plan) -> tuple[dict[str, Array], History]:
     """Run the epochs of ``plan`` on an engine; evaluate, stop early and report after each."""
     net = pack(plan.layers) if plan.owned is None else plan.owned
     theta = net.theta
-    # the params at the end of the last completed epoch (train_in_place keeps no copy)
-    good = theta.copy() if plan.owned is None else theta
+    # the params at the end of the last completed epoch: train_in_place keeps no copy, train none until
+    # an epoch is followed by another (None: the caller's, which train never modifies)
+    good = None if plan.owned is None else theta
     history: History = {"epoch": [], "lr": [], "loss": [], "accuracy": [], "seconds": []}
     history["wiring"] = dict(zip(("activation", "output_activation", "loss"), plan.wiring))  # save() records it
     if plan.validation is not None:
@@ -564,8 +572,13 @@ def _run_epochs(plan: _Plan) -> tuple[dict[str, Array], History]:
                 history[key].append(value)
             best, stop = _validate(plan, net, epoch, history, best)
             best_epoch = history.get("best_epoch")
-            # the epoch is complete once validated; no call between these two lines lets Ctrl-C in
-            if good is not theta:
+            # the epoch is complete once validated; no call between good's update and the next line lets
+            # Ctrl-C in (one landing after theta.copy() leaves good and completed as they were)
+            if good is theta or epoch + 1 == plan.epochs:  # after the last epoch theta stays as it is: no copy
+                good = theta
+            elif good is None:
+                good = theta.copy()
+            else:
                 good[:] = theta
             completed = (epoch + 1, best_epoch)
             if _report(plan, net, epoch, history) or stop:
@@ -579,10 +592,13 @@ def _run_epochs(plan: _Plan) -> tuple[dict[str, Array], History]:
     return named_views(net if best is None else net._replace(theta=best.theta)), history
 
 
-def _last_good(plan: _Plan, net: Packed, good: np.ndarray) -> dict[str, Array]:
-    """The params an exception carries: a copy of the last completed epoch's, or for
-    :func:`train_in_place` (which keeps no such copy) views of the buffer as it is."""
-    return unpack(good, net.sizes, net.offsets) if plan.owned is None else named_views(net)
+def _last_good(plan: _Plan, net: Packed, good: Optional[np.ndarray]) -> dict[str, Array]:
+    """The params an exception carries: a copy of the last completed epoch's (of the caller's
+    params before the first), or for :func:`train_in_place` (which keeps no such copy) views of
+    the buffer as it is."""
+    if plan.owned is not None:
+        return named_views(net)
+    return unpack(*pack(plan.layers)) if good is None else unpack(good, net.sizes, net.offsets)
 
 
 def _engine(plan: _Plan, net: Packed) -> Engine:
