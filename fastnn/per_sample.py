@@ -35,6 +35,7 @@ moves. The paths:
 Either way no cache line is written by two cores between meetings, and for a fixed
 ``n_threads`` and seed the result is deterministic.
 """
+import math
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, nullcontext
@@ -224,7 +225,8 @@ def kernel_work(sizes: Sequence[int] | np.ndarray, dtype: DTypeLike) -> tuple[np
     """The work arrays of one thread's kernel calls: layer outputs ``h`` (``h[0]``: the
     current CSR row, scattered), dropout multipliers ``m`` (ones), deltas, lists of active
     units and their lengths, each row as wide as the widest layer. Allocated here, not in
-    the kernels: NumPy's allocation compiled into them lengthens a cold start.
+    the kernels: NumPy's allocation compiled into them lengthens a cold start. The rows'
+    arrays start on a cache line, as the packed params do: rows that straddle lines slow the kernel.
 
     Examples
     --------
@@ -233,15 +235,17 @@ def kernel_work(sizes: Sequence[int] | np.ndarray, dtype: DTypeLike) -> tuple[np
     [((3, 8), 'float32'), ((3, 8), 'float32'), ((3, 8), 'float32'), ((3, 8), 'uint64'), ((3,), 'int64')]
     """
     L, width = len(sizes) - 1, int(max(sizes))
-    return (np.zeros((L + 1, width), dtype), np.ones((L + 1, width), dtype), np.zeros((L + 1, width), dtype),
-            np.zeros((L + 1, width), np.uint64), np.zeros(L + 1, np.int64))
+    h, m, delta, active = (_aligned_zeros((L + 1, width), kind) for kind in (dtype, dtype, dtype, np.uint64))
+    m.fill(1)
+    return h, m, delta, active, np.zeros(L + 1, np.int64)
 
 
 def _aligned_zeros(shape: Union[int, tuple[int, ...]], dtype: DTypeLike, touch: bool = True) -> np.ndarray:
     """Zeros whose first element starts a 64-byte cache line, their pages touched now rather
     than in the first epoch; or, with ``touch`` False, when first written (for arrays of which
     a call may write a small part: the split's copies of a bag of words' first layer)."""
-    n = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    shape = shape if isinstance(shape, tuple) else (shape,)
+    n = math.prod(shape) * np.dtype(dtype).itemsize
     if touch:
         raw = np.empty(n + 64, np.uint8)
         raw.fill(0)
