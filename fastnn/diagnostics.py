@@ -85,7 +85,7 @@ FEATURES_ABOVE = 10.0
 in absolute value (far from order 1), and the learning rate otherwise."""
 
 
-def input_scale_problem(X: Any, lr: float, rule: str = "sgd") -> str | None:
+def input_scale_problem(X: Any, lr: float, rule: str = "sgd", largest: float | None = None) -> str | None:
     """A sentence describing why ``X`` is too large for steps of ``lr``, or None when it is not.
 
     The sentence starts with ``"features range up to"`` when the features are far from order 1
@@ -99,6 +99,11 @@ def input_scale_problem(X: Any, lr: float, rule: str = "sgd") -> str | None:
         The first step's learning rate.
     rule : str
         The update rule's name; only those in ``SCALE_SENSITIVE`` are checked.
+    largest : float, optional
+        The largest magnitude in ``X``, when the caller knows it (``fastnn.train`` does:
+        :mod:`fastnn.scan`). A mean squared row norm is at most ``n_features * largest**2``;
+        when that bounds the step below half the limit (room for the rounding of the sums),
+        there is no problem to find, and the rows are not read.
 
     Returns
     -------
@@ -113,6 +118,8 @@ def input_scale_problem(X: Any, lr: float, rule: str = "sgd") -> str | None:
     'features range up to'
     """
     if rule not in SCALE_SENSITIVE:
+        return None
+    if largest is not None and float(lr) * X.shape[1] * largest * largest <= STEP_SCALE_LIMIT / 2:
         return None
     rows = _rows(X)
     if is_sparse(rows):
@@ -185,8 +192,10 @@ def collapse_problem(params: Params, X: Any, *, activation: str = "relu",
     return None
 
 
-def warn_input_scale(X: Any, lr: float, rule: str = "sgd", *, stacklevel: int = 3) -> str | None:
-    """Warn (:class:`InputScaleWarning`) when :func:`input_scale_problem` finds one; returns the sentence or None.
+def warn_input_scale(X: Any, lr: float, rule: str = "sgd", *, largest: float | None = None,
+                     stacklevel: int = 3) -> str | None:
+    """Warn (:class:`InputScaleWarning`) when :func:`input_scale_problem` finds one (``largest`` as
+    there); returns the sentence or None.
 
     Examples
     --------
@@ -198,7 +207,7 @@ def warn_input_scale(X: Any, lr: float, rule: str = "sgd", *, stacklevel: int = 
     >>> caught[0].category is InputScaleWarning, problem.startswith("features")
     (True, True)
     """
-    problem = input_scale_problem(X, lr, rule)
+    problem = input_scale_problem(X, lr, rule, largest)
     if problem is not None:
         fix = (". Standardise the features (e.g. sklearn.preprocessing.StandardScaler), or use the fastnn.sklearn "
                "estimators, which do" if problem.startswith("features") else "")

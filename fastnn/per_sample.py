@@ -156,7 +156,11 @@ def split_units(n_units: int, n_threads: int, itemsize: int) -> np.ndarray:
     return np.array(cuts, dtype=np.int64)
 
 
-def input_density(X: np.ndarray, max_rows: int = 2048) -> float:
+DENSITY_ROWS = 2048
+""":func:`input_density` counts the non-zero entries of about this many evenly spaced rows."""
+
+
+def input_density(X: np.ndarray, max_rows: int = DENSITY_ROWS) -> float:
     """Fraction of non-zero entries in (up to ``max_rows`` evenly spaced rows of) ``X``.
 
     Examples
@@ -173,10 +177,12 @@ def input_density(X: np.ndarray, max_rows: int = 2048) -> float:
     return nonzero / max(rows.size, 1)
 
 
-def choose_path(X: Any, rule: int, n_threads: int, sizes: Sequence[int] | np.ndarray) -> str:
+def choose_path(X: Any, rule: int, n_threads: int, sizes: Sequence[int] | np.ndarray,
+                density: Optional[float] = None) -> str:
     """The compiled path (one of :data:`PATHS`) for inputs ``X``, the rule's kernel code,
     ``n_threads`` and the layer ``sizes``: the one place where dense or sparse and the
-    threads are decided (see the module's docstring).
+    threads are decided (see the module's docstring). ``density``: a dense ``X``'s
+    :func:`input_density` when the caller has it already (:func:`fastnn.scan.scan_inputs`).
 
     Raises
     ------
@@ -205,7 +211,8 @@ def choose_path(X: Any, rule: int, n_threads: int, sizes: Sequence[int] | np.nda
                              "every sample: use n_threads=1, or a batch_size")
         return "rules"
     dense = isinstance(X, np.ndarray)
-    density = input_density(X) if dense else X.nnz / max(X.shape[0] * X.shape[1], 1)
+    if density is None:
+        density = input_density(X) if dense else X.nnz / max(X.shape[0] * X.shape[1], 1)
     if dense and density > DENSE_ABOVE:
         return "windows"  # one thread: the windows' matrix products use the cores through BLAS
     if n_threads == 1:

@@ -33,6 +33,7 @@ from .optim import OPTIMIZERS, Optimizer, get_optimizer
 from .packing import KernelOptions, Packed, pack, packed_of, unpack, unpack_views
 from .per_sample import PerSampleEngine, blas_on_one_thread, choose_path, kernel_options
 from .progress import epoch_line
+from .scan import InputScan, scan_inputs
 from .engine import Engine
 from .schedules import LearningRate, lr_values
 from .sparse import check_sparse_path
@@ -48,6 +49,7 @@ from .validation import (
     check_positive_int,
     check_seed,
     check_targets,
+    refuse_non_finite_row,
 )
 
 if TYPE_CHECKING:  # for the annotations only: training does not import the augmentation module
@@ -311,7 +313,7 @@ def _warn_input_scale(plan: "_Plan") -> float:
     outside the scale the first step size assumes (fastnn.diagnostics: say so, never rescale
     silently); returns that step size. stacklevel 5: the caller of train, past renamed_keywords."""
     first_lr = float(plan.epoch_lrs(0, 0, 1)[0])
-    warn_input_scale(plan.X, first_lr, plan.optimizer.name, stacklevel=5)
+    warn_input_scale(plan.X, first_lr, plan.optimizer.name, largest=plan.largest, stacklevel=5)
     return first_lr
 
 
@@ -358,6 +360,7 @@ class _Plan(NamedTuple):
     callback: Optional[Callback]
     progress: Optional[Callable[[int, int], object]]
     weights: Optional[np.ndarray]  # sample_weight of the training rows (float64), or None
+    largest: Optional[float]  # the largest magnitude in a dense X (fastnn.scan), or None
 
 
 def _prepare(params: Params, X: Any, y: ArrayLike, *, owned: bool, epochs: int, lr: Optional[LearningRate],
@@ -376,7 +379,8 @@ def _prepare(params: Params, X: Any, y: ArrayLike, *, owned: bool, epochs: int, 
     layers = check_params(params, finite=not owned)
     dtype = layers[0][0].dtype
     n_features, n_outputs = layers[0][0].shape[0], layers[-1][0].shape[1]
-    X, T = _check_data(X, y, n_features, n_outputs, dtype)
+    X, scanned = _check_inputs(X, n_features, dtype)
+    T = check_targets(y, X.shape[0], n_outputs, dtype)
     weights = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
     epochs = check_positive_int(epochs, "epochs")
     shuffle = check_flag(shuffle, "shuffle")
@@ -408,6 +412,7 @@ def _prepare(params: Params, X: Any, y: ArrayLike, *, owned: bool, epochs: int, 
         raise TypeError(f"augment must be a fastnn.augment.Distortion, got {type(augment).__name__}")
     rng = np.random.default_rng(seed)
     drop_seed = int(rng.integers(2**63))
+    X_all = X
     X, T, validation, weights = _split_validation(X, T, validation_data, validation_fraction, early_stopping, rng,
                                                   n_features, n_outputs, dtype, weights)
     aug_seed = 0
@@ -425,7 +430,9 @@ def _prepare(params: Params, X: Any, y: ArrayLike, *, owned: bool, epochs: int, 
     opts = path = None
     if batch == 1:  # the compiled per-sample paths know the built-in rules only
         opts = kernel_options(activation, output, loss, l2, keep, drop_seed, opt)
-        path = choose_path(X, opts.rule, n_threads, [layers[0][0].shape[0]] + [W.shape[1] for W, _ in layers])
+        density = scanned.density if scanned is not None and X is X_all else None  # else of the rows kept
+        path = choose_path(X, opts.rule, n_threads, [layers[0][0].shape[0]] + [W.shape[1] for W, _ in layers],
+                           density)
     net = None
     if owned:  # the caller's buffer when params are its views, else a copy made once
         net = packed_of(layers)
@@ -433,7 +440,19 @@ def _prepare(params: Params, X: Any, y: ArrayLike, *, owned: bool, epochs: int, 
     return _Plan(layers, net, X, T, validation, epochs, batch, steps_per_epoch, shuffle, rng, (activation, output, loss),
                  opt, epoch_lrs, l2, keep, opts, path, augment, aug_seed,
                  (patience, min_delta) if early_stopping else None, n_threads, verbose, callback, progress,
-                 weights)
+                 weights, None if scanned is None else scanned.largest)
+
+
+def _check_inputs(X: Any, n_features: int, dtype: DTypeLike) -> tuple[Any, Optional[InputScan]]:
+    """The training inputs checked as :func:`fastnn.validation.check_inputs` checks them, and for a
+    dense ``X`` what its one scan found (:mod:`fastnn.scan`: the non-finite values check_inputs
+    refuses, the density the compiled path is chosen by, the largest magnitude), or None."""
+    X = check_inputs(X, n_features, dtype, finite=False)  # a sparse X's stored values are checked
+    if not isinstance(X, np.ndarray):
+        return X, None
+    scanned = scan_inputs(X)
+    refuse_non_finite_row(scanned.first_non_finite)
+    return X, scanned
 
 
 def _check_data(X: Any, y: ArrayLike, n_features: int, n_outputs: int, dtype: DTypeLike,

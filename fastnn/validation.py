@@ -422,14 +422,16 @@ def check_rows(X: np.ndarray, name: str, layout: str, row: str = "sample") -> No
 
 
 def check_inputs(X: Any, n_features: int, dtype: DTypeLike, name: str = "X", first_row: int = 0,
-                 w1_shape: tuple[int, ...] | None = None) -> Any:
+                 w1_shape: tuple[int, ...] | None = None, finite: bool = True) -> Any:
     """Return ``X`` as a C-contiguous 2-D array of ``dtype`` with ``n_features`` columns.
 
     Integer images are refused with a hint to scale them; NaN and infinities are refused.
     A 1-D array of ``n_features`` values is not guessed at: pass ``X[None, :]`` for one row.
     ``first_row`` is the index of ``X``'s first row in the caller's array (for a chunk of it),
     so that messages give the caller's row numbers. ``w1_shape``, when given, is named in
-    the message about a wrong number of columns.
+    the message about a wrong number of columns. ``finite=False`` leaves a dense ``X``'s
+    NaN and infinities to the caller, who checks them next with :func:`refuse_non_finite_row`
+    (``fastnn.train`` does, in the one pass that also measures ``X``: :mod:`fastnn.scan`).
 
     A scipy.sparse ``X`` (any format, matrix or array) is returned as a canonical
     ``scipy.sparse.csr_matrix`` instead, never densified (:func:`fastnn.sparse.check_sparse_inputs`).
@@ -465,12 +467,27 @@ def check_inputs(X: Any, n_features: int, dtype: DTypeLike, name: str = "X", fir
     if X.dtype.kind != "f":
         raise TypeError(f"{name} must hold floats, got dtype {X.dtype}")
     X = np.ascontiguousarray(X, dtype=dtype)
-    bad = _first_non_finite_row(X)
-    if bad is not None:
-        raise ValueError(
-            f"{name} holds NaN or infinite values (first in row {first_row + bad}); clean or impute them first"
-        )
+    if finite:
+        refuse_non_finite_row(first_non_finite_row(X), name, first_row)
     return X
+
+
+def refuse_non_finite_row(row: int | None, name: str = "X", first_row: int = 0) -> None:
+    """Raise :func:`check_inputs`'s ValueError about ``row``, the first row of ``name`` that holds a
+    NaN or an infinity (``first_row``: as for :func:`check_inputs`); None, no such row: nothing.
+
+    Examples
+    --------
+    >>> from fastnn import validation as v
+    >>> v.refuse_non_finite_row(None)  # fine
+    >>> v.refuse_non_finite_row(3, first_row=10)
+    Traceback (most recent call last):
+    ...
+    ValueError: X holds NaN or infinite values (first in row 13); clean or impute them first
+    """
+    if row is not None:
+        raise ValueError(f"{name} holds NaN or infinite values (first in row {first_row + row}); "
+                         "clean or impute them first")
 
 
 def refuse_integer_images(X: np.ndarray, name: str, scaled_to: str = "floats") -> None:
@@ -491,11 +508,17 @@ def refuse_integer_images(X: np.ndarray, name: str, scaled_to: str = "floats") -
         )
 
 
-def _first_non_finite_row(X: np.ndarray, block: int = 1 << 20) -> int | None:
+def first_non_finite_row(X: np.ndarray, block: int = 1 << 20) -> int | None:
     """Index of the first row of 2-D ``X`` holding a NaN or an infinity, or None.
 
     Checked a block of about ``block`` elements at a time, so the temporary stays small
     however large ``X`` is (a whole-array ``np.isfinite`` would add a quarter of a float32 X).
+
+    Examples
+    --------
+    >>> from fastnn import validation as v
+    >>> v.first_non_finite_row(np.array([[0.0, 1.0], [2.0, np.nan]])), v.first_non_finite_row(np.ones((2, 2)))
+    (1, None)
     """
     step = max(1, block // max(1, X.shape[1]))
     for start in range(0, len(X), step):
