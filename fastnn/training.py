@@ -563,7 +563,8 @@ def _run_epochs(plan: _Plan) -> tuple[dict[str, Array], History]:
     n = plan.X.shape[0]
     started = time.perf_counter()
     with blas_on_one_thread(plan.path, plan.n_threads):  # BLAS threads left spinning would slow the first epoch
-        initial_loss, _ = _evaluate(net, plan.X[:INITIAL_LOSS_ROWS], plan.T[:INITIAL_LOSS_ROWS], plan.wiring)
+        initial_loss, _ = _evaluate(net, plan.X[:INITIAL_LOSS_ROWS], plan.T[:INITIAL_LOSS_ROWS], plan.wiring,
+                                    accuracy=False)
     limit = DIVERGENCE_FACTOR * max(initial_loss, 1e-3)
     distorted = _Distortions(plan)
     engine = _engine(plan, net)
@@ -684,16 +685,18 @@ def _report(plan: _Plan, net: Packed, epoch: int, history: History) -> bool:
     return plan.callback(epoch, unpack(*net) if plan.owned is None else named_views(net), history) is False
 
 
-def _evaluate(net: Packed, X: Any, T: np.ndarray, wiring: tuple[str, str, str]) -> tuple[float, float]:
+def _evaluate(net: Packed, X: Any, T: np.ndarray, wiring: tuple[str, str, str],
+              accuracy: bool = True) -> tuple[float, Optional[float]]:
     """``(loss, accuracy)`` of the packed params on the checked ``(X, T)``, read through views (no
     copy), in chunks of rows as :func:`fastnn.predict_proba` computes them, but with no check of
-    the params: on a large first layer that scan cost more than the evaluation."""
+    the params: on a large first layer that scan cost more than the evaluation. ``accuracy=False``
+    (the initial loss, which needs none): ``(loss, None)``."""
     activation, output, loss = wiring
     layers = unpack_views(*net)
     parts = [forward_layers(layers, X[a : a + PREDICT_CHUNK], activation, output)[-1]
              for a in range(0, max(X.shape[0], 1), PREDICT_CHUNK)]
     out = parts[0] if len(parts) == 1 else np.concatenate(parts)
-    acc = float(np.mean(np.argmax(out, axis=1) == np.argmax(T, axis=1)))
+    acc = float(np.mean(np.argmax(out, axis=1) == np.argmax(T, axis=1))) if accuracy else None
     return LOSS_FUNCTIONS[loss](out, T), acc
 
 

@@ -910,11 +910,11 @@ def test_an_interruption_during_validation_saves_a_consistent_model(mnist, mnist
 
     real, calls = fastnn.training._evaluate, []
 
-    def evaluate(*args):
+    def evaluate(*args, **kwargs):
         calls.append(1)
         if len(calls) == 3:  # the initial loss, epoch 1's validation, then epoch 2's
             raise KeyboardInterrupt
-        return real(*args)
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(fastnn.training, "_evaluate", evaluate)
     rc, out, err = _train_small(capsys, mnist_dir, tmp_path / "model.npz")
@@ -940,11 +940,11 @@ def test_train_s_interruption_in_validation_returns_the_previous_epoch(monkeypat
     p0 = fastnn.init_params([5, 4, 3], seed=0)
     real, calls = fastnn.training._evaluate, []
 
-    def evaluate(*args):
+    def evaluate(*args, **kwargs):
         calls.append(1)
         if len(calls) == 4:  # epoch 3's validation
             raise KeyboardInterrupt
-        return real(*args)
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(fastnn.training, "_evaluate", evaluate)
     with pytest.raises(fastnn.training.TrainingInterrupted) as info:
