@@ -242,9 +242,13 @@ def kernel_work(sizes: Sequence[int] | np.ndarray, dtype: DTypeLike) -> tuple[np
     [((3, 8), 'float32'), ((3, 8), 'float32'), ((3, 8), 'float32'), ((3, 8), 'uint64'), ((3,), 'int64')]
     """
     L, width = len(sizes) - 1, int(max(sizes))
-    h, m, delta, active = (_aligned_zeros((L + 1, width), kind) for kind in (dtype, dtype, dtype, np.uint64))
+    n = (L + 1) * width
+    line = 64 // np.dtype(dtype).itemsize  # entries of a cache line
+    stride = -(-n // line) * line
+    floats = _aligned_zeros(3 * stride, dtype)  # one allocation for three: each of them took as long
+    h, m, delta = (floats[k * stride : k * stride + n].reshape(L + 1, width) for k in range(3))
     m.fill(1)
-    return h, m, delta, active, np.zeros(L + 1, np.int64)
+    return h, m, delta, _aligned_zeros((L + 1, width), np.uint64), np.zeros(L + 1, np.int64)
 
 
 def _aligned_zeros(shape: Union[int, tuple[int, ...]], dtype: DTypeLike, touch: bool = True) -> np.ndarray:
