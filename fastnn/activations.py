@@ -30,7 +30,9 @@ __all__ = ["Activation", "ACTIVATIONS", "HIDDEN", "OUTPUTS", "DERIVATIVES", "SKL
 def relu(z: Array) -> Array:
     """Rectified linear unit, ``z`` where ``z > 0``, else 0 (a NaN gives 0, ``-0.0`` gives ``+0.0``).
 
-    Written as a select rather than ``np.maximum`` so that it gives the compiled kernels' bits.
+    The compiled kernels' bits, not ``np.maximum``'s: ``np.fmax`` gives 0 for a NaN, and adding
+    ``+0.0`` turns the ``-0.0`` it may keep into ``+0.0`` and changes nothing else. Two passes, and
+    still faster than the select ``np.where(z > 0, z, 0)``, which gives the same bits.
 
     Examples
     --------
@@ -39,7 +41,9 @@ def relu(z: Array) -> Array:
     >>> relu(np.array([[-1.0, 0.0, 2.0]])).tolist()
     [[0.0, 0.0, 2.0]]
     """
-    return np.where(z > 0, z, 0)
+    out = np.fmax(z, 0.0)
+    out += 0.0
+    return out
 
 
 def sigmoid(z: Array) -> Array:
