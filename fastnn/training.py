@@ -16,7 +16,7 @@ import numbers
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from functools import partial
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional, Union
 
 import numba
@@ -524,11 +524,21 @@ def _make_optimizer(optimizer: OptimizerSpec, lr: Optional[LearningRate],
             by_update = lr
     else:
         check_positive_float(lr, "lr")
+        if isinstance(optimizer, str):  # a name and a number: built once for each pair
+            return _named_optimizer(optimizer, lr)
         by_update = lr
     if isinstance(optimizer, str):  # only the name to check: built once
         return get_optimizer(optimizer, lr=by_update)
     opt = get_optimizer(optimizer)  # checks the hyperparameters a (name, dict) spec gives, its lr too
     return OPTIMIZERS[opt.name](lr=by_update, **opt.hyperparams)
+
+
+@lru_cache(maxsize=64)
+def _named_optimizer(name: str, lr: float) -> Optimizer:
+    """``get_optimizer(name, lr=lr)``, built once for each name and constant rate: an Optimizer holds
+    no state (its update takes and returns it), and building one was a sizeable part of a short
+    call's fixed cost. A name it does not know raises, and nothing is kept."""
+    return get_optimizer(name, lr=lr)
 
 
 def _epoch_lrs(opt: Optimizer, lr: Optional[LearningRate], schedule_unit: str, epoch: int, first_update: int,
