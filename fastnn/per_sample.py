@@ -214,8 +214,9 @@ def choose_path(X: Any, rule: int, n_threads: int, sizes: Sequence[int] | np.nda
     # its samples touch in and out once (all of them on dense input) and the threads meet at
     # every sample. Where the samples of a compiled call (a round) touch W1's rows less than
     # once on average (density * samples < 1: a bag of words, 2^18 columns and ~27 non-zeros a
-    # row), one thread is faster: on the Debian text task the split, even copying once per
-    # epoch, was slower than one thread (bench/text.py, contender fastnn-2t-split).
+    # row), one thread is as good: on the Debian text task the split, copying once per epoch,
+    # was not clearly faster than one thread and a stalled thread stalls both (bench/text.py,
+    # contender fastnn-2t-split).
     samples = CHUNK if path == "split" else ROUND * n_threads
     return "rows" if density * samples < 1.0 else path
 
