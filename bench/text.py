@@ -15,6 +15,9 @@ The contenders, all with 256 hidden units where they have any:
   arguments except ``hidden_layer_sizes=(256,)`` (and ``n_threads``; ``random_state=0``
   fixes the seed), one :meth:`partial_fit` call per epoch. Per-sample training on CSR
   needs fastnn's compiled CSR kernel: without it they are reported skipped, with the reason.
+  ``fastnn-2t-split`` (not in ``all``): ``fastnn-2t`` with its threads splitting the hidden
+  units (the ``"split"`` path) where ``fastnn.per_sample.choose_path`` would pick one thread's
+  row loop, to time the path that rule turns down.
 - ``torch-1``, ``torch-32``: ``EmbeddingBag(2**18, 256, mode="sum", sparse=True)`` (the
   row's values as per-sample weights) + ReLU + ``Linear(256, 58)``, cross-entropy, plain
   SGD with lr 0.05, one sample per step and batches of 32, on one thread. Skipped when
@@ -34,6 +37,7 @@ Timings are meaningful only on an idle machine (``uptime`` first). Results go to
 printed.
 """
 import argparse
+import contextlib
 import datetime
 import gzip
 import json
@@ -56,6 +60,7 @@ RESULTS = REPO / "bench" / "results" / "text.json"
 N_FEATURES = 2**18
 HIDDEN = 256
 CONTENDERS = ("fastnn-1t", "fastnn-2t", "torch-1", "torch-32", "sklearn-mlp", "sgd-linear")
+EXTRA_CONTENDERS = ("fastnn-2t-split",)  # run when named, not with "all"
 
 
 # -- the data ------------------------------------------------------------------------------------
@@ -133,25 +138,49 @@ class Contender:
 
 
 class FastnnContender(Contender):
-    def __init__(self, name, data, threads):
+    def __init__(self, name, data, threads, split=False):
         super().__init__(name, data)
         from fastnn.sklearn import MLPClassifier
 
         X_train, _, y_train, _, classes = data
-        self.classes = classes
+        self.classes, self.split = classes, split
         # compile (or load) the kernels before the first timed epoch, on a small slice of the same width
         # (a few rows per class: scikit-learn warns that y looks continuous when classes outnumber half the rows)
         warm = max(64, 4 * len(classes))
-        MLPClassifier(hidden_layer_sizes=(HIDDEN,), n_threads=threads, random_state=0).partial_fit(
-            X_train[:warm], y_train[:warm], classes=classes)
+        with self._path():
+            MLPClassifier(hidden_layer_sizes=(HIDDEN,), n_threads=threads, random_state=0).partial_fit(
+                X_train[:warm], y_train[:warm], classes=classes)
         self.model = MLPClassifier(hidden_layer_sizes=(HIDDEN,), n_threads=threads, random_state=0)
         self.record["settings"] = {k: v for k, v in self.model.get_params().items() if k != "augment"}
+        if split:
+            self.record["notes"].append('the "split" path forced where choose_path picks one thread\'s row loop')
+
+    @contextlib.contextmanager
+    def _path(self):
+        """With ``split``: ``train`` takes the "split" path wherever the threads could split the units."""
+        if not self.split:
+            yield
+            return
+        from fastnn import per_sample, training
+
+        chosen = training.choose_path
+
+        def split_path(X, rule, n_threads, sizes):
+            path = chosen(X, rule, n_threads, sizes)
+            return "split" if path == "rows" and n_threads > 1 and per_sample.splits_units(sizes) else path
+
+        training.choose_path = split_path
+        try:
+            yield
+        finally:
+            training.choose_path = chosen
 
     def epoch(self):
         X_train, _, y_train, _, _ = self.data
-        start = time.perf_counter()
-        self.model.partial_fit(X_train, y_train, classes=self.classes)
-        return time.perf_counter() - start
+        with self._path():
+            start = time.perf_counter()
+            self.model.partial_fit(X_train, y_train, classes=self.classes)
+            return time.perf_counter() - start
 
     def accuracy(self):
         _, X_test, _, y_test, _ = self.data
@@ -285,6 +314,8 @@ def make_contenders(names, data, sklearn_slice):
     for name in names:
         if name.startswith("torch") and torch_missing:
             skipped.append({"name": name, "skipped": torch_missing})
+        elif name == "fastnn-2t-split":
+            made.append(FastnnContender(name, data, threads=2, split=True))
         elif name.startswith("fastnn"):
             made.append(FastnnContender(name, data, threads=int(name[len("fastnn-") : -1])))
         elif name.startswith("torch"):
@@ -294,7 +325,7 @@ def make_contenders(names, data, sklearn_slice):
         elif name == "sgd-linear":
             made.append(LinearContender(name, data))
         else:
-            raise ValueError(f"unknown contender {name!r}; choose from {', '.join(CONTENDERS)}")
+            raise ValueError(f"unknown contender {name!r}; choose from {', '.join(CONTENDERS + EXTRA_CONTENDERS)}")
     return made, skipped
 
 
@@ -375,7 +406,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=None, help="packages.jsonl.gz (default: see default_data_path)")
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--contenders", default="all", help=f"comma-separated, from: {', '.join(CONTENDERS)}")
+    parser.add_argument("--contenders", default="all", help=f"comma-separated, from: {', '.join(CONTENDERS + EXTRA_CONTENDERS)}")
     parser.add_argument("--limit", type=int, default=None,
                         help="use at most this many packages of each section (a quick, stratifiable slice)")
     parser.add_argument("--sklearn-slice", type=int, default=2000)

@@ -37,7 +37,7 @@ Either way no cache line is written by two cores between meetings, and for a fix
 """
 import math
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Callable, Optional, Union, cast
 
@@ -218,12 +218,13 @@ def choose_path(X: Any, rule: int, n_threads: int, sizes: Sequence[int] | np.nda
     if n_threads == 1:
         return "rows"
     path = "split" if splits_units(sizes) else "replicas"
-    # Each round of "replicas" merges the whole of W1, each compiled call of "split" copies the
-    # whole of it in and out (on CSR input: the rows its samples touch) and the threads meet at
-    # every sample. Where the samples of a call (a round) touch W1's rows less than once on
-    # average (density * samples < 1: a bag of words, 2^18 columns and ~27 non-zeros a row),
-    # one thread is faster: on the Debian text task the split took 2x one thread's time even
-    # with the touched rows copied only (bench/text.py).
+    # Each round of "replicas" merges the whole of W1; an epoch of "split" copies the rows of W1
+    # its samples touch in and out once (all of them on dense input) and the threads meet at
+    # every sample. Where the samples of a compiled call (a round) touch W1's rows less than
+    # once on average (density * samples < 1: a bag of words, 2^18 columns and ~27 non-zeros a
+    # row), one thread is as good: on the Debian text task the split, copying once per epoch,
+    # was not clearly faster than one thread and a stalled thread stalls both (bench/text.py,
+    # contender fastnn-2t-split).
     samples = CHUNK if path == "split" else ROUND * n_threads
     return "rows" if density * samples < 1.0 else path
 
@@ -369,6 +370,8 @@ class PerSampleEngine:
         self.rounds = 0  # merges so far: the first rounds are shorter
         self.merged = 0  # samples trained on the replicas so far
         self.tick = 0  # where the threads' counters go on from
+        self.futures: list[Future[bool]] = []  # the other threads' part of the last call
+        self.holding: list[bool] = []  # "split": whether block t holds W1's columns (from an epoch's first call)
         if self.n_threads > 1:
             k = self.n_threads
             self.pool = ThreadPoolExecutor(k - 1, thread_name_prefix="fastnn-sgd")
@@ -385,8 +388,10 @@ class PerSampleEngine:
                         for _ in range(self.n_threads)]
             self.blocks = [_aligned_zeros((int(sizes[0]), int(b - a)), theta.dtype, touch=False)
                            for a, b in zip(self.units[:-1], self.units[1:])]
-            self.all_rows = np.arange(int(sizes[0]), dtype=np.int64)  # the rows a dense call copies
+            self.all_rows = np.arange(int(sizes[0]), dtype=np.int64)  # the rows a dense epoch copies
             self.seen = np.zeros(int(sizes[0]), np.bool_)  # touched_rows' marks (CSR)
+            self.rows = self.all_rows  # the rows of W1 the blocks hold during an epoch
+            self.holding = [False] * self.n_threads
             self.partials = _aligned_zeros((self.n_threads, 2, -(-int(sizes[2]) // width) * width), theta.dtype)
 
     def close(self) -> None:
@@ -424,27 +429,32 @@ class PerSampleEngine:
         n = len(order)
         loss_sum = correct = 0.0
         done = 0
-        while done < n:
-            part = order[done : done + self._samples_per_call()]
-            rates, step0 = lrs[done : done + len(part)], first_update + done
-            stats = np.zeros(3)
-            if self.path == "rows":
-                finished = steps.sgd_steps(net, Xk, T, part, rates, opts, step0, stats, self.work[0],
-                                           np.ones(net.sizes.size - 1, net.theta.dtype))
-            elif self.path == "rules":
-                finished = rules.rule_steps(net, Xk, T, part, rates, opts, step0, self.slots, stats, self.work[0],
-                                            np.ones(net.sizes.size - 1, net.theta.dtype))
-            elif self.path == "windows":
-                finished = self._windows(cast(np.ndarray, Xk), part, rates, step0, stats)  # dense: choose_path
-            else:
-                finished = self._on_every_thread(Xk, part, rates, step0, stats)
-            if not finished or over_limit(stats[0], len(part), limit):
-                return EpochTally(loss_sum, correct, done + int(stats[2]), True)
-            loss_sum += stats[0]
-            correct += stats[1]
-            done += len(part)
-            if self.progress is not None:
-                self.progress(done, n)
+        if self.path == "split":
+            self.rows = self._epoch_rows(Xk, order)
+        try:
+            while done < n:
+                part = order[done : done + self._samples_per_call()]
+                rates, step0 = lrs[done : done + len(part)], first_update + done
+                stats = np.zeros(3)
+                if self.path == "rows":
+                    finished = steps.sgd_steps(net, Xk, T, part, rates, opts, step0, stats, self.work[0],
+                                               np.ones(net.sizes.size - 1, net.theta.dtype))
+                elif self.path == "rules":
+                    finished = rules.rule_steps(net, Xk, T, part, rates, opts, step0, self.slots, stats, self.work[0],
+                                                np.ones(net.sizes.size - 1, net.theta.dtype))
+                elif self.path == "windows":
+                    finished = self._windows(cast(np.ndarray, Xk), part, rates, step0, stats)  # dense: choose_path
+                else:
+                    finished = self._on_every_thread(Xk, part, rates, step0, stats, done + len(part) == n)
+                if not finished or over_limit(stats[0], len(part), limit):
+                    return EpochTally(loss_sum, correct, done + int(stats[2]), True)
+                loss_sum += stats[0]
+                correct += stats[1]
+                done += len(part)
+                if self.progress is not None:
+                    self.progress(done, n)
+        finally:  # "split": an epoch that stopped early or was interrupted leaves W1's columns in the blocks
+            self._store_columns(Xk)
         return EpochTally(loss_sum, correct, done, False)
 
     def _samples_per_call(self) -> int:
@@ -502,27 +512,24 @@ class PerSampleEngine:
 
     # -- several threads
 
-    def _on_every_thread(self, X: Any, part: np.ndarray, lrs: np.ndarray, step0: int, stats: np.ndarray) -> bool:
+    def _on_every_thread(self, X: Any, part: np.ndarray, lrs: np.ndarray, step0: int, stats: np.ndarray,
+                         last: bool) -> bool:
         """Run this compiled call on every thread at once (this one is thread 0): their units
-        (``"split"``) or rounds of their replicas (``"replicas"``). Adds to ``stats`` and
-        returns whether every thread finished."""
+        (``"split"``; ``last``: the epoch's last call, which stores the blocks) or rounds of
+        their replicas (``"replicas"``). Adds to ``stats`` and returns whether every thread
+        finished."""
         k = self.n_threads
         assert self.pool is not None  # n_threads > 1: __init__ started the threads
         self.flags[8 * k] = 0
         run: Callable[..., bool]
-        extra: tuple[np.ndarray, ...]
+        extra: tuple[Any, ...]
         if self.path == "split":
-            if isinstance(X, tuple):  # CSR: the rows of W1 this call's samples touch, not all of them
-                rows = np.empty(min(int(self.seen.size), int(np.sum(np.diff(X[0])[part]))), np.int64)
-                rows = rows[: threads.touched_rows(X[0], X[1], part, self.seen, rows)]
-            else:
-                rows = self.all_rows
-            run, ticks, extra = self._split_part, len(part), (rows,)
+            run, ticks, extra = self._split_part, len(part), (self.rows, last)
         else:
             bounds, gains = self._rounds(len(part))
             run, ticks, extra = self._replica_part, 2 * (len(bounds) - 1), (bounds, gains)
         each = [np.zeros(3) for _ in range(k)]  # one array each: no cache line shared
-        futures = [self.pool.submit(run, t, X, part, lrs, step0, each[t], *extra) for t in range(1, k)]
+        futures = self.futures = [self.pool.submit(run, t, X, part, lrs, step0, each[t], *extra) for t in range(1, k)]
         try:
             finished = run(0, X, part, lrs, step0, each[0], *extra)
         finally:
@@ -574,15 +581,37 @@ class PerSampleEngine:
             raise
 
     def _split_part(self, t: int, X: Any, part: np.ndarray, lrs: np.ndarray, step0: int, stats: np.ndarray,
-                    rows: np.ndarray) -> bool:
-        """Thread ``t``'s units over ``part`` (``rows``: the rows of W1 it copies in and out); if
-        it fails, the other threads stop waiting for it."""
+                    rows: np.ndarray, store: bool) -> bool:
+        """Thread ``t``'s units over ``part``: ``rows``, the rows of W1 its block holds, are
+        copied in if the block does not hold them yet, and back with ``store``. If it fails,
+        the other threads stop waiting for it (and its block is taken to hold nothing)."""
         net = self.net
         try:
-            return threads.split_steps(net, self.own[t], self.blocks[t], X, self.T, part, lrs, self.opts, step0, stats,
-                                       self.units, t, self.partials, self.flags, self.tick, self.work[t],
-                                       np.ones(net.sizes.size - 1, net.theta.dtype),
-                                       None if net.sizes.size == 3 else True, rows)
+            finished = threads.split_steps(net, self.own[t], self.blocks[t], X, self.T, part, lrs, self.opts, step0,
+                                           stats, self.units, t, self.partials, self.flags, self.tick, self.work[t],
+                                           np.ones(net.sizes.size - 1, net.theta.dtype),
+                                           None if net.sizes.size == 3 else True, rows, not self.holding[t], store)
         except BaseException:
             self.flags[8 * self.n_threads] = 1
             raise
+        self.holding[t] = not store
+        return bool(finished)
+
+    def _epoch_rows(self, X: Any, order: np.ndarray) -> np.ndarray:
+        """The rows of W1 that the samples ``order`` can touch (``"split"``): every row for a
+        dense ``X``, the columns its samples use for CSR (``kernels.threads.touched_rows``)."""
+        if not isinstance(X, tuple):
+            return self.all_rows
+        rows = np.empty(min(int(self.seen.size), int(np.sum(np.diff(X[0])[order]))), np.int64)
+        return rows[: threads.touched_rows(X[0], X[1], order, self.seen, rows)]
+
+    def _store_columns(self, X: Any) -> None:
+        """Copy W1's columns that the blocks still hold back into ``theta`` (``"split"``, after
+        an epoch that stopped before its last call), each block by a call on no samples."""
+        if not any(self.holding):
+            return
+        wait(self.futures)  # a Ctrl-C in _on_every_thread's wait can leave a thread running
+        no_samples, dtype = np.zeros(0, np.int64), self.net.theta.dtype
+        for t in range(self.n_threads):
+            if self.holding[t]:
+                self._split_part(t, X, no_samples, np.zeros(0, dtype), 0, np.zeros(3), self.rows, True)

@@ -159,3 +159,49 @@ def test_split_on_csr_copies_the_touched_rows_and_gives_the_dense_bits():
         assert csr[key].tobytes() == dense[key].tobytes(), key
     assert csr["W1"][40:].tobytes() == params["W1"][40:].tobytes()
     assert csr["W1"][:40].tobytes() != params["W1"][:40].tobytes()
+
+
+def _split_problem(sparse):
+    X, y = _data(n=300, n_in=60, density=0.15)
+    params = fastnn.init_params([60, 20, 6, 4], init="xavier", seed=2)
+    order = np.random.default_rng(4).permutation(300)
+    return _canonical(X) if sparse else X, params, one_hot(y, 4, "float32"), order, np.full(300, 0.05, np.float32)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_split_blocks_hold_w1_over_an_epochs_calls_with_the_same_bits(monkeypatch, sparse):
+    # the blocks are loaded by an epoch's first call and stored by its last: in between W1 in
+    # theta is stale, and the result is the one-call epoch's, bit for bit
+    X, params, T, order, lrs = _split_problem(sparse)
+    whole, _ = _epoch(params, X, T, order, lrs, "split", 2)
+    monkeypatch.setattr("fastnn.per_sample.CHUNK", 70)  # five calls
+    pieces, tally = _epoch(params, X, T, order, lrs, "split", 2)
+    assert tally.done == 300
+    for key in whole:
+        assert pieces[key].tobytes() == whole[key].tobytes(), key
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_split_epoch_interrupted_after_a_call_stores_the_columns_trained_so_far(monkeypatch, sparse):
+    # Ctrl-C between two calls (here: from the progress callback) stops the epoch with the blocks
+    # still holding W1's columns; they are copied back, so theta is the first call's samples' result
+    X, params, T, order, lrs = _split_problem(sparse)
+    monkeypatch.setattr("fastnn.per_sample.CHUNK", 100)
+    first, _ = _epoch(params, X, T, order[:100], lrs[:100], "split", 2)
+
+    def stop(done, total):
+        raise KeyboardInterrupt
+
+    net = pack(check_params(params))
+    opts = kernel_options("relu", "softmax", "cross_entropy", 0.0, np.ones(3), 0, get_optimizer("sgd"))
+    engine = PerSampleEngine(net, T, opts, "split", 2, progress=stop)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            engine.epoch(X, order, lrs, 0, np.inf)
+    finally:
+        engine.close()
+    assert not any(engine.holding)
+    stopped = unpack(*net)
+    for key in first:
+        assert stopped[key].tobytes() == first[key].tobytes(), key
+    assert stopped["W1"].tobytes() != params["W1"].tobytes()
