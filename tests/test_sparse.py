@@ -602,6 +602,8 @@ def test_text_benchmark_runs_on_a_slice(debian_slice, tmp_path, capsys):
     assert records["sgd-linear"]["test_accuracy"][0] > 5 * 12 / len(packages)  # well above the largest class's share
     table = capsys.readouterr().out
     assert "sgd-linear" in table and "estimated from a slice" in table
+    if "torch" in report["versions"]:  # the speed-up against PyTorch's fastest batch size, named
+        assert "PyTorch's fastest batch size per epoch here is torch-" in table
 
 
 def test_text_documents():
