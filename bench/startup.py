@@ -29,6 +29,11 @@ CPython's frame stack, each such call maps and unmaps that chunk (CPython issue 
 within one, rather than every round timing the one alignment that the script's own call depth
 happens to give.
 
+Before the rounds, each install's fastnn is byte-compiled (``compileall``), as pip leaves an
+installed package: with ``PYTHONDONTWRITEBYTECODE`` set, or a checkout Python cannot write to,
+every process would otherwise compile fastnn's source afresh, inside ``import fastnn`` and
+inside the first call for what it imports late, and more source would time as a slower start.
+
 ``--compare PYTHON`` measures a second install of fastnn beside this one, alternated within
 every round (the order swapped from round to round): ``PYTHON`` is the interpreter of an
 environment where ``import fastnn`` is that install, say a checkout of an earlier commit
@@ -105,6 +110,21 @@ STATE_NAMES = {"empty": "empty (compiles)", "warm": "warm (loads)"}
 PAD_LEVELS = 150  # frames of ``padded`` (about 14 pointers each) in one 16 KiB chunk of CPython's frame stack
 
 
+BYTE_COMPILE = """
+import compileall, os, sys
+import fastnn, fastnn.kernels
+ok = all(compileall.compile_dir(os.path.dirname(m.__file__), quiet=1) for m in (fastnn, fastnn.kernels))
+sys.exit(0 if ok else 1)
+"""
+
+
+def byte_compile(python, cwd):
+    """Write the ``.pyc`` files of the fastnn that ``python`` imports (as pip does when it installs)."""
+    out = subprocess.run([python, "-c", BYTE_COMPILE], cwd=cwd, capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(f"{python} could not byte-compile fastnn:\n{out.stdout}{out.stderr}")
+
+
 def measure(python, cwd, kind, cache, layers, pad):
     """One fresh process, its calls ``pad`` frames deeper:
     ``{"import": s, "calls": [[wall, compile], ...], "passes": {...}, "file": ...}``."""
@@ -175,6 +195,8 @@ def main(argv=None):
     if args.compare:
         elsewhere = tempfile.mkdtemp(prefix="fastnn-startup-")  # no checkout in the compared install's path
         contenders["compared"] = (args.compare, elsewhere)
+    for python, cwd in contenders.values():
+        byte_compile(python, cwd)
     figures = {}  # (contender, kind, state) -> one list per figure, a value per round
     where = {}
     print(f"layers {args.layers}; {args.runs} round(s); load average at the start {machine_info['load_avg']}")
@@ -228,6 +250,7 @@ def main(argv=None):
                  "train, 2 threads' follows the one-thread call in the same process. Round r of R makes its calls "
                  f"{PAD_LEVELS} * r // R frames deeper in the Python stack, sweeping about one 16 KiB chunk of "
                  "CPython's frame stack (the first call's cost depends on where it starts within one).")
+        notes += " fastnn is byte-compiled before the rounds, as pip installs it."
         if args.compare:
             notes += " The two installs alternate within every round, the order swapped from round to round."
         if args.notes:
