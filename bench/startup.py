@@ -193,8 +193,9 @@ def main(argv=None):
 
     contenders = {"this": (sys.executable, None)}
     if args.compare:
-        elsewhere = tempfile.mkdtemp(prefix="fastnn-startup-")  # no checkout in the compared install's path
-        contenders["compared"] = (args.compare, elsewhere)
+        # no checkout in the compared install's path; removed when the script ends
+        elsewhere = tempfile.TemporaryDirectory(prefix="fastnn-startup-")
+        contenders["compared"] = (args.compare, elsewhere.name)
     for python, cwd in contenders.values():
         byte_compile(python, cwd)
     figures = {}  # (contender, kind, state) -> one list per figure, a value per round
