@@ -1,6 +1,6 @@
 """First-call latency of fastnn.train: JIT compilation with an empty Numba cache vs a warm one.
 
-Run:  python bench/startup.py [--runs 3] [--layers 784-128-64-10] [--compare PYTHON] [--notes TEXT]
+Run:  python bench/startup.py [--runs 7] [--layers 784-128-64-10] [--compare PYTHON] [--notes TEXT]
                               [--results bench/results/startup.json]
 
 Every measurement is a fresh Python process with NUMBA_CACHE_DIR pointing at a folder of its
@@ -19,6 +19,20 @@ compiling or loading the kernels. With an empty cache it also prints, in the fir
 where the compilations of the sparse kernels (``sgd_steps``, one thread; ``merge_round``,
 replicas) went: Numba's own per-pass times, the largest first (type inference includes
 compiling the helpers it calls, each a function of its own).
+
+Round ``r`` of ``R`` makes these calls beneath ``PAD_LEVELS * r // R`` extra frames of a
+small function, the same in every process of the round. Since Python 3.11 the first call's
+cost depends on the depth of the Python stack it starts from: Numba's lazy start-up inside it
+runs thousands of calls, and where one of them pushes the first frame of a new 16 KiB chunk of
+CPython's frame stack, each such call maps and unmaps that chunk (CPython issue gh-142183).
+``PAD_LEVELS`` frames span about one chunk, so that the rounds sweep where the call starts
+within one, rather than every round timing the one alignment that the script's own call depth
+happens to give.
+
+Before the rounds, each install's fastnn is byte-compiled (``compileall``), as pip leaves an
+installed package: with ``PYTHONDONTWRITEBYTECODE`` set, or a checkout Python cannot write to,
+every process would otherwise compile fastnn's source afresh, inside ``import fastnn`` and
+inside the first call for what it imports late, and more source would time as a slower start.
 
 ``--compare PYTHON`` measures a second install of fastnn beside this one, alternated within
 every round (the order swapped from round to round): ``PYTHON`` is the interpreter of an
@@ -56,10 +70,20 @@ if sys.argv[1] == "sparse":
 y = np.arange(100) % 10
 params = fastnn.init_params([int(n) for n in sys.argv[2].split("-")], seed=0)
 calls = []
-for threads in (1, 2, 1):
-    t = time.perf_counter()
-    _, history = fastnn.train(params, X, y, epochs=1, n_threads=threads)
-    calls.append([time.perf_counter() - t, history["compile_seconds"]])
+
+
+def timed_calls():
+    for threads in (1, 2, 1):
+        t = time.perf_counter()
+        _, history = fastnn.train(params, X, y, epochs=1, n_threads=threads)
+        calls.append([time.perf_counter() - t, history["compile_seconds"]])
+
+
+def padded(levels):  # a frame of the Python stack per level
+    return timed_calls() if levels == 0 else padded(levels - 1)
+
+
+padded(int(sys.argv[3]))
 try:
     from fastnn.kernels import steps, threads
     kernels = (("sgd_steps, one thread", steps.sgd_steps), ("merge_round, replicas", threads.merge_round))
@@ -83,10 +107,30 @@ STATES = ("empty", "warm")
 STATE_NAMES = {"empty": "empty (compiles)", "warm": "warm (loads)"}
 
 
-def measure(python, cwd, kind, cache, layers):
-    """One fresh process: ``{"import": s, "calls": [[wall, compile], ...], "passes": {...}, "file": ...}``."""
+PAD_LEVELS = 150  # frames of ``padded`` (about 14 pointers each) in one 16 KiB chunk of CPython's frame stack
+
+
+BYTE_COMPILE = """
+import compileall, os, sys
+import fastnn, fastnn.kernels
+ok = all(compileall.compile_dir(os.path.dirname(m.__file__), quiet=1) for m in (fastnn, fastnn.kernels))
+sys.exit(0 if ok else 1)
+"""
+
+
+def byte_compile(python, cwd):
+    """Write the ``.pyc`` files of the fastnn that ``python`` imports (as pip does when it installs)."""
+    out = subprocess.run([python, "-c", BYTE_COMPILE], cwd=cwd, capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(f"{python} could not byte-compile fastnn:\n{out.stdout}{out.stderr}")
+
+
+def measure(python, cwd, kind, cache, layers, pad):
+    """One fresh process, its calls ``pad`` frames deeper:
+    ``{"import": s, "calls": [[wall, compile], ...], "passes": {...}, "file": ...}``."""
     env = {**os.environ, "NUMBA_CACHE_DIR": cache}
-    out = subprocess.run([python, "-c", CHILD, kind, layers], env=env, cwd=cwd, capture_output=True, text=True)
+    out = subprocess.run([python, "-c", CHILD, kind, layers, str(pad)], env=env, cwd=cwd, capture_output=True,
+                         text=True)
     if out.returncode:
         raise RuntimeError(f"{python} exited {out.returncode}:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -128,8 +172,9 @@ def print_process(name, kind, state, r, first_round):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--runs", type=int, default=3,
-                    help="rounds, each an empty cache compiled by one process and loaded by the next (default 3)")
+    ap.add_argument("--runs", type=int, default=7,
+                    help="rounds, each an empty cache compiled by one process and loaded by the next, each at its own "
+                         "depth of the Python stack (default 7)")
     ap.add_argument("--layers", default="784-128-64-10")
     ap.add_argument("--compare", metavar="PYTHON", default=None,
                     help="the interpreter of a second fastnn install to measure alternately with this one")
@@ -148,20 +193,25 @@ def main(argv=None):
 
     contenders = {"this": (sys.executable, None)}
     if args.compare:
-        elsewhere = tempfile.mkdtemp(prefix="fastnn-startup-")  # no checkout in the compared install's path
-        contenders["compared"] = (args.compare, elsewhere)
+        # no checkout in the compared install's path; removed when the script ends
+        elsewhere = tempfile.TemporaryDirectory(prefix="fastnn-startup-")
+        contenders["compared"] = (args.compare, elsewhere.name)
+    for python, cwd in contenders.values():
+        byte_compile(python, cwd)
     figures = {}  # (contender, kind, state) -> one list per figure, a value per round
     where = {}
     print(f"layers {args.layers}; {args.runs} round(s); load average at the start {machine_info['load_avg']}")
     print(f"{'':<10}{'inputs':<8}{'cache':<7}{'import':>9}" + "".join(f"{c:>32}" for c in CALLS))
     for run in range(args.runs):
         order = list(contenders) if run % 2 == 0 else list(contenders)[::-1]
+        pad = PAD_LEVELS * run // args.runs
+        print(f"round {run + 1}: the calls {pad} frames deeper", flush=True)
         for name in order:
             python, cwd = contenders[name]
             for kind in KINDS:
                 with tempfile.TemporaryDirectory() as cache:
                     for state in STATES:
-                        r = measure(python, cwd, kind, cache, args.layers)
+                        r = measure(python, cwd, kind, cache, args.layers, pad)
                         where.setdefault(name, r["file"])
                         print_process(name, kind, state, r, run == 0)
                         values = [r["import"]] + [wall for wall, _ in r["calls"]]
@@ -198,7 +248,10 @@ def main(argv=None):
     if results:
         notes = (f"{args.runs} round(s); in each, every kind of input gets an empty Numba cache, compiled by a fresh "
                  "process and then loaded by another. 100 samples, one epoch of per-sample SGD per call; 'then first "
-                 "train, 2 threads' follows the one-thread call in the same process.")
+                 "train, 2 threads' follows the one-thread call in the same process. Round r of R makes its calls "
+                 f"{PAD_LEVELS} * r // R frames deeper in the Python stack, sweeping about one 16 KiB chunk of "
+                 "CPython's frame stack (the first call's cost depends on where it starts within one).")
+        notes += " fastnn is byte-compiled before the rounds, as pip installs it."
         if args.compare:
             notes += " The two installs alternate within every round, the order swapped from round to round."
         if args.notes:
