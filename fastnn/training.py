@@ -70,7 +70,11 @@ many times the loss of the initial params (or is not finite)."""
 
 INITIAL_LOSS_ROWS = 128
 """The initial params' loss, the yardstick of divergence, is taken over the first this many
-training rows: enough for a scale, and little next to a short call's training."""
+training rows, or one in ``INITIAL_LOSS_SHARE`` of them if that is fewer (but at least that
+many): enough for a scale, and little next to a short call's training (a dense forward pass,
+where the kernel skips zero inputs: bench/overhead.py, ``train_1k``)."""
+
+INITIAL_LOSS_SHARE = 32
 
 
 class DivergenceError(FloatingPointError):
@@ -573,8 +577,8 @@ def _run_epochs(plan: _Plan) -> tuple[dict[str, Array], History]:
     n = plan.X.shape[0]
     started = time.perf_counter()
     with blas_on_one_thread(plan.path, plan.n_threads):  # BLAS threads left spinning would slow the first epoch
-        initial_loss, _ = _evaluate(net, plan.X[:INITIAL_LOSS_ROWS], plan.T[:INITIAL_LOSS_ROWS], plan.wiring,
-                                    accuracy=False)
+        rows = min(INITIAL_LOSS_ROWS, max(INITIAL_LOSS_SHARE, n // INITIAL_LOSS_SHARE))
+        initial_loss, _ = _evaluate(net, plan.X[:rows], plan.T[:rows], plan.wiring, accuracy=False)
     limit = DIVERGENCE_FACTOR * max(initial_loss, 1e-3)
     distorted = _Distortions(plan)
     engine = _engine(plan, net)

@@ -885,3 +885,22 @@ def test_train_in_place_leaves_the_check_of_weights_to_the_loss():
         train(first, X, y, seed=0)  # train scans the params it is given
     with pytest.raises(DivergenceError, match="non-finite"):
         train_in_place(first, X, y, seed=0)
+
+
+@pytest.mark.parametrize("n, rows", [(20, 20), (1000, 32), (2048, 64), (3000, 93), (60000, 128)])
+def test_the_divergence_yardstick_reads_a_share_of_a_short_calls_rows(monkeypatch, n, rows):
+    # the initial loss is a dense forward pass: over 128 rows it cost a 1,000-row call as much as a
+    # sixth of its sparse-skipping epoch; it needs a scale, not precision
+    import fastnn.training as training
+
+    seen, real = [], training._evaluate
+
+    def spy(net, X, T, *args, **kwargs):
+        seen.append((X.shape[0], T.shape[0]))
+        return real(net, X, T, *args, **kwargs)
+
+    monkeypatch.setattr(training, "_evaluate", spy)
+    X, y = _problem(n=n, dtype=np.float32)
+    params = fastnn.init_params([12, 9, 4], seed=0)
+    train(params, X, y, seed=0)
+    assert seen == [(rows, rows)]
