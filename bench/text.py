@@ -373,6 +373,11 @@ def versions():
     return out
 
 
+def speed_up(theirs, mine):
+    """``'2.0x faster'`` or ``'1.5x slower'``: seconds ``mine`` against ``theirs``."""
+    return f"{theirs / mine:.1f}x faster" if theirs >= mine else f"{mine / theirs:.1f}x slower"
+
+
 def table(report):
     """The results as a plain-text table, with fastnn's speed-ups over the others when it ran."""
     records = report["contenders"]
@@ -397,14 +402,14 @@ def table(report):
         mine = statistics.median(base["epoch_seconds"])
         for r in records:
             if r is not base and "skipped" not in r and r["epoch_seconds"]:
-                lines.append(f"fastnn-1t per epoch is {statistics.median(r['epoch_seconds']) / mine:.1f}x "
-                             f"faster than {r['name']}")
+                lines.append(f"fastnn-1t per epoch against {r['name']}: "
+                             f"{speed_up(statistics.median(r['epoch_seconds']), mine)}")
         batched = [r for r in records if r["name"].startswith("torch-") and r["name"] != "torch-1"
                    and "skipped" not in r and r["epoch_seconds"]]
         if batched:
             fastest = min(batched, key=lambda r: statistics.median(r["epoch_seconds"]))
             lines.append(f"PyTorch's fastest batch size per epoch here is {fastest['name']}: fastnn-1t is "
-                         f"{statistics.median(fastest['epoch_seconds']) / mine:.1f}x faster")
+                         f"{speed_up(statistics.median(fastest['epoch_seconds']), mine)}")
     for r in records:
         for note in r.get("notes", []):
             lines.append(f"{r['name']}: {note}")
