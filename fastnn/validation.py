@@ -450,7 +450,12 @@ def check_inputs(X: Any, n_features: int, dtype: DTypeLike, name: str = "X", fir
         return check_sparse_inputs(X, n_features, dtype, name=name, first_row=first_row, w1_shape=w1_shape)
     if not isinstance(X, np.ndarray):
         if isinstance(X, (list, tuple)):
-            X = np.asarray(X)
+            try:
+                X = np.asarray(X)
+            except ValueError:  # rows of different lengths, or (X, y) passed as one argument
+                raise ValueError(f"{name} must be rows of numbers of one length (n_samples, n_features); got a "
+                                 f"{type(X).__name__} of {len(X)} items that do not form such a table. Pass the "
+                                 "inputs and the labels as two arguments: train(params, X, y)") from None
         else:
             raise TypeError(f"{name} must be a NumPy array, got {type(X).__name__} (a scipy.sparse matrix is "
                             "taken too)")

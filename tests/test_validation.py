@@ -232,6 +232,19 @@ def test_check_inputs_refusals_name_the_argument():
         check_inputs({}, 3, np.float32)
 
 
+def test_ragged_rows_or_x_and_y_in_one_argument_are_refused_with_the_fix():
+    assert check_inputs([[0.5, 1.0], [0.0, 2.0]], 2, np.float32).shape == (2, 2)  # a list of rows is taken
+    want = r"X must be rows of numbers of one length .* two arguments: train\(params, X, y\)"
+    with pytest.raises(ValueError, match=want):
+        check_inputs([[0.5, 1.0], [0.0]], 2, np.float32)
+    X, y = np.zeros((5, 3), np.float32), np.zeros(5, np.int64)
+    params = fastnn.init_params([3, 2], seed=0)
+    with pytest.raises(ValueError, match=want):
+        fastnn.train(params, (np.zeros((6, 3), np.float32), y), y)  # (X, y) passed as X
+    with pytest.raises(ValueError, match=r"X .* 2 items"):
+        fastnn.predict(params, [X, y])
+
+
 def test_check_rows_hints_how_to_reshape():
     check_rows(np.zeros((2, 3)), "X", "n_samples, n_features")
     one_image = r"^Z must be 2-D \(n_images, 4\), got shape \(4,\); for one image use Z\[None, :\]$"
