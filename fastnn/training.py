@@ -449,7 +449,7 @@ def _prepare(params: Params, X: Any, y: ArrayLike, *, owned: bool, epochs: int, 
 
 def _check_inputs(X: Any, n_features: int, dtype: DTypeLike) -> tuple[Any, Optional[InputScan]]:
     """The training inputs checked as :func:`fastnn.validation.check_inputs` checks them, and for a
-    dense ``X`` what its one scan found (:mod:`fastnn.scan`: the non-finite values check_inputs
+    dense ``X`` what :mod:`fastnn.scan` found in it (the non-finite values check_inputs
     refuses, the density the compiled path is chosen by, the largest magnitude), or None."""
     X = check_inputs(X, n_features, dtype, finite=False)  # a sparse X's stored values are checked
     if not isinstance(X, np.ndarray):

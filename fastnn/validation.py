@@ -431,7 +431,7 @@ def check_inputs(X: Any, n_features: int, dtype: DTypeLike, name: str = "X", fir
     so that messages give the caller's row numbers. ``w1_shape``, when given, is named in
     the message about a wrong number of columns. ``finite=False`` leaves a dense ``X``'s
     NaN and infinities to the caller, who checks them next with :func:`refuse_non_finite_row`
-    (``fastnn.train`` does, in the one pass that also measures ``X``: :mod:`fastnn.scan`).
+    (``fastnn.train`` does, from :mod:`fastnn.scan`, which also measures ``X``).
 
     A scipy.sparse ``X`` (any format, matrix or array) is returned as a canonical
     ``scipy.sparse.csr_matrix`` instead, never densified (:func:`fastnn.sparse.check_sparse_inputs`).
