@@ -7,7 +7,8 @@ pieces as plain SGD's (``sample``).
 import numpy as np
 from numba import njit
 
-from .sample import FAST, KERNEL, add_tally, derivative, layer_views, sample_forward
+from .inputs import read_row
+from .sample import FAST, KERNEL, add_tally, derivative, forward_from, layer_views, output_step
 
 SGD, MOMENTUM, NESTEROV, ADAM, RMSPROP, ADAGRAD = 0, 1, 2, 3, 4, 5
 
@@ -101,7 +102,10 @@ def rule_steps(net, X, T, order, lrs, opts, step0, slots, stats, work, scale):
     tally = (0.0, 0, 0)
     finished = True
     for s in range(order.size):
-        finished, tally, x = sample_forward(net, X, T, order[s], np.int64(-1), work, scale, opts, step0 + s, tally)
+        i = order[s]
+        x, n_active[0] = read_row(X, i, h[0], active[0], n_active[0], np.int64(-1))
+        forward_from(np.int64(0), net, x, h, m, delta, active, n_active, scale, opts, step0 + s)
+        finished, tally = output_step(net.sizes, h, delta, T[i], opts, tally)
         if not finished:
             break
         _dense_backward_update(net, x, h, m, delta, active, n_active, opts, lrs[s], slots, step0 + s)

@@ -21,7 +21,6 @@ optimizer rules).
 import numpy as np
 from numba import njit
 
-from .inputs import read_row
 
 RELU, SIGMOID, TANH, IDENTITY, SOFTMAX = 0, 1, 2, 3, 4
 CROSS_ENTROPY, MSE = 0, 1
@@ -318,7 +317,12 @@ def fold_scales(net, scale):
 
 @njit(cache=True, fastmath=FAST, nogil=True, inline="always")
 def forward_from(first, net, x, h, m, delta, active, n_active, scale, opts, step):
-    """Forward pass through layers ``first``, ``first + 1``, ... to the output logits in ``delta[L]``."""
+    """Forward pass through layers ``first``, ``first + 1``, ... to the output logits in ``delta[L]``.
+
+    A kernel's step calls ``read_row``, this and :func:`output_step` itself, with no
+    inlined function around the three: Numba types an inlined function's body again at
+    every level of nesting, which lengthened a cold start (bench/startup.py).
+    """
     sizes = net.sizes
     L = sizes.size - 1
     for l in range(first, L):
@@ -346,23 +350,6 @@ def output_step(sizes, h, delta, target, opts, tally):
     if not np.isfinite(sample_loss):
         return False, tally
     return True, (tally[0] + sample_loss, tally[1] + (best == argmax(target)), tally[2] + 1)
-
-
-@njit(cache=True, fastmath=FAST, nogil=True, inline="always")
-def sample_forward(net, X, T, i, ahead, work, scale, opts, step, tally):
-    """Sample ``i`` from its input row (dense or CSR) to its output delta, counted in ``tally``.
-
-    ``ahead``: the row the next step will read, whose cache lines are asked for first, or -1
-    (``inputs.read_row``).
-
-    Returns ``(finite, tally, x)``, ``x`` the input row as a dense vector, for the backward pass.
-    """
-    h, m, delta, active, n_active = work
-    x, n_in = read_row(X, i, h[0], active[0], n_active[0], ahead)
-    n_active[0] = n_in
-    forward_from(np.int64(0), net, x, h, m, delta, active, n_active, scale, opts, step)
-    finished, tally = output_step(net.sizes, h, delta, T[i], opts, tally)
-    return finished, tally, x
 
 
 @njit(cache=True, nogil=True, inline="always")

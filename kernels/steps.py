@@ -13,6 +13,7 @@ at the first non-finite loss (``stats`` then counts the samples before it).
 import numpy as np
 from numba import njit
 
+from .inputs import read_row
 from .sample import (
     FAST,
     KERNEL,
@@ -24,7 +25,6 @@ from .sample import (
     hidden_layer_out,
     layer_views,
     output_step,
-    sample_forward,
 )
 
 
@@ -63,7 +63,10 @@ def sgd_steps(net, X, T, order, lrs, opts, step0, stats, work, scale):
     finished = True
     for s in range(order.size):
         ahead = order[s + 1] if s + 1 < order.size else -1
-        finished, tally, x = sample_forward(net, X, T, order[s], ahead, work, scale, opts, step0 + s, tally)
+        i = order[s]
+        x, n_active[0] = read_row(X, i, h[0], active[0], n_active[0], ahead)
+        forward_from(np.int64(0), net, x, h, m, delta, active, n_active, scale, opts, step0 + s)
+        finished, tally = output_step(net.sizes, h, delta, T[i], opts, tally)
         if not finished:
             break
         backward_update_to(np.int64(0), net, x, h, m, delta, active, n_active, scale, opts, lrs[s], bool(True))
