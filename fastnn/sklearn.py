@@ -630,6 +630,10 @@ class _BaseMLP(BaseEstimator):
         if sp.issparse(X):
             if np.all(self.x_scale_ == 1.0):  # X is canonical CSR of the dtype already (_as_dtype)
                 return X
+            if np.all(self.x_scale_ == self.x_scale_[0]):  # one factor (input_scaling='auto' on text): data only
+                data = (X.data.astype(np.float64) * (1.0 / self.x_scale_[0])).astype(self._dt())  # as multiply
+                if data.all():  # none underflowed: the same canonical CSR, its values scaled
+                    return sp.csr_matrix((data, X.indices, X.indptr), shape=X.shape)
             return sp.csr_matrix(X.multiply(1.0 / self.x_scale_[None, :]), dtype=self._dt())
         if not self.x_mean_.any() and np.all(self.x_scale_ == 1.0):
             return X
@@ -883,7 +887,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         # chunk's fixed cost (bench/overhead.py, estimator_chunks); they run on other labels, and
         # on these when most labels are distinct (the latter warns then)
         ints = isinstance(y, np.ndarray) and y.ndim == 1 and y.dtype.kind in "iu"
-        if not ints:
+        # so are NumPy strings in one column (a text data set's labels), where both checks sort them
+        plain = ints or (isinstance(y, np.ndarray) and y.ndim == 1 and y.dtype.kind in "US")
+        if not plain:
             kind = type_of_target(y)
             if kind in ("multilabel-indicator", "multiclass-multioutput"):
                 raise ValueError(f"{type(self).__name__} supports single-output targets (binary or multiclass), "
@@ -905,7 +911,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             if classes is not None and not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
                 raise ValueError(f"classes={list(classes)} differs from the classes of the first call, "
                                  f"{list(self.classes_)}")
-            if ints and self.classes_.dtype.kind in "iu":  # one search finds each label's class, or none
+            same_kind = self.classes_.dtype.kind in "iu" if ints else self.classes_.dtype.kind == y.dtype.kind
+            if plain and same_kind:  # one search finds each label's class, or none
                 index = np.searchsorted(self.classes_, y)
                 known = index < len(self.classes_)
                 known[known] = self.classes_[index[known]] == y[known]

@@ -157,6 +157,42 @@ def test_integer_labels_are_checked_like_any_labels():
 
 
 @SHORT_FIT
+def test_string_labels_are_checked_like_any_labels():
+    # NumPy string labels (a text data set's) skip type_of_target and find their classes in one search
+    rng = np.random.default_rng(0)
+    X = rng.random((60, 4))
+    names = np.array(["b", "d", "f"])
+    clf = MLPClassifier(hidden_layer_sizes=(8,), random_state=0).partial_fit(X, names[np.arange(60) % 3],
+                                                                            classes=names)
+    coded = MLPClassifier(hidden_layer_sizes=(8,), random_state=0).partial_fit(X, np.arange(60) % 3,
+                                                                              classes=[0, 1, 2])
+    for labels, unseen in ((["b", "d", "c"], "c"), (["b", "d", "g"], "g"), (["a", "b", "d"], "a")):
+        with pytest.raises(ValueError, match=rf"y holds labels \[.*{unseen}.*\] not in classes_"):
+            clf.partial_fit(X[:3], np.array(labels))  # between, above and below classes_
+    order = rng.permutation(60)
+    clf.partial_fit(X[order], names[order % 3])
+    coded.partial_fit(X[order], order % 3)
+    # the same classes by index as integer labels, and the refused calls above left clf as it was
+    np.testing.assert_array_equal(clf.predict_proba(X), coded.predict_proba(X))
+    np.testing.assert_array_equal(clf.predict(X[:6]), names[coded.predict(X[:6])])
+    for other in (names[order % 3].astype(object), list(names[order % 3])):
+        again = MLPClassifier(hidden_layer_sizes=(8,), random_state=0).partial_fit(X, names[np.arange(60) % 3],
+                                                                                  classes=names)
+        again.partial_fit(X[order], other)  # other kinds of labels take the general path, to the same result
+        np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
+    with pytest.raises(ValueError, match="not in classes_"):  # bytes are not str labels
+        clf.partial_fit(X[:3], names[:3].astype("S1"))
+    raw = MLPClassifier(hidden_layer_sizes=(8,), random_state=0).partial_fit(X, names[np.arange(60) % 3].astype("S1"),
+                                                                            classes=names.astype("S1"))
+    raw.partial_fit(X[order], names[order % 3].astype("S1"))
+    np.testing.assert_array_equal(raw.predict_proba(X), clf.predict_proba(X))
+    with pytest.raises(ValueError, match=r"y holds labels \[.*b'c'.*\] not in classes_"):
+        raw.partial_fit(X[:3], np.array([b"b", b"d", b"c"]))
+    with pytest.raises(ValueError, match="supports single-output targets"):  # two columns still go to the checks
+        MLPClassifier(hidden_layer_sizes=(8,), max_iter=1).fit(X, np.array([["a", "b"]] * 60))
+
+
+@SHORT_FIT
 def test_pickle_round_trip_gives_identical_predictions(digits):
     X_train, X_test, y_train, _ = digits
     for est in (MLPClassifier(hidden_layer_sizes=(16,), max_iter=3, random_state=0),

@@ -508,6 +508,25 @@ def test_partial_fit_on_sparse_chunks_equals_dense_chunks():
     assert sparse.score(X, labels) > 0.6  # one epoch in all: well above chance (1/3)
 
 
+@pytest.mark.parametrize("tiny", [False, True])
+def test_one_input_scale_factor_on_csr_gives_the_dense_inputs_bits(tiny):
+    # input_scaling="auto" gives every column of a bag of words one factor, applied to the CSR values
+    # alone; a value the factor would flush to zero takes the general path (which drops it, as dense does)
+    rng = np.random.default_rng(5)
+    X = sp.csr_matrix(random_sparse(rng, 120, 2000, 0.5))  # values up to 1 in long rows: one factor, below one
+    if tiny:
+        X = X.tolil()
+        X[3, 7] = np.float32(1e-45)  # the smallest float32: scaled by the factor, it is zero
+        X = X.tocsr()
+    y = np.arange(120) % 3
+    kw = dict(hidden_layer_sizes=(8,), random_state=0)
+    sparse = MLPClassifier(**kw).partial_fit(X, y, classes=[0, 1, 2])
+    dense = MLPClassifier(**kw).partial_fit(X.toarray(), y, classes=[0, 1, 2])
+    assert np.unique(sparse.x_scale_).size == 1 and sparse.x_scale_[0] > 1
+    for k in dense.params_:
+        np.testing.assert_array_equal(sparse.params_[k], dense.params_[k])
+
+
 @SHORT_FIT
 def test_regressor_and_committee_on_sparse():
     docs, labels = documents(90, seed=4)
