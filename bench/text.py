@@ -30,6 +30,12 @@ The contenders, all with 256 hidden units where they have any:
   training rows), and it reports no accuracy; the table says so.
 - ``sgd-linear``: scikit-learn's linear ``SGDClassifier(random_state=0)``, fitted once to
   convergence: its fit time, its epochs (``n_iter_``) and its test accuracy.
+- ``rows-read``: not a model but a floor. An epoch of per-sample SGD reads, for each sample,
+  the first-layer rows of its non-zero features (2^18 x 256 float32: each row 1 KiB, 16 cache
+  lines, at random places in 256 MiB). This reads one value of every cache line of those rows,
+  sample after sample in a shuffled order, and does nothing else: no model that steps per
+  sample can take less. The table compares it with the time a 3x speed-up over PyTorch's
+  fastest batch size would leave.
 
 Timing: the epochs of the contenders alternate (epoch 1 of each, then epoch 2 of each, the
 order rotated every round), so a change in the machine's speed hits all of them alike. Each
@@ -53,6 +59,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from numba import njit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/: the shared results helpers
 from results_io import cpu_model  # noqa: E402
@@ -62,7 +69,7 @@ RESULTS = REPO / "bench" / "results" / "text.json"
 N_FEATURES = 2**18
 HIDDEN = 256
 CONTENDERS = ("fastnn-1t", "fastnn-2t", "torch-1", "torch-32", "torch-64", "torch-128", "sklearn-mlp",
-              "sgd-linear")
+              "sgd-linear", "rows-read")
 EXTRA_CONTENDERS = ("fastnn-2t-split",)  # run when named, not with "all"
 
 
@@ -306,6 +313,46 @@ class LinearContender(Contender):
         self.record["settings"] = {"model": "SGDClassifier(random_state=0)"}
 
 
+class RowsReadContender(Contender):
+    """The memory floor of a per-sample epoch: every cache line of the first-layer rows each sample touches."""
+
+    def __init__(self, name, data):
+        super().__init__(name, data)
+        X_train = data[0]
+        rng = np.random.default_rng(0)
+        # as the estimator's first layer: float32, written once, so its pages are in memory before timing
+        self.W = rng.standard_normal((X_train.shape[1], HIDDEN), dtype=np.float32)
+        self.rng = rng
+        self.sink = 0.0
+        read_rows(X_train.indptr, X_train.indices, np.arange(8), self.W)  # compile before timing
+        self.record["settings"] = {"first_layer": [X_train.shape[1], HIDDEN], "dtype": "float32"}
+        self.record["notes"].append("reads one float of every 64-byte line of each first-layer row a sample "
+                                    "touches, in a shuffled order, and nothing else: the floor of any per-sample "
+                                    "epoch; no accuracy")
+
+    def epoch(self):
+        X_train = self.data[0]
+        order = self.rng.permutation(X_train.shape[0])
+        start = time.perf_counter()
+        self.sink += read_rows(X_train.indptr, X_train.indices, order, self.W)
+        return time.perf_counter() - start
+
+    def accuracy(self):
+        return None
+
+
+@njit(cache=True, nogil=True)
+def read_rows(indptr, indices, order, W):
+    """The sum of the first float of every cache line of the rows of ``W`` that the CSR rows ``order`` touch."""
+    total = 0.0
+    for i in order:
+        for a in range(indptr[i], indptr[i + 1]):
+            row = W[indices[a]]
+            for k in range(0, row.size, 16):  # 16 floats to a 64-byte line
+                total += row[k]
+    return total
+
+
 def make_contenders(names, data, sklearn_slice):
     """The contenders to run, and a record for each one skipped (with the reason)."""
     made, skipped = [], []
@@ -327,6 +374,8 @@ def make_contenders(names, data, sklearn_slice):
             made.append(SklearnMLPContender(name, data, sklearn_slice))
         elif name == "sgd-linear":
             made.append(LinearContender(name, data))
+        elif name == "rows-read":
+            made.append(RowsReadContender(name, data))
         else:
             raise ValueError(f"unknown contender {name!r}; choose from {', '.join(CONTENDERS + EXTRA_CONTENDERS)}")
     return made, skipped
@@ -349,8 +398,9 @@ def run(data, names=CONTENDERS, epochs=3, sklearn_slice=2000, progress=print):
             seconds = c.epoch()
             c.record["epoch_seconds"].append(seconds)
             c.record["test_accuracy"].append(c.accuracy())
-            progress(f"epoch {epoch + 1}/{epochs} {c.name}: {seconds:.2f} s, test accuracy "
-                     f"{c.record['test_accuracy'][-1]:.4f}")
+            accuracy = c.record["test_accuracy"][-1]
+            progress(f"epoch {epoch + 1}/{epochs} {c.name}: {seconds:.2f} s"
+                     + ("" if accuracy is None else f", test accuracy {accuracy:.4f}"))
     order = {n: i for i, n in enumerate(names)}
     return sorted([c.record for c in contenders] + skipped, key=lambda r: order[r["name"]])
 
@@ -401,7 +451,7 @@ def table(report):
     if base is not None:
         mine = statistics.median(base["epoch_seconds"])
         for r in records:
-            if r is not base and "skipped" not in r and r["epoch_seconds"]:
+            if r is not base and "skipped" not in r and r["epoch_seconds"] and r["name"] != "rows-read":
                 lines.append(f"fastnn-1t per epoch against {r['name']}: "
                              f"{speed_up(statistics.median(r['epoch_seconds']), mine)}")
         batched = [r for r in records if r["name"].startswith("torch-") and r["name"] != "torch-1"
@@ -410,6 +460,11 @@ def table(report):
             fastest = min(batched, key=lambda r: statistics.median(r["epoch_seconds"]))
             lines.append(f"PyTorch's fastest batch size per epoch here is {fastest['name']}: fastnn-1t is "
                          f"{speed_up(statistics.median(fastest['epoch_seconds']), mine)}")
+            floor = next((r for r in records if r["name"] == "rows-read" and "skipped" not in r), None)
+            if floor is not None:
+                goal = statistics.median(fastest["epoch_seconds"]) / 3
+                lines.append(f"3x faster than {fastest['name']} is {goal:.3f} s/epoch; reading the first-layer rows "
+                             f"alone (rows-read) takes {statistics.median(floor['epoch_seconds']):.3f} s of it")
     for r in records:
         for note in r.get("notes", []):
             lines.append(f"{r['name']}: {note}")
