@@ -617,12 +617,14 @@ def test_text_benchmark_runs_on_a_slice(debian_slice, tmp_path, capsys):
         assert all(0 <= a <= 1 for a in r["test_accuracy"]), name
         if name.startswith(("fastnn", "torch")):
             assert len(r["epoch_seconds"]) == len(r["test_accuracy"]) == 2, name
+    assert len(records["rows-read"]["epoch_seconds"]) == 2 and records["rows-read"]["test_accuracy"] == []
     assert records["sklearn-mlp"]["estimated"] and "slice of 200" in records["sklearn-mlp"]["notes"][0]
     assert records["sgd-linear"]["test_accuracy"][0] > 5 * 12 / len(packages)  # well above the largest class's share
     table = capsys.readouterr().out
     assert "sgd-linear" in table and "estimated from a slice" in table
     if "torch" in report["versions"]:  # the speed-up against PyTorch's fastest batch size, named
         assert "PyTorch's fastest batch size per epoch here is torch-" in table
+        assert "reading the first-layer rows alone (rows-read) takes" in table
 
 
 def test_text_documents():
