@@ -320,8 +320,8 @@ def forward_from(first, net, x, h, m, delta, active, n_active, scale, opts, step
     """Forward pass through layers ``first``, ``first + 1``, ... to the output logits in ``delta[L]``.
 
     A kernel's step calls ``read_row``, this and :func:`output_step` itself, with no
-    inlined function around the three: Numba types an inlined function's body again at
-    every level of nesting, which lengthened a cold start (bench/startup.py).
+    inlined function around the three: Numba's inlining pass processes an inlined body
+    again at every level of nesting, which lengthened a cold start (bench/startup.py).
     """
     sizes = net.sizes
     L = sizes.size - 1
