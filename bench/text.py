@@ -33,9 +33,9 @@ The contenders, all with 256 hidden units where they have any:
 - ``rows-read``: not a model but a floor. An epoch of per-sample SGD reads, for each sample,
   the first-layer rows of its non-zero features (2^18 x 256 float32: each row 1 KiB, 16 cache
   lines, at random places in 256 MiB). This reads one value of every cache line of those rows,
-  sample after sample in a shuffled order, and does nothing else: no model that steps per
-  sample can take less. The table compares it with the time a 3x speed-up over PyTorch's
-  fastest batch size would leave.
+  sample after sample in a shuffled order, on one thread, and does nothing else: a one-thread
+  per-sample epoch of this network cannot take less. The table compares it with the time a 3x
+  speed-up over PyTorch's fastest batch size would leave.
 
 Timing: the epochs of the contenders alternate (epoch 1 of each, then epoch 2 of each, the
 order rotated every round), so a change in the machine's speed hits all of them alike. Each
@@ -314,7 +314,8 @@ class LinearContender(Contender):
 
 
 class RowsReadContender(Contender):
-    """The memory floor of a per-sample epoch: every cache line of the first-layer rows each sample touches."""
+    """The memory floor of a one-thread per-sample epoch: every cache line of the first-layer rows each sample
+    touches."""
 
     def __init__(self, name, data):
         super().__init__(name, data)
@@ -327,8 +328,8 @@ class RowsReadContender(Contender):
         read_rows(X_train.indptr, X_train.indices, np.arange(8), self.W)  # compile before timing
         self.record["settings"] = {"first_layer": [X_train.shape[1], HIDDEN], "dtype": "float32"}
         self.record["notes"].append("reads one float of every 64-byte line of each first-layer row a sample "
-                                    "touches, in a shuffled order, and nothing else: the floor of any per-sample "
-                                    "epoch; no accuracy")
+                                    "touches, in a shuffled order, on one thread, and nothing else: the floor of a "
+                                    "one-thread per-sample epoch; no accuracy")
 
     def epoch(self):
         X_train = self.data[0]
