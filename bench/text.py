@@ -175,8 +175,8 @@ class FastnnContender(Contender):
 
         chosen = training.choose_path
 
-        def split_path(X, rule, n_threads, sizes):
-            path = chosen(X, rule, n_threads, sizes)
+        def split_path(X, rule, n_threads, sizes, density=None):
+            path = chosen(X, rule, n_threads, sizes, density)
             return "split" if path == "rows" and n_threads > 1 and per_sample.splits_units(sizes) else path
 
         training.choose_path = split_path

@@ -595,6 +595,28 @@ def debian_slice(tmp_path_factory):
     return out, packages
 
 
+def test_text_benchmarks_split_contender_takes_the_split_path(debian_slice, tmp_path, monkeypatch):
+    # fastnn-2t-split (not in "all") forces the path choose_path turns down for text
+    from fastnn import per_sample
+
+    path, _ = debian_slice
+    text = _bench_module("text")
+    text.N_FEATURES = 2**12
+    calls = []
+    split_steps = per_sample.threads.split_steps
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return split_steps(*args, **kwargs)
+
+    monkeypatch.setattr(per_sample.threads, "split_steps", counted)
+    out = tmp_path / "text.json"
+    assert text.main(["--data", str(path), "--epochs", "1", "--contenders", "fastnn-2t-split", "--out", str(out)]) == 0
+    (record,) = json.loads(out.read_text())["contenders"]
+    assert record["name"] == "fastnn-2t-split" and record["epoch_seconds"] and 0 <= record["test_accuracy"][0] <= 1
+    assert calls, "the split contender never ran the split kernel"
+
+
 def test_text_benchmark_runs_on_a_slice(debian_slice, tmp_path, capsys):
     path, packages = debian_slice
     text = _bench_module("text")
