@@ -342,7 +342,9 @@ class RowsReadContender(Contender):
         return None  # not a model: no test_accuracy is recorded
 
 
-@njit(cache=True, nogil=True)
+# Not cached: this file also runs as a module loaded by its path (the tests), under a name that a
+# cache entry written by the script would not find.
+@njit(nogil=True)
 def read_rows(indptr, indices, order, W):
     """The sum of the first float of every cache line of the rows of ``W`` that the CSR rows ``order`` touch."""
     total = 0.0
