@@ -630,11 +630,14 @@ class _BaseMLP(BaseEstimator):
         if sp.issparse(X):
             if np.all(self.x_scale_ == 1.0):  # X is canonical CSR of the dtype already (_as_dtype)
                 return X
-            if np.all(self.x_scale_ == self.x_scale_[0]):  # one factor (input_scaling='auto' on text): data only
-                data = (X.data.astype(np.float64) * (1.0 / self.x_scale_[0])).astype(self._dt())  # as multiply
-                if data.all():  # none underflowed: the same canonical CSR, its values scaled
-                    return sp.csr_matrix((data, X.indices, X.indptr), shape=X.shape)
-            return sp.csr_matrix(X.multiply(1.0 / self.x_scale_[None, :]), dtype=self._dt())
+            # each stored value times its column's factor, in float64 as scipy's multiply computes it: X's
+            # structure is kept (read, never written), not rebuilt by a sparse product
+            data = (X.data.astype(np.float64) * (1.0 / self.x_scale_)[X.indices]).astype(self._dt())
+            if data.all():
+                return sp.csr_matrix((data, X.indices, X.indptr), shape=X.shape)
+            scaled = sp.csr_matrix((data, X.indices.copy(), X.indptr.copy()), shape=X.shape)
+            scaled.eliminate_zeros()  # values a factor flushed to zero are not stored (canonical CSR)
+            return scaled
         if not self.x_mean_.any() and np.all(self.x_scale_ == 1.0):
             return X
         out = X if owned and X.dtype == self._dt() and X.flags.c_contiguous else np.empty(X.shape, self._dt())

@@ -527,6 +527,22 @@ def test_one_input_scale_factor_on_csr_gives_the_dense_inputs_bits(tiny):
         np.testing.assert_array_equal(sparse.params_[k], dense.params_[k])
 
 
+def test_column_scale_factors_on_csr_give_the_dense_inputs_bits():
+    # columns whose values exceed 1 get factors of their own (input_scaling="auto"): each stored
+    # value is scaled by its column's factor, as the dense inputs are
+    rng = np.random.default_rng(6)
+    X = random_sparse(rng, 120, 300, 0.2)
+    X[:, :7] *= np.float32(50.0)
+    X = sp.csr_matrix(X)
+    y = np.arange(120) % 3
+    kw = dict(hidden_layer_sizes=(8,), random_state=0)
+    sparse = MLPClassifier(**kw).partial_fit(X, y, classes=[0, 1, 2])
+    dense = MLPClassifier(**kw).partial_fit(X.toarray(), y, classes=[0, 1, 2])
+    assert np.unique(sparse.x_scale_).size > 2
+    for k in dense.params_:
+        np.testing.assert_array_equal(sparse.params_[k], dense.params_[k])
+
+
 @SHORT_FIT
 def test_regressor_and_committee_on_sparse():
     docs, labels = documents(90, seed=4)
