@@ -467,9 +467,11 @@ def test_a_slow_client_is_cut_off_by_the_whole_request_deadline(model):
     deadline = 1.5
     with running(make_server(params, "0123456789", wiring=wiring, host=HOST, request_deadline=deadline)) as srv:
         port = srv.server_address[1]
+        # before connecting: the server's deadline runs from when it accepts, which can come before
+        # create_connection returns here, so a clock started after it could read under the deadline
+        started = time.monotonic()
         with socket.create_connection((HOST, port), timeout=10) as slow, \
                 socket.create_connection((HOST, port), timeout=10) as idle:
-            started = time.monotonic()
             request_bytes = b"POST /predict HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 200
             sent, answer = 0, b""
             slow.settimeout(0.2)
