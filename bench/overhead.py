@@ -25,6 +25,14 @@ compiled or loaded, medians over the repeats:
 - ``threads_first_epoch``: ``train(..., epochs=4, n_threads=2)`` (784-128-64-10 on 60,000
   rows: replicas; 784-800-10 on 20,000 rows: split units): the first epoch's time against
   the median of the later ones, and the same for one thread. The goal is a ratio near 1.
+- ``threads_scored_loop``: a ``partial_fit`` loop on two threads (``MLPClassifier``, 256
+  hidden units: split units; one call per epoch over the 60,000 rows) with, between its
+  calls, nothing; the estimator's ``score`` on the 10,000 test rows; or a NumPy product
+  (the test rows times ``W1``) on BLAS's own threads, as any caller's code may do. The three
+  loops' epochs alternate. Then the CPU time the process burns in the 0.5 s after each of
+  those three while its own thread sleeps: BLAS's helper threads spinning, which would take a
+  core from the next call's training threads. The goal: with ``score``, an epoch ratio near 1
+  to nothing between, and no CPU burned.
 
 The figures, with the command, version, CPU, date and load averages before and after, go to
 ``--out`` (JSON). Timings are comparable only within one run.
@@ -200,17 +208,48 @@ def threads_first_epoch(X, y, repeats):
     return out
 
 
+def threads_scored_loop(X, y, X_test, y_test, repeats):
+    """Seconds per ``partial_fit`` epoch on two threads with nothing, ``score`` or a BLAS product between
+    calls, and the CPU seconds the process burns in the 0.5 s after each of those (while it sleeps)."""
+    from fastnn.sklearn import MLPClassifier
+
+    between = {"nothing": lambda m: None, "score": lambda m: m.score(X_test, y_test),
+               "numpy_product": lambda m: X_test @ m.params_["W1"]}
+    models = {k: MLPClassifier(hidden_layer_sizes=(256,), n_threads=2, random_state=0) for k in between}
+    seconds = {k: [] for k in between}
+    spun = {k: [] for k in between}
+    classes = np.arange(10)
+    for r in range(repeats + 1):  # the first call of each compiles or loads and draws the weights: left out
+        for k, before in between.items():  # each loop's action right before its own call, none before another's
+            if r > 0:
+                before(models[k])
+            start = time.perf_counter()
+            models[k].partial_fit(X, y, classes=classes)
+            if r > 0:
+                seconds[k].append(time.perf_counter() - start)
+    for _ in range(repeats):
+        for k, action in between.items():
+            action(models[k])
+            cpu = time.process_time()
+            time.sleep(0.5)  # this thread burns nothing: any CPU time is other threads' (BLAS's spinning)
+            spun[k].append(time.process_time() - cpu)
+    base = statistics.median(seconds["nothing"])
+    return {k: {"epoch_seconds": statistics.median(v), "ratio_to_nothing": statistics.median(v) / base,
+                "cpu_seconds_in_the_next_half_second": statistics.median(spun[k]),
+                **({"goal": "ratio near 1, no CPU burned"} if k == "score" else {})} for k, v in seconds.items()}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=15, help="alternated repeats of train_1k (estimator_chunks: a third; the others: a fifth)")
     ap.add_argument("--data", default=None, help="folder of the MNIST files (default: $FASTNN_DATA, ...)")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "overhead.json"))
-    ap.add_argument("--only", default="train_1k,chunks_60x1k,estimator_chunks,threads_first_epoch",
+    ap.add_argument("--only", default="train_1k,chunks_60x1k,estimator_chunks,threads_first_epoch,threads_scored_loop",
                     help="comma-separated comparisons to run")
     args = ap.parse_args(argv)
     if args.repeats < 1:
         ap.error("--repeats must be >= 1")
-    (X, y), _ = fastnn.datasets.load_mnist(args.data)
+    (X, y), (X_test, y_test) = fastnn.datasets.load_mnist(args.data)
     params = fastnn.init_params(LAYERS, seed=0)
     few = max(1, args.repeats // 5)
     record = {"command": " ".join([os.path.basename(sys.executable), *sys.argv]),
@@ -234,6 +273,10 @@ def main(argv=None):
         record["results"]["threads_first_epoch"] = threads_first_epoch(X, y, few)
         for name, r in record["results"]["threads_first_epoch"].items():
             print(f"first epoch vs later, {name}:", json.dumps(r), flush=True)
+    if "threads_scored_loop" in only:
+        record["results"]["threads_scored_loop"] = threads_scored_loop(X, y, X_test, y_test, few)
+        for name, r in record["results"]["threads_scored_loop"].items():
+            print(f"partial_fit on two threads, {name} between calls:", json.dumps(r), flush=True)
     record["load_after"] = load_average()
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:

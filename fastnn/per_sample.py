@@ -293,12 +293,7 @@ def blas_on_one_thread(path: Optional[str], n_threads: int) -> AbstractContextMa
     threads (``"split"``, ``"replicas"``); otherwise one that changes nothing.
 
     For the products ``train`` computes before and between such epochs (the initial loss,
-    validation, the collapse check): a multi-threaded BLAS product leaves its helper threads
-    spinning for a while after it returns (OpenBLAS), taking cores from the engine's threads,
-    which wait for each other at every sample or round, and the first epoch ran markedly
-    slower than the later ones (bench/overhead.py, ``threads_first_epoch``). Limiting BLAS
-    afterwards does not stop threads already spinning. Needs threadpoolctl (the ``threads``
-    extra; scikit-learn brings it too); without it this changes nothing.
+    validation, the collapse check): see :func:`quiet_blas`.
 
     Examples
     --------
@@ -308,7 +303,30 @@ def blas_on_one_thread(path: Optional[str], n_threads: int) -> AbstractContextMa
     >>> float(product[0, 0])
     64.0
     """
-    if n_threads <= 1 or path not in ("split", "replicas"):
+    return quiet_blas(n_threads if path in ("split", "replicas") else 1)
+
+
+def quiet_blas(n_threads: int) -> AbstractContextManager[object]:
+    """A context in which BLAS runs on one thread when ``n_threads > 1``; otherwise one that
+    changes nothing. For the products computed around training on ``n_threads`` threads.
+
+    A multi-threaded BLAS product leaves its helper threads spinning for a while after it
+    returns (OpenBLAS), taking cores from the engine's threads, which wait for each other at
+    every sample or round: the first epoch ran markedly slower than the later ones
+    (bench/overhead.py, ``threads_first_epoch``), and so did every epoch of a ``partial_fit``
+    loop that scored the estimator between its calls. Limiting BLAS afterwards does not stop
+    threads already spinning. Needs threadpoolctl (the ``threads`` extra; scikit-learn brings
+    it too); without it this changes nothing.
+
+    Examples
+    --------
+    >>> from fastnn.per_sample import quiet_blas
+    >>> with quiet_blas(2):
+    ...     product = np.ones((64, 64)) @ np.ones((64, 64))
+    >>> float(product[0, 0])
+    64.0
+    """
+    if n_threads <= 1:
         return nullcontext()
     global _blas
     if _blas is None:

@@ -96,6 +96,7 @@ from .augment import Distortion, check_image_shape, check_images
 from .diagnostics import CollapseWarning, InputScaleWarning, check_sample_weight, input_scale_problem
 from .initializers import init_params
 from .network import predict_proba as _predict_proba
+from .per_sample import quiet_blas
 from .schedules import cosine
 from .training import DivergenceError, train_in_place
 from .typing import Params
@@ -740,11 +741,13 @@ class _BaseMLP(BaseEstimator):
         members = [{k: v.astype(np.float64) for k, v in p.items()} for p in members]
         X = X.astype(np.float64)
         views = self._test_views()
-        if len(members) == 1 and not views:
-            out = _predict_proba(members[0], X, activation=ACTIVATIONS[self.activation], output_activation=self._output)
-        else:
-            out = _committee.committee_predict_proba(members, X, activation=ACTIVATIONS[self.activation],
-                                                     output_activation=self._output, **views)
+        with quiet_blas(int(self.n_threads)):  # BLAS threads left spinning would slow the next epochs
+            if len(members) == 1 and not views:
+                out = _predict_proba(members[0], X, activation=ACTIVATIONS[self.activation],
+                                     output_activation=self._output)
+            else:
+                out = _committee.committee_predict_proba(members, X, activation=ACTIVATIONS[self.activation],
+                                                         output_activation=self._output, **views)
         return np.asarray(out, dtype=np.float64)
 
     def _test_views(self):
@@ -823,7 +826,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     n_threads : int, default 1
         Threads for per-sample plain SGD (see :func:`fastnn.train`); the result is
         deterministic for a given ``n_threads`` and ``random_state``. Dense inputs take the
-        windowed path on one thread whatever ``n_threads``.
+        windowed path on one thread whatever ``n_threads``. With ``n_threads > 1``, predictions
+        run BLAS on one thread: helper threads it leaves spinning would slow the next epochs.
     dtype : {'float32', 'float64'}, default 'float32'
         The params' and the training data's dtype.
     init : {'he', 'xavier', 'normal', 'uniform'}, default 'he'

@@ -210,7 +210,14 @@ SCRIPT_SHAPES = {
                                               "goal": "ratio <= 1.3"},
                              "threads_first_epoch": {"784-800-10 x20000 2t": {
                                  "first_epoch_seconds": 0.3, "later_epoch_seconds": 0.29, "ratio": 1.03,
-                                 "goal": "ratio near 1"}}}},
+                                 "goal": "ratio near 1"}},
+                             "threads_scored_loop": {
+                                 "nothing": {"epoch_seconds": 0.35, "ratio_to_nothing": 1.0,
+                                             "cpu_seconds_in_the_next_half_second": 0.0},
+                                 "score": {"epoch_seconds": 0.36, "ratio_to_nothing": 1.03, "goal": "ratio near 1",
+                                           "cpu_seconds_in_the_next_half_second": 0.001},
+                                 "numpy_product": {"epoch_seconds": 0.5, "ratio_to_nothing": 1.43,
+                                                   "cpu_seconds_in_the_next_half_second": 0.104}}}},
     "tabular": {"command": "python bench/tabular.py", "date": "d", "cpu": "c", "cores": 2,
                 "load_average_before": [0.1, 0.2, 0.3], "versions": {"fastnn": "0.1.0"}, "repeats": 3,
                 "first_fastnn_fit_seconds": 0.5, "total_fit_seconds": {"fastnn": 1.0, "sklearn_mlp": 5.0, "linear": 0.5},
@@ -241,6 +248,8 @@ def test_scripts_own_shapes_become_tables(name, tmp_path, monkeypatch):
     assert all(isinstance(c, str) for c in cells)
     expected = {"overhead": "1.20x", "tabular": "0.970", "text": "82.0%"}[name]
     assert expected in cells
+    if name == "overhead":  # every comparison the script makes becomes a row
+        assert "1.43x" in cells and "1.03x" in cells and "0.104 s" in cells
 
 
 def test_cli_page_is_generated_from_the_parser():

@@ -97,6 +97,15 @@ def _overhead(raw):
     for name, r in res.get("threads_first_epoch", {}).items():
         rows.append([f"first epoch / later epochs, {name}", f"{r['first_epoch_seconds']:.3f} s",
                      f"{r['later_epoch_seconds']:.3f} s", f"{r['ratio']:.2f}x", r["goal"]])
+    scored = res.get("threads_scored_loop", {})
+    for name, r in scored.items():
+        if name != "nothing":
+            rows.append([f"partial_fit epoch on two threads, {name.replace('_', ' ')} between calls / nothing between",
+                         f"{r['epoch_seconds']:.3f} s", f"{scored['nothing']['epoch_seconds']:.3f} s",
+                         f"{r['ratio_to_nothing']:.2f}x", r.get("goal", "-")])
+    for name, r in scored.items():
+        rows.append([f"CPU burned in the 0.5 s after {name.replace('_', ' ')} (BLAS threads spinning)",
+                     f"{r['cpu_seconds_in_the_next_half_second']:.3f} s", "-", "-", r.get("goal", "-")])
     outside = res.get("train_1k", {}).get("outside_epoch_seconds")
     notes = "Medians over alternated repeats in one process, every kernel compiled or loaded first."
     if outside is not None:
