@@ -67,3 +67,30 @@ def _hypothesis_profiles():
 
 
 _hypothesis_profiles()
+
+
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+
+@pytest.fixture
+def blas_threads(monkeypatch):
+    """``(now, watch)``: ``now()`` lists the BLAS libraries' thread counts; ``watch(module, name)``
+    wraps ``module.name`` so that each call records ``now()`` first, and returns the list it fills.
+    Skips where BLAS runs on one thread anyway (nothing to limit)."""
+    if max(_blas_threads() or [1]) < 2:
+        pytest.skip("BLAS runs on one thread here anyway")
+
+    def watch(module, name):
+        seen, real = [], getattr(module, name)
+
+        def spy(*args, **kwargs):
+            seen.append(_blas_threads())
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, spy)
+        return seen
+
+    return _blas_threads, watch

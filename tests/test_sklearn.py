@@ -388,32 +388,20 @@ def test_partial_fit_chunks_of_plain_arrays_are_checked_as_validate_data_checks_
         first.partial_fit(X[100:], y[100:] + 5)
 
 
-def _blas_threads():
-    from threadpoolctl import threadpool_info
-
-    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
-
-
-@pytest.mark.skipif(max(_blas_threads() or [1]) < 2, reason="BLAS runs on one thread here anyway")
 @pytest.mark.parametrize("n_threads", [1, 2])
-def test_predictions_run_blas_on_one_thread_when_training_uses_threads(monkeypatch, n_threads):
+def test_predictions_run_blas_on_one_thread_when_training_uses_threads(blas_threads, n_threads):
     # helper threads a multi-threaded BLAS product leaves spinning take cores from the next
     # partial_fit's training threads; with n_threads=1 BLAS keeps its threads
     import fastnn.sklearn as fsk
 
+    now, watch = blas_threads
     X, y = load_digits(return_X_y=True)
     model = MLPClassifier(hidden_layer_sizes=(16,), max_iter=1, n_threads=n_threads, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(X, y)
-    before, seen = _blas_threads(), []
-    real = fsk._predict_proba
-
-    def spy(*args, **kwargs):
-        seen.append(_blas_threads())
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(fsk, "_predict_proba", spy)
+    before = now()
+    seen = watch(fsk, "_predict_proba")
     assert model.score(X, y) > 0.5
     assert seen and all(threads == ([1] * len(before) if n_threads > 1 else before) for threads in seen)
-    assert _blas_threads() == before
+    assert now() == before

@@ -537,26 +537,14 @@ def test_threads_are_deterministic_for_a_seed_and_learn_as_well_as_one():
     assert len(h2["loss"]) == 3
 
 
-def _blas_threads():
-    from threadpoolctl import threadpool_info
-
-    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
-
-
-@pytest.mark.skipif(max(_blas_threads() or [1]) < 2, reason="BLAS runs on one thread here anyway")
 @pytest.mark.parametrize("n_threads", [1, 2])
-def test_threads_compute_trains_own_products_with_blas_on_one_thread(monkeypatch, n_threads):
+def test_threads_compute_trains_own_products_with_blas_on_one_thread(blas_threads, n_threads):
     # a threaded BLAS product leaves OpenBLAS's threads spinning, taking cores from the engine's threads
     import fastnn.training as training
 
-    before, seen = _blas_threads(), []
-    real = training._evaluate
-
-    def spy(*args, **kwargs):
-        seen.append(_blas_threads())
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(training, "_evaluate", spy)
+    now, watch = blas_threads
+    before = now()
+    seen = watch(training, "_evaluate")
     X, y = _problem(n=300, dtype=np.float32)
     train(fastnn.init_params([12, 9, 4], seed=0), X, y, epochs=2, seed=0, n_threads=n_threads,
           validation_fraction=0.2)
@@ -565,7 +553,7 @@ def test_threads_compute_trains_own_products_with_blas_on_one_thread(monkeypatch
         assert all(set(threads) == {1} for threads in seen), (before, seen)
     else:  # one thread leaves BLAS alone
         assert all(set(threads) == set(before) for threads in seen), (before, seen)
-    assert set(_blas_threads()) == set(before)  # restored
+    assert set(now()) == set(before)  # restored
 
 
 def test_without_threadpoolctl_two_threads_train_as_before(monkeypatch):
