@@ -313,9 +313,9 @@ def quiet_blas(n_threads: int) -> AbstractContextManager[object]:
     A multi-threaded BLAS product leaves its helper threads spinning for a while after it
     returns (OpenBLAS), taking cores from the engine's threads, which wait for each other at
     every sample or round: the first epoch ran markedly slower than the later ones
-    (bench/overhead.py, ``threads_first_epoch``), and so did every epoch of a ``partial_fit``
-    loop that scored the estimator between its calls. Limiting BLAS afterwards does not stop
-    threads already spinning. Needs threadpoolctl (the ``threads`` extra; scikit-learn brings
+    (bench/overhead.py, ``threads_first_epoch``). An estimator's ``score`` between two
+    ``partial_fit`` calls left them burning about 0.1 s of CPU after it returned
+    (``threads_scored_loop``). Limiting BLAS afterwards does not stop threads already spinning. Needs threadpoolctl (the ``threads`` extra; scikit-learn brings
     it too); without it this changes nothing.
 
     Examples

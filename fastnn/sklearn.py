@@ -741,7 +741,7 @@ class _BaseMLP(BaseEstimator):
         members = [{k: v.astype(np.float64) for k, v in p.items()} for p in members]
         X = X.astype(np.float64)
         views = self._test_views()
-        with quiet_blas(int(self.n_threads)):  # BLAS threads left spinning would slow the next epochs
+        with quiet_blas(int(self.n_threads)):  # no BLAS threads left spinning into the next partial_fit
             if len(members) == 1 and not views:
                 out = _predict_proba(members[0], X, activation=ACTIVATIONS[self.activation],
                                      output_activation=self._output)
@@ -827,7 +827,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Threads for per-sample plain SGD (see :func:`fastnn.train`); the result is
         deterministic for a given ``n_threads`` and ``random_state``. Dense inputs take the
         windowed path on one thread whatever ``n_threads``. With ``n_threads > 1``, predictions
-        run BLAS on one thread: helper threads it leaves spinning would slow the next epochs.
+        run BLAS on one thread: the helper threads it leaves spinning after a product would take
+        cores from the next ``partial_fit``'s threads.
     dtype : {'float32', 'float64'}, default 'float32'
         The params' and the training data's dtype.
     init : {'he', 'xavier', 'normal', 'uniform'}, default 'he'
