@@ -315,8 +315,9 @@ def quiet_blas(n_threads: int) -> AbstractContextManager[object]:
     every sample or round: the first epoch ran markedly slower than the later ones
     (bench/overhead.py, ``threads_first_epoch``). An estimator's ``score`` between two
     ``partial_fit`` calls left them burning about 0.1 s of CPU after it returned
-    (``threads_scored_loop``). Limiting BLAS afterwards does not stop threads already spinning. Needs threadpoolctl (the ``threads`` extra; scikit-learn brings
-    it too); without it this changes nothing.
+    (``threads_scored_loop``). Limiting BLAS afterwards does not stop threads already
+    spinning. Needs threadpoolctl (the ``threads`` extra; scikit-learn brings it too); without
+    it this changes nothing.
 
     Examples
     --------
